@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+/** Limits that are part of the contract (clients check them before sending). */
+export const LIMITS = {
+  /** Largest REST/socket body in bytes. */
+  bodyBytes: 1024 * 1024,
+  /** Largest message content in UTF-8 bytes. */
+  messageContentBytes: 64 * 1024,
+  /** Largest settings document, serialized, in bytes. */
+  settingsBytes: 64 * 1024,
+  /** Largest draft in characters. */
+  draftChars: 64 * 1024,
+  pageSize: 50,
+  maxPageSize: 200,
+  maxParticipants: 1000,
+} as const;
+
+export const Id = z.string().min(1).max(64);
+export const IsoTime = z.string();
+
+export const Role = z.enum(['owner', 'admin', 'moderator', 'member']);
+export type Role = z.infer<typeof Role>;
+
+export const ConversationType = z.enum(['direct', 'group', 'assistant']);
+export type ConversationType = z.infer<typeof ConversationType>;
+
+export const MessageKind = z.enum(['text', 'image', 'file', 'voice', 'system']);
+export type MessageKind = z.infer<typeof MessageKind>;
+
+export const MessageStatus = z.enum(['complete', 'streaming', 'stopped', 'error']);
+export type MessageStatus = z.infer<typeof MessageStatus>;
+
+/** What anyone may see of a user. */
+export const PublicUser = z.object({
+  id: Id,
+  handle: z.string(),
+  displayName: z.string(),
+  avatarUrl: z.string().nullable(),
+  isBot: z.boolean(),
+  lastSeenAt: IsoTime.nullable(),
+});
+export type PublicUser = z.infer<typeof PublicUser>;
+
+/** The signed-in user's own view of themself. */
+export const Me = PublicUser.extend({
+  email: z.string(),
+  publicKey: z.string().nullable(),
+  createdAt: IsoTime,
+});
+export type Me = z.infer<typeof Me>;
+
+export const Reaction = z.object({
+  emoji: z.string(),
+  count: z.number().int(),
+  userIds: z.array(Id),
+});
+export type Reaction = z.infer<typeof Reaction>;
+
+export const Attachment = z.object({
+  id: Id,
+  name: z.string(),
+  type: z.string(),
+  size: z.number().int(),
+  width: z.number().int().nullable().optional(),
+  height: z.number().int().nullable().optional(),
+  durationMs: z.number().int().nullable().optional(),
+  hasPreview: z.boolean().optional(),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+export const Message = z.object({
+  id: Id,
+  conversationId: Id,
+  /** Position in the conversation; never changes. */
+  seq: z.number().int(),
+  authorId: Id,
+  clientId: z.string().nullable(),
+  kind: MessageKind,
+  /** Empty for a deleted message (tombstone). */
+  content: z.string(),
+  replyToId: Id.nullable(),
+  attachments: z.array(Attachment),
+  reactions: z.array(Reaction),
+  createdAt: IsoTime,
+  editedAt: IsoTime.nullable(),
+  deletedAt: IsoTime.nullable(),
+  status: MessageStatus,
+  model: z.string().nullable(),
+  /** The conversation sequence number of this message's latest change. */
+  updatedSeq: z.number().int(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const Member = z.object({
+  userId: Id,
+  role: Role,
+  joinedAt: IsoTime,
+  lastReadSeq: z.number().int(),
+  lastDeliveredSeq: z.number().int(),
+  user: PublicUser,
+});
+export type Member = z.infer<typeof Member>;
+
+export const Conversation = z.object({
+  id: Id,
+  type: ConversationType,
+  title: z.string().nullable(),
+  createdAt: IsoTime,
+  lastActivityAt: IsoTime,
+  /** The conversation's latest sequence number (every change takes the next). */
+  lastSeq: z.number().int(),
+  /** The assistant's model, for assistant conversations. */
+  model: z.string().nullable(),
+  members: z.array(Member),
+  lastMessage: Message.nullable(),
+  unreadCount: z.number().int(),
+  /** True while an AI answer streams in this conversation. */
+  generating: z.boolean(),
+  // The caller's own state:
+  role: Role,
+  pinned: z.boolean(),
+  muted: z.boolean(),
+  archived: z.boolean(),
+  draft: z.string().nullable(),
+  projectId: Id.nullable(),
+  lastReadSeq: z.number().int(),
+  lastDeliveredSeq: z.number().int(),
+});
+export type Conversation = z.infer<typeof Conversation>;
+
+export const Project = z.object({
+  id: Id,
+  name: z.string(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export type Project = z.infer<typeof Project>;

@@ -1,0 +1,7 @@
+/** Confab's wire protocol. Nothing outside this package defines a payload. */
+export const PROTOCOL_VERSION = 1;
+
+export * from './errors.ts';
+export * from './entities.ts';
+export * from './rest.ts';
+export * from './realtime.ts';

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { Conversation, Id, LIMITS, Me, Message, MessageKind, Project, PublicUser, Role } from './entities.ts';
+
+/**
+ * Request and response bodies of the REST half of the contract.
+ * Request objects are strict: an unknown field is a VALIDATION_ERROR, so typos never pass silently.
+ */
+
+const Email = z.string().trim().toLowerCase().max(254).pipe(z.email());
+const Password = z.string().min(8, 'password must have at least 8 characters').max(256);
+const Handle = z
+  .string()
+  .trim()
+  .min(2)
+  .max(32)
+  .regex(/^[a-zA-Z0-9_.-]+$/, 'handle may only contain letters, digits, _ . -');
+const DisplayName = z.string().trim().min(1).max(64);
+
+/** A positive integer that may arrive as a query string. */
+const QueryInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// ---- auth ----
+export const RegisterBody = z.strictObject({ email: Email, password: Password, handle: Handle, displayName: DisplayName });
+export type RegisterBody = z.infer<typeof RegisterBody>;
+export const LoginBody = z.strictObject({ email: Email, password: z.string().min(1).max(256) });
+export type LoginBody = z.infer<typeof LoginBody>;
+export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
+export type RefreshBody = z.infer<typeof RefreshBody>;
+export const LogoutBody = RefreshBody;
+export const TokenPair = z.object({ accessToken: z.string(), refreshToken: z.string() });
+export type TokenPair = z.infer<typeof TokenPair>;
+export const AuthResult = TokenPair.extend({ user: Me });
+export type AuthResult = z.infer<typeof AuthResult>;
+
+// ---- users ----
+export const UserSearchQuery = z.strictObject({
+  query: z.string().trim().max(100).default(''),
+  limit: QueryInt(1, 50).default(20),
+});
+export const UserList = z.object({ users: z.array(PublicUser) });
+export const UpdateMeBody = z.strictObject({
+  displayName: DisplayName.optional(),
+  avatarUrl: z.url({ protocol: /^https?$/ }).max(2048).nullable().optional(),
+  publicKey: z.string().max(4096).nullable().optional(),
+});
+export type UpdateMeBody = z.infer<typeof UpdateMeBody>;
+/** The settings document is the client's to shape; the server only bounds its size. */
+export const Settings = z.record(z.string(), z.unknown());
+export type Settings = z.infer<typeof Settings>;
+
+// ---- conversations ----
+export const CreateDirectBody = z.strictObject({ userId: Id });
+export const CreateGroupBody = z.strictObject({
+  title: z.string().trim().min(1).max(200),
+  participantIds: z.array(Id).max(LIMITS.maxParticipants).default([]),
+});
+export const CreateAssistantBody = z.strictObject({
+  model: z.string().min(1).max(200).optional(),
+  title: z.string().trim().min(1).max(200).optional(),
+});
+export const ConversationListQuery = z.strictObject({
+  limit: QueryInt(1, LIMITS.maxPageSize).default(LIMITS.pageSize),
+  cursor: z.string().max(500).optional(),
+  query: z.string().trim().max(200).optional(),
+  archived: z.enum(['true', 'false', 'all']).optional(),
+});
+export const ConversationList = z.object({
+  conversations: z.array(Conversation),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type ConversationList = z.infer<typeof ConversationList>;
+export const UpdateConversationBody = z.strictObject({
+  title: z.string().trim().min(1).max(200).optional(),
+  pinned: z.boolean().optional(),
+  muted: z.boolean().optional(),
+  draft: z.string().max(LIMITS.draftChars).nullable().optional(),
+  archived: z.boolean().optional(),
+  projectId: Id.nullable().optional(),
+});
+export type UpdateConversationBody = z.infer<typeof UpdateConversationBody>;
+export const AddParticipantsBody = z.strictObject({
+  userIds: z.array(Id).min(1).max(LIMITS.maxParticipants),
+  role: Role.exclude(['owner']).optional(),
+});
+export const ChangeRoleBody = z.strictObject({ role: Role });
+export const ConversationIdParams = z.strictObject({ id: Id });
+export const ParticipantParams = z.strictObject({ id: Id, userId: Id });
+
+// ---- projects ----
+export const CreateProjectBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const UpdateProjectBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const ProjectList = z.object({ projects: z.array(Project) });
+
+// ---- messages ----
+export const MessageListQuery = z
+  .strictObject({
+    limit: QueryInt(1, LIMITS.maxPageSize).default(LIMITS.pageSize),
+    before: QueryInt(0, 2 ** 31 - 1).optional(),
+    after: QueryInt(0, 2 ** 31 - 1).optional(),
+  })
+  .refine((q) => q.before === undefined || q.after === undefined, 'pass before or after, not both');
+export const MessageList = z.object({ messages: z.array(Message), hasMore: z.boolean() });
+export type MessageList = z.infer<typeof MessageList>;
+
+/** Content is checked for its byte size separately: over the limit is a 413, not a 400. */
+export const SendMessageBody = z.strictObject({
+  conversationId: Id,
+  content: z.string(),
+  clientId: z.string().min(1).max(100),
+  kind: MessageKind.exclude(['system']).optional(),
+  replyToId: Id.nullable().optional(),
+  attachmentIds: z.array(Id).max(10).optional(),
+});
+export type SendMessageBody = z.infer<typeof SendMessageBody>;
+export const EditMessageBody = z.strictObject({ content: z.string() });
+export const MessageStatusBody = z.strictObject({ status: z.enum(['delivered', 'read']) });
+export const ReactionBody = z.strictObject({ emoji: z.string().min(1).max(32) });
+export const MessageIdParams = z.strictObject({ id: Id });
+export const ReactionParams = z.strictObject({ id: Id, emoji: z.string().min(1).max(32) });
+export const ConversationMessagesParams = z.strictObject({ conversationId: Id });
+
+// ---- search ----
+export const SearchQuery = z.strictObject({
+  query: z.string().trim().min(1).max(200),
+  limit: QueryInt(1, 100).default(20),
+  conversationId: Id.optional(),
+});
+export const SearchResult = z.object({ messages: z.array(Message), conversations: z.array(Conversation) });
+export type SearchResult = z.infer<typeof SearchResult>;

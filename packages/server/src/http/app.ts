@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import { LIMITS, PROTOCOL_VERSION } from '@confab/protocol';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Context } from '../context.ts';
+import type { Metrics } from '../metrics.ts';
+import { sendError } from './errors.ts';
+import { authRoutes } from './routes/auth.ts';
+import { conversationRoutes } from './routes/conversations.ts';
+import { messageRoutes } from './routes/messages.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { userRoutes } from './routes/users.ts';
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+const REQUEST_ID = /^[\w.-]{1,100}$/;
+
+export async function buildHttpApp(ctx: Context, metrics: Metrics): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: LIMITS.bodyBytes,
+    // Keep a client's own request id when it is sane, so logs can be joined across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    trustProxy: process.env.CONFAB_TRUST_PROXY === 'true',
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are built from protocol types by the operations; serialize them as they are.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.decorateRequest('userId', undefined);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Confab API', version: `${PROTOCOL_VERSION}.0.0`, description: 'REST half of the Confab contract. Errors: { error: { code, message, details? } }.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  opsRoutes(app, ctx, metrics);
+  authRoutes(app, ctx);
+  userRoutes(app, ctx);
+  conversationRoutes(app, ctx);
+  projectRoutes(app, ctx);
+  messageRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,116 @@
+import { ConfabError, type AuthResult, type LoginBody, type RegisterBody, type TokenPair } from '@confab/protocol';
+import type { Context } from '../context.ts';
+import { dummyPasswordHash, hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { newRefreshToken, signAccessToken, verifyAccessToken, type AccessClaims } from '../auth/tokens.ts';
+import { sha256 } from '../crypto/keyring.ts';
+import { newId } from '../ids.ts';
+import type { Queryable } from '../storage/db.ts';
+import { toMe, type UserRow } from './users.ts';
+
+/** Who is calling, as the transports know it. */
+export interface ClientInfo {
+  ip: string;
+}
+
+async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionId: string): Promise<TokenPair> {
+  const refreshToken = newRefreshToken();
+  const expiresAt = new Date(Date.now() + ctx.config.refreshTokenTtlDays * 86_400_000);
+  await db.query('INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)', [sha256(refreshToken), sessionId, expiresAt]);
+  const accessToken = await signAccessToken(ctx.keys.jwtKey, userId, sessionId, ctx.config.accessTokenTtlSeconds);
+  return { accessToken, refreshToken };
+}
+
+async function startSession(ctx: Context, db: Queryable, userId: string): Promise<TokenPair> {
+  const sessionId = newId();
+  await db.query('INSERT INTO sessions (id, user_id) VALUES ($1, $2)', [sessionId, userId]);
+  return issueTokens(ctx, db, userId, sessionId);
+}
+
+export async function register(ctx: Context, body: RegisterBody, client: ClientInfo): Promise<AuthResult> {
+  await ctx.limits.consume('registerPerIp', client.ip);
+  const passwordHash = await hashPassword(body.password, ctx.config.fastPasswordHashing);
+  return ctx.db.transaction(async (tx) => {
+    // The unique indexes decide; a pre-check only gives the nicer message for the common case.
+    const taken = await tx.query<{ email: string | null; handle: string }>(
+      'SELECT email, handle FROM users WHERE lower(email) = lower($1) OR lower(handle) = lower($2)',
+      [body.email, body.handle],
+    );
+    if (taken.some((u) => u.email?.toLowerCase() === body.email.toLowerCase())) throw new ConfabError('CONFLICT', 'this email is already registered');
+    if (taken.length > 0) throw new ConfabError('CONFLICT', 'this handle is taken');
+    const [user] = await tx.query<UserRow>(
+      `INSERT INTO users (id, email, handle, display_name, password_hash) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING *`,
+      [newId(), body.email, body.handle, body.displayName, passwordHash],
+    );
+    if (!user) throw new ConfabError('CONFLICT', 'this email or handle is taken');
+    return { user: toMe(user), ...(await startSession(ctx, tx, user.id)) };
+  });
+}
+
+export async function login(ctx: Context, body: LoginBody, client: ClientInfo): Promise<AuthResult> {
+  await ctx.limits.consume('loginPerIp', client.ip);
+  await ctx.limits.check('loginFailuresPerAccount', body.email);
+  const [user] = await ctx.db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1) AND NOT is_bot', [body.email]);
+  // Verify against a dummy hash for unknown accounts so response time does not reveal which exist.
+  const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
+  if (!user || !ok) {
+    await ctx.limits.consume('loginFailuresPerAccount', body.email);
+    throw new ConfabError('UNAUTHENTICATED', 'wrong email or password');
+  }
+  await ctx.limits.reset('loginFailuresPerAccount', body.email);
+  return ctx.db.transaction(async (tx) => ({ user: toMe(user), ...(await startSession(ctx, tx, user.id)) }));
+}
+
+/**
+ * Rotates a refresh token. A token is spent by an atomic UPDATE ... WHERE used_at IS NULL, so two
+ * concurrent refreshes with one token cannot both win. Presenting a spent token means it was
+ * copied: the whole session is revoked, for the thief and the owner alike.
+ */
+export async function refresh(ctx: Context, refreshToken: string, client: ClientInfo): Promise<TokenPair> {
+  await ctx.limits.consume('refreshPerIp', client.ip);
+  const hash = sha256(refreshToken);
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const [spent] = await tx.query<{ session_id: string; user_id: string }>(
+      `UPDATE refresh_tokens t SET used_at = now()
+         FROM sessions s
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+          AND s.id = t.session_id AND s.revoked_at IS NULL
+        RETURNING t.session_id, s.user_id`,
+      [hash],
+    );
+    if (spent) return { tokens: await issueTokens(ctx, tx, spent.user_id, spent.session_id) };
+    const [known] = await tx.query<{ session_id: string; used_at: Date | null }>('SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1', [hash]);
+    if (known?.used_at) {
+      await tx.query('UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [known.session_id]);
+      return { reused: true };
+    }
+    return {};
+  });
+  if (outcome.tokens) return outcome.tokens;
+  if (outcome.reused) {
+    ctx.log.warn({ event: 'refresh_token_reuse' }, 'a spent refresh token was presented; its session is revoked');
+    throw new ConfabError('UNAUTHENTICATED', 'this refresh token was already used; the session has been signed out');
+  }
+  throw new ConfabError('UNAUTHENTICATED', 'invalid or expired refresh token');
+}
+
+/** Ends the session the refresh token belongs to. Unknown tokens are accepted silently (idempotent). */
+export async function logout(ctx: Context, refreshToken: string): Promise<void> {
+  await ctx.db.query(
+    `UPDATE sessions SET revoked_at = now()
+      WHERE revoked_at IS NULL AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)`,
+    [sha256(refreshToken)],
+  );
+}
+
+/**
+ * Checks an access token: signature, expiry, and that its session is still live (logout and
+ * refresh-token reuse revoke at once, not only when the token expires).
+ */
+export async function authenticate(ctx: Context, token: string | undefined): Promise<AccessClaims> {
+  if (!token) throw new ConfabError('UNAUTHENTICATED', 'missing access token');
+  const claims = await verifyAccessToken(ctx.keys.jwtKey, token);
+  const [session] = await ctx.db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM sessions WHERE id = $1 AND user_id = $2', [claims.sessionId, claims.userId]);
+  if (!session || session.revoked_at) throw new ConfabError('UNAUTHENTICATED', 'this session has ended; sign in again');
+  return claims;
+}

@@ -1,0 +1,296 @@
+import { ConfabError, LIMITS, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
+import { emitToConversation } from '../bus/bus.ts';
+import type { Context } from '../context.ts';
+import { newId } from '../ids.ts';
+import { searchTerms } from '../search/terms.ts';
+import type { Queryable } from '../storage/db.ts';
+import { isModerator, requireMember } from './access.ts';
+import { iso } from './users.ts';
+
+export interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  updated_seq: number;
+  author_id: string;
+  client_id: string | null;
+  kind: MessageKind;
+  content_enc: string;
+  reply_to_id: string | null;
+  attachments: Message['attachments'];
+  status: Message['status'];
+  model: string | null;
+  created_at: Date;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+}
+
+/** Every column but the search index, qualified with the `m` alias. */
+export const MESSAGE_COLUMNS = [
+  'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
+  'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at',
+].map((c) => `m.${c}`).join(', ');
+
+/** Turns stored rows into protocol messages: decrypts content and gathers reactions in one query. */
+export async function hydrateMessages(ctx: Context, db: Queryable, rows: MessageRow[]): Promise<Message[]> {
+  if (rows.length === 0) return [];
+  const reactions = await db.query<{ message_id: string; emoji: string; user_ids: string[] }>(
+    `SELECT message_id, emoji, array_agg(user_id ORDER BY created_at) AS user_ids
+       FROM message_reactions WHERE message_id = ANY($1::text[])
+      GROUP BY message_id, emoji ORDER BY min(created_at)`,
+    [rows.map((r) => r.id)],
+  );
+  const byMessage = new Map<string, Message['reactions']>();
+  for (const r of reactions) {
+    const list = byMessage.get(r.message_id) ?? [];
+    list.push({ emoji: r.emoji, count: r.user_ids.length, userIds: r.user_ids });
+    byMessage.set(r.message_id, list);
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    conversationId: r.conversation_id,
+    seq: r.seq,
+    authorId: r.author_id,
+    clientId: r.client_id,
+    kind: r.kind,
+    content: r.deleted_at ? '' : ctx.keys.decrypt(r.content_enc),
+    replyToId: r.reply_to_id,
+    attachments: r.deleted_at ? [] : r.attachments,
+    reactions: byMessage.get(r.id) ?? [],
+    createdAt: iso(r.created_at)!,
+    editedAt: iso(r.edited_at),
+    deletedAt: iso(r.deleted_at),
+    status: r.status,
+    model: r.model,
+    updatedSeq: r.updated_seq,
+  }));
+}
+
+/**
+ * Takes the conversation's next sequence number. The UPDATE holds the conversation row's lock
+ * until the transaction ends, so changes commit in `seq` order: a client resuming from a cursor
+ * can never skip a change that commits late with a lower number.
+ * `activity` moves the conversation up the list (new messages do; edits and reactions do not).
+ */
+export async function nextSeq(tx: Queryable, conversationId: string, activity: boolean): Promise<number> {
+  const [row] = await tx.query<{ last_seq: number }>(
+    `UPDATE conversations SET last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}
+      WHERE id = $1 RETURNING last_seq`,
+    [conversationId],
+  );
+  if (!row) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return row.last_seq;
+}
+
+function checkContent(content: string, allowEmpty: boolean): void {
+  if (Buffer.byteLength(content, 'utf8') > LIMITS.messageContentBytes) {
+    throw new ConfabError('PAYLOAD_TOO_LARGE', `message content must be at most ${LIMITS.messageContentBytes / 1024} KB`);
+  }
+  if (!allowEmpty && content.trim() === '') throw new ConfabError('VALIDATION_ERROR', 'content must not be empty');
+}
+
+/**
+ * Appends a system message (member added, renamed, …) inside the caller's transaction. Membership
+ * changes take a `seq` like every other change, so `sync` replays them in order.
+ * Returns the stored message; publish it after the transaction commits.
+ */
+export async function appendSystemMessage(ctx: Context, tx: Queryable, conversationId: string, actorId: string, text: string): Promise<Message> {
+  const seq = await nextSeq(tx, conversationId, false);
+  const [row] = await tx.query<MessageRow>(
+    `INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, kind, content_enc)
+     VALUES ($1, $2, $3, $3, $4, 'system', $5) RETURNING ${MESSAGE_COLUMNS}`,
+    [newId(), conversationId, seq, actorId, ctx.keys.encrypt(text)],
+  );
+  return (await hydrateMessages(ctx, tx, [row!]))[0]!;
+}
+
+export interface SendResult {
+  message: Message;
+  /** False when the clientId had been sent before and the first message is returned. */
+  created: boolean;
+}
+
+/**
+ * Stores a message exactly once per (conversation, author, clientId).
+ * The conversation row is locked first, which serializes sends per conversation; the insert then
+ * relies on the unique constraint (ON CONFLICT DO NOTHING) for idempotency, and the sequence only
+ * advances when a row was actually inserted, so `seq` has no gaps.
+ */
+export async function sendMessage(ctx: Context, userId: string, body: SendMessageBody): Promise<SendResult> {
+  checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
+  await ctx.limits.consume('sendPerUser', userId);
+  const result = await ctx.db.transaction(async (tx): Promise<SendResult> => {
+    const [conv] = await tx.query<{ last_seq: number }>(
+      `SELECT c.last_seq FROM conversations c
+         JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $2
+        WHERE c.id = $1 FOR UPDATE OF c`,
+      [body.conversationId, userId],
+    );
+    if (!conv) throw new ConfabError('NOT_FOUND', 'no such conversation');
+    if (body.replyToId) {
+      const [target] = await tx.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
+      if (!target) throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
+    }
+    if (body.attachmentIds?.length) throw new ConfabError('NOT_FOUND', 'no such attachment');
+    const seq = conv.last_seq + 1;
+    const [inserted] = await tx.query<MessageRow>(
+      `INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms)
+       VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9::bigint[])
+       ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
+       RETURNING ${MESSAGE_COLUMNS}`,
+      [newId(), body.conversationId, seq, userId, body.clientId, body.kind ?? 'text', ctx.keys.encrypt(body.content), body.replyToId ?? null, searchTerms(ctx.keys.searchKey, body.content)],
+    );
+    if (!inserted) {
+      const [existing] = await tx.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND author_id = $2 AND client_id = $3`,
+        [body.conversationId, userId, body.clientId],
+      );
+      return { message: (await hydrateMessages(ctx, tx, [existing!]))[0]!, created: false };
+    }
+    await tx.query('UPDATE conversations SET last_seq = $2, last_activity_at = now() WHERE id = $1', [body.conversationId, seq]);
+    // The author has read what they wrote.
+    await tx.query(
+      `UPDATE conversation_members SET last_read_seq = $3, last_delivered_seq = $3
+        WHERE conversation_id = $1 AND user_id = $2`,
+      [body.conversationId, userId, seq],
+    );
+    return { message: (await hydrateMessages(ctx, tx, [inserted]))[0]!, created: true };
+  });
+  if (result.created) emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', result.message);
+  return result;
+}
+
+export async function listMessages(
+  ctx: Context,
+  userId: string,
+  conversationId: string,
+  query: { limit: number; before?: number | undefined; after?: number | undefined },
+): Promise<MessageList> {
+  await requireMember(ctx.db, conversationId, userId);
+  const forward = query.after !== undefined;
+  const rows = await ctx.db.query<MessageRow>(
+    forward
+      ? `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`
+      : `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+    [conversationId, forward ? query.after : (query.before ?? 2 ** 31 - 1), query.limit + 1],
+  );
+  const hasMore = rows.length > query.limit;
+  const page = rows.slice(0, query.limit);
+  if (!forward) page.reverse();
+  return { messages: await hydrateMessages(ctx, ctx.db, page), hasMore };
+}
+
+/** Loads a message and the caller's membership of its conversation, locking the conversation. */
+async function loadForChange(tx: Queryable, messageId: string, userId: string) {
+  const [row] = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE id = $1`, [messageId]);
+  if (!row) throw new ConfabError('NOT_FOUND', 'no such message');
+  try {
+    const member = await requireMember(tx, row.conversation_id, userId, { lock: true });
+    return { row, member };
+  } catch {
+    throw new ConfabError('NOT_FOUND', 'no such message');
+  }
+}
+
+async function reload(ctx: Context, tx: Queryable, messageId: string): Promise<Message> {
+  const rows = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE id = $1`, [messageId]);
+  return (await hydrateMessages(ctx, tx, rows))[0]!;
+}
+
+/** The author edits; the previous content is kept (encrypted) in message_versions. */
+export async function editMessage(ctx: Context, userId: string, messageId: string, content: string): Promise<Message> {
+  checkContent(content, false);
+  const message = await ctx.db.transaction(async (tx) => {
+    const { row } = await loadForChange(tx, messageId, userId);
+    if (row.author_id !== userId || row.kind === 'system') throw new ConfabError('FORBIDDEN', 'only the author can edit a message');
+    if (row.deleted_at) throw new ConfabError('NOT_FOUND', 'this message was deleted');
+    await tx.query(
+      `INSERT INTO message_versions (message_id, version, content_enc, created_at)
+       SELECT $1, COALESCE(max(version), 0) + 1, $2, $3 FROM message_versions WHERE message_id = $1`,
+      [messageId, row.content_enc, row.edited_at ?? row.created_at],
+    );
+    const seq = await nextSeq(tx, row.conversation_id, false);
+    await tx.query(
+      `UPDATE messages SET content_enc = $2, search_terms = $3::bigint[], edited_at = now(), updated_seq = $4 WHERE id = $1`,
+      [messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, content), seq],
+    );
+    return reload(ctx, tx, messageId);
+  });
+  emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  return message;
+}
+
+/**
+ * Deletes for everyone, leaving a tombstone (id, seq, author, times) so every client removes it.
+ * Content, edit history, reactions and search terms are erased, not hidden.
+ */
+export async function deleteMessage(ctx: Context, userId: string, messageId: string): Promise<Message> {
+  const { message, changed } = await ctx.db.transaction(async (tx) => {
+    const { row, member } = await loadForChange(tx, messageId, userId);
+    const mayModerate = member.type === 'group' && isModerator(member.role);
+    if (row.author_id !== userId && !mayModerate) throw new ConfabError('FORBIDDEN', 'only the author or a moderator can delete this message');
+    if (row.deleted_at) return { message: await reload(ctx, tx, messageId), changed: false };
+    const seq = await nextSeq(tx, row.conversation_id, false);
+    await tx.query('DELETE FROM message_versions WHERE message_id = $1', [messageId]);
+    await tx.query('DELETE FROM message_reactions WHERE message_id = $1', [messageId]);
+    await tx.query(
+      `UPDATE messages SET content_enc = '', search_terms = '{}', attachments = '[]'::jsonb, deleted_at = now(), updated_seq = $2 WHERE id = $1`,
+      [messageId, seq],
+    );
+    return { message: await reload(ctx, tx, messageId), changed: true };
+  });
+  if (changed) emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  return message;
+}
+
+/**
+ * Moves the caller's delivered (or read, which implies delivered) watermark up to this message.
+ * Watermarks only move forward; a receipt for an older message changes nothing and emits nothing.
+ * Receipts do not take a `seq`: they are frequent, and the member list in a synced conversation carries them.
+ */
+export async function markStatus(ctx: Context, userId: string, messageId: string, status: 'delivered' | 'read'): Promise<{ seq: number }> {
+  const [row] = await ctx.db.query<{ conversation_id: string; seq: number }>(
+    `SELECT m.conversation_id, m.seq FROM messages m
+       JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
+      WHERE m.id = $1`,
+    [messageId, userId],
+  );
+  if (!row) throw new ConfabError('NOT_FOUND', 'no such message');
+  const moved = await ctx.db.query<{ last_read_seq: number; last_delivered_seq: number }>(
+    status === 'read'
+      ? `UPDATE conversation_members SET last_read_seq = $3, last_delivered_seq = GREATEST(last_delivered_seq, $3)
+          WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 RETURNING last_read_seq, last_delivered_seq`
+      : `UPDATE conversation_members SET last_delivered_seq = $3
+          WHERE conversation_id = $1 AND user_id = $2 AND last_delivered_seq < $3 RETURNING last_read_seq, last_delivered_seq`,
+    [row.conversation_id, userId, row.seq],
+  );
+  if (moved.length > 0) {
+    emitToConversation(ctx.bus, row.conversation_id, 'chat:message_status_updated', { conversationId: row.conversation_id, userId, status, seq: row.seq });
+  }
+  return { seq: row.seq };
+}
+
+const MAX_REACTIONS_PER_USER = 20;
+
+/** Toggles the caller's reaction; a change takes a `seq` and is broadcast, a no-op is not. */
+export async function setReaction(ctx: Context, userId: string, messageId: string, emoji: string, on: boolean): Promise<Message> {
+  if (emoji.trim() === '' || /\s/.test(emoji)) throw new ConfabError('VALIDATION_ERROR', 'emoji must be a single emoji or short code');
+  const { message, changed } = await ctx.db.transaction(async (tx) => {
+    const { row } = await loadForChange(tx, messageId, userId);
+    if (row.deleted_at) throw new ConfabError('NOT_FOUND', 'this message was deleted');
+    let changedRows: unknown[];
+    if (on) {
+      const [count] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM message_reactions WHERE message_id = $1 AND user_id = $2', [messageId, userId]);
+      if ((count?.n ?? 0) >= MAX_REACTIONS_PER_USER) throw new ConfabError('VALIDATION_ERROR', `at most ${MAX_REACTIONS_PER_USER} reactions per message`);
+      changedRows = await tx.query('INSERT INTO message_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1', [messageId, userId, emoji]);
+    } else {
+      changedRows = await tx.query('DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3 RETURNING 1', [messageId, userId, emoji]);
+    }
+    if (changedRows.length === 0) return { message: await reload(ctx, tx, messageId), changed: false };
+    const seq = await nextSeq(tx, row.conversation_id, false);
+    await tx.query('UPDATE messages SET updated_seq = $2 WHERE id = $1', [messageId, seq]);
+    return { message: await reload(ctx, tx, messageId), changed: true };
+  });
+  if (changed) emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  return message;
+}

@@ -1,0 +1,155 @@
+import type { Database } from './db.ts';
+
+/**
+ * Versioned migrations, applied in order at start-up. Never edit a migration that has shipped:
+ * add the next one. Several nodes starting at once serialize on an advisory lock.
+ */
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'core schema',
+    sql: /* sql */ `
+      CREATE TABLE users (
+        id text PRIMARY KEY,
+        email text,
+        handle text NOT NULL,
+        display_name text NOT NULL,
+        avatar_url text,
+        public_key text,
+        is_bot boolean NOT NULL DEFAULT false,
+        password_hash text,
+        settings jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_seen_at timestamptz
+      );
+      CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+      CREATE UNIQUE INDEX users_handle_key ON users (lower(handle));
+
+      -- One row per signed-in device; revoking it ends every token of that session.
+      CREATE TABLE sessions (
+        id text PRIMARY KEY,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz
+      );
+      CREATE INDEX sessions_user_idx ON sessions (user_id);
+
+      -- Refresh tokens are stored as SHA-256 hashes; each is spent once (rotation).
+      CREATE TABLE refresh_tokens (
+        token_hash text PRIMARY KEY,
+        session_id text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz
+      );
+      CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+
+      CREATE TABLE projects (
+        id text PRIMARY KEY,
+        owner_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX projects_owner_idx ON projects (owner_id);
+
+      -- last_seq is the conversation's own sequence: every change takes last_seq + 1 while holding
+      -- this row's lock, so commit order equals seq order within a conversation.
+      CREATE TABLE conversations (
+        id text PRIMARY KEY,
+        type text NOT NULL CHECK (type IN ('direct', 'group', 'assistant')),
+        title text,
+        direct_key text UNIQUE,
+        model text,
+        system_prompt text,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_activity_at timestamptz NOT NULL DEFAULT now(),
+        last_seq integer NOT NULL DEFAULT 0,
+        generating boolean NOT NULL DEFAULT false
+      );
+
+      CREATE TABLE conversation_members (
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role text NOT NULL CHECK (role IN ('owner', 'admin', 'moderator', 'member')),
+        joined_at timestamptz NOT NULL DEFAULT now(),
+        last_read_seq integer NOT NULL DEFAULT 0,
+        last_delivered_seq integer NOT NULL DEFAULT 0,
+        pinned boolean NOT NULL DEFAULT false,
+        muted boolean NOT NULL DEFAULT false,
+        archived boolean NOT NULL DEFAULT false,
+        draft_enc text,
+        project_id text REFERENCES projects(id) ON DELETE SET NULL,
+        PRIMARY KEY (conversation_id, user_id)
+      );
+      CREATE INDEX conversation_members_user_idx ON conversation_members (user_id);
+
+      CREATE TABLE messages (
+        id text PRIMARY KEY,
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        updated_seq integer NOT NULL,
+        author_id text NOT NULL REFERENCES users(id),
+        client_id text,
+        kind text NOT NULL,
+        content_enc text NOT NULL,
+        reply_to_id text,
+        attachments jsonb NOT NULL DEFAULT '[]'::jsonb,
+        status text NOT NULL DEFAULT 'complete',
+        model text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        edited_at timestamptz,
+        deleted_at timestamptz,
+        -- Keyed hashes of the words in the content (blind index), since the content is encrypted.
+        search_terms bigint[] NOT NULL DEFAULT '{}',
+        UNIQUE (conversation_id, seq),
+        -- Idempotent sends: the same author's clientId lands once per conversation.
+        UNIQUE (conversation_id, author_id, client_id)
+      );
+      CREATE INDEX messages_updated_idx ON messages (conversation_id, updated_seq);
+      CREATE INDEX messages_search_idx ON messages USING gin (search_terms);
+
+      -- Previous contents of edited messages, encrypted like the content.
+      CREATE TABLE message_versions (
+        message_id text NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        version integer NOT NULL,
+        content_enc text NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (message_id, version)
+      );
+
+      CREATE TABLE message_reactions (
+        message_id text NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        emoji text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (message_id, user_id, emoji)
+      );
+
+      -- The AI assistant is a bot user that is a member of assistant conversations.
+      INSERT INTO users (id, email, handle, display_name, is_bot)
+      VALUES ('assistant', NULL, 'assistant', 'Assistant', true);
+    `,
+  },
+];
+
+const MIGRATION_LOCK = 4_242_001;
+
+export async function migrate(db: Database, log: (msg: string) => void = () => {}): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+    let applied = 0;
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      log(`applying migration ${m.version}: ${m.name}`);
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied++;
+    }
+    return applied;
+  });
+}
