@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDef
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
+import { isPublicRoute, requireUser } from './auth.ts';
 import { sendError } from './errors.ts';
 import { authRoutes } from './routes/auth.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -17,7 +18,7 @@ export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression,
 
 const REQUEST_ID = /^[\w.-]{1,100}$/;
 
-export async function buildHttpApp(ctx: Context, metrics: Metrics): Promise<App> {
+export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadiness?: () => Promise<void>): Promise<App> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: LIMITS.bodyBytes,
@@ -30,6 +31,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics): Promise<App>
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
 
+  let shuttingDown = false;
   app.setValidatorCompiler(validatorCompiler);
   // Responses are built from protocol types by the operations; serialize them as they are.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -37,6 +39,15 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics): Promise<App>
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (!isPublicRoute(request.routeOptions.url)) await requireUser(ctx, request);
+  });
+  // While shutting down, in-flight requests finish but their keep-alive connections must not
+  // keep the server open: tell clients to close them after this response.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -55,7 +66,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics): Promise<App>
     transform: jsonSchemaTransform,
   });
 
-  opsRoutes(app, ctx, metrics);
+  opsRoutes(app, ctx, metrics, extraReadiness);
   authRoutes(app, ctx);
   userRoutes(app, ctx);
   conversationRoutes(app, ctx);

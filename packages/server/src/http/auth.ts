@@ -9,8 +9,20 @@ declare module 'fastify' {
   }
 }
 
-/** Reads the bearer token, checks it and the per-user request rate; returns the caller's user id. */
+/** Routes anyone may call; every other route authenticates before its input is even parsed. */
+const PUBLIC_ROUTES = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics']);
+
+export function isPublicRoute(url: string | undefined): boolean {
+  return url === undefined || PUBLIC_ROUTES.has(url) || !url.startsWith('/api/');
+}
+
+/**
+ * Reads the bearer token, checks it and the per-user request rate; returns the caller's user id.
+ * Runs in an onRequest hook for non-public routes (so an anonymous caller gets 401, never a
+ * validation error that describes the route); handlers call it again for the id, which is cached.
+ */
 export async function requireUser(ctx: Context, request: FastifyRequest): Promise<string> {
+  if (request.userId) return request.userId;
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (header && !match) throw new ConfabError('UNAUTHENTICATED', 'Authorization must be "Bearer <accessToken>"');

@@ -1,4 +1,54 @@
+import {
+  ConversationMessagesParams,
+  EditMessageBody,
+  Message,
+  MessageIdParams,
+  MessageList,
+  MessageListQuery,
+  MessageStatusBody,
+  ReactionBody,
+  ReactionParams,
+  SearchQuery,
+  SearchResult,
+  SendMessageBody,
+} from '@confab/protocol';
+import { z } from 'zod';
 import type { Context } from '../../context.ts';
+import * as messages from '../../operations/messages.ts';
+import { search } from '../../operations/search.ts';
 import type { App } from '../app.ts';
+import { requireUser } from '../auth.ts';
 
-export function messageRoutes(_app: App, _ctx: Context) {}
+export function messageRoutes(app: App, ctx: Context) {
+  const tags = ['messages'];
+  const security = [{ bearer: [] }];
+  app.get(
+    '/api/messages/:conversationId',
+    { schema: { tags, security, params: ConversationMessagesParams, querystring: MessageListQuery, response: { 200: MessageList } } },
+    async (req) => messages.listMessages(ctx, await requireUser(ctx, req), req.params.conversationId, req.query),
+  );
+  app.post('/api/messages', { schema: { tags, security, body: SendMessageBody, response: { 200: Message, 201: Message } } }, async (req, reply) => {
+    const { message, created } = await messages.sendMessage(ctx, await requireUser(ctx, req), req.body);
+    return reply.status(created ? 201 : 200).send(message);
+  });
+  app.patch('/api/messages/:id', { schema: { tags, security, params: MessageIdParams, body: EditMessageBody, response: { 200: Message } } }, async (req) =>
+    messages.editMessage(ctx, await requireUser(ctx, req), req.params.id, req.body.content),
+  );
+  app.delete('/api/messages/:id', { schema: { tags, security, params: MessageIdParams, response: { 200: Message } } }, async (req) =>
+    messages.deleteMessage(ctx, await requireUser(ctx, req), req.params.id),
+  );
+  app.post(
+    '/api/messages/:id/status',
+    { schema: { tags, security, params: MessageIdParams, body: MessageStatusBody, response: { 200: z.object({ seq: z.number() }) } } },
+    async (req) => messages.markStatus(ctx, await requireUser(ctx, req), req.params.id, req.body.status),
+  );
+  app.post('/api/messages/:id/reactions', { schema: { tags, security, params: MessageIdParams, body: ReactionBody, response: { 200: Message } } }, async (req) =>
+    messages.setReaction(ctx, await requireUser(ctx, req), req.params.id, req.body.emoji, true),
+  );
+  app.delete('/api/messages/:id/reactions/:emoji', { schema: { tags, security, params: ReactionParams, response: { 200: Message } } }, async (req) =>
+    messages.setReaction(ctx, await requireUser(ctx, req), req.params.id, req.params.emoji, false),
+  );
+  app.get('/api/search', { schema: { tags: ['search'], security, querystring: SearchQuery, response: { 200: SearchResult } } }, async (req) =>
+    search(ctx, await requireUser(ctx, req), req.query),
+  );
+}

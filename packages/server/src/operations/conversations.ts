@@ -1,0 +1,636 @@
+import {
+  ConfabError,
+  LIMITS,
+  type Conversation,
+  type ConversationList,
+  type ConversationType,
+  type Member,
+  type Message,
+  type Role,
+  type ServerEventName,
+  type ServerEventPayload,
+  type UpdateConversationBody,
+} from '@confab/protocol';
+import { z } from 'zod';
+import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
+import type { Context } from '../context.ts';
+import { newId } from '../ids.ts';
+import type { Queryable } from '../storage/db.ts';
+import { isAdmin, requireMember, roleRank, type MembershipRow } from './access.ts';
+import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
+import { iso, toPublicUser } from './users.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Hydration
+// ---------------------------------------------------------------------------------------------
+
+/** Fields of a Conversation that belong to the viewing member, not to the conversation. */
+const OWN_FIELDS = ['role', 'pinned', 'muted', 'archived', 'draft', 'projectId', 'lastReadSeq', 'lastDeliveredSeq', 'unreadCount'] as const;
+type OwnField = (typeof OWN_FIELDS)[number];
+/** What every member sees alike; the only shape ever broadcast to a conversation room. */
+export type SharedConversation = Omit<Conversation, OwnField>;
+type OwnState = Pick<Conversation, OwnField>;
+
+interface ConversationRow {
+  id: string;
+  type: ConversationType;
+  title: string | null;
+  model: string | null;
+  created_at: Date;
+  last_activity_at: Date;
+  last_seq: number;
+  generating: boolean;
+}
+
+interface MemberRow {
+  conversation_id: string;
+  user_id: string;
+  role: Role;
+  joined_at: Date;
+  last_read_seq: number;
+  last_delivered_seq: number;
+  handle: string;
+  display_name: string;
+  avatar_url: string | null;
+  is_bot: boolean;
+  last_seen_at: Date | null;
+}
+
+interface OwnRow {
+  conversation_id: string;
+  user_id: string;
+  role: Role;
+  pinned: boolean;
+  muted: boolean;
+  archived: boolean;
+  draft_enc: string | null;
+  project_id: string | null;
+  last_read_seq: number;
+  last_delivered_seq: number;
+  unread_count: number;
+}
+
+/** Owner first, then by rank; SQL twin of roleRank for ORDER BY. */
+const RANK_SQL = `CASE cm.role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'moderator' THEN 1 ELSE 0 END`;
+
+/** The parts every member shares, for many conversations in a fixed number of queries. */
+async function loadShared(ctx: Context, db: Queryable, ids: string[]): Promise<Map<string, SharedConversation>> {
+  const result = new Map<string, SharedConversation>();
+  if (ids.length === 0) return result;
+  const [convs, members, lastRows] = [
+    await db.query<ConversationRow>(
+      `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating
+         FROM conversations WHERE id = ANY($1::text[])`,
+      [ids],
+    ),
+    await db.query<MemberRow>(
+      `SELECT cm.conversation_id, cm.user_id, cm.role, cm.joined_at, cm.last_read_seq, cm.last_delivered_seq,
+              u.handle, u.display_name, u.avatar_url, u.is_bot, u.last_seen_at
+         FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+        WHERE cm.conversation_id = ANY($1::text[])
+        ORDER BY cm.joined_at, ${RANK_SQL} DESC, cm.user_id`,
+      [ids],
+    ),
+    // One index probe per conversation on UNIQUE (conversation_id, seq), rather than a scan.
+    await db.query<MessageRow>(
+      `SELECT l.* FROM unnest($1::text[]) AS ids(id)
+         CROSS JOIN LATERAL (
+           SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = ids.id ORDER BY m.seq DESC LIMIT 1
+         ) l`,
+      [ids],
+    ),
+  ];
+  const lastMessages = new Map((await hydrateMessages(ctx, db, lastRows)).map((m) => [m.conversationId, m]));
+  const membersBy = new Map<string, Member[]>();
+  for (const r of members) {
+    const list = membersBy.get(r.conversation_id) ?? [];
+    list.push({
+      userId: r.user_id,
+      role: r.role,
+      joinedAt: iso(r.joined_at)!,
+      lastReadSeq: r.last_read_seq,
+      lastDeliveredSeq: r.last_delivered_seq,
+      user: toPublicUser({ ...r, id: r.user_id }),
+    });
+    membersBy.set(r.conversation_id, list);
+  }
+  for (const c of convs) {
+    result.set(c.id, {
+      id: c.id,
+      type: c.type,
+      title: c.title,
+      createdAt: iso(c.created_at)!,
+      lastActivityAt: iso(c.last_activity_at)!,
+      lastSeq: c.last_seq,
+      model: c.model,
+      members: membersBy.get(c.id) ?? [],
+      lastMessage: lastMessages.get(c.id) ?? null,
+      generating: c.generating,
+    });
+  }
+  return result;
+}
+
+const pairKey = (conversationId: string, userId: string) => `${conversationId}\u0000${userId}`;
+
+/**
+ * Full views for (conversation, viewer) pairs; pairs whose user is not a member are left out.
+ * Pairs may mix users, so one call serves both "my list" and "every added member's own view".
+ */
+async function hydratePairs(ctx: Context, db: Queryable, pairs: { conversationId: string; userId: string }[]): Promise<Map<string, Conversation>> {
+  const out = new Map<string, Conversation>();
+  if (pairs.length === 0) return out;
+  const own = await db.query<OwnRow>(
+    `SELECT cm.conversation_id, cm.user_id, cm.role, cm.pinned, cm.muted, cm.archived, cm.draft_enc, cm.project_id,
+            cm.last_read_seq, cm.last_delivered_seq,
+            (SELECT count(*)::int FROM messages m
+              WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
+                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system') AS unread_count
+       FROM unnest($1::text[], $2::text[]) AS p(conversation_id, user_id)
+       JOIN conversation_members cm ON cm.conversation_id = p.conversation_id AND cm.user_id = p.user_id`,
+    [pairs.map((p) => p.conversationId), pairs.map((p) => p.userId)],
+  );
+  const shared = await loadShared(ctx, db, [...new Set(own.map((r) => r.conversation_id))]);
+  for (const r of own) {
+    const s = shared.get(r.conversation_id);
+    if (!s) continue;
+    const state: OwnState = {
+      role: r.role,
+      pinned: r.pinned,
+      muted: r.muted,
+      archived: r.archived,
+      draft: r.draft_enc === null ? null : ctx.keys.decrypt(r.draft_enc),
+      projectId: r.project_id,
+      lastReadSeq: r.last_read_seq,
+      lastDeliveredSeq: r.last_delivered_seq,
+      unreadCount: r.unread_count,
+    };
+    out.set(pairKey(r.conversation_id, r.user_id), { ...s, ...state });
+  }
+  return out;
+}
+
+/**
+ * The caller's views of these conversations, in the order of `ids`; ones the caller is not a member
+ * of are silently left out (callers such as search and sync pass candidate ids).
+ * `db` lets a caller hydrate inside its own transaction (on the embedded driver a query outside the
+ * open transaction would wait for it forever).
+ */
+export async function getConversations(ctx: Context, userId: string, ids: string[], db: Queryable = ctx.db): Promise<Conversation[]> {
+  const unique = [...new Set(ids)];
+  const views = await hydratePairs(ctx, db, unique.map((conversationId) => ({ conversationId, userId })));
+  return unique.flatMap((id) => views.get(pairKey(id, userId)) ?? []);
+}
+
+export async function getConversation(ctx: Context, userId: string, id: string, db: Queryable = ctx.db): Promise<Conversation> {
+  const [view] = await getConversations(ctx, userId, [id], db);
+  if (!view) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return view;
+}
+
+/** Strips the viewer's own state, so a room broadcast never carries one member's draft or pins to the others. */
+export function sharedView(c: Conversation | SharedConversation): SharedConversation {
+  const copy: Record<string, unknown> = { ...c };
+  for (const f of OWN_FIELDS) delete copy[f];
+  return copy as SharedConversation;
+}
+
+async function sharedOf(ctx: Context, db: Queryable, id: string): Promise<SharedConversation> {
+  const s = (await loadShared(ctx, db, [id])).get(id);
+  if (!s) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bus events are collected inside the transaction and published only after it commits, so no
+// client ever hears of a change that was rolled back.
+// ---------------------------------------------------------------------------------------------
+
+const toRoom = <E extends ServerEventName>(conversationId: string, event: E, payload: ServerEventPayload<E>): BusEvent => ({
+  type: 'emit',
+  room: conversationRoom(conversationId),
+  event,
+  payload,
+});
+const toUser = <E extends ServerEventName>(userId: string, event: E, payload: ServerEventPayload<E>): BusEvent => ({
+  type: 'emit',
+  room: userRoom(userId),
+  event,
+  payload,
+});
+const membership = (userId: string, conversationId: string, joined: boolean): BusEvent => ({ type: 'membership', userId, conversationId, joined });
+
+async function commit<T>(ctx: Context, fn: (tx: Queryable, events: BusEvent[]) => Promise<T>): Promise<T> {
+  const events: BusEvent[] = [];
+  const result = await ctx.db.transaction((tx) => fn(tx, events));
+  for (const e of events) ctx.bus.publish(e);
+  return result;
+}
+
+/** Each member of a new conversation (or a new member) gets their own full view plus room membership. */
+async function announceJoins(ctx: Context, tx: Queryable, conversationId: string, userIds: string[], events: BusEvent[]): Promise<void> {
+  // Membership first: the gateway then puts the user's live sockets in the room before anything is sent to it.
+  for (const u of userIds) events.push(membership(u, conversationId, true));
+  const views = await hydratePairs(ctx, tx, userIds.map((userId) => ({ conversationId, userId })));
+  for (const u of userIds) {
+    const view = views.get(pairKey(conversationId, u));
+    if (view) events.push(toUser(u, 'conversation:update', view));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+async function displayNames(tx: Queryable, ids: string[]): Promise<Map<string, string>> {
+  const rows = await tx.query<{ id: string; display_name: string }>('SELECT id, display_name FROM users WHERE id = ANY($1::text[])', [ids]);
+  return new Map(rows.map((r) => [r.id, r.display_name]));
+}
+
+function nameList(names: string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/** Every id must name an existing user, or nothing happens (NOT_FOUND). */
+async function requireUsers(tx: Queryable, ids: string[]): Promise<{ id: string; is_bot: boolean }[]> {
+  if (ids.length === 0) return [];
+  const rows = await tx.query<{ id: string; is_bot: boolean }>('SELECT id, is_bot FROM users WHERE id = ANY($1::text[])', [ids]);
+  if (rows.length !== ids.length) throw new ConfabError('NOT_FOUND', 'no such user');
+  return rows;
+}
+
+function checkMemberCap(count: number): void {
+  if (count > LIMITS.maxParticipants) {
+    throw new ConfabError('VALIDATION_ERROR', `a conversation can have at most ${LIMITS.maxParticipants} members`);
+  }
+}
+
+async function insertMembers(tx: Queryable, conversationId: string, userIds: string[], role: Role, watermark: number): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx.query(
+    `INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq, last_delivered_seq)
+     SELECT $1, u, $2, $3, $3 FROM unnest($4::text[]) AS u
+     ON CONFLICT DO NOTHING`,
+    [conversationId, role, watermark, userIds],
+  );
+}
+
+const ASSISTANT_USER_ID = 'assistant';
+
+// ---------------------------------------------------------------------------------------------
+// Create
+// ---------------------------------------------------------------------------------------------
+
+export interface CreateResult {
+  conversation: Conversation;
+  created: boolean;
+}
+
+/**
+ * Get-or-create the one direct conversation between two people. `direct_key` is UNIQUE, so
+ * concurrent creates race on the index: one insert wins and the others, once it commits, find it.
+ * When one side had left, asking again brings them back into the same conversation (and history).
+ */
+export async function createDirect(ctx: Context, userId: string, peerId: string): Promise<CreateResult> {
+  if (peerId === userId) throw new ConfabError('VALIDATION_ERROR', 'a direct conversation needs another person');
+  const directKey = [userId, peerId].sort().join(':');
+  return commit(ctx, async (tx, events) => {
+    const [peer] = await tx.query<{ is_bot: boolean }>('SELECT is_bot FROM users WHERE id = $1', [peerId]);
+    if (!peer) throw new ConfabError('NOT_FOUND', 'no such user');
+    if (peer.is_bot) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
+
+    const [inserted] = await tx.query<{ id: string }>(
+      `INSERT INTO conversations (id, type, direct_key, created_by) VALUES ($1, 'direct', $2, $3)
+       ON CONFLICT (direct_key) DO NOTHING RETURNING id`,
+      [newId(), directKey, userId],
+    );
+    if (inserted) {
+      await insertMembers(tx, inserted.id, [userId, peerId], 'member', 0);
+      await announceJoins(ctx, tx, inserted.id, [userId, peerId], events);
+      return { conversation: await getConversation(ctx, userId, inserted.id, tx), created: true };
+    }
+
+    // The lock orders this against a concurrent leave or rejoin of the same pair.
+    const [existing] = await tx.query<{ id: string }>('SELECT id FROM conversations WHERE direct_key = $1 FOR UPDATE', [directKey]);
+    // Only possible if the row was deleted between our insert and this select (both sides left
+    // concurrently); the caller retrying creates a fresh one.
+    if (!existing) throw new ConfabError('UNAVAILABLE', 'the conversation changed concurrently; try again');
+    const present = new Set((await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [existing.id])).map((r) => r.user_id));
+    const missing = [userId, peerId].filter((u) => !present.has(u));
+    if (missing.length > 0) {
+      const names = await displayNames(tx, missing);
+      const message = await appendSystemMessage(ctx, tx, existing.id, userId, `${nameList(missing.map((u) => names.get(u) ?? 'someone'))} rejoined the conversation`);
+      await insertMembers(tx, existing.id, missing, 'member', message.seq);
+      await announceJoins(ctx, tx, existing.id, missing, events);
+      events.push(toRoom(existing.id, 'chat:message_received', message));
+      events.push(toRoom(existing.id, 'conversation:update', await sharedOf(ctx, tx, existing.id)));
+    }
+    return { conversation: await getConversation(ctx, userId, existing.id, tx), created: false };
+  });
+}
+
+export async function createGroup(ctx: Context, userId: string, body: { title: string; participantIds: string[] }): Promise<Conversation> {
+  const others = [...new Set(body.participantIds)].filter((id) => id !== userId);
+  checkMemberCap(others.length + 1);
+  return commit(ctx, async (tx, events) => {
+    await requireUsers(tx, others);
+    const id = newId();
+    await tx.query(`INSERT INTO conversations (id, type, title, created_by) VALUES ($1, 'group', $2, $3)`, [id, body.title, userId]);
+    await insertMembers(tx, id, [userId], 'owner', 0);
+    await insertMembers(tx, id, others, 'member', 0);
+    await announceJoins(ctx, tx, id, [userId, ...others], events);
+    return getConversation(ctx, userId, id, tx);
+  });
+}
+
+export async function createAssistant(ctx: Context, userId: string, body: { model?: string | undefined; title?: string | undefined }): Promise<Conversation> {
+  return commit(ctx, async (tx, events) => {
+    const id = newId();
+    await tx.query(`INSERT INTO conversations (id, type, title, model, created_by) VALUES ($1, 'assistant', $2, $3, $4)`, [
+      id,
+      body.title ?? null,
+      body.model ?? 'default',
+      userId,
+    ]);
+    await insertMembers(tx, id, [userId], 'owner', 0);
+    await insertMembers(tx, id, [ASSISTANT_USER_ID], 'member', 0);
+    await announceJoins(ctx, tx, id, [userId, ASSISTANT_USER_ID], events);
+    return getConversation(ctx, userId, id, tx);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// List
+// ---------------------------------------------------------------------------------------------
+
+/** The position after which the next page starts: the last row's sort key. */
+const CursorSchema = z.tuple([
+  z.boolean(),
+  // Microsecond precision: a millisecond-rounded time could skip or repeat rows that share a millisecond.
+  z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/)
+    // A round trip rejects impossible dates (2024-02-30) that PostgreSQL would fail on with a 500.
+    .refine((s) => {
+      const ms = Date.parse(`${s.slice(0, 23)}Z`);
+      return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 23) === s.slice(0, 23);
+    }),
+  z.string().min(1).max(64),
+]);
+
+function encodeCursor(pinned: boolean, activity: string, id: string): string {
+  return Buffer.from(JSON.stringify([pinned, activity, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): z.infer<typeof CursorSchema> {
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
+    return CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new ConfabError('VALIDATION_ERROR', 'cursor: not a cursor this server issued');
+  }
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export interface ListQuery {
+  limit: number;
+  cursor?: string | undefined;
+  query?: string | undefined;
+  archived?: 'true' | 'false' | 'all' | undefined;
+}
+
+/**
+ * The caller's conversations: pinned first, then most recent activity, then id (a total order, so
+ * keyset pagination neither skips nor repeats rows that tie on time).
+ */
+export async function listConversations(ctx: Context, userId: string, q: ListQuery): Promise<ConversationList> {
+  const params: unknown[] = [userId];
+  const param = (v: unknown) => `$${params.push(v)}`;
+  const where: string[] = ['cm.user_id = $1'];
+  const archived = q.archived ?? 'false';
+  if (archived !== 'all') where.push(archived === 'true' ? 'cm.archived' : 'NOT cm.archived');
+  if (q.query) {
+    const p = param(`%${escapeLike(q.query)}%`);
+    where.push(`(c.title ILIKE ${p} OR (c.type = 'direct' AND EXISTS (
+      SELECT 1 FROM conversation_members o JOIN users u ON u.id = o.user_id
+       WHERE o.conversation_id = c.id AND o.user_id <> $1 AND (u.display_name ILIKE ${p} OR u.handle ILIKE ${p}))))`);
+  }
+  if (q.cursor !== undefined) {
+    const [pinned, activity, id] = decodeCursor(q.cursor);
+    // Every sort column is descending, so "after the cursor" is one row comparison.
+    where.push(`(cm.pinned, c.last_activity_at, c.id) < (${param(pinned)}::boolean, ${param(activity)}::timestamptz, ${param(id)}::text)`);
+  }
+  const rows = await ctx.db.query<{ id: string; pinned: boolean; activity: string }>(
+    `SELECT c.id, cm.pinned, to_char(c.last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS activity
+       FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
+      WHERE ${where.join(' AND ')}
+      ORDER BY cm.pinned DESC, c.last_activity_at DESC, c.id DESC
+      LIMIT ${param(q.limit + 1)}`,
+    params,
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    conversations: await getConversations(ctx, userId, page.map((r) => r.id)),
+    nextCursor: rows.length > q.limit && last ? encodeCursor(last.pinned, last.activity, last.id) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Update the conversation or the caller's own state
+// ---------------------------------------------------------------------------------------------
+
+export async function updateConversation(ctx: Context, userId: string, id: string, patch: UpdateConversationBody): Promise<Conversation> {
+  return commit(ctx, async (tx, events) => {
+    const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined });
+    let renamed: Message | undefined;
+    if (patch.title !== undefined) {
+      if (me.type === 'direct') throw new ConfabError('FORBIDDEN', 'a direct conversation has no title');
+      if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can rename the conversation');
+      const [current] = await tx.query<{ title: string | null }>('SELECT title FROM conversations WHERE id = $1', [id]);
+      if (current?.title !== patch.title) {
+        await tx.query('UPDATE conversations SET title = $2 WHERE id = $1', [id, patch.title]);
+        const names = await displayNames(tx, [userId]);
+        renamed = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} renamed the conversation to "${patch.title}"`);
+      }
+    }
+    if (patch.projectId) {
+      // FOR SHARE keeps the project from being deleted before this commits (the FK would fail).
+      const [project] = await tx.query('SELECT 1 FROM projects WHERE id = $1 AND owner_id = $2 FOR SHARE', [patch.projectId, userId]);
+      if (!project) throw new ConfabError('NOT_FOUND', 'no such project');
+    }
+    const own: string[] = [];
+    const params: unknown[] = [id, userId];
+    const set = (column: string, value: unknown) => own.push(`${column} = $${params.push(value)}`);
+    if (patch.pinned !== undefined) set('pinned', patch.pinned);
+    if (patch.muted !== undefined) set('muted', patch.muted);
+    if (patch.archived !== undefined) set('archived', patch.archived);
+    // An empty draft is no draft: clients clear their input by sending "" as often as null.
+    if (patch.draft !== undefined) set('draft_enc', patch.draft ? ctx.keys.encrypt(patch.draft) : null);
+    if (patch.projectId !== undefined) set('project_id', patch.projectId);
+    if (own.length > 0) {
+      await tx.query(`UPDATE conversation_members SET ${own.join(', ')} WHERE conversation_id = $1 AND user_id = $2`, params);
+    }
+    const view = await getConversation(ctx, userId, id, tx);
+    if (renamed) {
+      events.push(toRoom(id, 'chat:message_received', renamed));
+      events.push(toRoom(id, 'conversation:update', sharedView(view)));
+    }
+    // The caller's other devices learn of pins, drafts, etc.; nobody else does.
+    if (own.length > 0 || renamed) events.push(toUser(userId, 'conversation:update', view));
+    return view;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership
+// ---------------------------------------------------------------------------------------------
+
+const ROLE_WORDS: Record<Role, string> = { owner: 'the owner', admin: 'an admin', moderator: 'a moderator', member: 'a member' };
+
+function requireGroup(me: MembershipRow, action: string): void {
+  if (me.type !== 'group') throw new ConfabError('FORBIDDEN', `only group conversations can ${action}`);
+}
+
+export async function addParticipants(ctx: Context, userId: string, id: string, body: { userIds: string[]; role?: Exclude<Role, 'owner'> | undefined }): Promise<Conversation> {
+  const role = body.role ?? 'member';
+  return commit(ctx, async (tx, events) => {
+    const me = await requireMember(tx, id, userId, { lock: true });
+    requireGroup(me, 'have members added');
+    if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can add members');
+    // The same rule as for role changes: nobody hands out a rank they could not assign later.
+    if (roleRank(role) >= roleRank(me.role)) throw new ConfabError('FORBIDDEN', `only the owner can add ${role}s`);
+    const wanted = [...new Set(body.userIds)];
+    await requireUsers(tx, wanted);
+    const present = new Set((await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [id])).map((r) => r.user_id));
+    const added = wanted.filter((u) => !present.has(u));
+    if (added.length === 0) return getConversation(ctx, userId, id, tx);
+    checkMemberCap(present.size + added.length);
+    const names = await displayNames(tx, [userId, ...added]);
+    const message = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} added ${nameList(added.map((u) => names.get(u) ?? 'someone'))}`);
+    // New members start read up to their joining: history is there to scroll, not to count as unread,
+    // and their watermark must not make older messages look unread by "everyone".
+    await insertMembers(tx, id, added, role, message.seq);
+    await announceJoins(ctx, tx, id, added, events);
+    const view = await getConversation(ctx, userId, id, tx);
+    events.push(toRoom(id, 'chat:message_received', message));
+    events.push(toRoom(id, 'conversation:update', sharedView(view)));
+    return view;
+  });
+}
+
+export interface RemovalOutcome {
+  /** The conversation was deleted because no person was left in it. */
+  deleted: boolean;
+}
+
+/**
+ * Removes `targetId` from the locked conversation: a leave when the actor is the target. The owner
+ * leaving hands the group to the longest-standing admin, else the longest-standing person; the
+ * last person leaving deletes the conversation (a bot alone in it is no conversation).
+ */
+async function removeMember(ctx: Context, tx: Queryable, events: BusEvent[], me: MembershipRow, targetId: string, targetRole: Role): Promise<RemovalOutcome> {
+  const id = me.conversation_id;
+  const leaving = targetId === me.user_id;
+  await tx.query('DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [id, targetId]);
+  events.push(membership(targetId, id, false));
+  events.push(toUser(targetId, 'conversation:update', { id, removed: true }));
+
+  const remaining = await tx.query<{ user_id: string; role: Role; is_bot: boolean }>(
+    `SELECT cm.user_id, cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+      WHERE cm.conversation_id = $1 ORDER BY cm.joined_at, cm.user_id`,
+    [id],
+  );
+  const people = remaining.filter((r) => !r.is_bot);
+  if (people.length === 0) {
+    await tx.query('DELETE FROM conversations WHERE id = $1', [id]);
+    for (const bot of remaining) events.push(membership(bot.user_id, id, false));
+    return { deleted: true };
+  }
+
+  const names = await displayNames(tx, [me.user_id, targetId]);
+  let text = leaving ? `${names.get(targetId) ?? 'Someone'} left` : `${names.get(me.user_id) ?? 'Someone'} removed ${names.get(targetId) ?? 'someone'}`;
+  let newOwner: string | undefined;
+  if (targetRole === 'owner') {
+    const heir = people.find((r) => r.role === 'admin') ?? people[0]!;
+    await tx.query(`UPDATE conversation_members SET role = 'owner' WHERE conversation_id = $1 AND user_id = $2`, [id, heir.user_id]);
+    newOwner = heir.user_id;
+    text += `; ${(await displayNames(tx, [heir.user_id])).get(heir.user_id) ?? 'someone'} is now the owner`;
+  }
+  const message = await appendSystemMessage(ctx, tx, id, me.user_id, text);
+  events.push(toRoom(id, 'chat:message_received', message));
+  events.push(toRoom(id, 'conversation:update', await sharedOf(ctx, tx, id)));
+  if (newOwner) {
+    const view = await getConversation(ctx, newOwner, id, tx);
+    events.push(toUser(newOwner, 'conversation:update', view));
+  }
+  return { deleted: false };
+}
+
+export async function removeParticipant(ctx: Context, userId: string, id: string, targetId: string): Promise<RemovalOutcome> {
+  return commit(ctx, async (tx, events) => {
+    const me = await requireMember(tx, id, userId, { lock: true });
+    if (targetId === userId) return removeMember(ctx, tx, events, me, userId, me.role);
+    requireGroup(me, 'have members removed');
+    if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can remove members');
+    const [target] = await tx.query<{ role: Role }>('SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [id, targetId]);
+    if (!target) throw new ConfabError('NOT_FOUND', 'no such member');
+    if (roleRank(target.role) >= roleRank(me.role)) throw new ConfabError('FORBIDDEN', 'you can only remove members ranked below you');
+    return removeMember(ctx, tx, events, me, targetId, target.role);
+  });
+}
+
+/** Owner of a group or assistant conversation: delete it for everyone. Anyone else: leave it. */
+export async function deleteConversation(ctx: Context, userId: string, id: string): Promise<void> {
+  await commit(ctx, async (tx, events) => {
+    const me = await requireMember(tx, id, userId, { lock: true });
+    if (me.role !== 'owner') {
+      await removeMember(ctx, tx, events, me, userId, me.role);
+      return;
+    }
+    const members = await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [id]);
+    // One statement: messages, versions, reactions and members go by ON DELETE CASCADE, all or nothing.
+    await tx.query('DELETE FROM conversations WHERE id = $1', [id]);
+    for (const m of members) {
+      events.push(membership(m.user_id, id, false));
+      events.push(toUser(m.user_id, 'conversation:update', { id, deleted: true }));
+    }
+  });
+}
+
+export async function changeRole(ctx: Context, userId: string, id: string, targetId: string, role: Role): Promise<Conversation> {
+  return commit(ctx, async (tx, events) => {
+    const me = await requireMember(tx, id, userId, { lock: true });
+    requireGroup(me, 'have roles');
+    if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can change roles');
+    if (targetId === userId) throw new ConfabError('FORBIDDEN', 'you cannot change your own role');
+    const [target] = await tx.query<{ role: Role; is_bot: boolean }>(
+      `SELECT cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+        WHERE cm.conversation_id = $1 AND cm.user_id = $2`,
+      [id, targetId],
+    );
+    if (!target) throw new ConfabError('NOT_FOUND', 'no such member');
+    if (me.role !== 'owner' && (roleRank(target.role) >= roleRank(me.role) || roleRank(role) >= roleRank(me.role))) {
+      throw new ConfabError('FORBIDDEN', 'admins can only make members ranked below them moderators or members');
+    }
+    if (role === 'owner' && target.is_bot) throw new ConfabError('VALIDATION_ERROR', 'a bot cannot own a conversation');
+    if (target.role === role) return getConversation(ctx, userId, id, tx);
+
+    await tx.query('UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2', [id, targetId, role]);
+    // A group has exactly one owner: handing it over makes the old owner an admin.
+    if (role === 'owner') await tx.query(`UPDATE conversation_members SET role = 'admin' WHERE conversation_id = $1 AND user_id = $2`, [id, userId]);
+    const names = await displayNames(tx, [userId, targetId]);
+    const message = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} made ${names.get(targetId) ?? 'someone'} ${ROLE_WORDS[role]}`);
+    const views = await hydratePairs(ctx, tx, [userId, targetId].map((u) => ({ conversationId: id, userId: u })));
+    const mine = views.get(pairKey(id, userId))!;
+    const theirs = views.get(pairKey(id, targetId));
+    events.push(toRoom(id, 'chat:message_received', message));
+    events.push(toRoom(id, 'conversation:update', sharedView(mine)));
+    // `role` is part of each member's own view; the two whose role changed get theirs.
+    if (theirs) events.push(toUser(targetId, 'conversation:update', theirs));
+    if (role === 'owner') events.push(toUser(userId, 'conversation:update', mine));
+    return mine;
+  });
+}
