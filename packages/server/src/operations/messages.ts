@@ -46,7 +46,11 @@ export async function hydrateMessages(ctx: Context, db: Queryable, rows: Message
     list.push({ emoji: r.emoji, count: r.user_ids.length, userIds: r.user_ids });
     byMessage.set(r.message_id, list);
   }
-  return rows.map((r) => ({
+  return rows.map((r) => toMessage(ctx, r, byMessage.get(r.id) ?? []));
+}
+
+export function toMessage(ctx: Context, r: MessageRow, reactions: Message['reactions']): Message {
+  return {
     id: r.id,
     conversationId: r.conversation_id,
     seq: r.seq,
@@ -56,14 +60,14 @@ export async function hydrateMessages(ctx: Context, db: Queryable, rows: Message
     content: r.deleted_at ? '' : ctx.keys.decrypt(r.content_enc),
     replyToId: r.reply_to_id,
     attachments: r.deleted_at ? [] : r.attachments,
-    reactions: byMessage.get(r.id) ?? [],
+    reactions,
     createdAt: iso(r.created_at)!,
     editedAt: iso(r.edited_at),
     deletedAt: iso(r.deleted_at),
     status: r.status,
     model: r.model,
     updatedSeq: r.updated_seq,
-  }));
+  };
 }
 
 /**
@@ -119,45 +123,50 @@ export interface SendResult {
 export async function sendMessage(ctx: Context, userId: string, body: SendMessageBody): Promise<SendResult> {
   checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
   await ctx.limits.consume('sendPerUser', userId);
-  const result = await ctx.db.transaction(async (tx): Promise<SendResult> => {
-    const [conv] = await tx.query<{ last_seq: number }>(
-      `SELECT c.last_seq FROM conversations c
-         JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $2
-        WHERE c.id = $1 FOR UPDATE OF c`,
-      [body.conversationId, userId],
-    );
-    if (!conv) throw new ConfabError('NOT_FOUND', 'no such conversation');
-    if (body.replyToId) {
-      const [target] = await tx.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
-      if (!target) throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
-    }
-    if (body.attachmentIds?.length) throw new ConfabError('NOT_FOUND', 'no such attachment');
-    const seq = conv.last_seq + 1;
-    const [inserted] = await tx.query<MessageRow>(
-      `INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms)
-       VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9::bigint[])
+  if (body.attachmentIds?.length) throw new ConfabError('NOT_FOUND', 'no such attachment');
+  if (body.replyToId) {
+    // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
+    const [target] = await ctx.db.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
+    if (!target) throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
+  }
+  // One statement: lock the conversation row (membership is part of the join), insert with the
+  // next seq, advance last_seq and the author's own watermarks. The row lock is held for a single
+  // statement instead of a round-trip-long transaction, which is what bounds sends per conversation.
+  // Under READ COMMITTED a concurrent sender waits at FOR UPDATE and then re-reads the row, so it
+  // sees the seq this one took. A repeated clientId hits the unique constraint and inserts nothing.
+  const [inserted] = await ctx.db.query<MessageRow>(
+    `WITH conv AS (
+       SELECT c.id, c.last_seq FROM conversations c
+         JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3
+        WHERE c.id = $2 FOR UPDATE OF c
+     ), ins AS (
+       INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms)
+       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[] FROM conv
        ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
-       RETURNING ${MESSAGE_COLUMNS}`,
-      [newId(), body.conversationId, seq, userId, body.clientId, body.kind ?? 'text', ctx.keys.encrypt(body.content), body.replyToId ?? null, searchTerms(ctx.keys.searchKey, body.content)],
-    );
-    if (!inserted) {
-      const [existing] = await tx.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND author_id = $2 AND client_id = $3`,
-        [body.conversationId, userId, body.clientId],
-      );
-      return { message: (await hydrateMessages(ctx, tx, [existing!]))[0]!, created: false };
-    }
-    await tx.query('UPDATE conversations SET last_seq = $2, last_activity_at = now() WHERE id = $1', [body.conversationId, seq]);
-    // The author has read what they wrote.
-    await tx.query(
-      `UPDATE conversation_members SET last_read_seq = $3, last_delivered_seq = $3
-        WHERE conversation_id = $1 AND user_id = $2`,
-      [body.conversationId, userId, seq],
-    );
-    return { message: (await hydrateMessages(ctx, tx, [inserted]))[0]!, created: true };
-  });
-  if (result.created) emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', result.message);
-  return result;
+       RETURNING ${MESSAGE_COLUMNS}
+     ), bump AS (
+       UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
+     ), own_watermarks AS (
+       UPDATE conversation_members cm SET last_read_seq = ins.seq, last_delivered_seq = ins.seq
+         FROM ins WHERE cm.conversation_id = ins.conversation_id AND cm.user_id = ins.author_id
+     )
+     SELECT * FROM ins`,
+    [newId(), body.conversationId, userId, body.clientId, body.kind ?? 'text', ctx.keys.encrypt(body.content), body.replyToId ?? null, searchTerms(ctx.keys.searchKey, body.content)],
+  );
+  if (inserted) {
+    const message = toMessage(ctx, inserted, []);
+    emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', message);
+    return { message, created: true };
+  }
+  // Nothing inserted: either this clientId was sent before, or the caller is not a member.
+  const [existing] = await ctx.db.query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages m
+       JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = m.author_id
+      WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3`,
+    [body.conversationId, userId, body.clientId],
+  );
+  if (!existing) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return { message: (await hydrateMessages(ctx, ctx.db, [existing]))[0]!, created: false };
 }
 
 export async function listMessages(
