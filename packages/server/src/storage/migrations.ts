@@ -132,6 +132,22 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       VALUES ('assistant', NULL, 'assistant', 'Assistant', true);
     `,
   },
+  {
+    version: 2,
+    name: 'AI assistants',
+    sql: /* sql */ `
+      -- Users' own provider keys (BYOK), encrypted like message content; never returned.
+      CREATE TABLE user_api_keys (
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        provider text NOT NULL,
+        key_enc text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, provider)
+      );
+      -- Why an AI answer ended in status 'error', in words a person understands.
+      ALTER TABLE messages ADD COLUMN error text;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;
