@@ -1,13 +1,11 @@
 /** Starts Confab server processes for benchmarks: real `main.ts` processes, stopped by the caller. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
-
-const main = fileURLToPath(new URL('../packages/server/src/main.ts', import.meta.url));
+import { startServerProcess } from '../packages/server/src/test/processes.ts';
 
 export interface Node {
   url: string;
@@ -15,31 +13,11 @@ export interface Node {
   stop(): Promise<void>;
 }
 
-export function startNode(env: Record<string, string>): Promise<Node> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', CONFAB_RATE_LIMITS: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /Confab listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        resolve({
-          url: m[1]!,
-          process: child,
-          stop: () =>
-            new Promise((done) => {
-              if (child.exitCode !== null) return done();
-              child.once('exit', () => done());
-              child.kill('SIGTERM');
-            }),
-        });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+export async function startNode(env: Record<string, string>): Promise<Node> {
+  const server = startServerProcess({ LOG_LEVEL: 'warn', CONFAB_RATE_LIMITS: 'off', ...env });
+  // Benchmarks run long: keep the pipes drained so a chatty server never blocks on a full pipe.
+  server.child.stderr!.on('data', (d) => process.stderr.write(d));
+  return { url: await server.url, process: server.child, stop: async () => void (await server.stop()) };
 }
 
 /** A fresh PostgreSQL database for one benchmark run; dropped by the returned function. */

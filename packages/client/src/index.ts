@@ -1,1 +1,27 @@
-export {};
+/** @confab/client: Confab's typed client SDK. See docs/sdk.md. */
+export { createClient, ConfabClient, type ClientOptions, type ClientEvents, type MessagesWatch, type MessagesMeta } from './client.ts';
+export { memoryStorage } from './storage/memory.ts';
+export { fileStorage } from './storage/file.ts';
+export { indexedDbStorage } from './storage/indexeddb.ts';
+export { createBackoff, type Backoff, type BackoffOptions } from './backoff.ts';
+export { LiveQuery } from './query.ts';
+export type { SocketFactory, SocketLike, SocketOptions } from './connection.ts';
+export type { TokenProvider } from './session.ts';
+export type { FetchLike } from './rest.ts';
+export { systemClock } from './types.ts';
+export type {
+  ChatMessage,
+  Clock,
+  ConnectionState,
+  OutgoingMessage,
+  Presence,
+  SendInput,
+  SendState,
+  Storage,
+  StoredMessage,
+  UnsentMessage,
+  Unsubscribe,
+} from './types.ts';
+// The contract's error class and wire types, so apps need one import.
+export { ConfabError } from '@confab/protocol';
+export type { Conversation, ErrorCode, ErrorPayload, Me, Member, Message, PublicUser } from '@confab/protocol';

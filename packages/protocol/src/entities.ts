@@ -88,6 +88,13 @@ export const Message = z.object({
   model: z.string().nullable(),
   /** The conversation sequence number of this message's latest change. */
   updatedSeq: z.number().int(),
+  /** For an AI answer that ended in `status: "error"`: why, in words for people. */
+  statusReason: z.string().nullable().optional(),
+  /**
+   * For an answer still streaming: how many `ai:delta` pieces `content` already holds. A client
+   * applies only deltas with `index >= streamIndex`, so no piece is shown twice or skipped.
+   */
+  streamIndex: z.number().int().optional(),
 });
 export type Message = z.infer<typeof Message>;
 

@@ -5,3 +5,4 @@ export * from './errors.ts';
 export * from './entities.ts';
 export * from './rest.ts';
 export * from './realtime.ts';
+export * from './ai.ts';

@@ -33,6 +33,12 @@ export const SyncResult = z.object({
   /** Conversations in `cursors` that the caller no longer belongs to (left, removed or deleted). */
   removedConversationIds: z.array(Id),
   hasMore: z.boolean(),
+  /**
+   * Addition to the contract: the cursors to send next, for the conversations this page brought
+   * (fully or partly) up to date. Next cursors = { ...previous, ...cursors } minus
+   * removedConversationIds; conversations not reached on this page are absent.
+   */
+  cursors: z.record(Id, z.number().int()).optional(),
 });
 export type SyncResult = z.infer<typeof SyncResult>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Conversation, Id, LIMITS, Me, Message, MessageKind, Project, PublicUser, Role } from './entities.ts';
+import { Conversation, Id, IsoTime, LIMITS, Me, Message, MessageKind, Project, PublicUser, Role } from './entities.ts';
 
 /**
  * Request and response bodies of the REST half of the contract.
@@ -128,3 +128,49 @@ export const SearchQuery = z.strictObject({
 });
 export const SearchResult = z.object({ messages: z.array(Message), conversations: z.array(Conversation) });
 export type SearchResult = z.infer<typeof SearchResult>;
+
+// ---- attachments ----
+/**
+ * Asks for an upload ticket. `type` and `size` are the client's claim: the size bounds the upload
+ * (more bytes are refused while streaming), the type is only a hint (the server sniffs the bytes).
+ * `durationMs` (addition to the contract) is the length of an audio or video file, measured by the
+ * client; voice messages need it.
+ */
+export const CreateAttachmentBody = z.strictObject({
+  conversationId: Id,
+  name: z.string().min(1).max(1024),
+  type: z.string().max(255),
+  size: z.number().int().min(0),
+  durationMs: z.number().int().min(0).max(24 * 3600 * 1000).optional(),
+});
+export type CreateAttachmentBody = z.infer<typeof CreateAttachmentBody>;
+/** Where to PUT the bytes (a path on this server, signed and short-lived), and until when. */
+export const AttachmentTicket = z.object({ attachmentId: Id, uploadUrl: z.string(), expiresAt: IsoTime });
+export type AttachmentTicket = z.infer<typeof AttachmentTicket>;
+export const AttachmentIdParams = z.strictObject({ id: Id });
+export const UploadQuery = z.strictObject({ expires: z.string().max(20), signature: z.string().max(128) });
+
+// ---- push notifications ----
+export const VapidPublicKey = z.object({ publicKey: z.string() });
+/** What a browser's `PushSubscription.toJSON()` gives. */
+export const PushSubscriptionBody = z.strictObject({
+  endpoint: z.url({ protocol: /^https?$/ }).max(2048),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.strictObject({ p256dh: z.string().min(1).max(256), auth: z.string().min(1).max(128) }),
+});
+export type PushSubscriptionBody = z.infer<typeof PushSubscriptionBody>;
+export const PushSubscriptionInfo = z.object({ id: Id, endpoint: z.string(), createdAt: IsoTime });
+export type PushSubscriptionInfo = z.infer<typeof PushSubscriptionInfo>;
+export const DeletePushSubscriptionBody = z.strictObject({ endpoint: z.string().min(1).max(2048) });
+
+/** `all` messages, only `mentions` (and direct conversations), or `none`; per conversation, `muted` silences it. */
+export const NotificationLevel = z.enum(['all', 'mentions', 'none']);
+export type NotificationLevel = z.infer<typeof NotificationLevel>;
+export const NotificationSettings = z.object({
+  level: NotificationLevel,
+  /** Show the message text in push notifications (else only who wrote where). */
+  preview: z.boolean(),
+});
+export type NotificationSettings = z.infer<typeof NotificationSettings>;
+export const UpdateNotificationSettingsBody = z.strictObject({ level: NotificationLevel.optional(), preview: z.boolean().optional() });
+export type UpdateNotificationSettingsBody = z.infer<typeof UpdateNotificationSettingsBody>;

@@ -20,6 +20,42 @@ export interface Config {
   logLevel: string;
   /** Cheaper password hashing, for tests only. */
   fastPasswordHashing: boolean;
+  ai: AiConfig;
+}
+
+/** AI providers and limits; see docs/ai.md. */
+export interface AiConfig {
+  /** Server-paid keys per provider (from OPENAI_API_KEY, ANTHROPIC_API_KEY, GOOGLE_GENERATIVE_AI_API_KEY). */
+  keys: { openai?: string | undefined; anthropic?: string | undefined; google?: string | undefined };
+  /** Any OpenAI-compatible endpoint for the server's OpenAI models (Ollama, vLLM, OpenRouter). */
+  openaiBaseUrl: string | undefined;
+  /** Where users' own OpenAI keys are sent; OpenAI itself unless set. */
+  byokOpenaiBaseUrl: string | undefined;
+  /** The models offered, as `provider:model`; a built-in list per provider when empty. */
+  models: string[];
+  defaultModel: string | undefined;
+  /** A cheap model for conversation titles; the answer's model when unset. */
+  titleModel: string | undefined;
+  /** How long to wait for the first piece, and between pieces, before giving up. */
+  idleTimeoutMs: number;
+  /** How much history (in characters, ~4 per token) goes into the model's context. */
+  contextChars: number;
+  /** How often a streaming answer's text is written to the database. */
+  checkpointMs: number;
+}
+
+export function loadAiConfig(env: NodeJS.ProcessEnv): AiConfig {
+  return {
+    keys: { openai: env.OPENAI_API_KEY || undefined, anthropic: env.ANTHROPIC_API_KEY || undefined, google: env.GOOGLE_GENERATIVE_AI_API_KEY || undefined },
+    openaiBaseUrl: env.OPENAI_BASE_URL || undefined,
+    byokOpenaiBaseUrl: env.CONFAB_BYOK_OPENAI_BASE_URL || undefined,
+    models: list(env.CONFAB_MODELS),
+    defaultModel: env.CONFAB_DEFAULT_MODEL || undefined,
+    titleModel: env.CONFAB_TITLE_MODEL || undefined,
+    idleTimeoutMs: Number.parseInt(env.CONFAB_AI_TIMEOUT_MS ?? '60000', 10),
+    contextChars: Number.parseInt(env.CONFAB_AI_CONTEXT_CHARS ?? '24000', 10),
+    checkpointMs: 500,
+  };
 }
 
 function list(value: string | undefined): string[] {
@@ -48,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     refreshTokenTtlDays: Number.parseInt(env.CONFAB_REFRESH_TOKEN_TTL_DAYS ?? '30', 10),
     logLevel: env.LOG_LEVEL ?? 'info',
     fastPasswordHashing: false,
+    ai: loadAiConfig(env),
     ...overrides,
   };
 }

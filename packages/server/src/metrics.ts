@@ -6,6 +6,9 @@ export interface Metrics {
   observeHttp(method: string, route: string, status: number, seconds: number): void;
   socketEvents: Counter<'event' | 'outcome'>;
   messagesSent: Counter<'transport'>;
+  aiAnswers: Counter<'status'>;
+  /** Database writes of AI answer text (checkpoints and final writes). */
+  aiTextWrites: Counter;
 }
 
 export function createMetrics(withDefaults: boolean): Metrics {
@@ -22,6 +25,8 @@ export function createMetrics(withDefaults: boolean): Metrics {
     registry,
     observeHttp: (method, route, status, seconds) => httpDuration.observe({ method, route, status: String(status) }, seconds),
     socketEvents: new Counter({ name: 'confab_socket_events_total', help: 'Socket.IO client events by outcome (ok, error, unknown)', labelNames: ['event', 'outcome'], registers: [registry] }),
+    aiAnswers: new Counter({ name: 'confab_ai_answers_total', help: 'AI answers finished, by final status', labelNames: ['status'], registers: [registry] }),
+    aiTextWrites: new Counter({ name: 'confab_ai_text_writes_total', help: 'Database writes of AI answer text (checkpoints and final writes)', registers: [registry] }),
     messagesSent: new Counter({ name: 'confab_messages_sent_total', help: 'Messages stored', labelNames: ['transport'], registers: [registry] }),
   };
 }

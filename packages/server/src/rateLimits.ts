@@ -19,6 +19,8 @@ export const RATE_LIMITS = {
   apiPerUser: { points: 1200, duration: 60 },
   /** Messages sent per user (REST and socket alike). */
   sendPerUser: { points: 600, duration: 60 },
+  /** Socket.IO client events per user, all kinds together (a burst of 100 in any second). */
+  socketEventsPerUser: { points: 100, duration: 1 },
 } as const;
 export type RateLimitName = keyof typeof RATE_LIMITS;
 

@@ -1,12 +1,23 @@
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { AiRunner } from './ai/runner.ts';
+import { memoryStreamRegistry, redisStreamRegistry } from './ai/streams.ts';
 import { createLocalBus } from './bus/bus.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { Context } from './context.ts';
 import { createKeyring, loadSecrets } from './crypto/keyring.ts';
+import { loadFilesOptions, type FilesOptions } from './files/options.ts';
+import { createFiles } from './files/service.ts';
 import { buildHttpApp, type App } from './http/app.ts';
+import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
+import { registerAttachmentJobs } from './operations/attachments.ts';
+import { registerNotificationJobs, startNotifications } from './operations/notifications.ts';
+import { createPushSender, DEFAULT_PUSH_OPTIONS, loadPushOptions, type PushOptions } from './push/sender.ts';
+import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
+import { attachGateway, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
+import { connectRedis, DEFAULT_REDIS_PREFIX, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 
@@ -15,6 +26,8 @@ export interface ConfabServer {
   ctx: Context;
   /** The URL the server listens on, e.g. http://127.0.0.1:3000 */
   url: string;
+  /** Socket.IO (realtime half of the contract). */
+  gateway: Gateway;
   /** Graceful stop: stop accepting, finish in-flight requests, close the database. */
   close(): Promise<void>;
 }
@@ -23,6 +36,19 @@ export interface ServerOptions {
   logger?: Logger;
   /** Collect process-wide default metrics (off in tests, which start many servers per process). */
   defaultMetrics?: boolean;
+  /**
+   * Prefix of every Redis key and channel (several deployments or test runs can share one Redis).
+   * Default: CONFAB_REDIS_PREFIX, else "confab:".
+   */
+  redisPrefix?: string;
+  /** Realtime tuning (sweep periods, slow-consumer caps); tests shorten them. */
+  realtime?: Partial<GatewayOptions>;
+  /** File limits and storage, over CONFAB_MAX_FILE_BYTES etc. (tests lower the limits). */
+  files?: Partial<FilesOptions>;
+  /** Job queue tuning, over CONFAB_JOBS_POLL_MS (tests poll and retry fast). */
+  jobs?: Partial<JobQueueOptions>;
+  /** Web push, over CONFAB_VAPID_* / CONFAB_PUSH_* (tests allow a plain-HTTP push service on loopback). */
+  push?: Partial<PushOptions>;
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
@@ -34,6 +60,10 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   const log =
     options.logger ??
     pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', '*.password', '*.refreshToken', '*.accessToken', '*.apiKey'], censor: '[redacted]' } });
+  // Read before anything is opened: a bad setting fails the start with nothing to clean up.
+  const filesOptions = { ...loadFilesOptions(process.env), ...options.files };
+  const pushOptions: PushOptions = { ...DEFAULT_PUSH_OPTIONS, ...loadPushOptions(process.env), ...options.push };
+  const vapid = loadVapidKeys(config.dataDir, process.env);
   const db = await openDatabase(config);
   try {
     const applied = await migrate(db, (msg) => log.info(msg));
@@ -43,10 +73,50 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     throw error;
   }
   const keys = createKeyring(loadSecrets(config.dataDir, config.secret, config.previousSecrets));
-  const ctx: Context = { config, db, keys, log, bus: createLocalBus(), limits: createRateLimits(config.rateLimits) };
+  let redis: RedisClients | undefined;
+  if (config.redisUrl) {
+    try {
+      redis = await connectRedis(config.redisUrl, options.redisPrefix ?? (process.env.CONFAB_REDIS_PREFIX || DEFAULT_REDIS_PREFIX), log);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  // With Redis, rate limits are shared by all nodes.
+  const limits = createRateLimits(config.rateLimits, redis ? redisLimiterFactory(redis) : undefined);
+  const streams = redis ? redisStreamRegistry(redis) : memoryStreamRegistry();
+  const files = createFiles(config.dataDir, keys, filesOptions);
+  const jobs = createJobQueue(db, log, { ...loadJobOptions(process.env), ...options.jobs });
+  const push = createPushSender(vapid, pushOptions);
+  const ctx: Context = { config, db, keys, log, bus: createLocalBus(), limits, streams, files, jobs, push };
+  registerAttachmentJobs(ctx);
+  registerNotificationJobs(ctx);
+  // Subscribed before anything can store a message.
+  const notifications = startNotifications(ctx);
   const metrics = createMetrics(options.defaultMetrics ?? false);
-  const app = await buildHttpApp(ctx, metrics);
-  await app.listen({ port: config.port, host: config.host });
+  const app = await buildHttpApp(ctx, metrics, redis ? () => redis.ready() : undefined);
+  // Attached before listening, so no upgrade request can arrive without its handler.
+  const gateway = attachGateway({ ctx, metrics, httpServer: app.server, redis, options: options.realtime });
+  // "Is this user connected?" for notifications: the gateway's presence, across nodes.
+  ctx.presence = { online: (userIds) => gateway.presence.store.online(userIds) };
+  const ai = new AiRunner(ctx, streams, { redis, metrics });
+  try {
+    // Closes answers a crash left streaming before anyone can see them as live.
+    await ai.start();
+    ctx.ai = ai;
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await ai.close();
+    await gateway.close();
+    await app.close();
+    await notifications.stop();
+    push.close();
+    await redis?.close();
+    await db.close();
+    throw error;
+  }
+  // Web push, file deletion, text extraction: polled from the database, off the request path.
+  jobs.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -55,9 +125,19 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     app,
     ctx,
     url: `http://${shownHost}:${port}`,
+    gateway,
     close() {
       closing ??= (async () => {
+        // Answers in flight end first (their final state is broadcast while sockets are open), then
+        // sockets: their cleanup (presence, last_seen_at) still needs Redis and the database.
+        await ai.close();
+        await gateway.close();
         await app.close();
+        // Notifications being worked out and jobs in hand finish while the database is still open.
+        await notifications.stop();
+        await jobs.stop();
+        push.close();
+        await redis?.close();
         await db.close();
       })();
       return closing;

@@ -1,1 +1,82 @@
-export {};
+/**
+ * @confab/client/react: hooks over the client's live queries. Each hook reads one slice through
+ * useSyncExternalStore, and a slice keeps its identity until it really changes, so a component
+ * re-renders only when what it shows changed.
+ */
+import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import type { ConfabClient } from '../client.ts';
+import type { LiveQuery } from '../query.ts';
+import type { ChatMessage, ConnectionState, OutgoingMessage, Presence, SendInput } from '../types.ts';
+import type { Conversation } from '@confab/protocol';
+
+const ClientContext = createContext<ConfabClient | null>(null);
+
+export function ConfabProvider({ client, children }: { client: ConfabClient; children?: ReactNode }) {
+  return createElement(ClientContext.Provider, { value: client }, children);
+}
+
+export function useConfabClient(): ConfabClient {
+  const client = useContext(ClientContext);
+  if (!client) throw new Error('useConfabClient: wrap the tree in <ConfabProvider client={client}>');
+  return client;
+}
+
+function useLive<T>(query: LiveQuery<T>): T {
+  return useSyncExternalStore(query.subscribe, query.get, query.get);
+}
+
+/** The caller's conversations: pinned first, then by last activity. */
+export function useConversations(): Conversation[] {
+  const client = useConfabClient();
+  return useLive(client.conversationsQuery());
+}
+
+export interface UseMessagesResult {
+  /** Oldest first; the caller's unsent messages last. */
+  messages: ChatMessage[];
+  loadOlder: () => Promise<void>;
+  hasMore: boolean;
+  loadingOlder: boolean;
+}
+
+/** A conversation's messages; the first page is fetched when fewer are held. */
+export function useMessages(conversationId: string): UseMessagesResult {
+  const client = useConfabClient();
+  const messages = useLive(client.messagesQuery(conversationId));
+  const meta = useLive(client.messagesMetaQuery(conversationId));
+  useEffect(() => client.autoFill(conversationId), [client, conversationId]);
+  const loadOlder = useCallback(() => client.loadOlder(conversationId), [client, conversationId]);
+  return useMemo(
+    () => ({ messages, loadOlder, hasMore: meta.hasMore, loadingOlder: meta.loadingOlder }),
+    [messages, loadOlder, meta],
+  );
+}
+
+/** User ids typing in the conversation (the caller excluded). */
+export function useTyping(conversationId: string): string[] {
+  const client = useConfabClient();
+  return useLive(client.typingQuery(conversationId));
+}
+
+export function usePresence(userIds: readonly string[]): Record<string, Presence> {
+  const client = useConfabClient();
+  const key = userIds.join('\u0000');
+  // Keyed by the ids' content, not the array's identity: `usePresence([a, b])` inline is fine.
+  const query = useMemo(() => client.presenceQuery(userIds), [client, key]);
+  return useLive(query);
+}
+
+export function useConnection(): ConnectionState {
+  const client = useConfabClient();
+  const get = useCallback(() => client.connection.state, [client]);
+  return useSyncExternalStore(client.connection.subscribe, get, get);
+}
+
+/** A stable send function for one conversation; accepts the content alone or a full input. */
+export function useSend(conversationId: string): (input: string | SendInput) => OutgoingMessage {
+  const client = useConfabClient();
+  return useCallback(
+    (input: string | SendInput) => client.send(conversationId, typeof input === 'string' ? { content: input } : input),
+    [client, conversationId],
+  );
+}

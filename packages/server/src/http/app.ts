@@ -7,11 +7,14 @@ import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { isPublicRoute, requireUser } from './auth.ts';
 import { sendError } from './errors.ts';
+import { aiRoutes } from './routes/ai.ts';
+import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { pushRoutes } from './routes/push.ts';
 import { userRoutes } from './routes/users.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
@@ -72,5 +75,9 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   conversationRoutes(app, ctx);
   projectRoutes(app, ctx);
   messageRoutes(app, ctx);
+  attachmentRoutes(app, ctx);
+  pushRoutes(app, ctx);
+  aiRoutes(app, ctx);
+  await (await import('./routes/web.ts')).webRoutes(app); // the web app at /: last, so every API route wins over its wildcard
   return app;
 }

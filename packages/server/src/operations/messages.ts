@@ -1,10 +1,12 @@
 import { ConfabError, LIMITS, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
+import { withLiveText } from '../ai/streams.ts';
 import { emitToConversation } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
 import type { Queryable } from '../storage/db.ts';
 import { isModerator, requireMember } from './access.ts';
+import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { iso } from './users.ts';
 
 export interface MessageRow {
@@ -23,12 +25,13 @@ export interface MessageRow {
   created_at: Date;
   edited_at: Date | null;
   deleted_at: Date | null;
+  status_reason: string | null;
 }
 
 /** Every column but the search index, qualified with the `m` alias. */
 export const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
-  'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at',
+  'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at', 'status_reason',
 ].map((c) => `m.${c}`).join(', ');
 
 /** Turns stored rows into protocol messages: decrypts content and gathers reactions in one query. */
@@ -67,6 +70,7 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     status: r.status,
     model: r.model,
     updatedSeq: r.updated_seq,
+    ...(r.status_reason ? { statusReason: r.status_reason } : {}),
   };
 }
 
@@ -123,7 +127,9 @@ export interface SendResult {
 export async function sendMessage(ctx: Context, userId: string, body: SendMessageBody): Promise<SendResult> {
   checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
   await ctx.limits.consume('sendPerUser', userId);
-  if (body.attachmentIds?.length) throw new ConfabError('NOT_FOUND', 'no such attachment');
+  // Checked before the statement; the statement then claims them (see `claim` below).
+  const attachments = await resolveMessageAttachments(ctx, userId, body);
+  const attachmentIds = attachments.map((a) => a.id);
   if (body.replyToId) {
     // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
     const [target] = await ctx.db.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
@@ -134,16 +140,27 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   // statement instead of a round-trip-long transaction, which is what bounds sends per conversation.
   // Under READ COMMITTED a concurrent sender waits at FOR UPDATE and then re-reads the row, so it
   // sees the seq this one took. A repeated clientId hits the unique constraint and inserts nothing.
+  // Attachments ride in the same statement: `claim` locks them (after the conversation row, as
+  // conv is read first; deletes take the same order) and re-checks that each is still free, and
+  // the insert happens only if every one was claimed. A concurrent send that took one first makes
+  // this insert nothing, so a failed send attaches nothing and a message never shares a file.
   const [inserted] = await ctx.db.query<MessageRow>(
     `WITH conv AS (
        SELECT c.id, c.last_seq FROM conversations c
          JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3
         WHERE c.id = $2 FOR UPDATE OF c
+     ), claim AS (
+       SELECT a.id FROM attachments a JOIN conv ON a.conversation_id = conv.id
+        WHERE a.id = ANY($10::text[]) AND a.uploader_id = $3 AND a.status = 'complete' AND a.message_id IS NULL
+        FOR UPDATE OF a
      ), ins AS (
-       INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms)
-       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[] FROM conv
+       INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms, attachments)
+       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[], $9::jsonb FROM conv
+        WHERE (SELECT count(*) FROM claim) = cardinality($10::text[])
        ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
        RETURNING ${MESSAGE_COLUMNS}
+     ), attach AS (
+       UPDATE attachments a SET message_id = ins.id, updated_at = now() FROM ins WHERE a.id = ANY($10::text[])
      ), bump AS (
        UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
      ), own_watermarks AS (
@@ -151,7 +168,7 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
          FROM ins WHERE cm.conversation_id = ins.conversation_id AND cm.user_id = ins.author_id
      )
      SELECT * FROM ins`,
-    [newId(), body.conversationId, userId, body.clientId, body.kind ?? 'text', ctx.keys.encrypt(body.content), body.replyToId ?? null, searchTerms(ctx.keys.searchKey, body.content)],
+    [newId(), body.conversationId, userId, body.clientId, body.kind ?? 'text', ctx.keys.encrypt(body.content), body.replyToId ?? null, searchTerms(ctx.keys.searchKey, body.content), JSON.stringify(attachments), attachmentIds],
   );
   if (inserted) {
     const message = toMessage(ctx, inserted, []);
@@ -165,7 +182,15 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
       WHERE m.conversation_id = $1 AND m.author_id = $2 AND m.client_id = $3`,
     [body.conversationId, userId, body.clientId],
   );
-  if (!existing) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  if (!existing) {
+    // Or an attachment was taken by a concurrent send: checking again says which (and why).
+    if (attachmentIds.length > 0) {
+      await requireMember(ctx.db, body.conversationId, userId);
+      await resolveMessageAttachments(ctx, userId, body);
+      throw new ConfabError('CONFLICT', 'the attachments changed while sending; send again');
+    }
+    throw new ConfabError('NOT_FOUND', 'no such conversation');
+  }
   return { message: (await hydrateMessages(ctx, ctx.db, [existing]))[0]!, created: false };
 }
 
@@ -186,7 +211,7 @@ export async function listMessages(
   const hasMore = rows.length > query.limit;
   const page = rows.slice(0, query.limit);
   if (!forward) page.reverse();
-  return { messages: await hydrateMessages(ctx, ctx.db, page), hasMore };
+  return { messages: await withLiveText(ctx.streams, await hydrateMessages(ctx, ctx.db, page)), hasMore };
 }
 
 /** Loads a message and the caller's membership of its conversation, locking the conversation. */
@@ -246,9 +271,14 @@ export async function deleteMessage(ctx: Context, userId: string, messageId: str
       `UPDATE messages SET content_enc = '', search_terms = '{}', attachments = '[]'::jsonb, deleted_at = now(), updated_seq = $2 WHERE id = $1`,
       [messageId, seq],
     );
+    // Its files go after commit: the trigger on attachments queues their deletion in this transaction.
+    await deleteMessageAttachments(tx, messageId);
     return { message: await reload(ctx, tx, messageId), changed: true };
   });
-  if (changed) emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  if (changed) {
+    ctx.jobs.kick();
+    emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  }
   return message;
 }
 

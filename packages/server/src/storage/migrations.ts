@@ -145,7 +145,97 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         PRIMARY KEY (user_id, provider)
       );
       -- Why an AI answer ended in status 'error', in words a person understands.
-      ALTER TABLE messages ADD COLUMN error text;
+      ALTER TABLE messages ADD COLUMN status_reason text;
+      -- Answers still streaming: found by sync (late joiners) and by the orphan sweep.
+      CREATE INDEX messages_streaming_idx ON messages (conversation_id) WHERE status = 'streaming';
+    `,
+  },
+  {
+    version: 3,
+    name: 'attachments, push notifications, jobs',
+    sql: /* sql */ `
+      -- A retrying job queue (jobs/queue.ts): claimed with FOR UPDATE SKIP LOCKED, so every node can
+      -- run it; a job is deleted when done and kept as 'dead' after its last attempt.
+      CREATE TABLE jobs (
+        id bigserial PRIMARY KEY,
+        kind text NOT NULL,
+        payload jsonb NOT NULL DEFAULT '{}'::jsonb,
+        status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'dead')),
+        attempts integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL DEFAULT 8,
+        run_at timestamptz NOT NULL DEFAULT now(),
+        locked_until timestamptz,
+        locked_by text,
+        last_error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX jobs_due_idx ON jobs (run_at) WHERE status = 'pending';
+      CREATE INDEX jobs_lease_idx ON jobs (locked_until) WHERE status = 'running';
+
+      -- Files. The bytes live in the file store under <conversation_id>/<id>/{original,preview};
+      -- the client's name is only ever shown, never used in a path.
+      CREATE TABLE attachments (
+        id text PRIMARY KEY,
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        uploader_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        -- Set once, by the statement that stores the message (see sendMessage).
+        message_id text REFERENCES messages(id) ON DELETE CASCADE,
+        status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'uploading', 'complete', 'failed')),
+        name text NOT NULL,
+        declared_type text NOT NULL,
+        declared_size bigint NOT NULL,
+        -- Decided by sniffing the bytes once uploaded.
+        type text,
+        size bigint,
+        width integer,
+        height integer,
+        duration_ms integer,
+        has_preview boolean NOT NULL DEFAULT false,
+        preview_size integer,
+        -- Text of text files and PDFs, for the AI assistant; encrypted like message content.
+        text_status text NOT NULL DEFAULT 'none' CHECK (text_status IN ('none', 'pending', 'ready', 'failed')),
+        text_enc text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX attachments_conversation_idx ON attachments (conversation_id);
+      CREATE INDEX attachments_message_idx ON attachments (message_id) WHERE message_id IS NOT NULL;
+      CREATE INDEX attachments_unattached_idx ON attachments (created_at) WHERE message_id IS NULL;
+
+      -- Whatever deletes attachment rows (a message deleted, a conversation deleted by its owner or
+      -- by its last member leaving, the clean-up of abandoned uploads) queues the deletion of their
+      -- files in the same transaction: the files go after commit, at least once, never before.
+      CREATE FUNCTION confab_attachments_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO jobs (kind, payload, max_attempts)
+        SELECT 'files.delete', jsonb_build_object('objects', jsonb_agg(jsonb_build_array(o.conversation_id, o.id))), 20
+          FROM old_rows o
+        HAVING count(*) > 0;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER attachments_deleted AFTER DELETE ON attachments
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION confab_attachments_deleted();
+
+      -- Web push subscriptions, one per device (browser profile). The keys are encrypted at rest.
+      CREATE TABLE push_subscriptions (
+        id text PRIMARY KEY,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        endpoint text NOT NULL UNIQUE,
+        keys_enc text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_success_at timestamptz
+      );
+      CREATE INDEX push_subscriptions_user_idx ON push_subscriptions (user_id);
+
+      -- Notification preferences; a user without a row gets level 'all' with previews.
+      CREATE TABLE notification_preferences (
+        user_id text PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        level text NOT NULL DEFAULT 'all' CHECK (level IN ('all', 'mentions', 'none')),
+        preview boolean NOT NULL DEFAULT true,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
     `,
   },
 ];

@@ -4,8 +4,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { AuthResult } from '@confab/protocol';
+import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config.ts';
-import { createServer, type ConfabServer } from '../server.ts';
+import { deleteKeys } from '../realtime/redis.ts';
+import { createServer, type ConfabServer, type ServerOptions } from '../server.ts';
 
 /**
  * Starts a real Confab server on a random port with a fresh database: embedded (PGlite in a temp
@@ -18,7 +20,24 @@ export interface TestServer extends ConfabServer {
 
 export const testDatabase = process.env.CONFAB_TEST_DATABASE_URL ? 'postgres' : 'embedded';
 
-async function createPostgresDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * Redis for tests: CONFAB_TEST_REDIS_URL makes every test server use it (each with its own key
+ * prefix, deleted on close); multi-node tests use it, or the local default, explicitly.
+ */
+export const testRedisUrl = process.env.CONFAB_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+export const newRedisPrefix = () => `confab-test-${randomBytes(6).toString('hex')}:`;
+
+async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    await deleteKeys(client, prefix);
+  } finally {
+    client.disconnect();
+  }
+}
+
+export async function createPostgresDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `confab_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -37,10 +56,13 @@ async function createPostgresDatabase(adminUrl: string): Promise<{ url: string; 
   };
 }
 
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'confab-test-'));
   const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
   const pgDb = adminUrl && overrides.databaseUrl === undefined ? await createPostgresDatabase(adminUrl) : undefined;
+  const redisUrl = overrides.redisUrl ?? process.env.CONFAB_TEST_REDIS_URL ?? undefined;
+  // A prefix of its own unless the caller shares one between nodes (startTestNodes).
+  const ownPrefix = redisUrl && options.redisPrefix === undefined ? newRedisPrefix() : undefined;
   const config = loadConfig(
     { ...process.env, DATABASE_URL: '', REDIS_URL: '', CONFAB_SECRET: '' },
     {
@@ -53,14 +75,23 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
       // Tests register many users from one address; the rate-limit tests turn limits on.
       rateLimits: false,
       ...overrides,
+      redisUrl,
     },
   );
-  const server = await createServer(config);
+  let server: ConfabServer;
+  try {
+    server = await createServer(config, { ...options, ...(ownPrefix ? { redisPrefix: ownPrefix } : {}) });
+  } catch (error) {
+    await pgDb?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     ...server,
     config,
     async close() {
       await server.close();
+      if (redisUrl && ownPrefix) await dropRedisPrefix(redisUrl, ownPrefix);
       await pgDb?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -136,4 +167,42 @@ export async function registerUser(server: { url: string }, name = 'user'): Prom
   });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { ...res.body, id: res.body.user.id, api: new Api(server.url, res.body.accessToken) };
+}
+
+export interface TestNodes {
+  nodes: TestServer[];
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  /** Shared by all nodes: a token issued by one is valid on the others. */
+  secret: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Several server nodes sharing one fresh PostgreSQL database (CONFAB_TEST_DATABASE_URL is required:
+ * the embedded database is one process) and one Redis key prefix. Everything is dropped on close.
+ */
+export async function startTestNodes(count: number, overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestNodes> {
+  const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error('startTestNodes needs CONFAB_TEST_DATABASE_URL (PostgreSQL)');
+  const pgDb = await createPostgresDatabase(adminUrl);
+  const redisPrefix = newRedisPrefix();
+  const secret = randomBytes(32).toString('base64url');
+  const nodes: TestServer[] = [];
+  const close = async () => {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    await dropRedisPrefix(testRedisUrl, redisPrefix).catch(() => {});
+    await pgDb.drop();
+  };
+  try {
+    // One after another: the first one migrates the database.
+    for (let i = 0; i < count; i++) {
+      nodes.push(await startTestServer({ databaseUrl: pgDb.url, redisUrl: testRedisUrl, secret, ...overrides }, { ...options, redisPrefix }));
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { nodes, databaseUrl: pgDb.url, redisUrl: testRedisUrl, redisPrefix, secret, close };
 }

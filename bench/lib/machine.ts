@@ -1,0 +1,90 @@
+/** The machine and software versions a run was measured on, for the results file and the docs. */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  os: string;
+  openFilesLimit: string;
+  loadavg: number[];
+}
+
+export interface Versions {
+  node: string;
+  postgres: string;
+  redis: string;
+  packages: Record<string, string>;
+}
+
+export function machineInfo(): MachineInfo {
+  let osName = os.type();
+  try {
+    osName = /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? osName;
+  } catch {
+    /* not Linux */
+  }
+  let openFiles = 'unknown';
+  try {
+    const m = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m) openFiles = `${m[1]} (hard ${m[2]})`;
+  } catch {
+    /* not Linux */
+  }
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: os.release(),
+    os: osName,
+    openFilesLimit: openFiles,
+    loadavg: os.loadavg().map((l) => +l.toFixed(2)),
+  };
+}
+
+const require = createRequire(import.meta.url);
+function packageVersion(name: string): string {
+  // Resolved from the server package, as the server loads them.
+  for (const from of [new URL('../../packages/server/', import.meta.url).pathname, new URL('../../', import.meta.url).pathname]) {
+    try {
+      const file = require.resolve(`${name}/package.json`, { paths: [from] });
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next */
+    }
+  }
+  return 'missing';
+}
+
+export async function versions(): Promise<Versions> {
+  let postgres = 'unavailable';
+  try {
+    const c = new pg.Client({ connectionString: process.env.CONFAB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await c.connect();
+    postgres = ((await c.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?').split(' ')[0]!;
+    const settings = await c.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'commit_delay')",
+    );
+    postgres += ` (${settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ')})`;
+    await c.end();
+  } catch {
+    /* reported as unavailable */
+  }
+  let redis = 'unavailable';
+  try {
+    const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await r.connect();
+    redis = /redis_version:(\S+)/.exec(await r.info('server'))?.[1] ?? '?';
+    r.disconnect();
+  } catch {
+    /* reported as unavailable */
+  }
+  const confab = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const names = ['socket.io', 'engine.io', 'socket.io-client', 'ws', 'bufferutil', 'utf-8-validate', 'pg', '@electric-sql/pglite', 'ioredis', '@socket.io/redis-adapter', 'fastify', 'hdr-histogram-js', 'tsx'];
+  return { node: process.version, postgres, redis, packages: { confab, ...Object.fromEntries(names.map((n) => [n, packageVersion(n)])) } };
+}

@@ -1,0 +1,69 @@
+/** Process measurements (Linux /proc) and small helpers shared by the scenarios. */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resident set size of a process, in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** utime + stime of a process, in seconds (USER_HZ = 100 on Linux). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU used by a process between `start()` and `stop()`, as cores (1.0 = one core busy). */
+export function cpuMeter(pid: number) {
+  const t0 = performance.now();
+  const c0 = cpuSeconds(pid);
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    return { seconds: +(cpuSeconds(pid) - c0).toFixed(2), cores: +((cpuSeconds(pid) - c0) / seconds).toFixed(2) };
+  };
+}
+
+/** A TCP port that was free a moment ago (for a server that must come back on the same port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits for `predicate` (polled every `everyMs`); false if `timeoutMs` passed first. */
+export async function until(predicate: () => boolean, timeoutMs: number, everyMs = 20): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) return false;
+    await sleep(everyMs);
+  }
+  return true;
+}
+
+/** Runs `fn` over `items` with at most `parallel` at a time, keeping the order of results. */
+export async function mapLimit<T, R>(items: T[], parallel: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+export function log(...args: unknown[]): void {
+  const t = new Date().toISOString().slice(11, 19);
+  console.error(`[bench ${t}]`, ...args);
+}

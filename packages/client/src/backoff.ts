@@ -1,0 +1,37 @@
+/**
+ * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"):
+ * the n-th retry waits random(0, min(cap, base × 2^n)). Full jitter spreads a crowd of clients
+ * that lost the same server over the whole window instead of having them return in waves.
+ */
+export interface Backoff {
+  /** The delay before the next attempt, in ms; each call moves one attempt further. */
+  next(): number;
+  /** Back to attempt 0, after a successful connection. */
+  reset(): void;
+  readonly attempt: number;
+}
+
+export interface BackoffOptions {
+  baseMs?: number;
+  capMs?: number;
+  /** Uniform in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+export function createBackoff({ baseMs = 1000, capMs = 30_000, random = Math.random }: BackoffOptions = {}): Backoff {
+  let attempt = 0;
+  return {
+    next() {
+      // 2^attempt overflows nothing here: the cap is reached long before (attempt is clamped too).
+      const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
+      attempt++;
+      return Math.floor(random() * ceiling);
+    },
+    reset() {
+      attempt = 0;
+    },
+    get attempt() {
+      return attempt;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { ConfabError, ERROR_HTTP_STATUS, type ErrorCode } from '@confab/protocol';
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface RestOptions {
+  baseUrl: string;
+  fetch: FetchLike;
+  /** The access token to send (refreshed first when close to expiry); null: none. */
+  token: () => Promise<string | null>;
+  /** After a 401: a fresh token (shared with concurrent callers), or null when the session is over. */
+  refresh: (rejected: string) => Promise<string | null>;
+  /** False while the network is down (browser offline, or the test hook): fail fast. */
+  online: () => boolean;
+}
+
+const CODES = new Set(Object.keys(ERROR_HTTP_STATUS));
+const BY_STATUS = new Map(Object.entries(ERROR_HTTP_STATUS).map(([code, status]) => [status as number, code as ErrorCode]));
+
+/** Turns an error body (or its absence) into the contract's error. */
+export function errorFromResponse(status: number, body: unknown): ConfabError {
+  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
+  if (error && typeof error.code === 'string' && CODES.has(error.code)) {
+    return new ConfabError(error.code as ErrorCode, typeof error.message === 'string' ? error.message : error.code, error.details);
+  }
+  const code = BY_STATUS.get(status) ?? (status >= 500 ? 'UNAVAILABLE' : 'INTERNAL');
+  return new ConfabError(code, `HTTP ${status}`);
+}
+
+/** The REST half: `Authorization: Bearer`, errors as ConfabError, one refresh and retry after a 401. */
+export class Rest {
+  constructor(private readonly opts: RestOptions) {}
+
+  async request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+    const auth = opts.auth ?? true;
+    let token = auth ? await this.opts.token() : null;
+    if (auth && !token) throw new ConfabError('UNAUTHENTICATED', 'not signed in');
+    let res = await this.send(method, path, body, token);
+    if (res.status === 401 && auth && token) {
+      token = await this.opts.refresh(token);
+      if (!token) throw new ConfabError('UNAUTHENTICATED', 'the session has ended');
+      res = await this.send(method, path, body, token);
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    if (!res.ok) throw errorFromResponse(res.status, parsed);
+    return parsed as T;
+  }
+
+  private async send(method: string, path: string, body: unknown, token: string | null): Promise<Response> {
+    if (!this.opts.online()) throw new ConfabError('UNAVAILABLE', 'offline');
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    try {
+      return await this.opts.fetch(this.opts.baseUrl + path, init);
+    } catch (error) {
+      throw new ConfabError('UNAVAILABLE', `network error: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** Providers the server knows how to call; `openai` also covers any OpenAI-compatible endpoint. */
+export const AiProvider = z.enum(['openai', 'anthropic', 'google']);
+export type AiProvider = z.infer<typeof AiProvider>;
+
+export const ModelInfo = z.object({
+  /** `provider:model`, e.g. `openai:gpt-4o-mini`; what conversations store in `model`. */
+  id: z.string(),
+  provider: AiProvider,
+  name: z.string(),
+  /** Whose key would pay for it: the caller's own (BYOK, preferred) or the server's. */
+  keySource: z.enum(['user', 'server']),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const ModelList = z.object({ models: z.array(ModelInfo), defaultModel: z.string().nullable() });
+export type ModelList = z.infer<typeof ModelList>;
+
+export const PutApiKeyBody = z.strictObject({ apiKey: z.string().trim().min(8).max(500) });
+export const ProviderParams = z.strictObject({ provider: AiProvider });
+/** Which providers the caller has stored a key for; keys themselves are never returned. */
+export const ApiKeyList = z.object({ providers: z.array(z.object({ provider: AiProvider, createdAt: z.string() })) });

@@ -1,0 +1,355 @@
+import type { Message, SyncResult } from '@confab/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AiConfig } from '../config.ts';
+import { call, connect, ok, record, until, waitFor, type Client } from '../realtime/test/kit.ts';
+import { startFakeOpenAI, type FakeOpenAI } from '../test/fakeOpenAI.ts';
+import { registerUser, startTestNodes, startTestServer, testDatabase, type TestServer, type TestUser } from '../test/harness.ts';
+
+const MODEL = 'openai:test-model';
+
+function aiConfig(fake: FakeOpenAI, extra: Partial<AiConfig> = {}): AiConfig {
+  return {
+    keys: {},
+    openaiBaseUrl: fake.url,
+    byokOpenaiBaseUrl: fake.url,
+    models: [MODEL, 'anthropic:claude-test'],
+    defaultModel: MODEL,
+    titleModel: undefined,
+    idleTimeoutMs: 10_000,
+    contextChars: 24_000,
+    checkpointMs: 500,
+    ...extra,
+  };
+}
+
+const tokens = (n: number, from = 0) => Array.from({ length: n - from }, (_, i) => `t${i + from} `).join('');
+
+/** The pieces a socket saw for one answer, checked to be exactly 0..n-1 once each, in order. */
+function piecesOf(events: { event: string; payload: any }[], messageId: string): string[] {
+  const deltas = events.filter((e) => e.event === 'ai:delta' && e.payload.messageId === messageId).map((e) => e.payload);
+  expect(deltas.map((d) => d.index)).toEqual(deltas.map((_, i) => i));
+  return deltas.map((d) => d.text);
+}
+
+async function assistantConversation(user: TestUser, model = MODEL): Promise<string> {
+  const res = await user.api.post('/api/conversations/assistant', { model });
+  expect(res.status).toBe(201);
+  return res.body.id;
+}
+
+const send = (socket: Client, conversationId: string, content: string) =>
+  ok<Message>(socket, 'chat:message_send', { conversationId, content, clientId: `c-${Math.random()}` });
+
+/** Sends, and resolves with the answer's ai:done (listening before sending: short answers end fast). */
+async function ask(socket: Client, conversationId: string, content: string) {
+  const ended = done(socket, conversationId);
+  await send(socket, conversationId, content);
+  return ended;
+}
+
+const done = (socket: Client, conversationId: string, timeoutMs = 15_000) =>
+  waitFor<{ conversationId: string; messageId: string; status: string; content: string }>(socket, 'ai:done', (e) => e.conversationId === conversationId, timeoutMs);
+
+describe('AI answers on one node', () => {
+  let fake: FakeOpenAI;
+  let server: TestServer;
+  let alice: TestUser, bob: TestUser, mallory: TestUser;
+  let a1: Client, a2: Client | undefined, b1: Client, m1: Client;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI({ defaultDelayMs: 2 });
+    server = await startTestServer({ ai: aiConfig(fake) });
+    [alice, bob, mallory] = [await registerUser(server, 'alice'), await registerUser(server, 'bob'), await registerUser(server, 'mallory')];
+    [a1, b1, m1] = [await connect(server.url, alice.accessToken), await connect(server.url, bob.accessToken), await connect(server.url, mallory.accessToken)];
+  });
+  afterAll(async () => {
+    for (const s of [a1, a2, b1, m1]) s?.close();
+    await server?.close();
+    await fake?.close();
+  });
+
+  it('streams an answer to every member of a group when mentioned, with few database writes', async () => {
+    const group = (await alice.api.post('/api/conversations/group', { title: 'AI group', participantIds: [bob.id] })).body.id;
+    expect((await alice.api.post(`/api/conversations/${group}/participants`, { userIds: ['assistant'] })).status).toBe(200);
+    const [ea, eb] = [record(a1), record(b1)];
+    await send(a1, group, 'no mention, no answer');
+    const ends = Promise.all([done(a1, group), done(b1, group)]);
+    const started = Date.now();
+    const question = await send(a1, group, '@assistant [tokens=40][delay=25] please');
+    const [da, db] = await ends;
+    const seconds = (Date.now() - started) / 1000;
+    expect(da).toMatchObject({ status: 'complete', content: tokens(40) });
+    expect(db).toEqual(da);
+    expect(piecesOf(ea, da.messageId).join('')).toBe(tokens(40));
+    expect(piecesOf(eb, da.messageId).join('')).toBe(tokens(40));
+    // Every member saw the answer appear (streaming) and the conversation flag go on and off.
+    const created = eb.find((e) => e.event === 'chat:message_received' && e.payload.id === da.messageId)!.payload;
+    expect(created).toMatchObject({ authorId: 'assistant', status: 'streaming', model: MODEL });
+    expect(created.seq).toBeGreaterThan(question.seq);
+    expect(eb.filter((e) => e.event === 'conversation:update' && e.payload.id === group && 'generating' in e.payload).map((e) => e.payload.generating)).toEqual([true, false]);
+    const [row] = await server.ctx.db.query<{ status: string; content_enc: string }>('SELECT status, content_enc FROM messages WHERE id = $1', [da.messageId]);
+    expect(row!.status).toBe('complete');
+    expect(server.ctx.keys.decrypt(row!.content_enc)).toBe(tokens(40));
+    // Only one answer was started (the unmentioned message started none).
+    expect(server.ctx.ai!.stats.answers).toBe(1);
+    // At most one checkpoint per 500 ms, plus the final write: never one per token.
+    expect(server.ctx.ai!.stats.textWrites).toBeLessThanOrEqual(Math.ceil(seconds / 0.5) + 1);
+    expect(server.ctx.ai!.stats.textWrites).toBeLessThan(40);
+  });
+
+  it('gives a second tab that opens mid-answer the text so far, then the rest, each piece once', async () => {
+    const conv = await assistantConversation(alice);
+    const events = record(a1);
+    const ended = done(a1, conv);
+    await send(a1, conv, '[tokens=60][delay=20] go');
+    await until(() => events.filter((e) => e.event === 'ai:delta').length >= 20, 10_000, '20 pieces');
+    a2 = await connect(server.url, alice.accessToken);
+    const late = record(a2);
+    const page = await ok<SyncResult>(a2, 'sync', { cursors: {} });
+    const answer = page.messages.find((m) => m.conversationId === conv && m.authorId === 'assistant')!;
+    expect(answer.status).toBe('streaming');
+    expect(answer.streamIndex).toBeGreaterThanOrEqual(20);
+    expect(answer.content).toBe(tokens(answer.streamIndex!));
+    const final = await ended;
+    await until(() => late.some((e) => e.event === 'ai:done' && e.payload.messageId === answer.id), 5000, 'ai:done on the second tab');
+    const tail = late.filter((e) => e.event === 'ai:delta' && e.payload.messageId === answer.id && e.payload.index >= answer.streamIndex!).map((e) => e.payload);
+    expect(tail.map((d) => d.index)).toEqual(Array.from({ length: 60 - answer.streamIndex! }, (_, i) => answer.streamIndex! + i));
+    expect(answer.content + tail.map((d) => d.text).join('')).toBe(final.content);
+    expect(final.content).toBe(tokens(60));
+    // A REST reader mid-answer would have had the same view; afterwards, the stored text.
+    const stored = (await alice.api.get(`/api/messages/${conv}`)).body.messages.at(-1);
+    expect(stored).toMatchObject({ id: answer.id, status: 'complete', content: tokens(60) });
+  });
+
+  it('titles a new assistant conversation from its first exchange', async () => {
+    const conv = await assistantConversation(alice);
+    const titled = waitFor(a1, 'conversation:update', (c) => c.id === conv && typeof c.title === 'string');
+    await ask(a1, conv, 'Planning a trip to Lisbon in spring');
+    // The fake provider echoes the prompt: the title model saw the first message.
+    expect((await titled).title).toBe('Planning a trip to Lisbon in spring');
+    expect((await alice.api.get(`/api/conversations/${conv}`)).body.title).toBe('Planning a trip to Lisbon in spring');
+    const titleRequest = fake.requests.filter((r) => !r.body.stream).at(-1)!;
+    expect(JSON.stringify(titleRequest.body.messages)).toContain('title');
+  });
+
+  it('stops from another tab, keeping the text so far', async () => {
+    const conv = await assistantConversation(alice);
+    const events = record(a1);
+    const other = a2!;
+    await send(a1, conv, '[tokens=300][delay=15] long');
+    await until(() => events.filter((e) => e.event === 'ai:delta').length >= 10, 10_000, '10 pieces');
+    const messageId = events.find((e) => e.event === 'ai:delta')!.payload.messageId;
+    expect((await call(m1, 'ai:stop', { messageId })).ok).toBe(false); // not a member
+    await ok(other, 'ai:stop', { messageId });
+    const final = await done(a1, conv);
+    expect(final.status).toBe('stopped');
+    const seen = piecesOf(events, messageId);
+    expect(seen.length).toBeGreaterThanOrEqual(10);
+    expect(seen.length).toBeLessThan(300);
+    expect(final.content).toBe(seen.join(''));
+    const conversation = (await alice.api.get(`/api/conversations/${conv}`)).body;
+    expect(conversation.generating).toBe(false);
+  });
+
+  it('regenerates an answer as a new version, keeping the previous one', async () => {
+    const conv = await assistantConversation(alice);
+    const first = await ask(a1, conv, 'first [tokens=5]');
+    const secondDone = done(a1, conv);
+    const regen = await ok<Message>(a1, 'ai:regenerate', { messageId: first.messageId });
+    expect(regen).toMatchObject({ id: first.messageId, status: 'streaming', content: '' });
+    const second = await secondDone;
+    expect(second).toMatchObject({ messageId: first.messageId, status: 'complete', content: tokens(5) });
+    const versions = await server.ctx.db.query<{ content_enc: string }>('SELECT content_enc FROM message_versions WHERE message_id = $1', [first.messageId]);
+    expect(versions.map((v) => server.ctx.keys.decrypt(v.content_enc))).toEqual([tokens(5)]);
+    // Edit-and-resend: edit the question, then regenerate from it.
+    const question = (await alice.api.get(`/api/messages/${conv}`)).body.messages.find((m: Message) => m.authorId === alice.id);
+    await alice.api.patch(`/api/messages/${question.id}`, { content: 'second [tokens=3]' });
+    const thirdDone = done(a1, conv);
+    const again = await ok<Message>(a1, 'ai:regenerate', { messageId: question.id });
+    expect(again.id).toBe(first.messageId);
+    expect((await thirdDone).content).toBe(tokens(3));
+    expect((await call(m1, 'ai:regenerate', { messageId: first.messageId })).ok).toBe(false);
+  });
+
+  it('answers with the conversation history, the system prompt and the user\'s custom instructions', async () => {
+    await alice.api.put('/api/users/me/settings', { customInstructions: 'Always answer in haiku.' });
+    const conv = await assistantConversation(alice);
+    await ask(a1, conv, 'one [tokens=2]');
+    await ask(a1, conv, 'two [tokens=2]');
+    const request = fake.requests.filter((r) => r.body.stream === true).at(-1)!;
+    const messages = request.body.messages as { role: string; content: string }[];
+    expect(messages[0]!.role).toBe('system');
+    expect(messages[0]!.content).toContain('Always answer in haiku.');
+    expect(messages.slice(1).map((m) => [m.role, m.content])).toEqual([
+      ['user', 'one [tokens=2]'],
+      ['assistant', tokens(2)],
+      ['user', 'two [tokens=2]'],
+    ]);
+  });
+});
+
+describe('AI failures end the answer with a reason, keep the question, and allow regenerate', () => {
+  let fake: FakeOpenAI;
+  const servers: TestServer[] = [];
+  const sockets: Client[] = [];
+  beforeAll(async () => {
+    fake = await startFakeOpenAI({ apiKey: 'server-key' });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await fake?.close();
+  });
+
+  async function setup(ai: Partial<AiConfig>) {
+    const server = await startTestServer({ ai: aiConfig(fake, { keys: { openai: 'server-key' }, ...ai }) });
+    servers.push(server);
+    const user = await registerUser(server, 'user');
+    const socket = await connect(server.url, user.accessToken);
+    sockets.push(socket);
+    const conv = await assistantConversation(user);
+    return { server, user, socket, conv };
+  }
+
+  async function expectError(s: Awaited<ReturnType<typeof setup>>, content: string, reason: RegExp) {
+    // Listen first: a fast failure can end the answer before the send's ack arrives.
+    const ended = done(s.socket, s.conv);
+    await send(s.socket, s.conv, content);
+    const final = await ended;
+    expect(final.status).toBe('error');
+    const messages: Message[] = (await s.user.api.get(`/api/messages/${s.conv}`)).body.messages;
+    const answer = messages.find((m) => m.id === final.messageId)!;
+    expect(answer.statusReason).toMatch(reason);
+    expect(answer.statusReason).not.toMatch(/server-key|stack|Error:/);
+    expect(messages.filter((m) => m.authorId === s.user.id).map((m) => m.content)).toContain(content);
+    expect(messages.filter((m) => m.authorId === 'assistant')).toHaveLength(1);
+    return { final, answer };
+  }
+
+  it('no key', async () => {
+    const s = await setup({ keys: {}, openaiBaseUrl: undefined });
+    await expectError(s, 'hello', /No API key is set up for OpenAI/);
+  });
+
+  it('bad key (401)', async () => {
+    const s = await setup({ keys: { openai: 'wrong-key' } });
+    await expectError(s, 'hello', /refused the API key \(401\)/);
+  });
+
+  it('rate limited (429), then regenerate works', async () => {
+    const s = await setup({});
+    fake.mode = { status: 429 };
+    const { final } = await expectError(s, 'hello there', /rate limiting/);
+    fake.mode = undefined;
+    const again = done(s.socket, s.conv);
+    await ok(s.socket, 'ai:regenerate', { messageId: final.messageId });
+    expect(await again).toMatchObject({ status: 'complete', content: 'hello there' });
+  });
+
+  it('provider down', async () => {
+    const s = await setup({ openaiBaseUrl: 'http://127.0.0.1:9/v1' });
+    await expectError(s, 'hello', /could not be reached/);
+  });
+
+  it('timeout', async () => {
+    const s = await setup({ idleTimeoutMs: 400 });
+    await expectError(s, '[hang] hello', /took too long/);
+    expect((await s.user.api.get(`/api/conversations/${s.conv}`)).body.generating).toBe(false);
+  });
+
+  it('stream cut mid-answer keeps the text so far', async () => {
+    const s = await setup({});
+    const { answer } = await expectError(s, '[tokens=20][cut=5][delay=5] x', /cut the answer off|unexpected/);
+    expect(answer.content).toBe(tokens(5));
+  });
+});
+
+describe('models and users\' own keys', () => {
+  let fake: FakeOpenAI;
+  let server: TestServer;
+  let user: TestUser;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    server = await startTestServer({ ai: aiConfig(fake, { keys: { openai: 'server-key' } }) });
+    user = await registerUser(server, 'byok');
+  });
+  afterAll(async () => {
+    await server?.close();
+    await fake?.close();
+  });
+
+  it('lists what the caller can use and prefers their own key', async () => {
+    const before = (await user.api.get('/api/models')).body;
+    expect(before).toEqual({ models: [{ id: MODEL, provider: 'openai', name: 'test-model', keySource: 'server' }], defaultModel: MODEL });
+    expect((await user.api.put('/api/users/me/keys/anthropic', { apiKey: 'sk-ant-user-123456' })).status).toBe(204);
+    expect((await user.api.put('/api/users/me/keys/openai', { apiKey: 'sk-user-openai-42' })).status).toBe(204);
+    const after = (await user.api.get('/api/models')).body.models;
+    expect(after.map((m: any) => [m.id, m.keySource])).toEqual([
+      [MODEL, 'user'],
+      ['anthropic:claude-test', 'user'],
+    ]);
+    const keys = await user.api.get('/api/users/me/keys');
+    expect(keys.body.providers.map((p: any) => p.provider)).toEqual(['anthropic', 'openai']);
+    expect(JSON.stringify(keys.body)).not.toContain('sk-');
+    const rows = await server.ctx.db.query<{ key_enc: string }>('SELECT key_enc FROM user_api_keys');
+    expect(rows.every((r) => !r.key_enc.includes('sk-'))).toBe(true);
+    // The answer is paid with the user's key.
+    const socket = await connect(server.url, user.accessToken);
+    try {
+      const conv = await assistantConversation(user);
+      await ask(socket, conv, 'whose key [tokens=1]');
+      expect(fake.requests.filter((r) => r.body.stream).at(-1)!.authorization).toBe('Bearer sk-user-openai-42');
+    } finally {
+      socket.close();
+    }
+    expect((await user.api.delete('/api/users/me/keys/google')).status).toBe(404);
+    expect((await user.api.delete('/api/users/me/keys/anthropic')).status).toBe(204);
+    expect((await user.api.put('/api/users/me/keys/nope', { apiKey: 'whatever-key' })).status).toBe(400);
+  });
+});
+
+describe.runIf(testDatabase === 'postgres')('AI answers across two nodes (PostgreSQL + Redis)', () => {
+  let fake: FakeOpenAI;
+  let cluster: Awaited<ReturnType<typeof startTestNodes>>;
+  const sockets: Client[] = [];
+  beforeAll(async () => {
+    fake = await startFakeOpenAI({ defaultDelayMs: 10 });
+    cluster = await startTestNodes(2, { ai: aiConfig(fake) });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await cluster?.close();
+    await fake?.close();
+  });
+
+  it('streams to a member on the other node, lets it join late and stop the answer there', async () => {
+    const [nodeA, nodeB] = cluster.nodes as [TestServer, TestServer];
+    const alice = await registerUser(nodeA, 'alice');
+    const bob = await registerUser(nodeA, 'bob');
+    const group = (await alice.api.post('/api/conversations/group', { title: 'Nodes', participantIds: [bob.id, 'assistant'] })).body.id;
+    const a = await connect(nodeA.url, alice.accessToken);
+    const b = await connect(nodeB.url, bob.accessToken);
+    sockets.push(a, b);
+    const eb = record(b);
+    const bobDone = done(b, group);
+    await send(a, group, '@assistant [tokens=30] across');
+    const final = await bobDone;
+    expect(final).toMatchObject({ status: 'complete', content: tokens(30) });
+    expect(piecesOf(eb, final.messageId).join('')).toBe(tokens(30));
+
+    // A long answer runs on node A; Bob joins late on node B and stops it from there.
+    const ea = record(a);
+    await send(a, group, '@assistant [tokens=400][delay=20] long');
+    await until(() => ea.filter((e) => e.event === 'ai:delta' && e.payload.messageId !== final.messageId).length >= 15, 10_000, 'pieces');
+    const b2 = await connect(nodeB.url, bob.accessToken);
+    sockets.push(b2);
+    const page = await ok<SyncResult>(b2, 'sync', { cursors: {} });
+    const live = page.messages.find((m) => m.status === 'streaming')!;
+    expect(live.streamIndex).toBeGreaterThanOrEqual(15);
+    expect(live.content).toBe(tokens(live.streamIndex!));
+    await ok(b2, 'ai:stop', { messageId: live.id });
+    const stopped = await done(a, group);
+    expect(stopped).toMatchObject({ messageId: live.id, status: 'stopped' });
+    expect(stopped.content.startsWith(live.content)).toBe(true);
+  });
+});

@@ -1,0 +1,33 @@
+import { APICallError } from 'ai';
+import { AiFailure } from './models.ts';
+
+/** Why an answer stopped, in words for the people in the conversation (never a key or a stack). */
+export function describeFailure(error: unknown, timedOut: boolean): string {
+  if (timedOut) return 'The AI provider took too long to answer. Try again in a moment.';
+  if (error instanceof AiFailure) return error.message;
+  const apiError = findApiError(error);
+  if (apiError) {
+    const status = apiError.statusCode;
+    // A 2xx status means the answer had started streaming when the connection broke.
+    if (status !== undefined && status >= 200 && status < 300) return 'The AI provider cut the answer off. Regenerate to try again.';
+    if (status === 401 || status === 403) return `The AI provider refused the API key (${status}). Check the key in Settings → AI.`;
+    if (status === 429) return 'The AI provider is rate limiting requests (429). Wait a moment, then regenerate.';
+    if (status === 404) return 'The AI provider does not know this model (404). Pick another model.';
+    if (status !== undefined && status >= 500) return `The AI provider had an error (${status}). Try again in a moment.`;
+    if (status === undefined) return 'The AI provider could not be reached. Try again in a moment.';
+    return `The AI provider refused the request (${status}).`;
+  }
+  const text = String((error as Error)?.message ?? error);
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|fetch failed|connect/i.test(text)) return 'The AI provider could not be reached. Try again in a moment.';
+  if (/terminated|socket|aborted|ECONNRESET|premature|closed/i.test(text)) return 'The AI provider cut the answer off. Regenerate to try again.';
+  return 'The answer failed for an unexpected reason. Regenerate to try again.';
+}
+
+function findApiError(error: unknown): APICallError | undefined {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (APICallError.isInstance(e)) return e;
+    const errors = (e as { errors?: unknown[] }).errors;
+    if (Array.isArray(errors)) for (const inner of errors) if (APICallError.isInstance(inner)) return inner;
+  }
+  return undefined;
+}

@@ -1,0 +1,511 @@
+import { ConfabError, type Message } from '@confab/protocol';
+import { generateText, streamText, type ModelMessage } from 'ai';
+import { emitToConversation, type BusEvent } from '../bus/bus.ts';
+import type { Context } from '../context.ts';
+import type { Metrics } from '../metrics.ts';
+import { newId } from '../ids.ts';
+import { hydrateMessages, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
+import type { RedisClients } from '../realtime/redis.ts';
+import { describeFailure } from './failures.ts';
+import { resolveModel, serverDefaultModel } from './models.ts';
+import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
+
+/** The assistant is one bot user (created by migration 1), a member of every conversation it answers in. */
+export const ASSISTANT_ID = 'assistant';
+const MENTION = /(^|[^\w@])@assistant\b/i;
+const INTERRUPTED = 'The answer was interrupted because the server restarted. Regenerate to try again.';
+const SYSTEM_PROMPT =
+  'You are Assistant, an AI assistant inside Confab, a chat app. Answer helpfully and concisely. Format with Markdown where it helps.';
+
+export interface AiRunnerOptions {
+  redis?: RedisClients | undefined;
+  metrics?: Metrics | undefined;
+  /** Called when an answer is complete (e.g. "your AI answer is ready" notifications). */
+  onAnswerReady?: ((message: Message) => void) | undefined;
+}
+
+export interface AiStats {
+  answers: number;
+  /** Database writes of answer text: checkpoints plus the final write. */
+  textWrites: number;
+}
+
+interface Running {
+  conversationId: string;
+  controller: AbortController;
+  /** Why it was aborted, when it was. */
+  reason?: 'stopped' | 'timeout' | 'shutdown';
+  done: Promise<void>;
+}
+
+interface ConversationInfo {
+  type: 'direct' | 'group' | 'assistant';
+}
+
+/**
+ * Runs AI answers. It listens to messages stored on THIS node (the bus is per node, so each
+ * message triggers exactly one answer across the cluster), and streams each answer:
+ * pieces go to every member's sockets as `ai:delta` (through the bus, so through Redis to every
+ * node), the text is checkpointed to the database at most every `checkpointMs`, and the end takes
+ * the conversation's next seq with the final text. One answer at a time per conversation, enforced
+ * in the database (`conversations.generating`), so two nodes cannot both answer.
+ */
+export class AiRunner {
+  readonly stats: AiStats = { answers: 0, textWrites: 0 };
+  private readonly running = new Map<string, Running>();
+  /** Conversations that got a new trigger while answering: answer again when done. */
+  private readonly pending = new Set<string>();
+  private readonly conversationTypes = new Map<string, ConversationInfo>();
+  private unsubscribe: (() => void) | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly controlChannel: string | undefined;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly streams: StreamRegistry,
+    private readonly options: AiRunnerOptions = {},
+  ) {
+    this.controlChannel = options.redis ? `${options.redis.prefix}ai:control` : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.closeOrphans();
+    this.unsubscribe = this.ctx.bus.subscribe((event) => this.onBusEvent(event));
+    if (this.options.redis && this.controlChannel) {
+      // Stop requests reach whichever node runs the answer.
+      const { sub } = this.options.redis;
+      await sub.subscribe(this.controlChannel);
+      sub.on('message', this.onControl);
+    }
+    // One timer for all answers: keeps live entries of local streams fresh and closes answers
+    // whose node died (their live entry expired).
+    this.sweepTimer = setInterval(() => {
+      for (const id of this.running.keys()) this.streams.touch(id);
+      this.closeOrphans().catch((error: unknown) => this.ctx.log.warn({ err: error }, 'orphan sweep failed'));
+    }, LIVE_TTL_MS / 3);
+    this.sweepTimer.unref();
+  }
+
+  /** Graceful shutdown: answers in flight end as `error` with the text so far, never left `streaming`. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    clearInterval(this.sweepTimer);
+    if (this.options.redis && this.controlChannel) {
+      this.options.redis.sub.off('message', this.onControl);
+      await this.options.redis.sub.unsubscribe(this.controlChannel).catch(() => {});
+    }
+    for (const run of this.running.values()) {
+      run.reason = 'shutdown';
+      run.controller.abort();
+    }
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private countWrite(): void {
+    this.stats.textWrites++;
+    this.options.metrics?.aiTextWrites.inc();
+  }
+
+  get activeAnswers(): number {
+    return this.running.size;
+  }
+
+  private readonly onControl = (channel: string, raw: string) => {
+    if (channel !== this.controlChannel) return;
+    try {
+      const { stop } = JSON.parse(raw) as { stop?: string };
+      if (stop) this.abortLocal(stop, 'stopped');
+    } catch {
+      /* not ours */
+    }
+  };
+
+  private onBusEvent(event: BusEvent): void {
+    if (this.closed || event.type !== 'emit' || event.event !== 'chat:message_received') return;
+    const message = event.payload as Message;
+    if (message.authorId === ASSISTANT_ID || message.kind === 'system' || message.deletedAt) return;
+    this.considerTrigger(message).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId: message.conversationId }, 'AI trigger failed'));
+  }
+
+  /** Assistant conversations answer every message; groups answer messages that mention @assistant. */
+  private async considerTrigger(message: Message): Promise<void> {
+    let info = this.conversationTypes.get(message.conversationId);
+    if (!info) {
+      const [row] = await this.ctx.db.query<ConversationInfo>('SELECT type FROM conversations WHERE id = $1', [message.conversationId]);
+      if (!row) return;
+      info = row;
+      if (this.conversationTypes.size > 10_000) this.conversationTypes.clear();
+      this.conversationTypes.set(message.conversationId, info);
+    }
+    if (info.type === 'direct') return;
+    if (info.type === 'group') {
+      if (!MENTION.test(message.content)) return;
+      const member = await this.ctx.db.query('SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [message.conversationId, ASSISTANT_ID]);
+      if (member.length === 0) return;
+    }
+    await this.answer(message.conversationId, message.authorId);
+  }
+
+  /** Claims the conversation (one answer at a time) and starts a new answer; queues when busy. */
+  private async answer(conversationId: string, requestedBy: string): Promise<void> {
+    const claim = await this.claim(conversationId);
+    if (!claim) {
+      this.pending.add(conversationId);
+      return;
+    }
+    try {
+      const message = await this.createAnswer(conversationId, claim.modelId);
+      this.launch(message, requestedBy, claim.modelId);
+    } catch (error) {
+      await this.release(conversationId);
+      throw error;
+    }
+  }
+
+  private async claim(conversationId: string): Promise<{ modelId: string } | undefined> {
+    const [row] = await this.ctx.db.query<{ model: string | null }>(
+      'UPDATE conversations SET generating = true WHERE id = $1 AND NOT generating RETURNING model',
+      [conversationId],
+    );
+    if (!row) return undefined;
+    return { modelId: row.model && row.model !== 'default' ? row.model : (serverDefaultModel(this.ctx) ?? 'openai:gpt-4o-mini') };
+  }
+
+  private async release(conversationId: string): Promise<void> {
+    await this.ctx.db.query('UPDATE conversations SET generating = false WHERE id = $1', [conversationId]);
+    emitToConversation(this.ctx.bus, conversationId, 'conversation:update', { id: conversationId, generating: false });
+  }
+
+  /** A new answer message: the conversation's next seq, `streaming`, empty. */
+  private async createAnswer(conversationId: string, modelId: string): Promise<Message> {
+    const id = newId();
+    // Registered before the row exists, so the orphan sweep never mistakes a fresh answer for a dead one.
+    await this.streams.begin(id);
+    const [row] = await this.ctx.db.query<MessageRow>(
+      `WITH conv AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR UPDATE),
+       ins AS (
+         INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, kind, content_enc, status, model)
+         SELECT $2, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, 'text', $4, 'streaming', $5 FROM conv
+         RETURNING ${MESSAGE_COLUMNS}
+       ), bump AS (
+         UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
+       )
+       SELECT * FROM ins`,
+      [conversationId, id, ASSISTANT_ID, this.ctx.keys.encrypt(''), modelId],
+    );
+    if (!row) {
+      await this.streams.end(id);
+      throw new ConfabError('NOT_FOUND', 'no such conversation');
+    }
+    const message = { ...(await hydrateMessages(this.ctx, this.ctx.db, [row]))[0]!, streamIndex: 0 };
+    emitToConversation(this.ctx.bus, conversationId, 'chat:message_received', message);
+    emitToConversation(this.ctx.bus, conversationId, 'conversation:update', { id: conversationId, generating: true });
+    return message;
+  }
+
+  private launch(message: Message, requestedBy: string, modelId: string): void {
+    const controller = new AbortController();
+    const run: Running = { conversationId: message.conversationId, controller, done: Promise.resolve() };
+    this.running.set(message.id, run);
+    run.done = this.stream(message, requestedBy, modelId, run)
+      .catch((error: unknown) => this.ctx.log.error({ err: error, messageId: message.id }, 'AI answer failed to finish'))
+      .finally(() => {
+        this.running.delete(message.id);
+        void this.afterAnswer(message.conversationId);
+      });
+  }
+
+  private async stream(message: Message, requestedBy: string, modelId: string, run: Running): Promise<void> {
+    const { ctx } = this;
+    const ai = ctx.config.ai;
+    let text = '';
+    let pieces = 0;
+    let lastCheckpoint = Date.now();
+    let checkpoint: Promise<unknown> | undefined;
+    let status: Message['status'] = 'complete';
+    let reason: string | null = null;
+    // One timer per answer, refreshed on every piece: a provider that goes quiet is given up on.
+    const idle = setTimeout(() => {
+      run.reason ??= 'timeout';
+      run.controller.abort();
+    }, ai.idleTimeoutMs);
+    try {
+      const model = await resolveModel(ctx, requestedBy, modelId);
+      const { system, messages } = await this.buildContext(message, requestedBy);
+      const result = streamText({ model, system, messages, abortSignal: run.controller.signal, maxRetries: 0, onError: () => {} });
+      for await (const part of result.fullStream) {
+        if (part.type === 'text-delta' && part.text) {
+          idle.refresh();
+          // Recorded for late joiners before it is announced (see streams.ts).
+          this.streams.append(message.id, part.text);
+          emitToConversation(ctx.bus, message.conversationId, 'ai:delta', { conversationId: message.conversationId, messageId: message.id, index: pieces, text: part.text });
+          text += part.text;
+          pieces++;
+          if (!checkpoint && Date.now() - lastCheckpoint >= ai.checkpointMs) {
+            lastCheckpoint = Date.now();
+            this.countWrite();
+            // Only while still streaming: a stop or the end may already have written the final state.
+            checkpoint = ctx.db
+              .query(`UPDATE messages SET content_enc = $2 WHERE id = $1 AND status = 'streaming'`, [message.id, ctx.keys.encrypt(text)])
+              .catch((error: unknown) => ctx.log.warn({ err: error }, 'checkpoint failed'))
+              .finally(() => (checkpoint = undefined));
+          }
+        } else if (part.type === 'error') {
+          throw part.error;
+        } else if (part.type === 'abort') {
+          break;
+        }
+      }
+      if (run.reason) throw new Error(`aborted: ${run.reason}`);
+    } catch (error) {
+      if (run.reason === 'stopped') status = 'stopped';
+      else {
+        status = 'error';
+        reason = run.reason === 'shutdown' ? INTERRUPTED : describeFailure(error, run.reason === 'timeout');
+        if (run.reason !== 'shutdown') ctx.log.warn({ err: error, messageId: message.id, modelId }, 'AI answer ended in error');
+      }
+    } finally {
+      clearTimeout(idle);
+    }
+    await checkpoint;
+    const final = await this.finish(message, text, status, reason);
+    await this.streams.end(message.id);
+    this.stats.answers++;
+    this.options.metrics?.aiAnswers.inc({ status });
+    if (final) {
+      if (status === 'complete') this.options.onAnswerReady?.(final);
+      await this.maybeTitle(message.conversationId, requestedBy, modelId);
+    }
+  }
+
+  /** The final state takes the conversation's next seq, so `sync` delivers it to everyone. */
+  private async finish(message: Message, text: string, status: Message['status'], reason: string | null): Promise<Message | undefined> {
+    const { ctx } = this;
+    this.countWrite();
+    const final = await ctx.db.transaction(async (tx) => {
+      const seq = await nextSeq(tx, message.conversationId, false);
+      const rows = await tx.query<MessageRow>(
+        `UPDATE messages AS m SET content_enc = $2, status = $3, status_reason = $4, updated_seq = $5
+          WHERE id = $1 AND status = 'streaming' RETURNING ${MESSAGE_COLUMNS}`,
+        [message.id, ctx.keys.encrypt(text), status, reason, seq],
+      );
+      await tx.query('UPDATE conversations SET generating = false WHERE id = $1', [message.conversationId]);
+      return (await hydrateMessages(ctx, tx, rows))[0];
+    });
+    if (final) {
+      emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', final);
+      emitToConversation(ctx.bus, message.conversationId, 'ai:done', { conversationId: message.conversationId, messageId: message.id, status, content: final.content });
+    }
+    emitToConversation(ctx.bus, message.conversationId, 'conversation:update', { id: message.conversationId, generating: false });
+    return final;
+  }
+
+  private async afterAnswer(conversationId: string): Promise<void> {
+    if (this.closed || !this.pending.delete(conversationId)) return;
+    // Someone wrote while the answer streamed: answer their latest message if it came after the last answer.
+    const [latest] = await this.ctx.db.query<{ author_id: string }>(
+      `SELECT author_id FROM messages WHERE conversation_id = $1 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq DESC LIMIT 1`,
+      [conversationId],
+    );
+    if (latest && latest.author_id !== ASSISTANT_ID) await this.answer(conversationId, latest.author_id).catch(() => {});
+  }
+
+  /**
+   * What the model sees: the system prompt (Confab's, the conversation's, the asking user's custom
+   * instructions) and the latest history that fits the context budget, oldest first.
+   */
+  private async buildContext(answer: Message, requestedBy: string): Promise<{ system: string; messages: ModelMessage[] }> {
+    const { ctx } = this;
+    const [conv] = await ctx.db.query<{ type: string; system_prompt: string | null }>('SELECT type, system_prompt FROM conversations WHERE id = $1', [answer.conversationId]);
+    const [user] = await ctx.db.query<{ settings: { customInstructions?: unknown } }>('SELECT settings FROM users WHERE id = $1', [requestedBy]);
+    const rows = await ctx.db.query<{ author_id: string; content_enc: string; display_name: string; status: string }>(
+      `SELECT m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
+        WHERE m.conversation_id = $1 AND m.seq < $2 AND m.deleted_at IS NULL AND m.kind <> 'system'
+          AND m.status IN ('complete', 'stopped')
+        ORDER BY m.seq DESC LIMIT 400`,
+      [answer.conversationId, answer.seq],
+    );
+    const group = conv?.type === 'group';
+    const history: ModelMessage[] = [];
+    let budget = ctx.config.ai.contextChars;
+    for (const row of rows) {
+      const content = ctx.keys.decrypt(row.content_enc);
+      if (!content) continue;
+      const fromAssistant = row.author_id === ASSISTANT_ID;
+      let text = group && !fromAssistant ? `${row.display_name}: ${content}` : content;
+      if (history.length === 0) text = text.slice(-ctx.config.ai.contextChars); // the latest always goes in, trimmed to the budget
+      else if (text.length > budget) break;
+      budget -= text.length;
+      history.unshift({ role: fromAssistant ? 'assistant' : 'user', content: text });
+    }
+    // Providers want the conversation to start with the user and to alternate: merge neighbours.
+    const merged: ModelMessage[] = [];
+    for (const m of history) {
+      const prev = merged[merged.length - 1];
+      if (prev && prev.role === m.role) prev.content = `${prev.content as string}\n\n${m.content as string}`;
+      else if (merged.length > 0 || m.role === 'user') merged.push({ ...m } as ModelMessage);
+    }
+    const parts = [SYSTEM_PROMPT];
+    if (group) parts.push('This is a group chat; each user message starts with its author\'s name. Answer the latest message that mentions you.');
+    if (conv?.system_prompt) parts.push(conv.system_prompt);
+    const custom = user?.settings.customInstructions;
+    if (typeof custom === 'string' && custom.trim()) parts.push(`The user's custom instructions:\n${custom.slice(0, 4000)}`);
+    return { system: parts.join('\n\n'), messages: merged.length ? merged : [{ role: 'user', content: '(no message)' }] };
+  }
+
+  /** Titles a new assistant conversation from its first exchange: a cheap model, else the first words. */
+  private async maybeTitle(conversationId: string, requestedBy: string, modelId: string): Promise<void> {
+    const { ctx } = this;
+    const [conv] = await ctx.db.query<{ type: string; title: string | null }>('SELECT type, title FROM conversations WHERE id = $1', [conversationId]);
+    if (!conv || conv.type !== 'assistant' || conv.title) return;
+    const [first] = await ctx.db.query<{ content_enc: string }>(
+      `SELECT content_enc FROM messages WHERE conversation_id = $1 AND author_id <> $2 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
+      [conversationId, ASSISTANT_ID],
+    );
+    if (!first) return;
+    const question = ctx.keys.decrypt(first.content_enc);
+    let title = '';
+    try {
+      const model = await resolveModel(ctx, requestedBy, ctx.config.ai.titleModel ?? modelId);
+      const result = await generateText({
+        model,
+        system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',
+        prompt: question.slice(0, 2000),
+        maxRetries: 0,
+        abortSignal: AbortSignal.timeout(15_000),
+      });
+      title = cleanTitle(result.text);
+    } catch (error) {
+      ctx.log.info({ err: error, conversationId }, 'title generation failed; using the first words');
+    }
+    title ||= firstWords(question);
+    if (!title) return;
+    const updated = await ctx.db.query('UPDATE conversations SET title = $2 WHERE id = $1 AND title IS NULL RETURNING 1', [conversationId, title]);
+    if (updated.length) emitToConversation(ctx.bus, conversationId, 'conversation:update', { id: conversationId, title });
+  }
+
+  // ---- control from clients ----
+
+  /** Stops an answer from any member's socket, on any node. Stopping a finished answer does nothing. */
+  async stop(userId: string, messageId: string): Promise<void> {
+    const row = await this.visibleAnswer(userId, messageId);
+    if (row.status !== 'streaming') return;
+    if (this.abortLocal(messageId, 'stopped')) return;
+    const live = await this.streams.get([messageId]);
+    if (live.has(messageId) && this.options.redis && this.controlChannel) {
+      await this.options.redis.pub.publish(this.controlChannel, JSON.stringify({ stop: messageId }));
+      return;
+    }
+    // Nobody runs it any more (its node died): close it here with the text checkpointed so far.
+    await this.finish((await this.loadMessage(messageId))!, this.ctx.keys.decrypt(row.content_enc), 'stopped', null);
+  }
+
+  private abortLocal(messageId: string, reason: 'stopped'): boolean {
+    const run = this.running.get(messageId);
+    if (!run) return false;
+    run.reason ??= reason;
+    run.controller.abort();
+    return true;
+  }
+
+  /**
+   * Regenerates an answer as a new version (the previous text is kept in message_versions), or,
+   * given a user message, the answer that follows it (edit-and-resend: edit the message, then
+   * regenerate from it). Answers the acking client with the message in its new `streaming` state.
+   */
+  async regenerate(userId: string, messageId: string): Promise<Message> {
+    const target = await this.visibleAnswer(userId, messageId, false);
+    const { ctx } = this;
+    let answerRow: MessageRow | undefined;
+    if (target.author_id === ASSISTANT_ID) answerRow = target;
+    else {
+      [answerRow] = await ctx.db.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND author_id = $2 AND seq > $3 AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
+        [target.conversation_id, ASSISTANT_ID, target.seq],
+      );
+    }
+    const claim = await this.claim(target.conversation_id);
+    if (!claim) throw new ConfabError('CONFLICT', 'an answer is already being written in this conversation; stop it first');
+    try {
+      if (!answerRow) {
+        const message = await this.createAnswer(target.conversation_id, claim.modelId);
+        this.launch(message, userId, claim.modelId);
+        return message;
+      }
+      const id = answerRow.id;
+      await this.streams.begin(id);
+      const message = await ctx.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO message_versions (message_id, version, content_enc, created_at)
+           SELECT $1, COALESCE(max(version), 0) + 1, $2, $3 FROM message_versions WHERE message_id = $1`,
+          [id, answerRow.content_enc, answerRow.edited_at ?? answerRow.created_at],
+        );
+        const seq = await nextSeq(tx, answerRow.conversation_id, true);
+        const rows = await tx.query<MessageRow>(
+          `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4
+            WHERE id = $1 RETURNING ${MESSAGE_COLUMNS}`,
+          [id, ctx.keys.encrypt(''), claim.modelId, seq],
+        );
+        return { ...(await hydrateMessages(ctx, tx, rows))[0]!, streamIndex: 0 };
+      });
+      emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+      emitToConversation(ctx.bus, message.conversationId, 'conversation:update', { id: message.conversationId, generating: true });
+      this.launch(message, userId, claim.modelId);
+      return message;
+    } catch (error) {
+      await this.release(target.conversation_id);
+      throw error;
+    }
+  }
+
+  private async visibleAnswer(userId: string, messageId: string, mustBeAnswer = true): Promise<MessageRow> {
+    const [row] = await this.ctx.db.query<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
+        WHERE m.id = $1 AND m.deleted_at IS NULL`,
+      [messageId, userId],
+    );
+    if (!row) throw new ConfabError('NOT_FOUND', 'no such message');
+    if (mustBeAnswer && row.author_id !== ASSISTANT_ID) throw new ConfabError('VALIDATION_ERROR', 'this message is not an AI answer');
+    if (row.kind === 'system') throw new ConfabError('VALIDATION_ERROR', 'system messages cannot be answered');
+    return row;
+  }
+
+  private async loadMessage(id: string): Promise<Message | undefined> {
+    const rows = await this.ctx.db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE id = $1`, [id]);
+    return (await hydrateMessages(this.ctx, this.ctx.db, rows))[0];
+  }
+
+  /**
+   * Answers left `streaming` by a node that is gone end as `error` with the text checkpointed so
+   * far. Without Redis this is a single node, so at start-up every one of them is an orphan; with
+   * Redis, an answer is an orphan when its live entry expired (its node stopped refreshing it).
+   */
+  private async closeOrphans(): Promise<void> {
+    const rows = await this.ctx.db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE status = 'streaming'`);
+    const candidates = rows.filter((r) => !this.running.has(r.id));
+    if (candidates.length === 0) return;
+    const live = this.options.redis ? await this.streams.get(candidates.map((r) => r.id)) : new Map();
+    for (const row of candidates) {
+      if (live.has(row.id)) continue;
+      const [message] = await hydrateMessages(this.ctx, this.ctx.db, [row]);
+      await this.finish(message!, message!.content, 'error', INTERRUPTED);
+      this.ctx.log.warn({ messageId: row.id }, 'closed an AI answer interrupted by a restart');
+    }
+  }
+}
+
+function cleanTitle(raw: string): string {
+  const line = raw.replace(/[*_`#>"“”]/g, '').split('\n').find((l) => l.trim()) ?? '';
+  const title = line.trim().replace(/^title:\s*/i, '').replace(/[.\s]+$/, '');
+  return title.length > 80 ? `${title.slice(0, 79)}…` : title;
+}
+
+export function firstWords(text: string, count = 6): string {
+  const words = text.replace(/\s+/g, ' ').trim().split(' ');
+  const title = words.slice(0, count).join(' ');
+  const cut = title.length > 60 ? `${title.slice(0, 59)}…` : words.length > count ? `${title}…` : title;
+  return cut;
+}

@@ -1,0 +1,103 @@
+import type { Message } from '@confab/protocol';
+import type { RedisClients } from '../realtime/redis.ts';
+
+/**
+ * The live text of answers being streamed, so a client that joins, reloads or reconnects to any
+ * node mid-answer gets the text so far plus how many pieces it holds (`streamIndex`), then applies
+ * only `ai:delta` pieces from that index on. The database holds a checkpoint at most every 500 ms;
+ * this holds the tail between checkpoints.
+ *
+ * A piece is recorded here *before* its `ai:delta` is emitted, so whatever a reader sees here plus
+ * the deltas it receives afterwards covers every piece at least once, and `index` removes repeats.
+ */
+export interface LiveText {
+  text: string;
+  pieces: number;
+}
+
+export interface StreamRegistry {
+  begin(messageId: string): Promise<void>;
+  append(messageId: string, text: string): void;
+  /** Marks the stream alive without new text (a long pause before the first token). */
+  touch(messageId: string): void;
+  get(messageIds: string[]): Promise<Map<string, LiveText>>;
+  end(messageId: string): Promise<void>;
+}
+
+export function memoryStreamRegistry(): StreamRegistry {
+  const live = new Map<string, LiveText>();
+  return {
+    async begin(id) {
+      live.set(id, { text: '', pieces: 0 });
+    },
+    append(id, text) {
+      const entry = live.get(id);
+      if (entry) {
+        entry.text += text;
+        entry.pieces++;
+      }
+    },
+    touch() {},
+    async get(ids) {
+      const found = new Map<string, LiveText>();
+      for (const id of ids) {
+        const entry = live.get(id);
+        if (entry) found.set(id, { ...entry });
+      }
+      return found;
+    },
+    async end(id) {
+      live.delete(id);
+    },
+  };
+}
+
+/** Expires a stream whose node died: the orphan sweep then closes its message. */
+export const LIVE_TTL_MS = 30_000;
+
+export function redisStreamRegistry(redis: RedisClients): StreamRegistry {
+  const textKey = (id: string) => `${redis.prefix}ai:${id}:text`;
+  const countKey = (id: string) => `${redis.prefix}ai:${id}:n`;
+  // Writes go through the same connection in order; failures are ignored here because the
+  // database checkpoint still bounds what a late joiner can miss.
+  const ignore = () => {};
+  return {
+    async begin(id) {
+      await redis.pub.multi().set(textKey(id), '', 'PX', LIVE_TTL_MS).set(countKey(id), 0, 'PX', LIVE_TTL_MS).exec();
+    },
+    append(id, text) {
+      redis.pub.multi().append(textKey(id), text).pexpire(textKey(id), LIVE_TTL_MS).incr(countKey(id)).pexpire(countKey(id), LIVE_TTL_MS).exec().catch(ignore);
+    },
+    touch(id) {
+      redis.pub.multi().pexpire(textKey(id), LIVE_TTL_MS).pexpire(countKey(id), LIVE_TTL_MS).exec().catch(ignore);
+    },
+    async get(ids) {
+      const found = new Map<string, LiveText>();
+      if (ids.length === 0) return found;
+      // One MULTI so text and count are read at the same instant.
+      const multi = redis.pub.multi();
+      for (const id of ids) multi.get(textKey(id)).get(countKey(id));
+      const replies = (await multi.exec()) ?? [];
+      ids.forEach((id, i) => {
+        const text = replies[2 * i]?.[1];
+        const count = replies[2 * i + 1]?.[1];
+        if (typeof text === 'string' && count !== null && count !== undefined) found.set(id, { text, pieces: Number(count) });
+      });
+      return found;
+    },
+    async end(id) {
+      await redis.pub.del(textKey(id), countKey(id));
+    },
+  };
+}
+
+/** Streaming answers in `messages` get their live text and `streamIndex` (see streams.ts). */
+export async function withLiveText(streams: StreamRegistry, messages: Message[]): Promise<Message[]> {
+  const streaming = messages.filter((m) => m.status === 'streaming').map((m) => m.id);
+  if (streaming.length === 0) return messages;
+  const live = await streams.get(streaming);
+  return messages.map((m) => {
+    const entry = live.get(m.id);
+    return entry ? { ...m, content: entry.text, streamIndex: entry.pieces } : m;
+  });
+}

@@ -1,0 +1,353 @@
+import {
+  ConfabError,
+  type Message,
+  type NotificationSettings,
+  type PushSubscriptionBody,
+  type PushSubscriptionInfo,
+  type ServerEventPayload,
+  type UpdateNotificationSettingsBody,
+} from '@confab/protocol';
+import { conversationRoom, emitToUser, type BusEvent } from '../bus/bus.ts';
+import type { Context } from '../context.ts';
+import { newId } from '../ids.ts';
+import { PermanentJobError, RetryLaterError } from '../jobs/queue.ts';
+import type { SendOptions } from '../push/sender.ts';
+import { iso } from './users.ts';
+
+/**
+ * Notifications. When a message is stored, every other member who has not muted the conversation
+ * and whose level lets it through (all / mentions only / none) gets an in-app `notification`
+ * event on their user room; the client shows it unless that conversation is on screen. A member
+ * with no connected socket (or only sockets that said they are away) also gets a web push on each
+ * of their devices, through the job queue: never on the request path, retried with backoff.
+ *
+ * Triggering: the bus is per node and only the node that stored a message publishes it, so each
+ * message is seen once. A client retrying a send (same clientId) makes the node publish it again;
+ * a small memory of recent message ids on each node and an age limit keep that from notifying
+ * twice (a retry that lands on another node can, rarely: push services then collapse the two by
+ * their topic, the conversation).
+ */
+
+type NotificationEvent = ServerEventPayload<'notification'>;
+type Level = NotificationSettings['level'];
+
+export const DEFAULT_NOTIFICATION_SETTINGS: NotificationSettings = { level: 'all', preview: true };
+/** Announcements of older messages are replays (a retried send, a sync), not news. */
+const MAX_AGE_MS = 10 * 60 * 1000;
+const MAX_SUBSCRIPTIONS_PER_USER = 20;
+const BODY_CHARS = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Settings and subscriptions
+// ---------------------------------------------------------------------------------------------
+
+export async function getNotificationSettings(ctx: Context, userId: string): Promise<NotificationSettings> {
+  const [row] = await ctx.db.query<{ level: Level; preview: boolean }>('SELECT level, preview FROM notification_preferences WHERE user_id = $1', [userId]);
+  return row ? { level: row.level, preview: row.preview } : { ...DEFAULT_NOTIFICATION_SETTINGS };
+}
+
+export async function updateNotificationSettings(ctx: Context, userId: string, patch: UpdateNotificationSettingsBody): Promise<NotificationSettings> {
+  const [row] = await ctx.db.query<{ level: Level; preview: boolean }>(
+    `INSERT INTO notification_preferences (user_id, level, preview) VALUES ($1, COALESCE($2, 'all'), COALESCE($3, true))
+     ON CONFLICT (user_id) DO UPDATE SET level = COALESCE($2, notification_preferences.level),
+       preview = COALESCE($3, notification_preferences.preview), updated_at = now()
+     RETURNING level, preview`,
+    [userId, patch.level ?? null, patch.preview ?? null],
+  );
+  return { level: row!.level, preview: row!.preview };
+}
+
+interface SubscriptionRow {
+  id: string;
+  user_id: string;
+  endpoint: string;
+  keys_enc: string;
+  created_at: Date;
+}
+
+const toInfo = (r: Pick<SubscriptionRow, 'id' | 'endpoint' | 'created_at'>): PushSubscriptionInfo => ({ id: r.id, endpoint: r.endpoint, createdAt: iso(r.created_at)! });
+
+/**
+ * Registers a device. The same endpoint again updates it; an endpoint known under another account
+ * moves to the caller only with the same keys (the same browser signing in as someone else), so
+ * knowing someone's endpoint URL is not enough to take their notifications away.
+ */
+export async function subscribePush(ctx: Context, userId: string, body: PushSubscriptionBody): Promise<PushSubscriptionInfo> {
+  const target = { endpoint: body.endpoint, keys: { p256dh: body.keys.p256dh, auth: body.keys.auth } };
+  ctx.push.validateSubscription(target);
+  const keysJson = JSON.stringify(target.keys);
+  const [existing] = await ctx.db.query<SubscriptionRow>('SELECT * FROM push_subscriptions WHERE endpoint = $1', [body.endpoint]);
+  if (existing && existing.user_id !== userId && ctx.keys.decrypt(existing.keys_enc) !== keysJson) {
+    throw new ConfabError('CONFLICT', 'this push endpoint is registered with other keys');
+  }
+  const [row] = await ctx.db.query<SubscriptionRow>(
+    `INSERT INTO push_subscriptions (id, user_id, endpoint, keys_enc) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (endpoint) DO UPDATE SET user_id = EXCLUDED.user_id, keys_enc = EXCLUDED.keys_enc
+     RETURNING id, endpoint, created_at`,
+    [newId(), userId, body.endpoint, ctx.keys.encrypt(keysJson)],
+  );
+  // Browsers that were reset leave dead subscriptions behind; keep the newest few.
+  await ctx.db.query(
+    `DELETE FROM push_subscriptions WHERE id IN (
+       SELECT id FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id OFFSET $2)`,
+    [userId, MAX_SUBSCRIPTIONS_PER_USER],
+  );
+  return toInfo(row!);
+}
+
+/** Idempotent, and silent about endpoints that are not the caller's. */
+export async function unsubscribePush(ctx: Context, userId: string, endpoint: string): Promise<void> {
+  await ctx.db.query('DELETE FROM push_subscriptions WHERE endpoint = $1 AND user_id = $2', [endpoint, userId]);
+}
+
+export async function listPushSubscriptions(ctx: Context, userId: string): Promise<PushSubscriptionInfo[]> {
+  const rows = await ctx.db.query<SubscriptionRow>('SELECT id, endpoint, created_at FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at', [userId]);
+  return rows.map(toInfo);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deciding who is told what
+// ---------------------------------------------------------------------------------------------
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `@handle` as a word of its own (a trailing full stop is punctuation, not part of the handle). */
+export function mentions(content: string, handle: string): boolean {
+  return new RegExp(`(^|[^\\w@.-])@${escapeRegExp(handle)}(?![\\w-]|\\.[\\w-])`, 'i').test(content);
+}
+
+/** One line about a message: its text, or what it carries. */
+export function summarize(message: Pick<Message, 'content' | 'kind' | 'attachments'>): string {
+  const text = message.content.replace(/\s+/g, ' ').trim();
+  if (text) return text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text;
+  const [first] = message.attachments;
+  if (message.kind === 'voice') return 'Voice message';
+  if (!first) return 'New message';
+  if (first.type.startsWith('image/')) return message.attachments.length > 1 ? `${message.attachments.length} photos` : 'Photo';
+  return message.attachments.length > 1 ? `${message.attachments.length} files` : `File: ${first.name}`;
+}
+
+interface Delivery {
+  userId: string;
+  event: NotificationEvent;
+  /** False: the push shows who and where, not what. */
+  preview: boolean;
+  urgency: NonNullable<SendOptions['urgency']>;
+  /** Pushes with the same topic replace each other at the push service while the device is offline. */
+  topic?: string;
+}
+
+/**
+ * In-app events for those connected, web push for the others. Nobody offline is sent an in-app
+ * event (it would reach no socket, and with Redis every emit is a publish). Without a presence
+ * service, everyone gets both.
+ */
+async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  const userIds = [...new Set(deliveries.map((d) => d.userId))];
+  const online = ctx.presence ? await ctx.presence.online(userIds) : undefined;
+  for (const d of deliveries) if (!online || online.has(d.userId)) emitToUser(ctx.bus, d.userId, 'notification', d.event);
+  const offline = online ? deliveries.filter((d) => !online.has(d.userId)) : deliveries;
+  if (offline.length === 0) return;
+  const subscriptions = await ctx.db.query<{ id: string; user_id: string }>('SELECT id, user_id FROM push_subscriptions WHERE user_id = ANY($1::text[])', [
+    offline.map((d) => d.userId),
+  ]);
+  if (subscriptions.length === 0) return;
+  const byUser = new Map(offline.map((d) => [d.userId, d]));
+  const ttlSeconds = ctx.push.options.ttlSeconds;
+  const payloads = subscriptions.map((s) => {
+    const d = byUser.get(s.user_id)!;
+    const shown = d.preview ? d.event : { ...d.event, body: d.event.kind === 'ai_answer' ? 'Your answer is ready' : 'New message' };
+    return {
+      subscriptionId: s.id,
+      // The text of the message, encrypted at rest like the message itself.
+      notification: ctx.keys.encrypt(JSON.stringify(shown)),
+      urgency: d.urgency,
+      ...(d.topic ? { topic: d.topic } : {}),
+      expiresAt: Date.now() + ttlSeconds * 1000,
+    };
+  });
+  await ctx.jobs.enqueueMany(ctx.db, 'push.send', payloads, { maxAttempts: ctx.push.options.maxAttempts });
+  ctx.jobs.kick();
+}
+
+const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
+
+interface RecipientRow {
+  user_id: string;
+  handle: string;
+  muted: boolean;
+  level: Level;
+  preview: boolean;
+  type: 'direct' | 'group' | 'assistant';
+  title: string | null;
+  author_name: string | null;
+}
+
+/** Notifies the other members of a newly stored message (called for each message this node stored). */
+export async function notifyNewMessage(ctx: Context, message: Message): Promise<void> {
+  // Members who have read past it (or joined after it) are not told about it.
+  const rows = await ctx.db.query<RecipientRow>(
+    `SELECT cm.user_id, u.handle, cm.muted, COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview,
+            c.type, c.title, au.display_name AS author_name
+       FROM conversation_members cm
+       JOIN conversations c ON c.id = cm.conversation_id
+       JOIN users u ON u.id = cm.user_id
+       LEFT JOIN users au ON au.id = $2
+       LEFT JOIN notification_preferences np ON np.user_id = cm.user_id
+      WHERE cm.conversation_id = $1 AND cm.user_id <> $2 AND NOT u.is_bot AND cm.last_read_seq < $3`,
+    [message.conversationId, message.authorId, message.seq],
+  );
+  const body = summarize(message);
+  const deliveries: Delivery[] = [];
+  for (const r of rows) {
+    if (r.muted || r.level === 'none') continue;
+    const mentioned = mentions(message.content, r.handle);
+    // A direct conversation is addressed to its other member: it counts as a mention.
+    if (r.level === 'mentions' && !mentioned && r.type !== 'direct') continue;
+    const author = r.author_name ?? 'Someone';
+    const where = r.title ?? (r.type === 'assistant' ? 'Assistant' : 'a group');
+    const title = r.type === 'direct' ? author : mentioned ? `${author} mentioned you in ${where}` : `${author} in ${where}`;
+    deliveries.push({
+      userId: r.user_id,
+      event: { kind: mentioned ? 'mention' : 'message', conversationId: message.conversationId, messageId: message.id, title, body },
+      preview: r.preview,
+      urgency: mentioned || r.type === 'direct' ? 'high' : 'normal',
+      // Plain messages of one conversation collapse into the latest; mentions stand alone.
+      ...(!mentioned && TOPIC.test(message.conversationId) ? { topic: message.conversationId } : {}),
+    });
+  }
+  await deliver(ctx, deliveries);
+}
+
+/**
+ * "Your AI answer is ready", for the AI feature to call when an answer completes. Goes to
+ * `userIds` when given, else to the author of the message it replies to, else to every person in
+ * the conversation; muted conversations and level `none` stay silent, as for messages.
+ */
+export async function notifyAiAnswerReady(ctx: Context, message: Message, opts: { userIds?: string[] } = {}): Promise<void> {
+  let userIds = opts.userIds;
+  if (!userIds && message.replyToId) {
+    const [asker] = await ctx.db.query<{ author_id: string }>('SELECT author_id FROM messages WHERE id = $1 AND conversation_id = $2', [message.replyToId, message.conversationId]);
+    if (asker) userIds = [asker.author_id];
+  }
+  const rows = await ctx.db.query<RecipientRow>(
+    `SELECT cm.user_id, u.handle, cm.muted, COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview,
+            c.type, c.title, NULL AS author_name
+       FROM conversation_members cm
+       JOIN conversations c ON c.id = cm.conversation_id
+       JOIN users u ON u.id = cm.user_id
+       LEFT JOIN notification_preferences np ON np.user_id = cm.user_id
+      WHERE cm.conversation_id = $1 AND NOT u.is_bot AND ($2::text[] IS NULL OR cm.user_id = ANY($2::text[]))`,
+    [message.conversationId, userIds ?? null],
+  );
+  const body = summarize(message);
+  const deliveries: Delivery[] = rows
+    .filter((r) => !r.muted && r.level !== 'none')
+    .map((r) => ({
+      userId: r.user_id,
+      event: { kind: 'ai_answer', conversationId: message.conversationId, messageId: message.id, title: r.title ? `Your AI answer is ready: ${r.title}` : 'Your AI answer is ready', body },
+      preview: r.preview,
+      urgency: 'high',
+    }));
+  await deliver(ctx, deliveries);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring: the bus trigger and the push job
+// ---------------------------------------------------------------------------------------------
+
+export interface NotificationTrigger {
+  stop(): Promise<void>;
+}
+
+/**
+ * Listens to this node's bus for stored messages. Work is queued and runs a few at a time, so a
+ * burst of messages cannot open a burst of database queries; past a cap, the oldest wait is
+ * dropped (a notification is a hint: the messages themselves are never lost).
+ */
+export function startNotifications(ctx: Context, opts: { concurrency?: number; maxQueued?: number } = {}): NotificationTrigger {
+  const concurrency = opts.concurrency ?? 4;
+  const maxQueued = opts.maxQueued ?? 10_000;
+  const convPrefix = conversationRoom('');
+  const recent = new Set<string>();
+  const queue: Message[] = [];
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+
+  const pump = () => {
+    while (!stopped && running.size < concurrency && queue.length > 0) {
+      const message = queue.shift()!;
+      const task: Promise<void> = notifyNewMessage(ctx, message)
+        .catch((error: unknown) => ctx.log.warn({ err: error, messageId: message.id }, 'could not send notifications'))
+        .finally(() => {
+          running.delete(task);
+          pump();
+        });
+      running.add(task);
+    }
+  };
+
+  const unsubscribe = ctx.bus.subscribe((event: BusEvent) => {
+    if (stopped || event.type !== 'emit' || event.event !== 'chat:message_received' || !event.room.startsWith(convPrefix)) return;
+    const message = event.payload as Message;
+    if (message.kind === 'system' || message.status !== 'complete' || message.deletedAt) return;
+    if (Date.now() - Date.parse(message.createdAt) > MAX_AGE_MS) return;
+    if (recent.has(message.id)) return;
+    recent.add(message.id);
+    if (recent.size > 10_000) recent.delete(recent.values().next().value!);
+    if (queue.length >= maxQueued) {
+      queue.shift();
+      ctx.log.warn('notification queue full: dropping the oldest');
+    }
+    queue.push(message);
+    pump();
+  });
+
+  return {
+    async stop() {
+      stopped = true;
+      unsubscribe();
+      queue.length = 0;
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
+}
+
+interface PushJobPayload {
+  subscriptionId: string;
+  notification: string;
+  urgency?: SendOptions['urgency'];
+  topic?: string;
+  expiresAt?: number;
+}
+
+export function registerNotificationJobs(ctx: Context): void {
+  ctx.jobs.register('push.send', async (job) => {
+    const p = job.payload as PushJobPayload;
+    const [sub] = await ctx.db.query<SubscriptionRow>('SELECT * FROM push_subscriptions WHERE id = $1', [p.subscriptionId]);
+    if (!sub) return; // unsubscribed meanwhile
+    const remainingSeconds = p.expiresAt === undefined ? ctx.push.options.ttlSeconds : Math.floor((p.expiresAt - Date.now()) / 1000);
+    if (remainingSeconds <= 0) return; // retried past its TTL: nobody wants it now
+    const keys = JSON.parse(ctx.keys.decrypt(sub.keys_enc)) as { p256dh: string; auth: string };
+    const result = await ctx.push.send({ endpoint: sub.endpoint, keys }, ctx.keys.decrypt(p.notification), {
+      ttlSeconds: remainingSeconds,
+      ...(p.urgency ? { urgency: p.urgency } : {}),
+      ...(p.topic ? { topic: p.topic } : {}),
+    });
+    switch (result.outcome) {
+      case 'delivered':
+        await ctx.db.query('UPDATE push_subscriptions SET last_success_at = now() WHERE id = $1', [sub.id]);
+        return;
+      case 'gone':
+        // The browser unsubscribed or the subscription expired: it will never work again.
+        await ctx.db.query('DELETE FROM push_subscriptions WHERE id = $1', [sub.id]);
+        ctx.log.info({ subscriptionId: sub.id, status: result.status }, 'push subscription is gone: removed');
+        return;
+      case 'retry':
+        throw result.retryAfterMs !== undefined ? new RetryLaterError(result.message, result.retryAfterMs) : new Error(result.message);
+      case 'rejected':
+        throw new PermanentJobError(result.message);
+    }
+  });
+}

@@ -1,0 +1,194 @@
+import http from 'node:http';
+import { LIMITS, type Message } from '@confab/protocol';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Api, registerUser, startTestServer, type TestServer, type TestUser } from '../test/harness.ts';
+import { originAllowed } from './gateway.ts';
+import { call, connect, connectError, createGroup, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
+
+let server: TestServer;
+/** Rate limits on, short-lived tokens, fast sweeps. */
+let strict: TestServer;
+const open: Client[] = [];
+const track = (s: Client) => (open.push(s), s);
+
+beforeAll(async () => {
+  [server, strict] = await Promise.all([
+    startTestServer(),
+    startTestServer({ rateLimits: true, accessTokenTtlSeconds: 3 }, { realtime: { sweepIntervalMs: 100, sessionCheckIntervalMs: 200 } }),
+  ]);
+});
+afterAll(async () => {
+  for (const s of open) s.close();
+  await Promise.all([server?.close(), strict?.close()]);
+});
+
+/** A raw engine.io handshake, to look at what the HTTP layer answers. */
+function handshake(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${url}/socket.io/?EIO=4&transport=polling`, { headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('handshake', () => {
+  it('refuses missing, malformed, forged, alg-none, expired and revoked tokens with UNAUTHENTICATED', async () => {
+    const gus = await registerUser(server, 'gus');
+    const [header, payload] = gus.accessToken.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
+    const forged = await new SignJWT({ sid: claims.sid }).setProtectedHeader({ alg: 'HS256' }).setSubject(gus.id).setIssuer('confab').setExpirationTime('1h').sign(new TextEncoder().encode('not the server key'));
+    const expired = await new SignJWT({ sid: claims.sid }).setProtectedHeader({ alg: 'HS256' }).setSubject(gus.id).setIssuer('confab').setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(server.ctx.keys.jwtKey);
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url')}.${gus.accessToken.split('.')[2]}`;
+    for (const auth of [{}, { token: '' }, { token: 42 }, { token: 'garbage' }, { token: none }, { token: forged }, { token: expired }, { token: tampered }, { token: 'x'.repeat(5000) }]) {
+      const error = await connectError(server.url, auth);
+      expect(error.message, JSON.stringify(auth).slice(0, 40)).toBe('UNAUTHENTICATED');
+    }
+    // A token of a signed-out session is refused too.
+    const hal = await registerUser(server, 'hal');
+    expect((await new Api(server.url).post('/api/auth/logout', { refreshToken: hal.refreshToken })).status).toBe(204);
+    expect((await connectError(server.url, { token: hal.accessToken })).message).toBe('UNAUTHENTICATED');
+    // The server carries on.
+    const fine = track(await connect(server.url, gus.accessToken));
+    expect(fine.connected).toBe(true);
+  });
+
+  it('refuses browser origins other than its own, lets non-browser clients in', async () => {
+    const host = new URL(server.url).host;
+    expect(await handshake(server.url, {})).toBe(200);
+    expect(await handshake(server.url, { origin: `http://${host}` })).toBe(200);
+    expect(await handshake(server.url, { origin: 'https://evil.example' })).toBe(403);
+    expect(await handshake(server.url, { origin: 'null' })).toBe(403);
+    // With configured origins, exactly those.
+    const req = (origin: string | undefined, hostHeader = 'confab.example') => ({ headers: { ...(origin ? { origin } : {}), host: hostHeader } });
+    expect(originAllowed(req('https://app.example'), ['https://app.example'])).toBe(true);
+    expect(originAllowed(req('https://confab.example'), ['https://app.example'])).toBe(false);
+    expect(originAllowed(req('https://app.example.evil'), ['https://app.example'])).toBe(false);
+    expect(originAllowed(req(undefined), ['https://app.example'])).toBe(true);
+    expect(originAllowed(req('https://confab.example'), [])).toBe(true);
+  });
+
+  it('extends a socket with auth:refresh and disconnects one whose token expired', async () => {
+    const ivy = await registerUser(strict, 'ivy');
+    const other = await registerUser(strict, 'other');
+    const stale = track(await connect(strict.url, ivy.accessToken));
+    const fresh = track(await connect(strict.url, ivy.accessToken));
+    const staleGone = new Promise<string>((resolve) => stale.once('disconnect', resolve));
+    await sleep(1200);
+    const rotated = await new Api(strict.url).post('/api/auth/refresh', { refreshToken: ivy.refreshToken });
+    expect(rotated.status).toBe(200);
+    const ack = await ok<{ expiresAt: string }>(fresh, 'auth:refresh', { token: rotated.body.accessToken });
+    expect(Date.parse(ack.expiresAt)).toBeGreaterThan(Date.now());
+    // Someone else's token does not turn this socket into theirs; garbage is refused.
+    expect(await call(fresh, 'auth:refresh', { token: other.accessToken })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await call(fresh, 'auth:refresh', { token: 'garbage' })).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+
+    expect(await staleGone).toBe('io server disconnect');
+    expect(fresh.connected).toBe(true);
+    await until(() => !fresh.connected, 5000, 'the refreshed socket to expire too');
+  });
+
+  it('disconnects the sockets of a session that signs out', async () => {
+    const jo = await registerUser(strict, 'jo');
+    const s = track(await connect(strict.url, jo.accessToken));
+    const gone = new Promise<string>((resolve) => s.once('disconnect', resolve));
+    expect((await new Api(strict.url).post('/api/auth/logout', { refreshToken: jo.refreshToken })).status).toBe(204);
+    expect(await gone).toBe('io server disconnect');
+  });
+});
+
+describe('bad input', () => {
+  let alice: TestUser;
+  let bob: TestUser;
+  let a: Client;
+  let b: Client;
+  let conversationId: string;
+  beforeAll(async () => {
+    [alice, bob] = (await Promise.all([registerUser(server, 'alice'), registerUser(server, 'bob')])) as [TestUser, TestUser];
+    conversationId = await createGroup(server, server.ctx.db, alice, [bob]);
+    a = track(await connect(server.url, alice.accessToken));
+    b = track(await connect(server.url, bob.accessToken));
+  });
+
+  it('answers malformed payloads with VALIDATION_ERROR and a readable message', async () => {
+    const missing = await call(a, 'chat:message_send', { conversationId, content: 'x' });
+    expect(missing).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('clientId') } });
+    expect(await call(a, 'chat:message_send', { conversationId, content: 'x', clientId: 'k', admin: true })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(a, 'chat:message_send', 'just a string')).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(a, 'chat:message_send')).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(a, 'chat:typing', { conversationId, isTyping: 'yes' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('isTyping') } });
+    expect(await call(a, 'sync', { cursors: { [conversationId]: -1 } })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(a, 'chat:reaction', { messageId: 'm', emoji: '', on: true })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(a, 'chat:message_send', { conversationId, content: '   ', clientId: 'blank' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    // Two payloads.
+    const two = await a.timeout(5000).emitWithAck('chat:typing', { conversationId, isTyping: true }, { extra: 1 });
+    expect(two).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+  });
+
+  it('answers oversized payloads with PAYLOAD_TOO_LARGE', async () => {
+    expect(await call(a, 'chat:typing', { conversationId, isTyping: true, pad: 'x'.repeat(2000) })).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    // Within the event's ceiling but over the content limit: the operation says so.
+    const content = 'é'.repeat(LIMITS.messageContentBytes / 2 + 1);
+    expect(await call(a, 'chat:message_send', { conversationId, content, clientId: 'big' })).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect(await call(a, 'chat:message_edit', { messageId: 'whatever', content })).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    const cursors = Object.fromEntries(Array.from({ length: 12_000 }, (_, i) => [`conversation-${i}`, i]));
+    expect(await call(a, 'sync', { cursors })).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    const fits = 'y'.repeat(LIMITS.messageContentBytes);
+    expect(await call(a, 'chat:message_send', { conversationId, content: fits, clientId: 'fits' })).toMatchObject({ ok: true });
+  });
+
+  it('drops a connection whose frame exceeds the body limit; others carry on', async () => {
+    const c = track(await connect(server.url, alice.accessToken));
+    const closed = new Promise<string>((resolve) => c.once('disconnect', resolve));
+    c.emit('chat:message_send', { conversationId, content: 'z'.repeat(LIMITS.bodyBytes + 10), clientId: 'huge' });
+    expect(await closed).toBe('transport close');
+    const got = waitFor<Message>(b, 'chat:message_received', (m) => m.clientId === 'after-huge');
+    await ok(a, 'chat:message_send', { conversationId, content: 'still here', clientId: 'after-huge' });
+    await got;
+  });
+
+  it('ignores and counts unknown events, answers them if asked, and processes events sent without an ack', async () => {
+    const before = await metric(server, 'confab_socket_events_total{event="unknown",outcome="unknown"}');
+    expect(await call(a, 'chat:launch_missiles', { now: true })).toEqual({ ok: false, error: { code: 'VALIDATION_ERROR', message: 'unknown event "chat:launch_missiles"' } });
+    a.emit('toString');
+    a.emit('__proto__', {});
+    a.emit('constructor');
+    expect(await metric(server, 'confab_socket_events_total{event="unknown",outcome="unknown"}')).toBe(before + 4);
+
+    const got = waitFor<Message>(b, 'chat:message_received', (m) => m.clientId === 'no-ack');
+    a.emit('chat:message_send', { conversationId, content: 'fire and forget', clientId: 'no-ack' });
+    await got;
+    a.emit('chat:message_send', { nonsense: true });
+    a.emit('sync');
+    // Still alive and answering.
+    expect(await call(a, 'chat:typing', { conversationId, isTyping: false })).toEqual({ ok: true, data: null });
+    expect(await metric(server, 'confab_socket_events_total{event="chat:message_send",outcome="error"}')).toBeGreaterThan(0);
+  });
+});
+
+describe('rate limits', () => {
+  it('limits client events per user with RATE_LIMITED and retryAfterMs', async () => {
+    const kim = await registerUser(strict, 'kim');
+    const lee = await registerUser(strict, 'lee');
+    const conversationId = await createGroup(strict, strict.ctx.db, kim, [lee]);
+    const [k1, k2] = [track(await connect(strict.url, kim.accessToken)), track(await connect(strict.url, kim.accessToken))];
+    // Both of the user's sockets draw from one budget.
+    const acks = await Promise.all(Array.from({ length: 140 }, (_, i) => call(i % 2 ? k1 : k2, 'chat:typing', { conversationId, isTyping: true })));
+    const limited = acks.filter((x) => !x.ok);
+    expect(acks.filter((x) => x.ok).length).toBeLessThanOrEqual(100);
+    expect(limited.length).toBeGreaterThanOrEqual(40);
+    expect(limited[0]).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } } });
+    // Another user is not affected.
+    const l = track(await connect(strict.url, lee.accessToken));
+    expect(await call(l, 'chat:typing', { conversationId, isTyping: true })).toEqual({ ok: true, data: null });
+  });
+});
+
+async function metric(s: TestServer, series: string): Promise<number> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}

@@ -1,0 +1,388 @@
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { LIMITS, type Message, type ServerEventName } from '@confab/protocol';
+import { Server } from 'socket.io';
+import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
+import type { Context } from '../context.ts';
+import { toConfabError } from '../http/errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { authenticate } from '../operations/auth.ts';
+import { bindEvents } from './dispatch.ts';
+import { aiHandlers } from './handlers/ai.ts';
+import { authHandlers } from './handlers/auth.ts';
+import { messageHandlers } from './handlers/messages.ts';
+import { presenceHandlers } from './handlers/presence.ts';
+import { syncHandlers } from './handlers/sync.ts';
+import { typingHandlers } from './handlers/typing.ts';
+import { SeqGate } from './ordering.ts';
+import { Presence } from './presence.ts';
+import { createLocalPresenceStore, createRedisPresenceStore } from './presenceStore.ts';
+import type { RedisClients } from './redis.ts';
+import { TypingTracker } from './typing.ts';
+import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SocketData } from './types.ts';
+
+export interface GatewayOptions {
+  /** The one periodic sweep: token expiry, slow consumers, typing expiry. */
+  sweepIntervalMs: number;
+  /** How often live sessions are checked for revocation (logout, refresh-token reuse). */
+  sessionCheckIntervalMs: number;
+  /** Redis presence: heartbeat period and how long an entry outlives its last heartbeat. */
+  presenceHeartbeatMs: number;
+  presenceTtlMs: number;
+  typingTtlMs: number;
+  /** How long an event that jumps ahead in seq waits for the missing ones (see ordering.ts). */
+  orderingHoldMs: number;
+  /** A socket with more output queued than this is a slow consumer and is disconnected. */
+  maxBufferedBytes: number;
+  maxBufferedPackets: number;
+  maxInFlightPerSocket: number;
+}
+
+export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
+  sweepIntervalMs: 1000,
+  sessionCheckIntervalMs: 30_000,
+  presenceHeartbeatMs: 10_000,
+  presenceTtlMs: 30_000,
+  typingTtlMs: 10_000,
+  orderingHoldMs: 25,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  maxBufferedPackets: 10_000,
+  maxInFlightPerSocket: 1000,
+};
+
+export interface Gateway {
+  io: AppServer;
+  presence: Presence;
+  /** Local counters, for tests and diagnostics. */
+  stats(): { sockets: number; users: number; typing: number; held: number; holds: number; holdTimeouts: number; slowConsumersDropped: number };
+  close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  ctx: Context;
+  metrics: Metrics;
+  httpServer: HttpServer;
+  redis?: RedisClients | undefined;
+  options?: Partial<GatewayOptions> | undefined;
+}
+
+/**
+ * Browsers send Origin; other clients (the SDK in Node, bots) do not, and are let through: the
+ * check protects users' browsers from other sites, it does not authenticate anything.
+ * With no configured origins, only the server's own origin is allowed.
+ */
+export function originAllowed(req: Pick<IncomingMessage, 'headers'>, origins: string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (origins.length > 0) return origins.includes(origin);
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+interface ConnInternals {
+  writeBuffer?: Array<{ data?: unknown }>;
+  transport?: { name?: string; socket?: { bufferedAmount?: number; terminate?: () => void } };
+}
+
+/** Output queued for a socket: engine.io packets waiting for the transport, plus bytes the websocket has not flushed. */
+function bufferedOutput(socket: AppSocket): { packets: number; bytes: number } {
+  const conn = socket.conn as unknown as ConnInternals;
+  const queue = conn.writeBuffer ?? [];
+  let bytes = 0;
+  for (const p of queue) {
+    const d = p.data;
+    bytes += typeof d === 'string' ? d.length : d instanceof Uint8Array || d instanceof ArrayBuffer ? d.byteLength : 0;
+  }
+  if (conn.transport?.name === 'websocket') bytes += conn.transport.socket?.bufferedAmount ?? 0;
+  return { packets: queue.length, bytes };
+}
+
+/**
+ * Socket.IO on the HTTP server's port, path /socket.io. Transports stay thin: authentication and
+ * room setup here, event handlers per domain in handlers/, every use-case in operations/.
+ */
+export function attachGateway({ ctx, metrics, httpServer, redis, options }: GatewayDeps): Gateway {
+  const opts: GatewayOptions = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
+  const log = ctx.log.child({ component: 'realtime' });
+  const io: AppServer = new Server(httpServer, {
+    path: '/socket.io',
+    serveClient: false,
+    maxHttpBufferSize: LIMITS.bodyBytes,
+    allowRequest: (req, callback) => {
+      const allowed = originAllowed(req, ctx.config.origins);
+      callback(allowed ? null : 'origin not allowed', allowed);
+    },
+    cors: ctx.config.origins.length > 0 ? { origin: ctx.config.origins, credentials: true } : { origin: false },
+  });
+  if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }));
+
+  const store = redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs: opts.presenceTtlMs }) : createLocalPresenceStore();
+  const presence = new Presence(ctx, io, store);
+  const typing = new TypingTracker((state, isTyping, except) => {
+    const target = except ? io.to(conversationRoom(state.conversationId)).except(except) : io.to(conversationRoom(state.conversationId));
+    target.emit('chat:user_typing', { conversationId: state.conversationId, userId: state.userId, displayName: state.displayName, isTyping });
+  }, opts.typingTtlMs);
+  const services: RealtimeServices = { ctx, metrics, io, typing, presence };
+  const handlers: EventHandlers = {
+    ...messageHandlers(services),
+    ...syncHandlers(services),
+    ...authHandlers(services),
+    ...presenceHandlers(services),
+    ...typingHandlers(services),
+    ...aiHandlers(services),
+  };
+  const running = new Set<Promise<void>>();
+  let slowConsumersDropped = 0;
+  let closed = false;
+
+  // ---- Local registry: this node's sockets per user, including those still in the handshake ----
+  const byUser = new Map<string, Set<AppSocket>>();
+  const register = (socket: AppSocket) => {
+    let set = byUser.get(socket.data.userId);
+    if (!set) byUser.set(socket.data.userId, (set = new Set()));
+    set.add(socket);
+  };
+  /** Idempotent: runs from 'disconnect', and from the engine's 'close' for sockets that never finished the handshake. */
+  const unregister = (socket: AppSocket) => {
+    if (socket.data.gone) return;
+    socket.data.gone = true;
+    const set = byUser.get(socket.data.userId);
+    set?.delete(socket);
+    if (set?.size === 0) byUser.delete(socket.data.userId);
+    typing.endSocket(socket.id);
+    void presence.uncount(socket);
+  };
+
+  // ---- Membership: rooms follow the database ----
+  const applyMembership = (socket: AppSocket, change: MembershipChange) => {
+    if (socket.data.membershipLog) {
+      socket.data.membershipLog.push(change);
+      return;
+    }
+    const room = conversationRoom(change.conversationId);
+    if (change.joined) {
+      void socket.join(room);
+    } else {
+      void socket.leave(room);
+      socket.data.subscribed.delete(change.conversationId);
+    }
+  };
+  /**
+   * Applied to this node's sockets of the user, including sockets still in their handshake (they
+   * log it and replay it after joining: the handshake's query may predate the change). Removal is
+   * immediate: a removed user's socket leaves the room before anything else is emitted to it.
+   */
+  const onMembership = (change: MembershipChange) => {
+    for (const socket of byUser.get(change.userId) ?? []) applyMembership(socket, change);
+    if (!change.joined) typing.endMembership(change.conversationId, change.userId);
+  };
+  // Other nodes forward their membership changes here (instead of the adapter's socketsJoin, which
+  // cannot reach sockets still in their handshake on this node).
+  io.on('confab:membership', (change) => onMembership(change));
+
+  // ---- Bus: committed changes become emits ----
+  const gate = new SeqGate((e) => io.to(e.room).emit(e.event as ServerEventName, e.payload as never), { holdMs: opts.orderingHoldMs });
+  const CONV = conversationRoom('');
+  const unsubscribeBus = ctx.bus.subscribe((event: BusEvent) => {
+    if (closed) return;
+    if (event.type === 'membership') {
+      const change = { userId: event.userId, conversationId: event.conversationId, joined: event.joined };
+      onMembership(change);
+      if (redis) io.serverSideEmit('confab:membership', change);
+      return;
+    }
+    if (event.room.startsWith(CONV)) {
+      const seq = event.event === 'chat:message_received' || event.event === 'chat:message_updated' ? (event.payload as Message).updatedSeq : undefined;
+      gate.push(event.room.slice(CONV.length), { room: event.room, event: event.event, payload: event.payload }, seq);
+    } else {
+      io.to(event.room).emit(event.event, event.payload as never);
+    }
+  });
+
+  // ---- Handshake: authenticate, then join the user's rooms before the client hears "connect" ----
+  io.use(async (socket, next) => {
+    const raw: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
+    const token = typeof raw === 'string' && raw.length <= 4096 ? raw : undefined;
+    let claims;
+    try {
+      claims = await authenticate(ctx, token);
+    } catch (error) {
+      const e = toConfabError(error);
+      if (e.code === 'UNAUTHENTICATED') return next(new Error('UNAUTHENTICATED'));
+      log.error({ err: error }, 'socket authentication failed');
+      return next(new Error('UNAVAILABLE'));
+    }
+    const data: SocketData = {
+      userId: claims.userId,
+      sessionId: claims.sessionId,
+      exp: claims.exp,
+      displayName: '',
+      away: false,
+      counted: false,
+      membershipLog: [],
+      inFlight: 0,
+      subscribed: new Set(),
+      gone: false,
+    };
+    socket.data = data;
+    // Registered before the query, so membership changes made while it runs are logged, not lost.
+    register(socket);
+    // The client may have gone while we authenticated; its engine 'close' has fired already then.
+    if (socket.conn.readyState !== 'open') {
+      unregister(socket);
+      return next(new Error('UNAVAILABLE'));
+    }
+    socket.conn.once('close', () => unregister(socket));
+    try {
+      // One query: the display name (for typing events) and every conversation of the user.
+      const [row] = await ctx.db.query<{ display_name: string; conversation_ids: string[] }>(
+        `SELECT display_name, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = $1) AS conversation_ids
+           FROM users WHERE id = $1`,
+        [claims.userId],
+      );
+      if (!row) {
+        unregister(socket);
+        return next(new Error('UNAUTHENTICATED'));
+      }
+      data.displayName = row.display_name;
+      await socket.join([userRoom(claims.userId), ...row.conversation_ids.map(conversationRoom)]);
+      const pending = data.membershipLog ?? [];
+      data.membershipLog = null;
+      for (const change of pending) applyMembership(socket, change);
+      next();
+    } catch (error) {
+      unregister(socket);
+      log.error({ err: error }, 'socket setup failed');
+      next(new Error('UNAVAILABLE'));
+    }
+  });
+
+  io.on('connection', (socket) => {
+    if (socket.data.gone || closed) {
+      socket.disconnect(true);
+      return;
+    }
+    bindEvents(socket, handlers, services, { maxInFlightPerSocket: opts.maxInFlightPerSocket, running });
+    socket.on('disconnect', () => unregister(socket));
+    // Catch a slow consumer between sweeps: checking every 256th queued packet keeps this cheap.
+    // Deferred, so a broadcast that is iterating a room never sees the socket vanish under it.
+    let checkPending = false;
+    socket.conn.on('packetCreate', () => {
+      const queued = (socket.conn as unknown as ConnInternals).writeBuffer?.length ?? 0;
+      if (checkPending || queued === 0 || queued % 256 !== 0) return;
+      checkPending = true;
+      setImmediate(() => {
+        checkPending = false;
+        if (!socket.data.gone) checkOutput(socket);
+      });
+    });
+    void presence.count(socket);
+  });
+
+  /** Disconnects a client that does not read what it is sent, before it costs unbounded memory. */
+  const checkOutput = (socket: AppSocket): boolean => {
+    const { packets, bytes } = bufferedOutput(socket);
+    if (packets <= opts.maxBufferedPackets && bytes <= opts.maxBufferedBytes) return false;
+    slowConsumersDropped++;
+    log.warn({ userId: socket.data.userId, packets, bytes }, 'disconnecting a slow consumer');
+    const transport = (socket.conn as unknown as ConnInternals).transport;
+    socket.disconnect(true);
+    // A peer that does not read cannot complete a close handshake either: free the buffers now.
+    transport?.socket?.terminate?.();
+    return true;
+  };
+
+  // ---- Redis outages: broadcasts published or due while Redis was away are lost for good (pub/sub
+  // keeps nothing). When a connection comes back, every local client is made to reconnect, and a
+  // client syncs after every reconnect, so nothing is missed for longer than the outage. Clients
+  // see a transport close and reconnect by themselves, with their randomized backoff.
+  let lastBounce = 0;
+  const bounceAfterOutage = () => {
+    if (closed || Date.now() - lastBounce < 5000) return;
+    lastBounce = Date.now();
+    log.warn({ sockets: io.of('/').sockets.size }, 'redis is back: reconnecting local clients so they sync what they missed');
+    for (const socket of io.of('/').sockets.values()) socket.conn.close();
+  };
+  const redisListeners: Array<() => void> = [];
+  for (const client of redis ? [redis.pub, redis.sub] : []) {
+    let wasReady = client.status === 'ready';
+    const onReady = () => {
+      if (wasReady) bounceAfterOutage();
+      wasReady = true;
+    };
+    client.on('ready', onReady);
+    redisListeners.push(() => client.off('ready', onReady));
+  }
+
+  // ---- The periodic sweep (one timer per server, not per socket) ----
+  const sweep = () => {
+    const now = Date.now();
+    typing.sweep(now);
+    gate.sweep();
+    for (const socket of io.of('/').sockets.values()) {
+      if (socket.data.exp * 1000 <= now) {
+        // Expired without auth:refresh. The client refreshes its token and reconnects.
+        socket.disconnect(true);
+        continue;
+      }
+      checkOutput(socket);
+    }
+  };
+  const checkSessions = async () => {
+    const sessions = new Map<string, AppSocket[]>();
+    for (const socket of io.of('/').sockets.values()) sessions.set(socket.data.sessionId, [...(sessions.get(socket.data.sessionId) ?? []), socket]);
+    if (sessions.size === 0) return;
+    const revoked = await ctx.db.query<{ id: string }>('SELECT id FROM sessions WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL', [[...sessions.keys()]]);
+    for (const r of revoked) for (const socket of sessions.get(r.id) ?? []) socket.disconnect(true);
+  };
+  const heartbeat = async () => {
+    const conns: Array<[string, string]> = [];
+    for (const socket of io.of('/').sockets.values()) if (socket.data.counted) conns.push([socket.data.userId, socket.id]);
+    await presence.revive(await store.heartbeat(conns));
+    for (const userId of await store.sweepExpired()) await presence.announceOffline(userId);
+  };
+  const guard = (name: string, fn: () => Promise<void>) => () => {
+    fn().catch((error: unknown) => log.warn({ err: error }, `${name} failed`));
+  };
+  const timers = [
+    setInterval(sweep, opts.sweepIntervalMs),
+    setInterval(guard('session check', checkSessions), opts.sessionCheckIntervalMs),
+    ...(redis ? [setInterval(guard('presence heartbeat', heartbeat), opts.presenceHeartbeatMs)] : []),
+  ];
+  for (const t of timers) t.unref();
+
+  return {
+    io,
+    presence,
+    stats: () => ({
+      sockets: io.of('/').sockets.size,
+      users: byUser.size,
+      typing: typing.size,
+      held: gate.heldCount,
+      holds: gate.holds,
+      holdTimeouts: gate.timeouts,
+      slowConsumersDropped,
+    }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearInterval(t);
+      for (const off of redisListeners) off();
+      unsubscribeBus();
+      gate.close();
+      // Disconnecting runs each socket's cleanup (presence, typing); wait for what it started and
+      // for handlers still running, so nothing touches the database or Redis after they close.
+      io.local.disconnectSockets(true);
+      const deadline = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+      await Promise.race([Promise.allSettled([...running]), deadline]);
+      await Promise.race([presence.settle(), deadline]);
+      typing.clear();
+      io.engine.close();
+      // Unsubscribes the adapter from Redis (the clients themselves are closed by the server).
+      await io.of('/').adapter.close();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { ConfabError } from '@confab/protocol';
+import { conversationRoom } from '../../bus/bus.ts';
+import { requireMember } from '../../operations/access.ts';
+import type { EventHandlers, RealtimeServices } from '../types.ts';
+
+/**
+ * Presence and interest. `presence:offline` marks this socket away (the user shows offline once
+ * no socket of theirs is present); `presence:online` brings it back. `subscribe` tells the server
+ * a conversation is on screen: the client gets its members' current status at once.
+ */
+export function presenceHandlers({ ctx, presence }: RealtimeServices): Pick<EventHandlers, 'presence:online' | 'presence:offline' | 'subscribe' | 'unsubscribe'> {
+  return {
+    async 'presence:online'(socket) {
+      socket.data.away = false;
+      await presence.count(socket);
+      return null;
+    },
+    async 'presence:offline'(socket) {
+      socket.data.away = true;
+      await presence.uncount(socket);
+      return null;
+    },
+    async subscribe(socket, { conversationId }) {
+      // Checked against the database, not the room cache: this answer reveals the member list.
+      await requireMember(ctx.db, conversationId, socket.data.userId);
+      const members = await ctx.db.query<{ id: string; last_seen_at: Date | null }>(
+        `SELECT u.id, u.last_seen_at FROM conversation_members m JOIN users u ON u.id = m.user_id
+          WHERE m.conversation_id = $1 AND u.id <> $2`,
+        [conversationId, socket.data.userId],
+      );
+      socket.data.subscribed.add(conversationId);
+      await presence.snapshot(socket, members);
+      return null;
+    },
+    async unsubscribe(socket, { conversationId }) {
+      if (!socket.rooms.has(conversationRoom(conversationId))) throw new ConfabError('NOT_FOUND', 'no such conversation');
+      socket.data.subscribed.delete(conversationId);
+      return null;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { conversationRoom } from '../bus/bus.ts';
+import type { Context } from '../context.ts';
+import type { PresenceStore } from './presenceStore.ts';
+import type { AppServer, AppSocket } from './types.ts';
+
+const CONV_PREFIX = conversationRoom('');
+
+/** The conversation rooms a socket is in, i.e. the conversations of its user as this node knows them. */
+export function conversationRoomsOf(socket: AppSocket): string[] {
+  return [...socket.rooms].filter((r) => r.startsWith(CONV_PREFIX));
+}
+
+/**
+ * Online/offline announcements. A user is online while at least one of their sockets, on any
+ * node, is connected and not away. The store computes each transition atomically; this class
+ * announces it with `user:status_changed` to the rooms of the user's conversations (so exactly
+ * the people who share a conversation with the user hear of it) and stamps `last_seen_at` when
+ * the user goes offline.
+ *
+ * Races: a user's transitions on one node run one after another (a promise chain per user), so a
+ * quick disconnect/reconnect cannot announce "online" before the "offline" it follows. Across
+ * nodes the store's order is authoritative, and before announcing "offline" we check that the
+ * user did not come back meanwhile; a remaining window (two nodes announcing within the same few
+ * milliseconds) can leave a client with a stale status until the next change. Presence is a hint,
+ * not part of the delivery guarantee.
+ */
+export class Presence {
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly io: AppServer,
+    readonly store: PresenceStore,
+  ) {}
+
+  /** Serializes a user's presence work on this node. */
+  private task(userId: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.chains.get(userId) ?? Promise.resolve();
+    const next = prev
+      .then(fn)
+      .catch((error: unknown) => this.ctx.log.warn({ err: error, userId }, 'presence update failed'))
+      .finally(() => {
+        if (this.chains.get(userId) === next) this.chains.delete(userId);
+      });
+    this.chains.set(userId, next);
+    return next;
+  }
+
+  /** The socket counts from now on (connected, or back from away). */
+  count(socket: AppSocket): Promise<void> {
+    if (socket.data.counted) return Promise.resolve();
+    socket.data.counted = true;
+    const { userId } = socket.data;
+    return this.task(userId, async () => {
+      if (await this.store.add(userId, socket.id)) this.announceOnline(userId, conversationRoomsOf(socket));
+    });
+  }
+
+  /** The socket stops counting (disconnected, or away). */
+  uncount(socket: AppSocket): Promise<void> {
+    if (!socket.data.counted) return Promise.resolve();
+    socket.data.counted = false;
+    const { userId } = socket.data;
+    return this.task(userId, async () => {
+      if (await this.store.remove(userId, socket.id)) await this.announceOffline(userId);
+    });
+  }
+
+  private announceOnline(userId: string, rooms: string[]): void {
+    if (rooms.length === 0) return;
+    this.io.to(rooms).emit('user:status_changed', { userId, status: 'online', lastSeenAt: new Date().toISOString() });
+  }
+
+  /** Stamps last_seen_at and tells the user's conversations, unless the user came back meanwhile. */
+  async announceOffline(userId: string): Promise<void> {
+    const [row] = await this.ctx.db.query<{ last_seen_at: Date; conversation_ids: string[] }>(
+      `UPDATE users SET last_seen_at = now() WHERE id = $1
+       RETURNING last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = $1) AS conversation_ids`,
+      [userId],
+    );
+    if (!row || row.conversation_ids.length === 0) return;
+    if ((await this.store.online([userId])).has(userId)) return;
+    this.io.to(row.conversation_ids.map(conversationRoom)).emit('user:status_changed', {
+      userId,
+      status: 'offline',
+      lastSeenAt: new Date(row.last_seen_at).toISOString(),
+    });
+  }
+
+  /** Users brought back by a heartbeat after their entries had expired (a stalled node). */
+  async revive(userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    const rows = await this.ctx.db.query<{ user_id: string; conversation_id: string }>(
+      'SELECT user_id, conversation_id FROM conversation_members WHERE user_id = ANY($1::text[])',
+      [userIds],
+    );
+    const byUser = new Map<string, string[]>();
+    for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), conversationRoom(r.conversation_id)]);
+    for (const [userId, rooms] of byUser) this.announceOnline(userId, rooms);
+  }
+
+  /** The current status of these users, for a client that just put a conversation on screen. */
+  async snapshot(socket: AppSocket, members: Array<{ id: string; last_seen_at: Date | null }>): Promise<void> {
+    const online = await this.store.online(members.map((m) => m.id));
+    for (const m of members) {
+      socket.emit('user:status_changed', {
+        userId: m.id,
+        status: online.has(m.id) ? 'online' : 'offline',
+        lastSeenAt: m.last_seen_at ? new Date(m.last_seen_at).toISOString() : null,
+      });
+    }
+  }
+
+  /** Waits for pending announcements (graceful shutdown, before the database closes). */
+  async settle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+  }
+}

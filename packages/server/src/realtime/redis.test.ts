@@ -1,0 +1,93 @@
+import net from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRateLimits } from '../rateLimits.ts';
+import { newRedisPrefix, registerUser, startTestServer, testRedisUrl, type TestServer } from '../test/harness.ts';
+import { connectRedis, deleteKeys, redisLimiterFactory } from './redis.ts';
+import { connect, createGroup, ok, until, waitFor } from './test/kit.ts';
+
+/** A TCP proxy in front of Redis that can be cut, to play a Redis that stops answering. */
+async function breakableProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  let cut = false;
+  const proxy = net.createServer((client) => {
+    if (cut) return client.destroy();
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    cut() {
+      cut = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
+  };
+}
+
+let proxy: Awaited<ReturnType<typeof breakableProxy>>;
+let server: TestServer;
+beforeAll(async () => {
+  proxy = await breakableProxy(new URL(testRedisUrl));
+  server = await startTestServer({ redisUrl: proxy.url });
+});
+afterAll(async () => {
+  await server?.close();
+  proxy.cut();
+  await proxy?.close();
+});
+
+describe('one node with Redis', () => {
+  it('delivers through the Redis adapter and reports Redis in /readyz', async () => {
+    const [alice, bob] = await Promise.all([registerUser(server, 'alice'), registerUser(server, 'bob')]);
+    const conversationId = await createGroup(server, server.ctx.db, alice!, [bob!]);
+    const a = await connect(server.url, alice!.accessToken);
+    const b = await connect(server.url, bob!.accessToken);
+    const got = waitFor(b, 'chat:message_received');
+    await ok(a, 'chat:message_send', { conversationId, content: 'via redis', clientId: 'r' });
+    expect(await got).toMatchObject({ content: 'via redis' });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+
+    const bounced = new Promise<string>((resolve) => b.once('disconnect', resolve));
+    proxy.cut();
+    await until(async () => (await fetch(`${server.url}/readyz`)).status === 503, 5000, '/readyz to fail');
+    // The local part keeps working while Redis is away (limits fall back to memory).
+    expect((await alice!.api.get('/api/auth/me')).status).toBe(200);
+    proxy.restore();
+    await until(async () => (await fetch(`${server.url}/readyz`)).status === 200, 10_000, '/readyz to recover');
+    // Broadcasts may have been lost meanwhile: clients are made to reconnect (and so to sync).
+    expect(await bounced).toBe('transport close');
+    a.close();
+    b.close();
+  });
+
+  it('shares rate limits between nodes through Redis', async () => {
+    const prefix = newRedisPrefix();
+    const log = pino({ level: 'silent' });
+    const [r1, r2] = await Promise.all([connectRedis(testRedisUrl, prefix, log), connectRedis(testRedisUrl, prefix, log)]);
+    try {
+      const node1 = createRateLimits(true, redisLimiterFactory(r1));
+      const node2 = createRateLimits(true, redisLimiterFactory(r2));
+      const results = await Promise.allSettled(Array.from({ length: 130 }, (_, i) => (i % 2 ? node1 : node2).consume('socketEventsPerUser', 'user-1')));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(100);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'RATE_LIMITED' } });
+    } finally {
+      await deleteKeys(r1.pub, prefix);
+      await Promise.all([r1.close(), r2.close()]);
+    }
+  });
+
+  it('refuses to start when Redis cannot be reached', async () => {
+    await expect(startTestServer({ redisUrl: 'redis://127.0.0.1:1' })).rejects.toThrow(/Redis/);
+  });
+});
