@@ -140,8 +140,9 @@ describe('AI answers on one node', () => {
     await until(() => events.filter((e) => e.event === 'ai:delta').length >= 10, 10_000, '10 pieces');
     const messageId = events.find((e) => e.event === 'ai:delta')!.payload.messageId;
     expect((await call(m1, 'ai:stop', { messageId })).ok).toBe(false); // not a member
+    const ended = done(a1, conv);
     await ok(other, 'ai:stop', { messageId });
-    const final = await done(a1, conv);
+    const final = await ended;
     expect(final.status).toBe('stopped');
     const seen = piecesOf(events, messageId);
     expect(seen.length).toBeGreaterThanOrEqual(10);
@@ -169,6 +170,21 @@ describe('AI answers on one node', () => {
     expect(again.id).toBe(first.messageId);
     expect((await thirdDone).content).toBe(tokens(3));
     expect((await call(m1, 'ai:regenerate', { messageId: first.messageId })).ok).toBe(false);
+  });
+
+  it('answers a retried send (same clientId) once, though the retry is announced again', async () => {
+    const conv = await assistantConversation(alice);
+    const events = record(a1);
+    const ended = done(a1, conv);
+    const payload = { conversationId: conv, content: 'retry me [tokens=3]', clientId: 'retry-once' };
+    const first = await ok<Message>(a1, 'chat:message_send', payload);
+    await ended;
+    const again = await ok<Message>(a1, 'chat:message_send', payload);
+    expect(again.id).toBe(first.id);
+    await until(() => events.filter((e) => e.event === 'chat:message_received' && e.payload.id === first.id).length === 2, 5000, 'the repeat announcement');
+    await new Promise((r) => setTimeout(r, 300));
+    const messages: Message[] = (await alice.api.get(`/api/messages/${conv}`)).body.messages;
+    expect(messages.filter((m) => m.authorId === 'assistant')).toHaveLength(1);
   });
 
   it('answers with the conversation history, the system prompt and the user\'s custom instructions', async () => {
@@ -347,8 +363,9 @@ describe.runIf(testDatabase === 'postgres')('AI answers across two nodes (Postgr
     const live = page.messages.find((m) => m.status === 'streaming')!;
     expect(live.streamIndex).toBeGreaterThanOrEqual(15);
     expect(live.content).toBe(tokens(live.streamIndex!));
+    const stoppedDone = done(a, group);
     await ok(b2, 'ai:stop', { messageId: live.id });
-    const stopped = await done(a, group);
+    const stopped = await stoppedDone;
     expect(stopped).toMatchObject({ messageId: live.id, status: 'stopped' });
     expect(stopped.content.startsWith(live.content)).toBe(true);
   });

@@ -123,7 +123,7 @@ export class AiRunner {
   };
 
   private onBusEvent(event: BusEvent): void {
-    if (this.closed || event.type !== 'emit' || event.event !== 'chat:message_received') return;
+    if (this.closed || event.type !== 'emit' || event.event !== 'chat:message_received' || event.repeat) return;
     const message = event.payload as Message;
     if (message.authorId === ASSISTANT_ID || message.kind === 'system' || message.deletedAt) return;
     this.considerTrigger(message).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId: message.conversationId }, 'AI trigger failed'));

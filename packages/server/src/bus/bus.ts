@@ -6,7 +6,14 @@ export const conversationRoom = (conversationId: string) => `conv:${conversation
 export const userRoom = (userId: string) => `user:${userId}`;
 
 export type BusEvent =
-  | { type: 'emit'; room: string; event: ServerEventName; payload: ServerEventPayload<ServerEventName> }
+  | {
+      type: 'emit';
+      room: string;
+      event: ServerEventName;
+      payload: ServerEventPayload<ServerEventName>;
+      /** An announcement repeated for clients (an idempotent retry), not a new change: triggers nothing. */
+      repeat?: boolean;
+    }
   /** A user joined or left a conversation: their live sockets start or stop receiving its room. */
   | { type: 'membership'; userId: string; conversationId: string; joined: boolean };
 
@@ -33,8 +40,8 @@ export function createLocalBus(): Bus {
 }
 
 /** Helper for the common case: an event to every member of a conversation. */
-export function emitToConversation<E extends ServerEventName>(bus: Bus, conversationId: string, event: E, payload: ServerEventPayload<E>) {
-  bus.publish({ type: 'emit', room: conversationRoom(conversationId), event, payload });
+export function emitToConversation<E extends ServerEventName>(bus: Bus, conversationId: string, event: E, payload: ServerEventPayload<E>, opts: { repeat?: boolean } = {}) {
+  bus.publish({ type: 'emit', room: conversationRoom(conversationId), event, payload, ...(opts.repeat ? { repeat: true } : {}) });
 }
 
 export function emitToUser<E extends ServerEventName>(bus: Bus, userId: string, event: E, payload: ServerEventPayload<E>) {

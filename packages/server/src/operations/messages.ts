@@ -191,7 +191,12 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
     }
     throw new ConfabError('NOT_FOUND', 'no such conversation');
   }
-  return { message: (await hydrateMessages(ctx, ctx.db, [existing]))[0]!, created: false };
+  const message = (await hydrateMessages(ctx, ctx.db, [existing]))[0]!;
+  // Announced again: a client retries when it got no answer, e.g. because the node that stored the
+  // message died between commit and publish; without this the others would see it only at their
+  // next sync. Clients de-duplicate by id; `repeat` keeps the AI and notifications from reacting twice.
+  emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', message, { repeat: true });
+  return { message, created: false };
 }
 
 export async function listMessages(

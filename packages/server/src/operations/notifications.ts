@@ -145,7 +145,13 @@ interface Delivery {
 async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
   if (deliveries.length === 0) return;
   const userIds = [...new Set(deliveries.map((d) => d.userId))];
-  const online = ctx.presence ? await ctx.presence.online(userIds) : undefined;
+  let online: Set<string> | undefined;
+  try {
+    online = ctx.presence ? await ctx.presence.online(userIds) : undefined;
+  } catch (error) {
+    // Presence unknown (Redis away): better told twice than not at all.
+    ctx.log.warn({ err: error }, 'presence lookup failed; notifying in app and by push');
+  }
   for (const d of deliveries) if (!online || online.has(d.userId)) emitToUser(ctx.bus, d.userId, 'notification', d.event);
   const offline = online ? deliveries.filter((d) => !online.has(d.userId)) : deliveries;
   if (offline.length === 0) return;
@@ -289,7 +295,7 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
   };
 
   const unsubscribe = ctx.bus.subscribe((event: BusEvent) => {
-    if (stopped || event.type !== 'emit' || event.event !== 'chat:message_received' || !event.room.startsWith(convPrefix)) return;
+    if (stopped || event.type !== 'emit' || event.event !== 'chat:message_received' || event.repeat || !event.room.startsWith(convPrefix)) return;
     const message = event.payload as Message;
     if (message.kind === 'system' || message.status !== 'complete' || message.deletedAt) return;
     if (Date.now() - Date.parse(message.createdAt) > MAX_AGE_MS) return;

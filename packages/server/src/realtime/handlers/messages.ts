@@ -1,4 +1,3 @@
-import { emitToConversation } from '../../bus/bus.ts';
 import { deleteMessage, editMessage, markStatus, sendMessage, setReaction } from '../../operations/messages.ts';
 import type { EventHandlers, RealtimeServices } from '../types.ts';
 
@@ -16,11 +15,6 @@ export function messageHandlers({ ctx, metrics }: RealtimeServices): Pick<
     async 'chat:message_send'(socket, body) {
       const { message, created } = await sendMessage(ctx, socket.data.userId, body);
       if (created) metrics.messagesSent.inc({ transport: 'socket' });
-      // An idempotent repeat (same clientId) is announced again. A client retries when it got no
-      // ack, e.g. because the node that stored the message died between the commit and the
-      // publish; without this the message would reach the others only at their next sync.
-      // Clients de-duplicate by id, so an extra announcement costs nothing else.
-      else emitToConversation(ctx.bus, message.conversationId, 'chat:message_received', message);
       return message;
     },
     'chat:message_edit': (socket, { messageId, content }) => editMessage(ctx, socket.data.userId, messageId, content),
