@@ -1,12 +1,13 @@
-import { ConfabError, LIMITS, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
+import { ConfabError, LIMITS, type Attachment, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import { emitToConversation } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
-import type { Queryable } from '../storage/db.ts';
+import type { Database, Queryable } from '../storage/db.ts';
 import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
+import { SendBatcher, type PlainSend } from './sendBatch.ts';
 import { iso } from './users.ts';
 
 export interface MessageRow {
@@ -119,31 +120,19 @@ export interface SendResult {
 }
 
 /**
- * Stores a message exactly once per (conversation, author, clientId).
- * The conversation row is locked first, which serializes sends per conversation; the insert then
- * relies on the unique constraint (ON CONFLICT DO NOTHING) for idempotency, and the sequence only
- * advances when a row was actually inserted, so `seq` has no gaps.
+ * Stores one message in one statement: lock the conversation row (membership is part of the join),
+ * insert with the next seq, advance last_seq and the author's own watermarks. The row lock is held
+ * for a single statement instead of a round-trip-long transaction, which is what bounds sends per
+ * conversation. Under READ COMMITTED a concurrent sender waits at FOR UPDATE and then re-reads the
+ * row, so it sees the seq this one took. A repeated clientId hits the unique constraint and
+ * inserts nothing. Attachments ride in the same statement: `claim` locks them (after the
+ * conversation row, as conv is read first; deletes take the same order) and re-checks that each is
+ * still free, and the insert happens only if every one was claimed. A concurrent send that took
+ * one first makes this insert nothing, so a failed send attaches nothing and a message never
+ * shares a file. Returns undefined when nothing was inserted.
  */
-export async function sendMessage(ctx: Context, userId: string, body: SendMessageBody): Promise<SendResult> {
-  checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
-  await ctx.limits.consume('sendPerUser', userId);
-  // Checked before the statement; the statement then claims them (see `claim` below).
-  const attachments = await resolveMessageAttachments(ctx, userId, body);
+async function insertOne(ctx: Context, send: PlainSend, replyToId: string | null, attachments: Attachment[]): Promise<MessageRow | undefined> {
   const attachmentIds = attachments.map((a) => a.id);
-  if (body.replyToId) {
-    // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
-    const [target] = await ctx.db.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
-    if (!target) throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
-  }
-  // One statement: lock the conversation row (membership is part of the join), insert with the
-  // next seq, advance last_seq and the author's own watermarks. The row lock is held for a single
-  // statement instead of a round-trip-long transaction, which is what bounds sends per conversation.
-  // Under READ COMMITTED a concurrent sender waits at FOR UPDATE and then re-reads the row, so it
-  // sees the seq this one took. A repeated clientId hits the unique constraint and inserts nothing.
-  // Attachments ride in the same statement: `claim` locks them (after the conversation row, as
-  // conv is read first; deletes take the same order) and re-checks that each is still free, and
-  // the insert happens only if every one was claimed. A concurrent send that took one first makes
-  // this insert nothing, so a failed send attaches nothing and a message never shares a file.
   const [inserted] = await ctx.db.query<MessageRow>(
     `WITH conv AS (
        SELECT c.id, c.last_seq FROM conversations c
@@ -168,8 +157,48 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
          FROM ins WHERE cm.conversation_id = ins.conversation_id AND cm.user_id = ins.author_id
      )
      SELECT * FROM ins`,
-    [newId(), body.conversationId, userId, body.clientId, body.kind ?? 'text', ctx.keys.encrypt(body.content), body.replyToId ?? null, searchTerms(ctx.keys.searchKey, body.content), JSON.stringify(attachments), attachmentIds],
+    [send.id, send.conversationId, send.authorId, send.clientId, send.kind, send.contentEnc, replyToId, send.terms, JSON.stringify(attachments), attachmentIds],
   );
+  return inserted;
+}
+
+/** One batcher per database: sends to the same database share its batches. */
+const batchers = new WeakMap<Database, SendBatcher>();
+export function batcherFor(ctx: Context): SendBatcher {
+  let batcher = batchers.get(ctx.db);
+  if (!batcher) batchers.set(ctx.db, (batcher = new SendBatcher(ctx.db, (send) => insertOne(ctx, send, null, []), MESSAGE_COLUMNS)));
+  return batcher;
+}
+
+/**
+ * Stores a message exactly once per (conversation, author, clientId).
+ * The conversation row is locked first, which serializes sends per conversation; the insert then
+ * relies on the unique constraint (ON CONFLICT DO NOTHING) for idempotency, and the sequence only
+ * advances when a row was actually inserted, so `seq` has no gaps.
+ */
+export async function sendMessage(ctx: Context, userId: string, body: SendMessageBody): Promise<SendResult> {
+  checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
+  await ctx.limits.consume('sendPerUser', userId);
+  // Checked before the statement; the statement then claims them (see insertOne).
+  const attachments = await resolveMessageAttachments(ctx, userId, body);
+  const attachmentIds = attachments.map((a) => a.id);
+  if (body.replyToId) {
+    // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
+    const [target] = await ctx.db.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
+    if (!target) throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
+  }
+  const send: PlainSend = {
+    id: newId(),
+    conversationId: body.conversationId,
+    authorId: userId,
+    clientId: body.clientId,
+    kind: body.kind ?? 'text',
+    contentEnc: ctx.keys.encrypt(body.content),
+    terms: `{${searchTerms(ctx.keys.searchKey, body.content).join(',')}}`,
+  };
+  // Plain sends are group-committed with the sends that arrive alongside them (sendBatch.ts).
+  const inserted =
+    attachments.length === 0 && !body.replyToId ? await batcherFor(ctx).store(send) : await insertOne(ctx, send, body.replyToId ?? null, attachments);
   if (inserted) {
     const message = toMessage(ctx, inserted, []);
     emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', message);
