@@ -12,7 +12,7 @@ import { buildHttpApp, type App } from './http/app.ts';
 import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
-import { registerNotificationJobs, startNotifications } from './operations/notifications.ts';
+import { notifyAiAnswerReady, registerNotificationJobs, startNotifications } from './operations/notifications.ts';
 import { createPushSender, DEFAULT_PUSH_OPTIONS, loadPushOptions, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
@@ -99,7 +99,13 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   const gateway = attachGateway({ ctx, metrics, httpServer: app.server, redis, options: options.realtime });
   // "Is this user connected?" for notifications: the gateway's presence, across nodes.
   ctx.presence = { online: (userIds) => gateway.presence.store.online(userIds) };
-  const ai = new AiRunner(ctx, streams, { redis, metrics });
+  const ai = new AiRunner(ctx, streams, {
+    redis,
+    metrics,
+    onAnswerReady: (message) => {
+      notifyAiAnswerReady(ctx, message).catch((error: unknown) => log.warn({ err: error }, 'AI answer notification failed'));
+    },
+  });
   try {
     // Closes answers a crash left streaming before anyone can see them as live.
     await ai.start();

@@ -172,6 +172,13 @@ describe('AI answers on one node', () => {
     expect((await call(m1, 'ai:regenerate', { messageId: first.messageId })).ok).toBe(false);
   });
 
+  it('tells the asker that the answer is ready', async () => {
+    const conv = await assistantConversation(alice);
+    const ready = waitFor(a1, 'notification', (n) => n.kind === 'ai_answer' && n.conversationId === conv);
+    const final = await ask(a1, conv, 'notify me [tokens=3]');
+    expect(await ready).toMatchObject({ kind: 'ai_answer', messageId: final.messageId, body: tokens(3).trim() });
+  });
+
   it('answers a retried send (same clientId) once, though the retry is announced again', async () => {
     const conv = await assistantConversation(alice);
     const events = record(a1);

@@ -172,7 +172,8 @@ export async function uploadAttachment(ctx: Context, userId: string, attachmentI
     if (result.textStatus === 'pending') ctx.jobs.kick();
     return toAttachment(attachment);
   } catch (error) {
-    if (!(error instanceof ConfabError)) {
+    // Anything but the refusals above leaves the attachment ready for another try.
+    if (!(error instanceof ConfabError) || error.code === 'UNAVAILABLE') {
       await setStatus(ctx, row.id, 'pending');
       if (stored.length > 0) await ctx.files.store.delete(stored).catch(() => {});
     }
@@ -250,13 +251,18 @@ async function processUpload(ctx: Context, row: AttachmentRow, scratch: string, 
   const keys: string[] = [];
   const storedSize = originalPath === scratch ? size : await fileSize(originalPath);
   const originalKey = objectKey(row.conversation_id, row.id, 'original');
-  await ctx.files.store.put(originalKey, originalPath, type);
+  await putObject(ctx, originalKey, originalPath, type);
   keys.push(originalKey);
   let previewSize: number | null = null;
   if (previewPath) {
     previewSize = await fileSize(previewPath);
     const previewKey = objectKey(row.conversation_id, row.id, 'preview');
-    await ctx.files.store.put(previewKey, previewPath, 'image/webp');
+    try {
+      await putObject(ctx, previewKey, previewPath, 'image/webp');
+    } catch (error) {
+      await ctx.files.store.delete(keys).catch(() => {});
+      throw error;
+    }
     keys.push(previewKey);
   }
   const category = categoryOf(type);
@@ -333,7 +339,21 @@ export async function readDownload(ctx: Context, download: Download, range?: { s
     return await ctx.files.store.get(download.key, range);
   } catch (error) {
     if (error instanceof FileNotFoundError) throw new ConfabError('NOT_FOUND', 'no such attachment');
-    throw error;
+    throw storageDown(ctx, error);
+  }
+}
+
+/** The file store failed (object storage unreachable, disk full): a dependency is down. */
+function storageDown(ctx: Context, error: unknown): ConfabError {
+  ctx.log.error({ err: error }, 'file storage failed');
+  return new ConfabError('UNAVAILABLE', 'file storage is not available; try again later');
+}
+
+async function putObject(ctx: Context, key: string, file: string, type: string): Promise<void> {
+  try {
+    await ctx.files.store.put(key, file, type);
+  } catch (error) {
+    throw storageDown(ctx, error);
   }
 }
 

@@ -22,10 +22,9 @@ import { iso } from './users.ts';
  * of their devices, through the job queue: never on the request path, retried with backoff.
  *
  * Triggering: the bus is per node and only the node that stored a message publishes it, so each
- * message is seen once. A client retrying a send (same clientId) makes the node publish it again;
- * a small memory of recent message ids on each node and an age limit keep that from notifying
- * twice (a retry that lands on another node can, rarely: push services then collapse the two by
- * their topic, the conversation).
+ * message is seen once. A retried send (same clientId) is announced again for live clients, marked
+ * `repeat`, and triggers nothing; a memory of recent message ids per node and an age limit are a
+ * second guard against anything else that replays an announcement.
  */
 
 type NotificationEvent = ServerEventPayload<'notification'>;
