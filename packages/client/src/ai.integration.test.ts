@@ -77,4 +77,32 @@ describe('AI answers in watchMessages', () => {
     }
     expect(first.getConversation(conv.id)?.generating).toBe(false);
   });
+
+  it('stops an answer and regenerates it', async () => {
+    const bob = await registerUser(server, 'bob');
+    const client = createClient({ url: server.url });
+    clients.push(client);
+    client.setSession({ accessToken: bob.accessToken, refreshToken: bob.refreshToken });
+    await client.idle();
+    const conv = await client.createAssistant({ model: MODEL });
+    let latest: ChatMessage[] = [];
+    client.watchMessages(conv.id, (l) => (latest = l));
+    const answer = () => latest.find((m) => m.authorId === 'assistant');
+    await client.send(conv.id, { content: '[tokens=400] [delay=15]' }).settled;
+    await until('the answer streams', () => (answer()?.content.length ?? 0) > 10);
+    await client.stopAnswer(answer()!.id);
+    await until('stopped', () => answer()?.status === 'stopped');
+    const stoppedText = answer()!.content;
+    expect(stoppedText.length).toBeLessThan(400 * 4);
+    fake.mode = { delayMs: 0 };
+    try {
+      const again = await client.regenerate(answer()!.id);
+      expect(again.status).toBe('streaming');
+      await until('regenerated', () => answer()?.status === 'complete');
+      expect(answer()!.id).toBe(again.id);
+      expect(answer()!.content).toBe(Array.from({ length: 400 }, (_, i) => `t${i} `).join(''));
+    } finally {
+      fake.mode = undefined;
+    }
+  });
 });

@@ -946,6 +946,26 @@ export class ConfabClient {
     );
   }
 
+  /** Stops an AI answer that is streaming (any member may); it ends as `stopped` with the text so far. */
+  async stopAnswer(messageId: string): Promise<void> {
+    await this.aiRequest('ai:stop', { messageId });
+  }
+
+  /**
+   * Regenerates an AI answer as a new version; given one of the user's own messages, regenerates
+   * the answer that follows it (edit-and-resend: `edit()` the message, then `regenerate()` it).
+   */
+  regenerate(messageId: string): Promise<Message> {
+    return this.aiRequest('ai:regenerate', { messageId });
+  }
+
+  /** AI control exists only as socket events: offline it fails at once instead of queueing. */
+  private aiRequest<E extends 'ai:stop' | 'ai:regenerate'>(event: E, payload: ClientEventPayload<E>): Promise<ClientEventResults[E]> {
+    this.assertOpen();
+    if (!this.conn.connected) return Promise.reject(new ConfabError('UNAVAILABLE', 'not connected: try again when back online'));
+    return this.conn.request(event, payload);
+  }
+
   /** Moves the caller's read watermark up to this message (optimistic; rolled back when refused). */
   async markRead(messageId: string): Promise<{ seq: number }> {
     this.assertOpen();
