@@ -90,13 +90,13 @@ describe('AI answers in watchMessages', () => {
     const answer = () => latest.find((m) => m.authorId === 'assistant');
     await client.send(conv.id, { content: '[tokens=400] [delay=15]' }).settled;
     await until('the answer streams', () => (answer()?.content.length ?? 0) > 10);
-    await client.stopAnswer(answer()!.id);
+    await client.stopAnswer(answer()!.id!);
     await until('stopped', () => answer()?.status === 'stopped');
     const stoppedText = answer()!.content;
     expect(stoppedText.length).toBeLessThan(400 * 4);
     fake.mode = { delayMs: 0 };
     try {
-      const again = await client.regenerate(answer()!.id);
+      const again = await client.regenerate(answer()!.id!);
       expect(again.status).toBe('streaming');
       await until('regenerated', () => answer()?.status === 'complete');
       expect(answer()!.id).toBe(again.id);

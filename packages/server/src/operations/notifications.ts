@@ -129,6 +129,13 @@ export function summarize(message: Pick<Message, 'content' | 'kind' | 'attachmen
 interface Delivery {
   userId: string;
   event: NotificationEvent;
+  /**
+   * Whether a connected user also gets an in-app `notification` event: for mentions, direct
+   * messages and AI answers. Every other message already reaches a connected user's client as
+   * `chat:message_received` (clients receive all their conversations), so a second event per
+   * message and member would double the fan-out for nothing the client cannot derive itself.
+   */
+  inApp: boolean;
   /** False: the push shows who and where, not what. */
   preview: boolean;
   urgency: NonNullable<SendOptions['urgency']>;
@@ -151,7 +158,7 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
     // Presence unknown (Redis away): better told twice than not at all.
     ctx.log.warn({ err: error }, 'presence lookup failed; notifying in app and by push');
   }
-  for (const d of deliveries) if (!online || online.has(d.userId)) emitToUser(ctx.bus, d.userId, 'notification', d.event);
+  for (const d of deliveries) if (d.inApp && (!online || online.has(d.userId))) emitToUser(ctx.bus, d.userId, 'notification', d.event);
   const offline = online ? deliveries.filter((d) => !online.has(d.userId)) : deliveries;
   if (offline.length === 0) return;
   const subscriptions = await ctx.db.query<{ id: string; user_id: string }>('SELECT id, user_id FROM push_subscriptions WHERE user_id = ANY($1::text[])', [
@@ -179,48 +186,63 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
 interface RecipientRow {
+  conversation_id: string;
   user_id: string;
   handle: string;
   muted: boolean;
+  last_read_seq: number;
   level: Level;
   preview: boolean;
   type: 'direct' | 'group' | 'assistant';
   title: string | null;
-  author_name: string | null;
 }
 
-/** Notifies the other members of a newly stored message (called for each message this node stored). */
-export async function notifyNewMessage(ctx: Context, message: Message): Promise<void> {
-  // Members who have read past it (or joined after it) are not told about it.
-  const rows = await ctx.db.query<RecipientRow>(
-    `SELECT cm.user_id, u.handle, cm.muted, COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview,
-            c.type, c.title, au.display_name AS author_name
-       FROM conversation_members cm
-       JOIN conversations c ON c.id = cm.conversation_id
-       JOIN users u ON u.id = cm.user_id
-       LEFT JOIN users au ON au.id = $2
-       LEFT JOIN notification_preferences np ON np.user_id = cm.user_id
-      WHERE cm.conversation_id = $1 AND cm.user_id <> $2 AND NOT u.is_bot AND cm.last_read_seq < $3`,
-    [message.conversationId, message.authorId, message.seq],
-  );
-  const body = summarize(message);
+/**
+ * Notifies the other members of newly stored messages (those this node stored), with one query for
+ * the members of all their conversations, however many messages there are.
+ */
+export async function notifyNewMessages(ctx: Context, messages: Message[]): Promise<void> {
+  if (messages.length === 0) return;
+  const conversationIds = [...new Set(messages.map((m) => m.conversationId))];
+  const authorIds = [...new Set(messages.map((m) => m.authorId))];
+  const [rows, authors] = await Promise.all([
+    ctx.db.query<RecipientRow>(
+      `SELECT cm.conversation_id, cm.user_id, u.handle, cm.muted, cm.last_read_seq,
+              COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
+         FROM conversation_members cm
+         JOIN conversations c ON c.id = cm.conversation_id
+         JOIN users u ON u.id = cm.user_id
+         LEFT JOIN notification_preferences np ON np.user_id = cm.user_id
+        WHERE cm.conversation_id = ANY($1::text[]) AND NOT u.is_bot AND NOT cm.muted AND COALESCE(np.level, 'all') <> 'none'`,
+      [conversationIds],
+    ),
+    ctx.db.query<{ id: string; display_name: string }>('SELECT id, display_name FROM users WHERE id = ANY($1::text[])', [authorIds]),
+  ]);
+  const authorName = new Map(authors.map((a) => [a.id, a.display_name]));
+  const members = new Map<string, RecipientRow[]>();
+  for (const r of rows) members.set(r.conversation_id, [...(members.get(r.conversation_id) ?? []), r]);
   const deliveries: Delivery[] = [];
-  for (const r of rows) {
-    if (r.muted || r.level === 'none') continue;
-    const mentioned = mentions(message.content, r.handle);
-    // A direct conversation is addressed to its other member: it counts as a mention.
-    if (r.level === 'mentions' && !mentioned && r.type !== 'direct') continue;
-    const author = r.author_name ?? 'Someone';
-    const where = r.title ?? (r.type === 'assistant' ? 'Assistant' : 'a group');
-    const title = r.type === 'direct' ? author : mentioned ? `${author} mentioned you in ${where}` : `${author} in ${where}`;
-    deliveries.push({
-      userId: r.user_id,
-      event: { kind: mentioned ? 'mention' : 'message', conversationId: message.conversationId, messageId: message.id, title, body },
-      preview: r.preview,
-      urgency: mentioned || r.type === 'direct' ? 'high' : 'normal',
-      // Plain messages of one conversation collapse into the latest; mentions stand alone.
-      ...(!mentioned && TOPIC.test(message.conversationId) ? { topic: message.conversationId } : {}),
-    });
+  for (const message of messages) {
+    const body = summarize(message);
+    const author = authorName.get(message.authorId) ?? 'Someone';
+    for (const r of members.get(message.conversationId) ?? []) {
+      // The author, and members who have read past it (or joined after it), are not told.
+      if (r.user_id === message.authorId || r.last_read_seq >= message.seq) continue;
+      const mentioned = mentions(message.content, r.handle);
+      // A direct conversation is addressed to its other member: it counts as a mention.
+      if (r.level === 'mentions' && !mentioned && r.type !== 'direct') continue;
+      const where = r.title ?? (r.type === 'assistant' ? 'Assistant' : 'a group');
+      const title = r.type === 'direct' ? author : mentioned ? `${author} mentioned you in ${where}` : `${author} in ${where}`;
+      deliveries.push({
+        userId: r.user_id,
+        event: { kind: mentioned ? 'mention' : 'message', conversationId: message.conversationId, messageId: message.id, title, body },
+        inApp: mentioned || r.type === 'direct',
+        preview: r.preview,
+        urgency: mentioned || r.type === 'direct' ? 'high' : 'normal',
+        // Plain messages of one conversation collapse into the latest; mentions stand alone.
+        ...(!mentioned && TOPIC.test(message.conversationId) ? { topic: message.conversationId } : {}),
+      });
+    }
   }
   await deliver(ctx, deliveries);
 }
@@ -237,8 +259,8 @@ export async function notifyAiAnswerReady(ctx: Context, message: Message, opts: 
     if (asker) userIds = [asker.author_id];
   }
   const rows = await ctx.db.query<RecipientRow>(
-    `SELECT cm.user_id, u.handle, cm.muted, COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview,
-            c.type, c.title, NULL AS author_name
+    `SELECT cm.conversation_id, cm.user_id, u.handle, cm.muted, cm.last_read_seq,
+            COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
        FROM conversation_members cm
        JOIN conversations c ON c.id = cm.conversation_id
        JOIN users u ON u.id = cm.user_id
@@ -252,6 +274,7 @@ export async function notifyAiAnswerReady(ctx: Context, message: Message, opts: 
     .map((r) => ({
       userId: r.user_id,
       event: { kind: 'ai_answer', conversationId: message.conversationId, messageId: message.id, title: r.title ? `Your AI answer is ready: ${r.title}` : 'Your AI answer is ready', body },
+      inApp: true,
       preview: r.preview,
       urgency: 'high',
     }));
@@ -282,9 +305,10 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
 
   const pump = () => {
     while (!stopped && running.size < concurrency && queue.length > 0) {
-      const message = queue.shift()!;
-      const task: Promise<void> = notifyNewMessage(ctx, message)
-        .catch((error: unknown) => ctx.log.warn({ err: error, messageId: message.id }, 'could not send notifications'))
+      // Messages that queued up while others were being handled go together (one query for all).
+      const batch = queue.splice(0, 200);
+      const task: Promise<void> = notifyNewMessages(ctx, batch)
+        .catch((error: unknown) => ctx.log.warn({ err: error, messages: batch.length }, 'could not send notifications'))
         .finally(() => {
           running.delete(task);
           pump();

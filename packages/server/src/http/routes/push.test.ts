@@ -142,22 +142,29 @@ describe('web push', () => {
     await carol.api.request('DELETE', '/api/push/subscriptions', { endpoint: sub.endpoint });
   });
 
-  it('a connected member gets the in-app notification and no push', async () => {
+  it('a connected member gets an in-app notification for a mention, and no push', async () => {
     const conv = await group(alice, [bob, dave], 'Online');
     const bobSub = await subscribe(bob);
     const daveSub = await subscribe(dave);
     const { socket, notifications } = await connect(bob);
-    const message = await send(alice, conv, 'hello both');
+    const content = `hello @${bob.user.handle}`;
+    const message = await send(alice, conv, content);
     await until(() => notifications.length > 0);
-    expect(notifications).toEqual([{ kind: 'message', conversationId: conv, messageId: message.id, title: 'alice in Online', body: 'hello both' }]);
+    expect(notifications).toEqual([{ kind: 'mention', conversationId: conv, messageId: message.id, title: 'alice mentioned you in Online', body: content }]);
     // Dave (offline) is pushed; bob is not.
     await pushService.waitFor(daveSub.path);
     await settle();
     expect(pushService.to(bobSub.path)).toHaveLength(0);
+    // A plain group message reaches connected bob as chat:message_received only: no second event, no push.
+    await send(alice, conv, 'plain news');
+    await pushService.waitFor(daveSub.path, 2);
+    await settle();
+    expect(notifications).toHaveLength(1);
+    expect(pushService.to(bobSub.path)).toHaveLength(0);
     // The author is never notified of their own message.
     const aliceSocket = await connect(alice);
-    await send(alice, conv, 'me again');
-    await pushService.waitFor(daveSub.path, 2);
+    await send(alice, conv, `me again @${alice.user.handle}`);
+    await pushService.waitFor(daveSub.path, 3);
     await settle();
     expect(aliceSocket.notifications).toHaveLength(0);
     // Away (app in the background) counts as not connected: pushed.
