@@ -53,7 +53,8 @@ export async function hydrateMessages(ctx: Context, db: Queryable, rows: Message
   return rows.map((r) => toMessage(ctx, r, byMessage.get(r.id) ?? []));
 }
 
-export function toMessage(ctx: Context, r: MessageRow, reactions: Message['reactions']): Message {
+/** `plaintext`: the content when the caller has it already (saves decrypting it). */
+export function toMessage(ctx: Context, r: MessageRow, reactions: Message['reactions'], plaintext?: string): Message {
   return {
     id: r.id,
     conversationId: r.conversation_id,
@@ -61,7 +62,7 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     authorId: r.author_id,
     clientId: r.client_id,
     kind: r.kind,
-    content: r.deleted_at ? '' : ctx.keys.decrypt(r.content_enc),
+    content: r.deleted_at ? '' : (plaintext ?? ctx.keys.decrypt(r.content_enc)),
     replyToId: r.reply_to_id,
     attachments: r.deleted_at ? [] : r.attachments,
     reactions,
@@ -200,7 +201,8 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   const inserted =
     attachments.length === 0 && !body.replyToId ? await batcherFor(ctx).store(send) : await insertOne(ctx, send, body.replyToId ?? null, attachments);
   if (inserted) {
-    const message = toMessage(ctx, inserted, []);
+    // The plaintext is at hand: no need to decrypt what was just encrypted.
+    const message = toMessage(ctx, inserted, [], body.content);
     emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', message);
     return { message, created: true };
   }
