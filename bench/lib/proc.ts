@@ -67,3 +67,13 @@ export function log(...args: unknown[]): void {
   const t = new Date().toISOString().slice(11, 19);
   console.error(`[bench ${t}]`, ...args);
 }
+
+/** CPU used by this process (the generator) since the call, as cores. */
+export function selfCpuMeter() {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return +((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2);
+  };
+}

@@ -12,6 +12,16 @@ import type { AuthResult, Conversation } from '@confab/protocol';
 import { freshPostgres, sharedSecret, startNode, tempDataDir, type Node } from '../nodes.ts';
 import { mapLimit } from './proc.ts';
 
+/** Every server process the bench started: killed if the bench exits early, so none is left behind. */
+const children = new Set<ChildProcess>();
+export function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
 export interface BenchUser {
   id: string;
   token: string;
@@ -93,6 +103,7 @@ export async function startConfab(store: 'postgres' | 'embedded', opts: TargetOp
     ...opts.env,
   };
   let node = await startNode(env);
+  track(node.process);
   const run = randomBytes(3).toString('hex');
   let userCount = 0;
   const target: ConfabTarget = {
@@ -150,6 +161,7 @@ export async function startConfab(store: 'postgres' | 'embedded', opts: TargetOp
       await between?.();
       const t1 = performance.now();
       node = await startNode(env);
+      track(node.process);
       return { stoppedMs, startedMs: performance.now() - t1 };
     },
   };
@@ -177,6 +189,7 @@ export async function startBaseline(store: BaselineStore, opts: TargetOptions = 
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -5,6 +5,8 @@ export interface RunContext {
   quick: boolean;
   /** Start Confab with --cpu-prof (profiles land in bench/results/profiles/). */
   profile: boolean;
+  /** The targets of `keys` selected with --only (all when not given), in order. */
+  pick(keys: string[]): string[];
   /** Server start options per target key (profiling env etc.). */
   targetOptions(targetKey: string, label: string): TargetOptions;
   /** Called after a profiled target stopped: summarizes its profile into the results. */

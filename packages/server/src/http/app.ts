@@ -16,6 +16,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { pushRoutes } from './routes/push.ts';
 import { userRoutes } from './routes/users.ts';
+import { webRoutes } from './routes/web.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -78,6 +79,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);
-  await (await import('./routes/web.ts')).webRoutes(app); // the web app at /: last, so every API route wins over its wildcard
+  // The web app at /: registered last, so every API route wins over its wildcard.
+  await webRoutes(app);
   return app;
 }

@@ -72,8 +72,13 @@ export async function webRoutes(app: App, dist = process.env.CONFAB_WEB_DIR || D
   };
 
   app.get('/*', { schema: { hide: true } }, async (request, reply) => {
-    const url = decodeURIComponent((request.raw.url ?? '/').split('?')[0] ?? '/');
-    if (isReserved(url)) return reply.callNotFound();
+    let url: string;
+    try {
+      url = decodeURIComponent((request.raw.url ?? '/').split('?')[0] ?? '/');
+    } catch {
+      return reply.callNotFound(); // a malformed escape: no such file, no such page
+    }
+    if (isReserved(url) || url.includes('\0')) return reply.callNotFound();
     if (url === '/' || url === '/index.html') return sendIndex(reply);
     const file = path.resolve(root, `.${url}`);
     // Only files inside dist; `send` also refuses traversal, this keeps the stat honest.

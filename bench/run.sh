@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# npm run bench: raise the open-file limit (Node cannot call setrlimit), then run the harness.
+# Each connection is one descriptor in the generator and one in the server process. Here the hard
+# limit is 20,000 and cannot be raised without CAP_SYS_RESOURCE; we go as high as allowed.
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec node --import tsx "$(dirname "$0")/run.ts" "$@"

@@ -1,0 +1,126 @@
+import { ConfabError, type ConfabClient, type Me } from '@confab/client';
+import { ConfabProvider } from '@confab/client/react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { AuthScreen } from '../auth/AuthScreen.tsx';
+import { clearSession, loadCachedMe, onOtherTabSession, persistSession, saveMe } from '../lib/session.ts';
+import { ConfirmHost } from '../ui/confirm.tsx';
+import { Toasts } from '../ui/toast.tsx';
+import { Spinner } from '../ui/Spinner.tsx';
+import { MeContext } from './me.tsx';
+import { SettingsProvider } from './settings.tsx';
+import { Shell } from './Shell.tsx';
+
+type Auth = { state: 'signedOut'; notice?: string } | { state: 'loading' } | { state: 'signedIn'; me: Me };
+
+/** Who is signed in: restores the session on load, follows other tabs, and ends it on expiry. */
+export function Root({ client, resumed }: { client: ConfabClient; resumed: boolean }) {
+  const [auth, setAuth] = useState<Auth>(() => {
+    if (!resumed) return { state: 'signedOut' };
+    const cached = loadCachedMe();
+    return cached && cached.id === client.userId ? { state: 'signedIn', me: cached } : { state: 'loading' };
+  });
+  const signedIn = auth.state !== 'signedOut';
+
+  // Keep the stored session in step with token rotation while signed in.
+  useEffect(() => (signedIn ? persistSession(client) : undefined), [client, signedIn]);
+
+  // Refresh the profile after a reload (the cached one painted the first frame).
+  useEffect(() => {
+    if (!resumed) return;
+    client.fetchMe().then(
+      (me) => {
+        saveMe(me);
+        setAuth({ state: 'signedIn', me });
+      },
+      (error: unknown) => {
+        if (error instanceof ConfabError && error.code === 'UNAUTHENTICATED') {
+          clearSession();
+          setAuth({ state: 'signedOut', notice: 'Your session has ended. Please sign in again.' });
+        } else {
+          // Offline: keep going from the cache; the SDK reconnects on its own.
+          const cached = loadCachedMe();
+          setAuth(cached ? { state: 'signedIn', me: cached } : { state: 'signedOut', notice: "Can't reach Confab. Check your connection and sign in again." });
+        }
+      },
+    );
+  }, [client, resumed]);
+
+  useEffect(
+    () =>
+      client.on('sessionExpired', () => {
+        clearSession();
+        setAuth({ state: 'signedOut', notice: 'Your session has ended. Please sign in again.' });
+      }),
+    [client],
+  );
+
+  // Another tab signed in or out: follow it.
+  useEffect(
+    () =>
+      onOtherTabSession((session) => {
+        if (!session) {
+          void client.logout().catch(() => {});
+          setAuth({ state: 'signedOut', notice: 'You signed out in another tab.' });
+        } else if (!client.tokens) {
+          client.setSession(session);
+          setAuth({ state: 'loading' });
+          client.fetchMe().then(
+            (me) => {
+              saveMe(me);
+              setAuth({ state: 'signedIn', me });
+            },
+            () => setAuth({ state: 'signedOut' }),
+          );
+        }
+      }),
+    [client],
+  );
+
+  const onSignedIn = useCallback((me: Me) => {
+    saveMe(me);
+    setAuth({ state: 'signedIn', me });
+  }, []);
+
+  const signOut = useCallback(async () => {
+    clearSession();
+    await client.logout().catch(() => {});
+    setAuth({ state: 'signedOut' });
+    window.history.replaceState(null, '', '/');
+  }, [client]);
+
+  const meState = useMemo(
+    () =>
+      auth.state === 'signedIn'
+        ? {
+            me: auth.me,
+            setMe: (me: Me) => {
+              saveMe(me);
+              setAuth({ state: 'signedIn', me });
+            },
+            signOut,
+          }
+        : null,
+    [auth, signOut],
+  );
+
+  return (
+    <ConfabProvider client={client}>
+      {auth.state === 'signedOut' && <AuthScreen onSignedIn={onSignedIn} notice={auth.notice} />}
+      {auth.state === 'loading' && (
+        <div className="boot">
+          <Spinner size={28} label="Loading Confab" />
+        </div>
+      )}
+      {meState && (
+        <MeContext.Provider value={meState}>
+          <SettingsProvider>
+            <Shell />
+          </SettingsProvider>
+        </MeContext.Provider>
+      )}
+      <Toasts />
+      <ConfirmHost />
+    </ConfabProvider>
+  );
+}
+

@@ -1,0 +1,108 @@
+import { useConfabClient, useConversations } from '@confab/client/react';
+import { useEffect, useState } from 'react';
+import { ConversationView } from '../chat/ConversationView.tsx';
+import { Sidebar } from '../conversations/Sidebar.tsx';
+import { SettingsView } from '../settings/SettingsView.tsx';
+import { Icon } from '../ui/Icon.tsx';
+import { ConnectionBanner } from './ConnectionBanner.tsx';
+import { QuickSwitcher } from './QuickSwitcher.tsx';
+import { conversationPath, navigate, useRoute } from './router.ts';
+
+/**
+ * The signed-in layout: sidebar and main pane side by side; below 768 px the sidebar is the home
+ * screen and, inside a conversation, a drawer opened from the header.
+ */
+export function Shell() {
+  const client = useConfabClient();
+  const route = useRoute();
+  const conversations = useConversations();
+  const [drawer, setDrawer] = useState(false);
+  const [switcher, setSwitcher] = useState(false);
+
+  // Close the drawer whenever the place changes.
+  useEffect(() => setDrawer(false), [route]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setSwitcher((s) => !s);
+      } else if (e.key === 'Escape' && drawer) setDrawer(false);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [drawer]);
+
+  // Unread count in the tab title.
+  const unread = conversations.reduce((n, c) => n + (c.muted || c.archived ? 0 : c.unreadCount), 0);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Confab` : 'Confab';
+  }, [unread]);
+
+  // A click on a push notification while the app is open (see public/sw.js).
+  useEffect(() => {
+    if (!('serviceWorker' in navigator)) return;
+    const onMessage = (e: MessageEvent) => {
+      const data = e.data as { type?: string; conversationId?: string | null } | null;
+      if (data?.type === 'open' && data.conversationId) navigate(conversationPath(data.conversationId));
+    };
+    navigator.serviceWorker.addEventListener('message', onMessage);
+    return () => navigator.serviceWorker.removeEventListener('message', onMessage);
+  }, []);
+
+  // In-app notifications while the tab is hidden (web push covers the closed tab).
+  useEffect(
+    () =>
+      client.on('notification', (n) => {
+        if (document.visibilityState === 'visible' || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+        const c = client.getConversation(n.conversationId);
+        if (c?.muted) return;
+        const note = new Notification(n.title || 'Confab', { body: n.body, tag: `conv-${n.conversationId}`, icon: '/favicon.svg' });
+        note.onclick = () => {
+          window.focus();
+          navigate(conversationPath(n.conversationId));
+          note.close();
+        };
+      }),
+    [client],
+  );
+
+  const inConversation = route.name === 'conversation';
+  const inSettings = route.name === 'settings';
+  return (
+    <div className={`shell ${inConversation || inSettings ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
+      <a className="skip-link" href="#main">
+        Skip to conversation
+      </a>
+      <ConnectionBanner />
+      <div className="shell-body">
+        <aside className="sidebar" aria-label="Conversations">
+          <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} />
+        </aside>
+        {drawer && <div className="drawer-scrim" onClick={() => setDrawer(false)} aria-hidden="true" />}
+        <main id="main" className="main" tabIndex={-1}>
+          {route.name === 'conversation' && <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />}
+          {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
+          {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
+        </main>
+      </div>
+      {switcher && <QuickSwitcher onClose={() => setSwitcher(false)} />}
+    </div>
+  );
+}
+
+function Welcome({ onSwitcher }: { onSwitcher: () => void }) {
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+  return (
+    <div className="welcome">
+      <div className="welcome-art" aria-hidden="true">
+        <Icon name="sparkles" size={40} />
+      </div>
+      <h2>Welcome to Confab</h2>
+      <p>Pick a conversation on the left, or start a new one with a person, a group or an AI assistant.</p>
+      <button type="button" className="btn" onClick={onSwitcher}>
+        <Icon name="search" /> Jump to a conversation <kbd>{mac ? '⌘' : 'Ctrl'} K</kbd>
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,45 @@
+import { useSyncExternalStore } from 'react';
+
+/**
+ * A very small router: the app has three kinds of places (/, /c/<id>, /settings), so the URL is
+ * parsed here rather than with a library. Links push history entries; back/forward just work.
+ */
+export type Route = { name: 'home' } | { name: 'conversation'; id: string } | { name: 'settings'; section: string | null };
+
+const listeners = new Set<() => void>();
+let current = parse(window.location.pathname);
+
+function parse(pathname: string): Route {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'c' && parts[1]) return { name: 'conversation', id: parts[1] };
+  if (parts[0] === 'settings') return { name: 'settings', section: parts[1] ?? null };
+  return { name: 'home' };
+}
+
+function update(): void {
+  current = parse(window.location.pathname);
+  for (const fn of [...listeners]) fn();
+}
+
+window.addEventListener('popstate', update);
+
+export function navigate(path: string, opts: { replace?: boolean } = {}): void {
+  if (path === window.location.pathname) return;
+  if (opts.replace) window.history.replaceState(null, '', path);
+  else window.history.pushState(null, '', path);
+  update();
+}
+
+export function conversationPath(id: string): string {
+  return `/c/${encodeURIComponent(id)}`;
+}
+
+export function useRoute(): Route {
+  return useSyncExternalStore(
+    (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    () => current,
+  );
+}

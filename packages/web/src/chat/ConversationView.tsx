@@ -1,0 +1,266 @@
+import type { ChatMessage } from '@confab/client';
+import { useConfabClient, useConversations, useMessages, usePresence, useTyping } from '@confab/client/react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useMe } from '../app/me.tsx';
+import { navigate } from '../app/router.ts';
+import { patchConversation } from '../conversations/actions.ts';
+import { conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
+import { formatLastSeen } from '../lib/time.ts';
+import { Avatar } from '../ui/Avatar.tsx';
+import { Icon } from '../ui/Icon.tsx';
+import { toast } from '../ui/toast.tsx';
+import { humanError } from '../lib/errors.ts';
+import { aiControls } from './ai.ts';
+import { Composer, type ComposerHandle } from './Composer.tsx';
+import { ChatContext, type ChatContextValue } from './context.ts';
+import { ConversationInfo } from './ConversationInfo.tsx';
+import { MessageList, useScrollOnOwnSend, type MessageListHandle } from './MessageList.tsx';
+
+export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawer: () => void }) {
+  const client = useConfabClient();
+  const { me } = useMe();
+  const conversations = useConversations();
+  const conversation = conversations.find((c) => c.id === id) ?? null;
+  const { messages, loadOlder, hasMore, loadingOlder } = useMessages(id);
+  const typing = useTyping(id);
+  const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
+  const [editingKey, setEditingKey] = useState<string | null>(null);
+  const [info, setInfo] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const [missing, setMissing] = useState(false);
+  const list = useRef<MessageListHandle>(null);
+  const composer = useRef<ComposerHandle>(null);
+  const ai = useMemo(() => aiControls(client), [client]);
+  useScrollOnOwnSend(list, messages, me.id);
+
+  // A conversation we don't know: wait for the first sync before saying it's gone.
+  useEffect(() => {
+    if (conversation) {
+      setMissing(false);
+      return;
+    }
+    let cancelled = false;
+    const t = window.setTimeout(() => !cancelled && setMissing(true), 5000);
+    void client.idle().then(() => !cancelled && !client.getConversation(id) && setMissing(true));
+    return () => {
+      cancelled = true;
+      window.clearTimeout(t);
+    };
+  }, [client, conversation, id]);
+
+  // Read receipts: what is on screen while the tab is visible counts as read.
+  const lastStored = useMemo(() => {
+    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id !== null) return messages[i]!;
+    return null;
+  }, [messages]);
+  const marked = useRef<string | null>(null);
+  useEffect(() => {
+    if (!lastStored?.id || lastStored.seq === null || !conversation) return;
+    if (lastStored.seq <= conversation.lastReadSeq && conversation.unreadCount === 0) return;
+    const mark = () => {
+      // Once per message: receipts change the conversation, which must not mark it again.
+      if (document.visibilityState !== 'visible' || !lastStored.id || marked.current === lastStored.id) return;
+      marked.current = lastStored.id;
+      client.markRead(lastStored.id).catch(() => {
+        marked.current = null;
+      });
+    };
+    mark();
+    document.addEventListener('visibilitychange', mark);
+    return () => document.removeEventListener('visibilitychange', mark);
+  }, [client, lastStored, conversation]);
+
+  const peer = conversation ? directPeer(conversation, me.id) : null;
+  const presence = usePresence(peer ? [peer.userId] : []);
+  const byId = useMemo(() => {
+    const map = new Map<string, ChatMessage>();
+    for (const m of messages) if (m.id) map.set(m.id, m);
+    return map;
+  }, [messages]);
+  const generating = useMemo(() => [...messages].reverse().find((m) => m.status === 'streaming') ?? null, [messages]);
+
+  const startEdit = useCallback((m: ChatMessage) => setEditingKey(messageKey(m)), []);
+  const stopEdit = useCallback(() => {
+    setEditingKey(null);
+    composer.current?.focus();
+  }, []);
+  const reply = useCallback((m: ChatMessage) => {
+    setReplyTo(m);
+    composer.current?.focus();
+  }, []);
+  const jumpTo = useCallback((messageId: string) => list.current?.jumpTo(messageId), []);
+  const editLast = useCallback(() => {
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.authorId === me.id && m.id && !m.deletedAt && m.kind === 'text') {
+        setEditingKey(messageKey(m));
+        return;
+      }
+    }
+  }, [messages, me.id]);
+
+  const canModerate = conversation ? ['owner', 'admin', 'moderator'].includes(conversation.role) : false;
+  const ctx: ChatContextValue = useMemo(
+    () => ({ conversation, me: me.id, canModerate, ai, editingKey, startEdit, stopEdit, reply, jumpTo, byId }),
+    [conversation, me.id, canModerate, ai, editingKey, startEdit, stopEdit, reply, jumpTo, byId],
+  );
+
+  if (!conversation && missing) {
+    return (
+      <div className="welcome">
+        <h2>Conversation not found</h2>
+        <p>It may have been deleted, or you are no longer a member.</p>
+        <button type="button" className="btn" onClick={() => navigate('/')}>
+          Back to your conversations
+        </button>
+      </div>
+    );
+  }
+
+  const title = conversation ? conversationTitle(conversation, me.id) : '';
+  const typingNames = typing.map((u) => memberName(conversation, u, me.id));
+  let subtitle: React.ReactNode = null;
+  if (typingNames.length) subtitle = <span className="typing-sub">{typingText(typingNames)}</span>;
+  else if (conversation?.type === 'direct' && peer) {
+    const p = presence[peer.userId];
+    subtitle = p?.status === 'online' ? <span className="online-sub">online</span> : formatLastSeen(p?.lastSeenAt ?? peer.user.lastSeenAt);
+  } else if (conversation?.type === 'group') subtitle = `${conversation.members.length} members`;
+  else if (conversation?.type === 'assistant') subtitle = <span className="model-badge">{modelLabel(conversation.model)}</span>;
+
+  const stopLatest = generating?.id && ai.stop ? () => void ai.stop!(generating.id!).catch((e: unknown) => toast(humanError(e), 'error')) : null;
+
+  return (
+    <ChatContext.Provider value={ctx}>
+      <div
+        className={`conversation ${dragging ? 'dragging' : ''}`}
+        onDragEnter={(e) => {
+          if (e.dataTransfer.types.includes('Files')) setDragging(true);
+        }}
+        onDragOver={(e) => {
+          if (e.dataTransfer.types.includes('Files')) e.preventDefault();
+        }}
+        onDragLeave={(e) => {
+          if (e.currentTarget === e.target || !e.currentTarget.contains(e.relatedTarget as Node)) setDragging(false);
+        }}
+        onDrop={(e) => {
+          if (!e.dataTransfer.files.length) return;
+          e.preventDefault();
+          setDragging(false);
+          composer.current?.addFiles([...e.dataTransfer.files]);
+        }}
+      >
+        <header className="conv-header">
+          <button type="button" className="icon-btn drawer-btn" aria-label="Show conversations" onClick={onOpenDrawer}>
+            <Icon name="back" size={20} />
+          </button>
+          {conversation ? (
+            <button type="button" className="conv-header-main" onClick={() => setInfo(true)} aria-label={`${title}: details`}>
+              <Avatar
+                id={peer?.userId ?? conversation.id}
+                name={title}
+                url={peer?.user.avatarUrl}
+                size={36}
+                kind={conversation.type === 'assistant' ? 'assistant' : conversation.type === 'group' ? 'group' : 'user'}
+                presence={peer ? presence[peer.userId]?.status : undefined}
+              />
+              <span className="conv-header-text">
+                <h1>{title}</h1>
+                <span className="conv-sub">{subtitle}</span>
+              </span>
+            </button>
+          ) : (
+            <span className="sk sk-line" style={{ width: 160 }} />
+          )}
+          {conversation && (
+            <div className="conv-header-actions">
+              <button
+                type="button"
+                className={`icon-btn ${conversation.pinned ? 'on' : ''}`}
+                aria-pressed={conversation.pinned}
+                aria-label={conversation.pinned ? 'Unpin' : 'Pin to top'}
+                title={conversation.pinned ? 'Unpin' : 'Pin'}
+                onClick={() => void patchConversation(client, id, { pinned: !conversation.pinned })}
+              >
+                <Icon name="pin" />
+              </button>
+              <button type="button" className="icon-btn" aria-label="Conversation details" title="Details" onClick={() => setInfo(true)}>
+                <Icon name="info" />
+              </button>
+            </div>
+          )}
+        </header>
+        <MessageList
+          ref={list}
+          conversation={conversation}
+          me={me.id}
+          messages={messages}
+          hasMore={hasMore}
+          loadingOlder={loadingOlder}
+          loadOlder={loadOlder}
+          empty={<EmptyConversation type={conversation?.type ?? 'direct'} title={title} />}
+        />
+        <div className="typing-line" aria-live="polite">
+          {typingNames.length > 0 && (
+            <>
+              <span className="typing-dots" aria-hidden="true">
+                <i />
+                <i />
+                <i />
+              </span>
+              {typingText(typingNames)}
+            </>
+          )}
+        </div>
+        <Composer
+          ref={composer}
+          conversation={conversation}
+          conversationId={id}
+          me={me.id}
+          replyTo={replyTo}
+          onCancelReply={() => setReplyTo(null)}
+          onSent={() => list.current?.scrollToBottom()}
+          onEditLast={editLast}
+          generating={generating}
+          onStop={stopLatest}
+        />
+        {dragging && (
+          <div className="drop-overlay" aria-hidden="true">
+            <Icon name="paperclip" size={32} />
+            Drop files to send them
+          </div>
+        )}
+      </div>
+      {info && conversation && <ConversationInfo conversation={conversation} onClose={() => setInfo(false)} />}
+    </ChatContext.Provider>
+  );
+}
+
+function typingText(names: string[]): string {
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
+
+function EmptyConversation({ type, title }: { type: string; title: string }) {
+  if (type === 'assistant') {
+    return (
+      <div className="empty-conv">
+        <div className="welcome-art" aria-hidden="true">
+          <Icon name="sparkles" size={32} />
+        </div>
+        <h2>How can I help?</h2>
+        <p>Ask a question, paste some code, or describe what you want to write. Answers stream in as they are written.</p>
+      </div>
+    );
+  }
+  return (
+    <div className="empty-conv">
+      <div className="welcome-art" aria-hidden="true">
+        👋
+      </div>
+      <h2>Say hello</h2>
+      <p>This is the start of your conversation{title ? ` with ${title}` : ''}.</p>
+    </div>
+  );
+}
+

@@ -1,0 +1,44 @@
+import { useSyncExternalStore } from 'react';
+
+/** Short notes at the bottom of the screen; errors stay a little longer. Read by screen readers. */
+interface Toast {
+  id: number;
+  text: string;
+  kind: 'info' | 'error';
+}
+
+let toasts: Toast[] = [];
+let nextId = 1;
+const listeners = new Set<() => void>();
+const emit = () => listeners.forEach((fn) => fn());
+
+export function toast(text: string, kind: Toast['kind'] = 'info'): void {
+  const id = nextId++;
+  toasts = [...toasts.filter((t) => t.text !== text), { id, text, kind }].slice(-3);
+  emit();
+  setTimeout(() => dismiss(id), kind === 'error' ? 6000 : 3000);
+}
+
+function dismiss(id: number): void {
+  toasts = toasts.filter((t) => t.id !== id);
+  emit();
+}
+
+export function Toasts() {
+  const list = useSyncExternalStore(
+    (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    () => toasts,
+  );
+  return (
+    <div className="toasts" role="status" aria-live="polite">
+      {list.map((t) => (
+        <div key={t.id} className={`toast toast-${t.kind}`} onClick={() => dismiss(t.id)}>
+          {t.text}
+        </div>
+      ))}
+    </div>
+  );
+}
