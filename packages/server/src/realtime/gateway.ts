@@ -104,8 +104,15 @@ function bufferedOutput(socket: AppSocket): { packets: number; bytes: number } {
  * Socket.IO on the HTTP server's port, path /socket.io. Transports stay thin: authentication and
  * room setup here, event handlers per domain in handlers/, every use-case in operations/.
  */
+/** The reorder buffer's hold with Redis (several nodes); see attachGateway. */
+const MULTI_NODE_HOLD_MS = 3;
+
 export function attachGateway({ ctx, metrics, httpServer, redis, options }: GatewayDeps): Gateway {
-  const opts: GatewayOptions = { ...DEFAULT_GATEWAY_OPTIONS, ...options };
+  // With several nodes, most seq gaps a node sees were published by another node, straight to the
+  // sockets through the adapter: they never pass this node's reorder buffer, so waiting 25 ms for
+  // them only adds latency (measured: p50 50 ms instead of ~3 ms at 500 msgs/s over two nodes).
+  // Hold briefly for this node's own out-of-order continuations; clients fill the rest by sync.
+  const opts: GatewayOptions = { ...DEFAULT_GATEWAY_OPTIONS, ...(redis ? { orderingHoldMs: MULTI_NODE_HOLD_MS } : {}), ...options };
   const log = ctx.log.child({ component: 'realtime' });
   const io: AppServer = new Server(httpServer, {
     path: '/socket.io',
