@@ -32,6 +32,8 @@ export class SendBatcher {
   private queue: { send: PlainSend; resolve: (row: MessageRow | undefined) => void; reject: (error: unknown) => void }[] = [];
   private running = 0;
   private scheduled = false;
+  /** Conversations with a batch being stored. */
+  private readonly busy = new Set<string>();
   /** How many batches of two or more were stored, and the largest. */
   readonly stats = { batches: 0, largest: 0 };
 
@@ -59,12 +61,32 @@ export class SendBatcher {
     });
   }
 
+  /**
+   * Starts batches while there is room. A batch takes only sends whose conversation no running
+   * batch holds: concurrent batches of one busy conversation would just queue on its row lock (in
+   * the benchmarks most PostgreSQL backends sat waiting on it), whereas its sends waiting here all
+   * go together in its next batch, which is the point of group commit. A conversation's sends keep
+   * their order.
+   */
   private pump(): void {
     while (this.running < this.maxConcurrent && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch: SendBatcher['queue'] = [];
+      const waiting: SendBatcher['queue'] = [];
+      const claimed = new Set<string>();
+      for (const item of this.queue) {
+        const conversationId = item.send.conversationId;
+        if (!this.busy.has(conversationId) && batch.length < this.maxBatch) {
+          batch.push(item);
+          claimed.add(conversationId);
+        } else waiting.push(item);
+      }
+      if (batch.length === 0) return; // every queued send waits for a running batch of its conversation
+      this.queue = waiting;
+      for (const id of claimed) this.busy.add(id);
       this.running++;
       void this.run(batch).finally(() => {
         this.running--;
+        for (const id of claimed) this.busy.delete(id);
         this.pump();
       });
     }
