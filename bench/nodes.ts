@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
+import { createPostgresDatabase } from '../packages/server/src/test/harness.ts';
 import { startServerProcess } from '../packages/server/src/test/processes.ts';
 
 export interface Node {
@@ -20,25 +20,9 @@ export async function startNode(env: Record<string, string>): Promise<Node> {
   return { url: await server.url, process: server.child, stop: async () => void (await server.stop()) };
 }
 
-/** A fresh PostgreSQL database for one benchmark run; dropped by the returned function. */
-export async function freshPostgres(adminUrl = process.env.CONFAB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres') {
-  const name = `confab_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+/** A fresh PostgreSQL database for one benchmark run (the tests' helper); dropped by the returned function. */
+export const freshPostgres = (adminUrl = process.env.CONFAB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres') =>
+  createPostgresDatabase(adminUrl);
 
 export const tempDataDir = () => mkdtempSync(path.join(tmpdir(), 'confab-bench-'));
 export const sharedSecret = () => randomBytes(32).toString('base64url');

@@ -185,6 +185,14 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
 
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
+/** Members of conversations with their notification preferences; callers add the WHERE. */
+const RECIPIENTS = `SELECT cm.conversation_id, cm.user_id, u.handle, cm.muted, cm.last_read_seq,
+    COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
+  FROM conversation_members cm
+  JOIN conversations c ON c.id = cm.conversation_id
+  JOIN users u ON u.id = cm.user_id
+  LEFT JOIN notification_preferences np ON np.user_id = cm.user_id`;
+
 interface RecipientRow {
   conversation_id: string;
   user_id: string;
@@ -207,13 +215,7 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
   const authorIds = [...new Set(messages.map((m) => m.authorId))];
   const [rows, authors] = await Promise.all([
     ctx.db.query<RecipientRow>(
-      `SELECT cm.conversation_id, cm.user_id, u.handle, cm.muted, cm.last_read_seq,
-              COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
-         FROM conversation_members cm
-         JOIN conversations c ON c.id = cm.conversation_id
-         JOIN users u ON u.id = cm.user_id
-         LEFT JOIN notification_preferences np ON np.user_id = cm.user_id
-        WHERE cm.conversation_id = ANY($1::text[]) AND NOT u.is_bot AND NOT cm.muted AND COALESCE(np.level, 'all') <> 'none'`,
+      `${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[]) AND NOT u.is_bot AND NOT cm.muted AND COALESCE(np.level, 'all') <> 'none'`,
       [conversationIds],
     ),
     ctx.db.query<{ id: string; display_name: string }>('SELECT id, display_name FROM users WHERE id = ANY($1::text[])', [authorIds]),
@@ -259,13 +261,7 @@ export async function notifyAiAnswerReady(ctx: Context, message: Message, opts: 
     if (asker) userIds = [asker.author_id];
   }
   const rows = await ctx.db.query<RecipientRow>(
-    `SELECT cm.conversation_id, cm.user_id, u.handle, cm.muted, cm.last_read_seq,
-            COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
-       FROM conversation_members cm
-       JOIN conversations c ON c.id = cm.conversation_id
-       JOIN users u ON u.id = cm.user_id
-       LEFT JOIN notification_preferences np ON np.user_id = cm.user_id
-      WHERE cm.conversation_id = $1 AND NOT u.is_bot AND ($2::text[] IS NULL OR cm.user_id = ANY($2::text[]))`,
+    `${RECIPIENTS} WHERE cm.conversation_id = $1 AND NOT u.is_bot AND ($2::text[] IS NULL OR cm.user_id = ANY($2::text[]))`,
     [message.conversationId, userIds ?? null],
   );
   const body = summarize(message);
