@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo, versions } from './lib/machine.ts';
-import { log } from './lib/proc.ts';
+import { log, machineCpuMeter } from './lib/proc.ts';
 import { newestProfile, summarizeProfile } from './lib/profile.ts';
 import { renderMarkdown, type ResultsFile, type RunRecord } from './lib/report.ts';
 import type { RunContext, Scenario, ScenarioResult } from './lib/types.ts';
@@ -165,8 +165,11 @@ for (const id of selected) {
   const loadStart = os.loadavg().map((l) => +l.toFixed(2));
   const t0 = performance.now();
   log(`${id}: ${spec.title}`);
+  const cpu = machineCpuMeter();
   try {
     const r = await runChild(id, spec.budgetMinutes);
+    const usage = cpu();
+    log(`${id}: CPU in cores: bench ${usage.benchCores}, PostgreSQL ${usage.postgresCores}, other processes ${usage.otherCores}`);
     const result: ScenarioResult = {
       id,
       title: spec.title,
@@ -174,6 +177,7 @@ for (const id of selected) {
       startedAt,
       seconds: +((performance.now() - t0) / 1000).toFixed(1),
       loadavg: { start: loadStart, end: os.loadavg().map((l) => +l.toFixed(2)) },
+      cpu: usage,
       ...r,
     };
     thisRun.push(result);
@@ -198,7 +202,8 @@ log(`results: ${path.relative(root, latestFile)}, bench/results/run-${runId}.jso
 
 if (!values['no-docs'] && !only && thisRun.length > 0) {
   const intro = readFileSync(path.join(root, 'bench/lib/intro.md'), 'utf8');
-  writeFileSync(path.join(root, 'docs/benchmarks.md'), renderMarkdown(latest, intro));
+  const analysis = readFileSync(path.join(root, 'bench/lib/analysis.md'), 'utf8');
+  writeFileSync(path.join(root, 'docs/benchmarks.md'), renderMarkdown(latest, intro, analysis));
   log('docs/benchmarks.md written');
 }
 process.exit(failed ? 1 : 0);

@@ -1,4 +1,5 @@
 /** The machine and software versions a run was measured on, for the results file and the docs. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -16,6 +17,8 @@ export interface MachineInfo {
 }
 
 export interface Versions {
+  /** The commit measured (and whether the work tree had changes on top of it). */
+  commit: string;
   node: string;
   postgres: string;
   redis: string;
@@ -86,5 +89,12 @@ export async function versions(): Promise<Versions> {
   }
   const confab = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   const names = ['socket.io', 'engine.io', 'socket.io-client', 'ws', 'bufferutil', 'utf-8-validate', 'pg', '@electric-sql/pglite', 'ioredis', '@socket.io/redis-adapter', 'fastify', 'hdr-histogram-js', 'tsx'];
-  return { node: process.version, postgres, redis, packages: { confab, ...Object.fromEntries(names.map((n) => [n, packageVersion(n)])) } };
+  let commit = 'unknown';
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: new URL('../../', import.meta.url).pathname, encoding: 'utf8' }).trim();
+    commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', 'packages') ? ' + uncommitted changes in packages/' : '');
+  } catch {
+    /* not a git checkout */
+  }
+  return { commit, node: process.version, postgres, redis, packages: { confab, ...Object.fromEntries(names.map((n) => [n, packageVersion(n)])) } };
 }

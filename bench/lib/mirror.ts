@@ -19,6 +19,9 @@ const UPDATED = eventPrefix('chat:message_updated');
 type Lite = Pick<Message, 'id' | 'conversationId' | 'seq' | 'updatedSeq' | 'authorId' | 'clientId'>;
 const lite = (m: Message): Lite => ({ id: m.id, conversationId: m.conversationId, seq: m.seq, updatedSeq: m.updatedSeq, authorId: m.authorId, clientId: m.clientId });
 
+/** Why connection attempts failed (all clients of this process), for the storm's diagnosis. */
+export const failureReasons = new Map<string, number>();
+
 export interface ClientStats {
   connects: number;
   failedAttempts: number;
@@ -82,6 +85,8 @@ export class MirrorClient {
       });
     } catch (error) {
       this.stats.failedAttempts++;
+      const reason = String((error as Error).message ?? error).replace(/\d+/g, 'N').slice(0, 60);
+      failureReasons.set(reason, (failureReasons.get(reason) ?? 0) + 1);
       if (first) throw error;
       this.scheduleReconnect();
       return;
@@ -135,7 +140,7 @@ export class MirrorClient {
     this.gapTimer ??= setTimeout(() => {
       this.gapTimer = undefined;
       if (this.connected && [...this.held.values()].some((h) => h.size > 0)) {
-        this.stats.gapSyncs++;
+        if (!this.syncing) this.stats.gapSyncs++;
         void this.sync().catch(() => {});
       }
     }, 300);

@@ -1,5 +1,5 @@
 /** Process measurements (Linux /proc) and small helpers shared by the scenarios. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -75,5 +75,45 @@ export function selfCpuMeter() {
   return () => {
     const c = process.cpuUsage(c0);
     return +((c.user + c.system) / 1000 / (performance.now() - t0)).toFixed(2);
+  };
+}
+
+/**
+ * Who used the machine's CPU during a scenario, in cores: the bench (this process and every child
+ * it reaped: generators and servers), PostgreSQL (every postgres process, its exited backends
+ * included through the postmaster), and everything else (other people's work: noise).
+ */
+export function machineCpuMeter() {
+  const busy = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / 100;
+  };
+  const self = () => {
+    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+  };
+  const postgres = () => {
+    let sum = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (!stat.includes('(postgres)')) continue;
+        const f = stat.split(') ')[1]!.split(' ');
+        sum += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+      } catch {
+        /* exited */
+      }
+    }
+    return sum;
+  };
+  const t0 = performance.now();
+  const [b0, s0, p0] = [busy(), self(), postgres()];
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    const [b, me, pg] = [busy() - b0, self() - s0, postgres() - p0];
+    const r = (x: number) => +(x / seconds).toFixed(2);
+    return { machineCores: r(b), benchCores: r(me), postgresCores: r(pg), otherCores: r(Math.max(0, b - me - pg)) };
   };
 }

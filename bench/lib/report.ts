@@ -26,7 +26,7 @@ function table(columns: string[], rows: Array<Array<string | number>>): string {
 
 const ORDER = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
-export function renderMarkdown(results: ResultsFile, intro: string): string {
+export function renderMarkdown(results: ResultsFile, intro: string, analysis = ''): string {
   const out: string[] = [];
   out.push('# Benchmarks', '', intro.trim(), '');
   const scenarios = ORDER.map((id) => results.scenarios[id]).filter((s): s is ResultsFile['scenarios'][string] => s !== undefined);
@@ -40,11 +40,12 @@ export function renderMarkdown(results: ResultsFile, intro: string): string {
     ),
   );
   out.push('');
-  const conditions = scenarios.filter((s) => s.quick || Math.max(...s.loadavg.start) > 1.5);
+  const busy = (s: ResultsFile['scenarios'][string]) => (s.cpu ? s.cpu.otherCores > 0.25 : s.loadavg.start[0]! > 1.5);
+  const conditions = scenarios.filter((s) => s.quick || busy(s));
   if (conditions.length > 0) {
     out.push(
       `> **Read with care:** ${conditions
-        .map((s) => `${s.id} ${s.quick ? 'is a --quick run (short, small counts)' : ''}${s.quick && s.loadavg.start[0]! > 1.5 ? ', ' : ''}${s.loadavg.start[0]! > 1.5 ? `was measured under load (load average ${s.loadavg.start[0]} at its start)` : ''}`)
+        .map((s) => `${s.id} ${s.quick ? 'is a --quick run (short, small counts)' : ''}${s.quick && busy(s) ? ', ' : ''}${busy(s) ? `was measured while other processes used ${s.cpu ? `${s.cpu.otherCores} cores on average` : `the machine (load average ${s.loadavg.start[0]} at its start)`}` : ''}`)
         .join('; ')}.`,
       '',
     );
@@ -53,7 +54,8 @@ export function renderMarkdown(results: ResultsFile, intro: string): string {
   for (const s of scenarios) {
     out.push(`## ${s.id}: ${s.title}`, '');
     out.push(
-      `Run \`${s.runId}\`${s.quick ? ' (**quick**)' : ''}, ${s.startedAt}, ${s.seconds.toFixed(0)} s; load average at start ${s.loadavg.start.join(' / ')}, at end ${s.loadavg.end.join(' / ')}.`,
+      `Run \`${s.runId}\`${s.quick ? ' (**quick**)' : ''}, ${s.startedAt}, ${s.seconds.toFixed(0)} s; load average at start ${s.loadavg.start.join(' / ')}, at end ${s.loadavg.end.join(' / ')}` +
+        (s.cpu ? `; CPU (cores used on average): bench ${s.cpu.benchCores}, PostgreSQL ${s.cpu.postgresCores}, **other processes ${s.cpu.otherCores}**.` : '.'),
       '',
     );
     out.push(`Parameters: ${Object.entries(s.params).map(([k, v]) => `${k} = ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('; ')}.`, '');
@@ -74,6 +76,7 @@ export function renderMarkdown(results: ResultsFile, intro: string): string {
     }
   }
 
+  if (analysis.trim()) out.push(analysis.trim(), '');
   out.push('## Machine, versions, command', '');
   for (const id of runIds) {
     const r = results.runs[id]!;
@@ -81,6 +84,7 @@ export function renderMarkdown(results: ResultsFile, intro: string): string {
     out.push(`- Command: \`${r.command}\`${r.quick ? ' (quick)' : ''}${r.profile ? ' (with --profile: Confab ran under --cpu-prof, which costs it some speed)' : ''}`);
     out.push(`- Started ${r.startedAt}; load average at start ${r.machine.loadavg.join(' / ')}`);
     out.push(`- Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.os}, Linux ${r.machine.kernel}; open files ${r.machine.openFilesLimit}`);
+    out.push(`- Commit ${r.versions.commit ?? 'unknown'}`);
     out.push(`- Node ${r.versions.node}; PostgreSQL ${r.versions.postgres}; Redis ${r.versions.redis}`);
     out.push(`- Packages: ${Object.entries(r.versions.packages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     out.push('');

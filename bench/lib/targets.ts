@@ -43,6 +43,8 @@ export interface Target {
   conversation(members: BenchUser[], kind: 'direct' | 'group'): Promise<string>;
   /** Server event-loop delay since the previous call, ms (10 ms sampling, as prom-client's default metrics). */
   eventLoop(): Promise<{ p50: number; p99: number; max: number }>;
+  /** V8 heap in use in the server process, bytes. */
+  heapUsed(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function startConfab(store: 'postgres' | 'embedded', opts: TargetOp
       const lag = (v: number) => +Math.max(0, v - 10).toFixed(2);
       return { p50: lag(read('p50')), p99: lag(read('p99')), max: lag(read('max')) };
     },
+    heapUsed: () => metric(node.url, 'confab_nodejs_heap_size_used_bytes'),
     async stop() {
       await node.stop();
       await db?.drop();
@@ -239,6 +242,9 @@ export async function startBaseline(store: BaselineStore, opts: TargetOptions = 
       const s = (await (await fetch(`${url}/stats?reset`)).json()) as { eventLoop: { p50: number; p99: number; max: number } };
       const lag = (v: number) => +Math.max(0, v - 10).toFixed(2);
       return { p50: lag(s.eventLoop.p50), p99: lag(s.eventLoop.p99), max: lag(s.eventLoop.max) };
+    },
+    async heapUsed() {
+      return ((await (await fetch(`${url}/stats`)).json()) as { heapUsed: number }).heapUsed;
     },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -42,6 +42,8 @@ export interface ScenarioResult {
   startedAt: string;
   seconds: number;
   loadavg: { start: number[]; end: number[] };
+  /** Average CPU use during the scenario, in cores: the bench's processes, PostgreSQL, everything else. */
+  cpu?: { machineCores: number; benchCores: number; postgresCores: number; otherCores: number };
   params: Record<string, unknown>;
   tables: Array<{ caption?: string } & Table>;
   checks: Check[];

@@ -129,7 +129,8 @@ export const s2: Scenario = async (ctx) => {
   ];
   const row = (r: TargetRun) => {
     const b = r.best;
-    const failed = r.steps.find((s) => !s.passed);
+    // The step that ended the ramp: the first failing rate above the best one.
+    const failed = r.steps.find((s) => !s.passed && s.offered > (b?.offered ?? 0));
     return [
       r.label,
       b ? fmt.int(b.achieved) : 'none passed',

@@ -11,7 +11,7 @@
  */
 import pg from 'pg';
 import { AddressPool } from '../lib/lean.ts';
-import { MirrorClient, OutboxSender } from '../lib/mirror.ts';
+import { failureReasons, MirrorClient, OutboxSender } from '../lib/mirror.ts';
 import { freePort, log, mapLimit, sleep, until } from '../lib/proc.ts';
 import { startConfab } from '../lib/targets.ts';
 import { fmt, type Check, type ProfileSummary, type RunContext, type Scenario } from '../lib/types.ts';
@@ -165,7 +165,10 @@ async function runStorm(ctx: RunContext, variant: Variant) {
       gapSyncs: totals.gapSyncs,
     };
     log('S5:', JSON.stringify(result));
-    return { variant: variant.key, label: variant.label, ...result, initialConnectAndSyncSeconds: +connectSeconds.toFixed(1), secondsBeforeRestart: beforeSeconds };
+    log('S5 failed attempts by reason:', JSON.stringify(Object.fromEntries(failureReasons)));
+    const reasons = Object.fromEntries(failureReasons);
+    failureReasons.clear();
+    return { variant: variant.key, label: variant.label, ...result, failureReasons: reasons, initialConnectAndSyncSeconds: +connectSeconds.toFixed(1), secondsBeforeRestart: beforeSeconds };
   } finally {
     if (sendTimer) clearInterval(sendTimer);
     for (const c of clients) c.stop();
@@ -232,7 +235,7 @@ export const s5: Scenario = async (ctx) => {
           ['doubled: stored twice / shown twice', ...col((r) => `${r.doubledInDb} / ${r.doubledAtClients}`)],
           ['live deliveries of a message already held (de-duplicated)', ...col((r) => fmt.int(r.liveDuplicateDeliveries))],
           ['failed reconnect attempts (server down or busy)', ...col((r) => fmt.int(r.reconnectAttemptsFailed))],
-          ['sync calls (of which after a gap)', ...col((r) => `${fmt.int(r.syncCalls)} (${fmt.int(r.gapSyncs)})`)],
+          ['sync pages fetched (runs started by a gap)', ...col((r) => `${fmt.int(r.syncCalls)} (${fmt.int(r.gapSyncs)})`)],
         ],
       },
     ],
