@@ -7,6 +7,7 @@
  *   npm run bench -- --scenario S2 --quick         # one scenario, short smoke run
  *   npm run bench -- --scenario S2,S4 --profile    # Confab under --cpu-prof; top self time in the results
  *   npm run bench -- --quick --no-docs             # don't touch docs/benchmarks.md
+ *   npm run bench -- --docs-only                   # re-render docs/benchmarks.md from latest.json
  *   npm run bench -- --scenario S2 --only confab-postgres --profile   # one target only
  *
  * Loopback only; every scenario is bounded in connections and time and stops by itself. Each runs in
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true },
     'no-docs': { type: 'boolean', default: false },
+    'docs-only': { type: 'boolean', default: false },
     // Internal: run one scenario in this process and write its result to a file.
     child: { type: 'string' },
     'result-file': { type: 'string' },
@@ -56,6 +58,15 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
+  process.exit(0);
+}
+if (values['docs-only']) {
+  // Re-render docs/benchmarks.md from bench/results/latest.json (after editing intro.md or analysis.md).
+  const rootDir = fileURLToPath(new URL('..', import.meta.url));
+  const read = (f: string) => readFileSync(path.join(rootDir, f), 'utf8');
+  const results = JSON.parse(read('bench/results/latest.json')) as ResultsFile;
+  writeFileSync(path.join(rootDir, 'docs/benchmarks.md'), renderMarkdown(results, read('bench/lib/intro.md'), read('bench/lib/analysis.md')));
+  log('docs/benchmarks.md written from bench/results/latest.json');
   process.exit(0);
 }
 const selected = (values.scenario ?? Object.keys(SCENARIOS)).flatMap((s) => s.split(',')).map((s) => s.trim().toUpperCase());
@@ -182,7 +193,8 @@ for (const id of selected) {
     };
     thisRun.push(result);
     // A run restricted with --only is not a comparison: it stays out of latest.json and the docs.
-    if (!only) {
+    // A --quick result does not replace a full one there either (it stays in run-<id>.json).
+    if (!only && !(values.quick && latest.scenarios[id] && !latest.scenarios[id].quick)) {
       latest.scenarios[id] = { ...result, runId };
       latest.runs[runId] = record;
     }

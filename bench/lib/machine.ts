@@ -1,7 +1,6 @@
 /** The machine and software versions a run was measured on, for the results file and the docs. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -50,13 +49,11 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-const require = createRequire(import.meta.url);
 function packageVersion(name: string): string {
-  // Resolved from the server package, as the server loads them.
-  for (const from of [new URL('../../packages/server/', import.meta.url).pathname, new URL('../../', import.meta.url).pathname]) {
+  // As the server loads them: its own node_modules first, then the workspace root's.
+  for (const dir of ['../../packages/server/node_modules/', '../../node_modules/']) {
     try {
-      const file = require.resolve(`${name}/package.json`, { paths: [from] });
-      return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+      return (JSON.parse(readFileSync(new URL(`${dir}${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
     } catch {
       /* try the next */
     }

@@ -197,7 +197,7 @@ export const s3: Scenario = async (ctx) => {
     checks,
     notes: [
       'Deliveries count `chat:message_received` frames at the receivers (the sender\'s own sockets included, as both servers emit to the whole room).',
-      'Confab also emits one `notification` per other member\'s socket (in-app notifications); they are extra frames the baseline does not send, shown in their own column.',
+      'Confab\'s in-app `notification` events (sent for mentions and direct messages only, so none here since commit c63054c) would be extra frames the baseline does not send: counted in their own column.',
     ],
     ...(Object.keys(profiles).length ? { profiles } : {}),
     raw: runs.map(({ profile: _p, ...r }) => r),
