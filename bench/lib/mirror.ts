@@ -1,6 +1,6 @@
 /**
- * An SDK-like client on the lean socket, for the reconnect storm (S5): the algorithm of
- * packages/server/src/realtime/test/kit.ts `Mirror` (what the SDK implements) plus the SDK's
+ * An SDK-like client on the lean socket, for the reconnect storm (S5): the tests' ordering algorithm
+ * (packages/server/src/realtime/test/inOrder.ts, what the SDK implements) plus the SDK's
  * reconnection (its own full-jitter backoff, packages/client/src/backoff.ts) and outbox (a send
  * without an ack is sent again after reconnecting, with the same clientId).
  *   - per conversation a cursor: every change up to it is applied;
@@ -11,6 +11,7 @@
  */
 import type { Ack, Message, SyncResult } from '@confab/protocol';
 import { createBackoff, type Backoff } from '../../packages/client/src/backoff.ts';
+import { InOrder } from '../../packages/server/src/realtime/test/inOrder.ts';
 import { eventPrefix, frameIs, LeanSocket } from './lean.ts';
 
 const RECEIVED = eventPrefix('chat:message_received');
@@ -32,14 +33,14 @@ export interface ClientStats {
 
 export class MirrorClient {
   socket: LeanSocket | undefined;
-  readonly messages = new Map<string, Lite>();
-  readonly cursors: Record<string, number> = {};
+  private readonly state = new InOrder<Lite>();
+  readonly messages = this.state.messages;
+  readonly cursors = this.state.cursors;
   readonly stats: ClientStats = { connects: 0, failedAttempts: 0, syncs: 0, gapSyncs: 0, liveDuplicates: 0 };
   /** performance.now() when the first sync after the latest (re)connect completed. */
   syncedAt = 0;
   /** Bumped on every connection; a sync that started on an older one is abandoned. */
   private generation = 0;
-  private readonly held = new Map<string, Map<number, Lite>>();
   private gapTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
@@ -126,48 +127,15 @@ export class MirrorClient {
   }
 
   private onLive(m: Lite): void {
-    if (this.messages.has(m.id) && (this.messages.get(m.id)!.updatedSeq >= m.updatedSeq)) this.stats.liveDuplicates++;
-    const cursor = this.cursors[m.conversationId];
-    if (cursor !== undefined && m.updatedSeq <= cursor) return this.merge(m);
-    if (cursor !== undefined && m.updatedSeq === cursor + 1) {
-      this.merge(m);
-      this.cursors[m.conversationId] = m.updatedSeq;
-      return this.drain(m.conversationId);
-    }
-    let held = this.held.get(m.conversationId);
-    if (!held) this.held.set(m.conversationId, (held = new Map()));
-    held.set(m.updatedSeq, m);
+    if ((this.messages.get(m.id)?.updatedSeq ?? -1) >= m.updatedSeq) this.stats.liveDuplicates++;
+    if (this.state.live(m)) return;
     this.gapTimer ??= setTimeout(() => {
       this.gapTimer = undefined;
-      if (this.connected && [...this.held.values()].some((h) => h.size > 0)) {
+      if (this.connected && this.state.holding) {
         if (!this.syncing) this.stats.gapSyncs++;
         void this.sync().catch(() => {});
       }
     }, 300);
-  }
-
-  private merge(m: Lite): void {
-    const known = this.messages.get(m.id);
-    if (!known || known.updatedSeq < m.updatedSeq) this.messages.set(m.id, m);
-  }
-
-  private drain(conversationId: string): void {
-    const held = this.held.get(conversationId);
-    if (!held) return;
-    for (;;) {
-      const cursor = this.cursors[conversationId] ?? 0;
-      for (const [seq, m] of held) {
-        if (seq <= cursor) {
-          this.merge(m);
-          held.delete(seq);
-        }
-      }
-      const next = held.get(cursor + 1);
-      if (!next) break;
-      this.merge(next);
-      held.delete(cursor + 1);
-      this.cursors[conversationId] = cursor + 1;
-    }
   }
 
   /** Pages through `sync` until nothing is left; concurrent calls on one connection share a run. */
@@ -181,10 +149,7 @@ export class MirrorClient {
         if (!ack.ok) throw new Error(`sync: ${ack.error.code}`);
         const result = ack.data;
         this.stats.syncs++;
-        for (const m of result.messages) this.merge(lite(m));
-        for (const id of result.removedConversationIds) delete this.cursors[id];
-        for (const [id, seq] of Object.entries(result.cursors ?? {})) this.cursors[id] = Math.max(this.cursors[id] ?? 0, seq);
-        for (const id of Object.keys(this.cursors)) this.drain(id);
+        this.state.applySync(result, lite);
         if (!result.hasMore) return;
       }
     })().finally(() => {

@@ -2,6 +2,7 @@ import type { Ack, ClientEventName, Conversation, Message, SyncResult } from '@c
 import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import type { Queryable } from '../../storage/db.ts';
 import type { TestUser } from '../../test/harness.ts';
+import { InOrder } from './inOrder.ts';
 
 /**
  * Test helpers for the realtime tests: real socket.io-client connections over real sockets, and
@@ -112,15 +113,15 @@ export async function createGroup(server: { url: string }, db: Queryable, owner:
  * - after every (re)connect the client syncs from its cursors.
  */
 export class Mirror {
-  readonly messages = new Map<string, Message>();
-  readonly cursors: Record<string, number> = {};
+  private readonly state = new InOrder<Message>();
+  readonly messages = this.state.messages;
+  readonly cursors = this.state.cursors;
   /** updatedSeq of every live message event, per conversation, in arrival order. */
   readonly arrivals = new Map<string, number[]>();
   /** How many times each message id arrived as chat:message_received. */
   readonly receivedCount = new Map<string, number>();
   gaps = 0;
   syncs = 0;
-  private readonly held = new Map<string, Map<number, Message>>();
   private socket: Client | undefined;
   private syncing: Promise<void> | undefined;
   private syncingOn: Client | undefined;
@@ -141,46 +142,12 @@ export class Mirror {
     const list = this.arrivals.get(m.conversationId) ?? [];
     list.push(m.updatedSeq);
     this.arrivals.set(m.conversationId, list);
-    const cursor = this.cursors[m.conversationId];
-    if (cursor !== undefined && m.updatedSeq <= cursor) return this.merge(m);
-    if (cursor !== undefined && m.updatedSeq === cursor + 1) {
-      this.merge(m);
-      this.cursors[m.conversationId] = m.updatedSeq;
-      return this.drain(m.conversationId);
-    }
-    // Ahead of the cursor (or a conversation we have no cursor for): hold it and wait for the gap.
-    let held = this.held.get(m.conversationId);
-    if (!held) this.held.set(m.conversationId, (held = new Map()));
-    held.set(m.updatedSeq, m);
+    if (this.state.live(m)) return;
     this.gaps++;
     this.gapTimer ??= setTimeout(() => {
       this.gapTimer = undefined;
-      if (this.socket?.connected && [...this.held.values()].some((h) => h.size > 0)) void this.sync().catch(() => {});
+      if (this.socket?.connected && this.state.holding) void this.sync().catch(() => {});
     }, this.gapWaitMs);
-  }
-
-  private merge(m: Message): void {
-    const known = this.messages.get(m.id);
-    if (!known || known.updatedSeq < m.updatedSeq) this.messages.set(m.id, m);
-  }
-
-  private drain(conversationId: string): void {
-    const held = this.held.get(conversationId);
-    if (!held) return;
-    for (;;) {
-      const cursor = this.cursors[conversationId] ?? 0;
-      for (const [seq, m] of held) {
-        if (seq <= cursor) {
-          this.merge(m);
-          held.delete(seq);
-        }
-      }
-      const next = held.get(cursor + 1);
-      if (!next) break;
-      this.merge(next);
-      held.delete(cursor + 1);
-      this.cursors[conversationId] = cursor + 1;
-    }
   }
 
   /** Pages through `sync` until nothing is left; concurrent calls on one socket share one run. */
@@ -201,10 +168,7 @@ export class Mirror {
     for (;;) {
       const result = await ok<SyncResult>(socket, 'sync', { cursors: { ...this.cursors } });
       this.syncs++;
-      for (const m of result.messages) this.merge(m);
-      for (const id of result.removedConversationIds) delete this.cursors[id];
-      for (const [id, seq] of Object.entries(result.cursors ?? {})) this.cursors[id] = Math.max(this.cursors[id] ?? 0, seq);
-      for (const id of Object.keys(this.cursors)) this.drain(id);
+      this.state.applySync(result, (m) => m);
       if (!result.hasMore) return;
     }
   }
