@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { testAiConfig } from '../packages/server/src/test/fakeOpenAI.ts';
 import { registerUser, startTestServer, type TestUser } from '../packages/server/src/test/harness.ts';
 import { ensureBuilt, launchBrowser, ROOT } from './helpers.ts';
 
@@ -92,19 +93,7 @@ async function main() {
   ensureBuilt();
   mkdirSync(OUT, { recursive: true });
   const provider = await cannedProvider();
-  const server = await startTestServer({
-    ai: {
-      keys: {},
-      openaiBaseUrl: provider.url,
-      byokOpenaiBaseUrl: provider.url,
-      models: ['openai:gpt-demo'],
-      defaultModel: 'openai:gpt-demo',
-      titleModel: undefined,
-      idleTimeoutMs: 10_000,
-      contextChars: 24_000,
-      checkpointMs: 300,
-    },
-  });
+  const server = await startTestServer({ ai: testAiConfig(provider.url, ['openai:gpt-demo'], { checkpointMs: 300 }) });
   const chrome = await launchBrowser();
   try {
     const maya = await named(server, 'Maya Lin', 'maya');

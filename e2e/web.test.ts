@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../packages/server/src/test/fakeOpenAI.ts';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../packages/server/src/test/fakeOpenAI.ts';
 import { registerUser, startTestServer, type TestServer } from '../packages/server/src/test/harness.ts';
 import { bubble, ensureBuilt, launchBrowser, openNewChat, opensConversation, row, send, signUp, startAiChat, startDirect, type BrowserHandle, type WebUser } from './helpers.ts';
 
@@ -24,19 +24,7 @@ async function person(name: string, viewport?: { width: number; height: number }
 beforeAll(async () => {
   ensureBuilt();
   fake = await startFakeOpenAI({ defaultDelayMs: 20 });
-  server = await startTestServer({
-    ai: {
-      keys: {},
-      openaiBaseUrl: fake.url,
-      byokOpenaiBaseUrl: fake.url,
-      models: [MODEL],
-      defaultModel: MODEL,
-      titleModel: undefined,
-      idleTimeoutMs: 10_000,
-      contextChars: 24_000,
-      checkpointMs: 300,
-    },
-  });
+  server = await startTestServer({ ai: testAiConfig(fake.url, [MODEL], { checkpointMs: 300 }) });
   chrome = await launchBrowser();
 }, 180_000);
 

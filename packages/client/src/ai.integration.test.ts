@@ -2,8 +2,7 @@
  * Streaming AI answers through the SDK, against a real server and a fake OpenAI-compatible provider.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AiConfig } from '../../server/src/config.ts';
-import { startFakeOpenAI, type FakeOpenAI } from '../../server/src/test/fakeOpenAI.ts';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../../server/src/test/fakeOpenAI.ts';
 import { registerUser, startTestServer, type TestServer } from '../../server/src/test/harness.ts';
 import { createClient, type ConfabClient } from './client.ts';
 import type { ChatMessage } from './types.ts';
@@ -15,18 +14,7 @@ const clients: ConfabClient[] = [];
 
 beforeAll(async () => {
   fake = await startFakeOpenAI({ defaultDelayMs: 2 });
-  const ai: AiConfig = {
-    keys: {},
-    openaiBaseUrl: fake.url,
-    byokOpenaiBaseUrl: fake.url,
-    models: [MODEL],
-    defaultModel: MODEL,
-    titleModel: undefined,
-    idleTimeoutMs: 10_000,
-    contextChars: 24_000,
-    checkpointMs: 100,
-  };
-  server = await startTestServer({ ai });
+  server = await startTestServer({ ai: testAiConfig(fake.url, [MODEL], { checkpointMs: 100 }) });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));

@@ -2,25 +2,12 @@ import type { Message, SyncResult } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AiConfig } from '../config.ts';
 import { call, connect, ok, record, until, waitFor, type Client } from '../realtime/test/kit.ts';
-import { startFakeOpenAI, type FakeOpenAI } from '../test/fakeOpenAI.ts';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../test/fakeOpenAI.ts';
 import { registerUser, startTestNodes, startTestServer, testDatabase, type TestServer, type TestUser } from '../test/harness.ts';
 
 const MODEL = 'openai:test-model';
 
-function aiConfig(fake: FakeOpenAI, extra: Partial<AiConfig> = {}): AiConfig {
-  return {
-    keys: {},
-    openaiBaseUrl: fake.url,
-    byokOpenaiBaseUrl: fake.url,
-    models: [MODEL, 'anthropic:claude-test'],
-    defaultModel: MODEL,
-    titleModel: undefined,
-    idleTimeoutMs: 10_000,
-    contextChars: 24_000,
-    checkpointMs: 500,
-    ...extra,
-  };
-}
+const aiConfig = (fake: FakeOpenAI, extra: Partial<AiConfig> = {}): AiConfig => testAiConfig(fake.url, [MODEL, 'anthropic:claude-test'], extra);
 
 const tokens = (n: number, from = 0) => Array.from({ length: n - from }, (_, i) => `t${i + from} `).join('');
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { AiConfig } from '../config.ts';
 
 /**
  * A local OpenAI-compatible HTTP server for tests and benchmarks: real `/v1/chat/completions`
@@ -117,4 +118,20 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
       server.close(() => resolve());
     });
   return state;
+}
+
+/** AI settings that send every model of `models` (the first is the default) to the fake provider at `url`. */
+export function testAiConfig(url: string, models: string[], extra: Partial<AiConfig> = {}): AiConfig {
+  return {
+    keys: {},
+    openaiBaseUrl: url,
+    byokOpenaiBaseUrl: url,
+    models,
+    defaultModel: models[0],
+    titleModel: undefined,
+    idleTimeoutMs: 10_000,
+    contextChars: 24_000,
+    checkpointMs: 500,
+    ...extra,
+  };
 }
