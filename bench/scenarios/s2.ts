@@ -50,15 +50,19 @@ async function runTarget(ctx: RunContext, key: string, conversations: number, wi
       }))),
     );
     const senders: Sender[] = convs.map((conversationId, c) => ({ socket: sockets[2 * c]!, conversationId }));
+    let stepNumber = 0;
     const stepRun = async (rate: number) => {
       const d0 = deliveries;
+      stepNumber++;
       const cpu = cpuMeter(target.pid);
       const r = await runStep(senders, {
         rate,
         seconds: stepSeconds,
         warmupSeconds: Math.min(1, stepSeconds / 4),
         window,
-        clientIdPrefix: `r${rate}-`,
+        // Unique per step: a step run twice must not resend the first run's clientIds (Confab would
+        // rightly answer them as repeats, which is a different and slower path).
+        clientIdPrefix: `s${stepNumber}-`,
         content: (k) => `message ${k}${FILLER}`,
       });
       const step = { ...r, passed: passes(r), serverCores: cpu().cores, deliveries: deliveries - d0 };
