@@ -15,15 +15,15 @@ export interface PlainSend {
 
 /**
  * Group commit for plain sends. Sends that arrive while earlier ones are being stored wait in a
- * queue and are then stored together, in one transaction of two statements, instead of one
- * statement each: the per-statement cost (a round trip and a commit on PostgreSQL, a whole trip
- * through the WASM engine on PGlite) is paid once per batch. A send that finds the database idle
+ * queue and are then stored together, in one call instead of one statement each: the
+ * per-statement cost (a round trip and a commit on PostgreSQL, a whole trip through the WASM
+ * engine on PGlite) is paid once per batch. A send that finds the database idle
  * goes at once, alone, so batching never adds latency when there is nothing to batch.
  *
- * The batch transaction:
- *  1. locks every conversation of the batch, in id order (two batches cannot deadlock);
+ * A batch is one call of `confab_store_sends` (storage/migrations.ts, version 4), one round trip:
+ *  1. it locks every conversation of the batch, in id order (two batches cannot deadlock);
  *  2. in a new statement (so under READ COMMITTED it sees every send committed before the locks
- *     were granted) inserts each (conversation, author, clientId) once, skipping those already
+ *     were granted) it inserts each (conversation, author, clientId) once, skipping those already
  *     stored and those whose author is not a member, numbering them last_seq + 1, + 2, … per
  *     conversation in arrival order, and advances last_seq and the authors' watermarks.
  * Because duplicates are removed before numbering, seq has no gaps and a clientId lands once.
@@ -113,39 +113,12 @@ export class SendBatcher {
     }
   }
 
+  /** One call, one round trip: the function of migration 4 locks the conversations and inserts. */
   private storeMany(sends: PlainSend[]): Promise<MessageRow[]> {
-    const conversationIds = [...new Set(sends.map((s) => s.conversationId))].sort();
     const column = <K extends keyof PlainSend>(key: K) => sends.map((s) => s[key]);
-    return this.db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [conversationIds]);
-      return tx.query<MessageRow>(
-        `WITH input AS (
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-             WITH ORDINALITY AS t(id, conversation_id, author_id, client_id, kind, content_enc, terms, ord)
-         ), once AS (
-           SELECT DISTINCT ON (conversation_id, author_id, client_id) * FROM input ORDER BY conversation_id, author_id, client_id, ord
-         ), fresh AS (
-           SELECT o.* FROM once o
-             JOIN conversation_members cm ON cm.conversation_id = o.conversation_id AND cm.user_id = o.author_id
-            WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = o.conversation_id AND x.author_id = o.author_id AND x.client_id = o.client_id)
-         ), numbered AS (
-           SELECT f.*, c.last_seq + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
-             FROM fresh f JOIN conversations c ON c.id = f.conversation_id
-         ), ins AS (
-           INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, search_terms)
-           SELECT id, conversation_id, seq, seq, author_id, client_id, kind, content_enc, terms::bigint[] FROM numbered ORDER BY ord
-           RETURNING ${this.columns}
-         ), bump AS (
-           UPDATE conversations c SET last_seq = x.seq, last_activity_at = now()
-             FROM (SELECT conversation_id, max(seq) AS seq FROM ins GROUP BY conversation_id) x WHERE c.id = x.conversation_id
-         ), own_watermarks AS (
-           UPDATE conversation_members cm SET last_read_seq = x.seq, last_delivered_seq = x.seq
-             FROM (SELECT conversation_id, author_id, max(seq) AS seq FROM ins GROUP BY conversation_id, author_id) x
-            WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.author_id
-         )
-         SELECT * FROM ins`,
-        [column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms')],
-      );
-    });
+    return this.db.query<MessageRow>(
+      `SELECT ${this.columns} FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) m`,
+      [column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms')],
+    );
   }
 }
