@@ -186,7 +186,7 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** Members of conversations with their notification preferences; callers add the WHERE. */
-const RECIPIENTS = `SELECT cm.conversation_id, cm.user_id, u.handle, cm.muted, cm.last_read_seq,
+const RECIPIENTS = `SELECT cm.conversation_id, cm.user_id, u.handle, u.display_name, u.is_bot, cm.muted, cm.last_read_seq,
     COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
   FROM conversation_members cm
   JOIN conversations c ON c.id = cm.conversation_id
@@ -197,6 +197,8 @@ interface RecipientRow {
   conversation_id: string;
   user_id: string;
   handle: string;
+  display_name: string;
+  is_bot: boolean;
   muted: boolean;
   last_read_seq: number;
   level: Level;
@@ -207,27 +209,24 @@ interface RecipientRow {
 
 /**
  * Notifies the other members of newly stored messages (those this node stored), with one query for
- * the members of all their conversations, however many messages there are.
+ * the members of all their conversations (the authors' names included), however many messages
+ * there are.
  */
 export async function notifyNewMessages(ctx: Context, messages: Message[]): Promise<void> {
   if (messages.length === 0) return;
   const conversationIds = [...new Set(messages.map((m) => m.conversationId))];
-  const authorIds = [...new Set(messages.map((m) => m.authorId))];
-  const [rows, authors] = await Promise.all([
-    ctx.db.query<RecipientRow>(
-      `${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[]) AND NOT u.is_bot AND NOT cm.muted AND COALESCE(np.level, 'all') <> 'none'`,
-      [conversationIds],
-    ),
-    ctx.db.query<{ id: string; display_name: string }>('SELECT id, display_name FROM users WHERE id = ANY($1::text[])', [authorIds]),
-  ]);
-  const authorName = new Map(authors.map((a) => [a.id, a.display_name]));
+  const rows = await ctx.db.query<RecipientRow>(`${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[])`, [conversationIds]);
   const members = new Map<string, RecipientRow[]>();
   for (const r of rows) members.set(r.conversation_id, [...(members.get(r.conversation_id) ?? []), r]);
   const deliveries: Delivery[] = [];
   for (const message of messages) {
     const body = summarize(message);
-    const author = authorName.get(message.authorId) ?? 'Someone';
-    for (const r of members.get(message.conversationId) ?? []) {
+    const conversationMembers = members.get(message.conversationId) ?? [];
+    // An author who has left since is no longer listed.
+    const author = conversationMembers.find((r) => r.user_id === message.authorId)?.display_name ?? 'Someone';
+    for (const r of conversationMembers) {
+      // Bots, muted members and those who want nothing are not told.
+      if (r.is_bot || r.muted || r.level === 'none') continue;
       // The author, and members who have read past it (or joined after it), are not told.
       if (r.user_id === message.authorId || r.last_read_seq >= message.seq) continue;
       const mentioned = mentions(message.content, r.handle);
