@@ -174,7 +174,6 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       void socket.join(room);
     } else {
       void socket.leave(room);
-      socket.data.subscribed.delete(change.conversationId);
     }
   };
   /**
@@ -231,7 +230,6 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       counted: false,
       membershipLog: [],
       inFlight: 0,
-      subscribed: new Set(),
       gone: false,
     };
     socket.data = data;

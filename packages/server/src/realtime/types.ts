@@ -34,8 +34,6 @@ export interface SocketData {
   membershipLog: MembershipChange[] | null;
   /** Client events being handled right now (bounded per socket). */
   inFlight: number;
-  /** Conversations the client said are on screen (`subscribe`). */
-  subscribed: Set<string>;
   /** Set once the socket is gone, so cleanup runs once. */
   gone: boolean;
 }

@@ -6,7 +6,9 @@ import type { EventHandlers, RealtimeServices } from '../types.ts';
 /**
  * Presence and interest. `presence:offline` marks this socket away (the user shows offline once
  * no socket of theirs is present); `presence:online` brings it back. `subscribe` tells the server
- * a conversation is on screen: the client gets its members' current status at once.
+ * a conversation is on screen: the client gets its members' current status at once. Nothing is
+ * kept per subscription (typing and status changes reach every member's sockets anyway), so
+ * `unsubscribe` only checks membership.
  */
 export function presenceHandlers({ ctx, presence }: RealtimeServices): Pick<EventHandlers, 'presence:online' | 'presence:offline' | 'subscribe' | 'unsubscribe'> {
   return {
@@ -28,13 +30,11 @@ export function presenceHandlers({ ctx, presence }: RealtimeServices): Pick<Even
           WHERE m.conversation_id = $1 AND u.id <> $2`,
         [conversationId, socket.data.userId],
       );
-      socket.data.subscribed.add(conversationId);
       await presence.snapshot(socket, members);
       return null;
     },
     async unsubscribe(socket, { conversationId }) {
       if (!socket.rooms.has(conversationRoom(conversationId))) throw new ConfabError('NOT_FOUND', 'no such conversation');
-      socket.data.subscribed.delete(conversationId);
       return null;
     },
   };
