@@ -1,5 +1,8 @@
 import type { Conversation, Message, SyncResult } from '@confab/protocol';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
+import type { Database } from '../storage/db.ts';
 import { getConversations } from './conversations.ts';
 import { hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
 
@@ -44,14 +47,89 @@ export interface SyncInput {
  * nothing else is said about them.
  */
 export async function sync(ctx: Context, userId: string, input: SyncInput): Promise<SyncResult> {
+  const state = await syncState(ctx, userId);
+  if (upToDate(state, input.cursors)) return { conversations: [], messages: [], removedConversationIds: [], hasMore: false, cursors: {} };
+  // An answer that starts after this read is the client's to follow live: its socket is in the
+  // conversation's room already and buffers live events while it syncs.
+  const streaming = state.some((c) => c.streaming);
+  return limiterFor(ctx.db)(async () => {
+    const result = await changesSince(ctx, userId, input);
+    return streaming ? withStreamingAnswers(ctx, userId, result) : result;
+  });
+}
+
+/** Full syncs running at once per database; the others queue (see limiterFor). */
+export const SYNC_CONCURRENCY = 8;
+const limiters = new WeakMap<Database, LimitFunction>();
+/**
+ * A reconnect storm (a restarted node, thousands of clients at once) must not take every pooled
+ * connection for syncs of several statements each: handshakes and sends need connections too, and
+ * a handshake that waits too long times out and is retried, which is more work, not less.
+ */
+function limiterFor(db: Database): LimitFunction {
+  let limiter = limiters.get(db);
+  if (!limiter) limiters.set(db, (limiter = pLimit(SYNC_CONCURRENCY)));
+  return limiter;
+}
+
+interface ConversationState {
+  id: string;
+  last_seq: number;
+  /** Has an AI answer streaming right now. */
+  streaming: boolean;
+}
+
+/** The caller's conversations, their last seq and whether an answer is streaming: one statement. */
+function syncState(ctx: Context, userId: string): Promise<ConversationState[]> {
+  return ctx.db.query<ConversationState>(
+    `SELECT c.id, c.last_seq, EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id AND s.status = 'streaming') AS streaming
+       FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+      WHERE m.user_id = $1`,
+    [userId],
+  );
+}
+
+/**
+ * The fast path: the client holds every change of every conversation it belongs to, knows no
+ * conversation it has left, and none has an answer streaming (those are always returned, see
+ * withStreamingAnswers). Read in one statement, so one snapshot. Most reconnects after a blip end
+ * here, without the transaction of a full sync.
+ */
+function upToDate(state: ConversationState[], cursors: Record<string, number>): boolean {
+  if (state.length !== Object.keys(cursors).length) return false;
+  return state.every((c) => Object.hasOwn(cursors, c.id) && c.last_seq <= cursors[c.id]! && !c.streaming);
+}
+
+/**
+ * Answers still streaming are always part of the last sync page, with their live text and
+ * `streamIndex`, even when the cursor is past their seq: a client that was away mid-answer
+ * missed `ai:delta` pieces that no seq covers.
+ */
+async function withStreamingAnswers(ctx: Context, userId: string, result: SyncResult): Promise<SyncResult> {
+  let messages: Message[] = result.messages;
+  if (!result.hasMore) {
+    const rows = await ctx.db.query<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1
+        WHERE m.status = 'streaming'`,
+      [userId],
+    );
+    const known = new Set(messages.map((m) => m.id));
+    const extra = await hydrateMessages(ctx, ctx.db, rows.filter((r) => !known.has(r.id)));
+    if (extra.length) messages = [...messages, ...extra];
+  }
+  return { ...result, messages: await withLiveText(ctx.streams, messages) };
+}
+
+/** A full sync page: everything changed after the cursors, in one REPEATABLE READ snapshot. */
+async function changesSince(ctx: Context, userId: string, input: SyncInput): Promise<SyncResult> {
   const limit = Math.min(Math.max(input.limit ?? SYNC_DEFAULT_LIMIT, 1), SYNC_MAX_LIMIT);
   const cursors = input.cursors;
   return ctx.db.transaction(async (tx) => {
-    // One snapshot for the membership, the sequence numbers and the messages: otherwise a change
-    // committing between two statements could be returned without being covered by the cursor
-    // (harmless) or covered by a lastSeq read before it was visible (a lost change). On the
-    // embedded database transactions are serial anyway.
-    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // One snapshot (`snapshot: true` below) for the membership, the sequence numbers and the
+    // messages: otherwise a change committing between two statements could be returned without
+    // being covered by the cursor (harmless) or covered by a lastSeq read before it was visible
+    // (a lost change).
     const member = await tx.query<{ id: string; last_seq: number }>(
       `SELECT c.id, c.last_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
         WHERE m.user_id = $1 ORDER BY c.id`,
@@ -114,5 +192,5 @@ export async function sync(ctx: Context, userId: string, input: SyncInput): Prom
       hasMore: truncated || changed.length > candidates.length,
       cursors: nextCursors,
     };
-  });
+  }, { snapshot: true });
 }

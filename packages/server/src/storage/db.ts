@@ -15,7 +15,11 @@ export interface Queryable {
  */
 export interface Database extends Queryable {
   readonly kind: 'embedded' | 'postgres';
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction. `snapshot: true` makes it REPEATABLE READ and READ ONLY: every
+   * statement sees the same snapshot (on PostgreSQL in the BEGIN itself, saving a round trip).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, opts?: { snapshot?: boolean }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -32,10 +36,10 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Database
     kind: 'postgres',
     query: (sql, params) => run(pool, sql, params),
     exec: async (sql) => void (await pool.query(sql)),
-    async transaction(fn) {
+    async transaction(fn, opts) {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
+        await client.query(opts?.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' : 'BEGIN');
         const result = await fn({
           query: (sql, params) => run(client, sql, params),
           exec: async (sql) => void (await client.query(sql)),
@@ -65,13 +69,15 @@ export async function openEmbedded(dir: string): Promise<Database> {
     kind: 'embedded',
     query: async (sql, params) => (await db.query(sql, params)).rows as never[],
     exec: async (sql) => void (await db.exec(sql)),
-    transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({
+    transaction: (fn, opts) =>
+      db.transaction(async (tx) => {
+        // PGlite runs one transaction at a time, so every one sees a single snapshot anyway.
+        if (opts?.snapshot) await tx.query('SET TRANSACTION READ ONLY');
+        return fn({
           query: async (sql, params) => (await tx.query(sql, params)).rows as never[],
           exec: async (sql) => void (await tx.exec(sql)),
-        }),
-      ),
+        });
+      }),
     close: () => db.close(),
   };
 }
