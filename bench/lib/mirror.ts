@@ -53,7 +53,7 @@ export class MirrorClient {
     private readonly url: () => string,
     private readonly token: string,
     private readonly localAddress: string,
-    /** The SDK's defaults: 1 s base, doubling, 30 s cap, full jitter. */
+    /** The SDK's defaults: 1 s base, doubling, 10 s cap, full jitter. */
     backoff: { baseMs?: number; capMs?: number } = {},
   ) {
     this.backoff = createBackoff(backoff);

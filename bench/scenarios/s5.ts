@@ -22,7 +22,7 @@ interface Variant {
   backoff: { baseMs?: number; capMs?: number };
 }
 const VARIANTS: Variant[] = [
-  { key: 'sdk', label: "SDK's backoff (full jitter, 1 s base, ×2, 30 s cap)", backoff: {} },
+  { key: 'sdk', label: "SDK's backoff (full jitter, 1 s base, ×2, 10 s cap)", backoff: {} },
   { key: 'prompt', label: 'prompt clients (full jitter, 1 s base, 2 s cap): what the server can do', backoff: { baseMs: 1000, capMs: 2000 } },
 ];
 
@@ -241,7 +241,7 @@ export const s5: Scenario = async (ctx) => {
     ],
     checks,
     notes: [
-      "Clients reconnect with full-jitter exponential backoff (random 0–1 s, then 0–2 s, 0–4 s …): with the SDK's 30 s cap, how long the server is down decides how far the clients have backed off. The second storm caps the backoff at 2 s to show the server's side alone.",
+      "Clients reconnect with full-jitter exponential backoff (random 0–1 s, then 0–2 s, 0–4 s …): with the SDK's 10 s cap, how long the server is down decides how far the clients have backed off. The second storm caps the backoff at 2 s to show the server's side alone.",
       "Caught up: the client's first `sync` after reconnecting completed and its cursor reached the conversation's last seq at the moment the old process exited.",
     ],
     ...(Object.keys(profiles).length ? { profiles } : {}),

@@ -4,16 +4,16 @@ import { Connection } from './connection.ts';
 import { FakeClock, FakeServer, settle } from './test/fakes.ts';
 
 describe('backoff', () => {
-  it('doubles the window from 1 s, caps it at 30 s, and draws the delay uniformly within it (full jitter)', () => {
+  it('doubles the window from 1 s, caps it at 10 s, and draws the delay uniformly within it (full jitter)', () => {
     const top = createBackoff({ random: () => 0.999999 });
     const ceilings = Array.from({ length: 9 }, () => top.next() + 1);
-    expect(ceilings).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]);
+    expect(ceilings).toEqual([1000, 2000, 4000, 8000, 10000, 10000, 10000, 10000, 10000]);
 
     const bottom = createBackoff({ random: () => 0 });
     expect(Array.from({ length: 5 }, () => bottom.next())).toEqual([0, 0, 0, 0, 0]);
 
     const half = createBackoff({ random: () => 0.5 });
-    expect(Array.from({ length: 7 }, () => half.next())).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(Array.from({ length: 7 }, () => half.next())).toEqual([500, 1000, 2000, 4000, 5000, 5000, 5000]);
   });
 
   it('stays within [0, cap] for any random draw', () => {
@@ -21,7 +21,7 @@ describe('backoff', () => {
     const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
     const b = createBackoff({ random });
     for (let attempt = 0; attempt < 50; attempt++) {
-      const cap = Math.min(30_000, 1000 * 2 ** attempt);
+      const cap = Math.min(10_000, 1000 * 2 ** attempt);
       const d = b.next();
       expect(d).toBeGreaterThanOrEqual(0);
       expect(d).toBeLessThanOrEqual(cap);
@@ -60,19 +60,19 @@ describe('connection reconnects with backoff', () => {
     return { clock, server, conn, states };
   }
 
-  it('waits 1, 2, 4, 8, 16 s (× jitter) between failed attempts, capped at 30 s, and resets after a success', async () => {
+  it('waits 1, 2, 4, 8 s (× jitter) between failed attempts, capped at 10 s, and resets after a success', async () => {
     const { clock, server, conn, states } = setup();
     server.handshakeResult = 'UNAVAILABLE';
     conn.start();
     await settle();
     expect(states).toEqual(['connecting']);
     // Let 7 attempts fail; each schedules the next with the next delay.
-    await clock.advance(500 + 1000 + 2000 + 4000 + 8000 + 15000);
-    expect(clock.delays).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    await clock.advance(500 + 1000 + 2000 + 4000 + 5000 + 5000);
+    expect(clock.delays).toEqual([500, 1000, 2000, 4000, 5000, 5000, 5000]);
     expect(server.created.length).toBe(7);
 
     server.handshakeResult = 'accept';
-    await clock.advance(15000);
+    await clock.advance(5000);
     expect(conn.state).toBe('online');
     expect(conn.backoff.attempt).toBe(0);
 
