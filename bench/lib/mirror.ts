@@ -89,7 +89,8 @@ export class MirrorClient {
       const reason = String((error as Error).message ?? error).replace(/\d+/g, 'N').slice(0, 60);
       failureReasons.set(reason, (failureReasons.get(reason) ?? 0) + 1);
       if (first) throw error;
-      this.scheduleReconnect();
+      // Like the SDK: a server that refuses connections (restarting) is retried within 2 s.
+      this.scheduleReconnect(/ECONNREFUSED/.test(String((error as Error).message)));
       return;
     }
     if (this.stopped || generation !== this.generation) {
@@ -112,12 +113,15 @@ export class MirrorClient {
     }
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(unreachable = false): void {
     if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.attempt();
-    }, this.backoff.next());
+    this.reconnectTimer = setTimeout(
+      () => {
+        this.reconnectTimer = undefined;
+        void this.attempt();
+      },
+      unreachable ? this.backoff.nextUnreachable() : this.backoff.next(),
+    );
   }
 
   private onFrame(f: Buffer): void {

@@ -28,6 +28,12 @@ describe('backoff', () => {
     }
   });
 
+  it('stops the window at 2 s while the server cannot be reached, and goes on from there once it answers', () => {
+    const b = createBackoff({ random: () => 0.999999 });
+    expect(Array.from({ length: 5 }, () => b.nextUnreachable() + 1)).toEqual([1000, 2000, 2000, 2000, 2000]);
+    expect(b.next() + 1).toBe(10_000);
+  });
+
   it('goes back to attempt 0 on reset', () => {
     const b = createBackoff({ random: () => 0.5 });
     b.next();
@@ -84,6 +90,19 @@ describe('connection reconnects with backoff', () => {
     await clock.advance(500);
     expect(conn.state).toBe('online');
     expect(states).toEqual(['connecting', 'online', 'reconnecting', 'online']);
+    conn.close();
+  });
+
+  it('retries within 2 s while the server is unreachable (a restart), and connects soon after it is back', async () => {
+    const { clock, server, conn } = setup();
+    server.handshakeResult = 'unreachable';
+    conn.start();
+    await settle();
+    await clock.advance(500 + 1000 + 1000 + 1000 + 1000);
+    expect(clock.delays).toEqual([500, 1000, 1000, 1000, 1000, 1000]);
+    server.handshakeResult = 'accept';
+    await clock.advance(1000);
+    expect(conn.state).toBe('online');
     conn.close();
   });
 

@@ -8,6 +8,14 @@
 export interface Backoff {
   /** The delay before the next attempt, in ms; each call moves one attempt further. */
   next(): number;
+  /**
+   * The delay after an attempt that could not reach the server at all (connection refused, no
+   * route): such attempts cost a server nothing, so their window stops growing at
+   * `unreachableCapMs` (2 s) and clients of a restarting server return within about that long
+   * after it listens again. The attempt count still grows, so once the server answers but fails
+   * (overloaded, timing out) the usual window takes over from there.
+   */
+  nextUnreachable(): number;
   /** Back to attempt 0, after a successful connection. */
   reset(): void;
   readonly attempt: number;
@@ -16,19 +24,22 @@ export interface Backoff {
 export interface BackoffOptions {
   baseMs?: number;
   capMs?: number;
+  unreachableCapMs?: number;
   /** Uniform in [0, 1); injectable for tests. */
   random?: () => number;
 }
 
-export function createBackoff({ baseMs = 1000, capMs = 10_000, random = Math.random }: BackoffOptions = {}): Backoff {
+export function createBackoff({ baseMs = 1000, capMs = 10_000, unreachableCapMs = 2000, random = Math.random }: BackoffOptions = {}): Backoff {
   let attempt = 0;
+  const draw = (cap: number) => {
+    // 2^attempt overflows nothing here: the cap is reached long before (attempt is clamped too).
+    const ceiling = Math.min(cap, baseMs * 2 ** Math.min(attempt, 30));
+    attempt++;
+    return Math.floor(random() * ceiling);
+  };
   return {
-    next() {
-      // 2^attempt overflows nothing here: the cap is reached long before (attempt is clamped too).
-      const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
-      attempt++;
-      return Math.floor(random() * ceiling);
-    },
+    next: () => draw(capMs),
+    nextUnreachable: () => draw(Math.min(capMs, unreachableCapMs)),
     reset() {
       attempt = 0;
     },

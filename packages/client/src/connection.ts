@@ -135,10 +135,10 @@ export class Connection {
     }
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(unreachable = false): void {
     if (!this.wanted || !this.networkUp || this.timer !== null) return;
     this.setState(this.everConnected ? 'reconnecting' : 'connecting');
-    const delay = this.backoff.next();
+    const delay = unreachable ? this.backoff.nextUnreachable() : this.backoff.next();
     this.timer = this.opts.clock.setTimeout(() => {
       this.timer = null;
       void this.attempt();
@@ -190,7 +190,8 @@ export class Connection {
         );
         return;
       }
-      this.scheduleReconnect();
+      // socket.io-client reports a server it could not reach at all as a TransportError.
+      this.scheduleReconnect((err as { type?: unknown } | undefined)?.type === 'TransportError');
     });
     socket.on('disconnect', (reason: string) => {
       if (!isCurrent()) return;

@@ -156,7 +156,7 @@ export class FakeServer {
   readonly created: FakeSocket[] = [];
   conversations = new Map<string, Conversation>();
   messages = new Map<string, Message[]>();
-  /** 'accept', or the connect_error message to answer with. */
+  /** 'accept', 'unreachable' (a TransportError, as socket.io-client reports a refused connection), or the connect_error message to answer with. */
   handshakeResult: 'accept' | string = 'accept';
   /** Overrides per event; return an Ack, or undefined to never answer. */
   overrides = new Map<string, Handler>();
@@ -177,6 +177,10 @@ export class FakeServer {
   };
 
   handshake(socket: FakeSocket): void {
+    if (this.handshakeResult === 'unreachable') {
+      socket.fire('connect_error', Object.assign(new Error('websocket error'), { type: 'TransportError' }));
+      return;
+    }
     if (this.handshakeResult !== 'accept') {
       socket.fire('connect_error', new Error(this.handshakeResult));
       return;
