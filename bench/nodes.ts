@@ -1,4 +1,4 @@
-/** Starts Confab server processes for benchmarks: real `main.ts` processes, stopped by the caller. */
+/** Starts Confab server processes for benchmarks: the built server as `npm start` runs it, stopped by the caller. */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ export interface Node {
 }
 
 export async function startNode(env: Record<string, string>): Promise<Node> {
-  const server = startServerProcess({ LOG_LEVEL: 'warn', CONFAB_RATE_LIMITS: 'off', ...env });
+  const server = startServerProcess({ LOG_LEVEL: 'warn', CONFAB_RATE_LIMITS: 'off', ...env }, { built: true });
   // Benchmarks run long: keep the pipes drained so a chatty server never blocks on a full pipe.
   server.child.stderr!.on('data', (d) => process.stderr.write(d));
   return { url: await server.url, process: server.child, stop: async () => void (await server.stop()) };

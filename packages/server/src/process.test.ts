@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { startServerProcess } from './test/processes.ts';
 
 describe('server process', () => {
-  it('starts on the embedded database, migrates, answers /readyz, and stops gracefully on SIGTERM', async () => {
+  it('starts on the embedded database, migrates, answers /readyz, stops gracefully on SIGTERM, and starts again built', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'confab-proc-'));
     try {
       const { child, url, exited, waitFor } = startServerProcess({ DATA_DIR: dataDir, DATABASE_URL: '' });
@@ -22,9 +22,13 @@ describe('server process', () => {
       expect((await inFlight).status).toBe(201);
       expect(await exited).toBe(0);
 
-      // Restart on the same DATA_DIR: the account and the generated secret survive.
-      const again = startServerProcess({ DATA_DIR: dataDir, DATABASE_URL: '' });
+      // Restart on the same DATA_DIR, now the built server that `npm start` runs (npm ci builds
+      // it): the account and the generated secret survive, and it serves the web app.
+      const again = startServerProcess({ DATA_DIR: dataDir, DATABASE_URL: '' }, { built: true });
       const base2 = await again.url;
+      const page = await fetch(`${base2}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="root">');
       const login = await fetch(`${base2}/api/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+const builtMain = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -14,9 +16,15 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `main.ts` as `npm start` would, in its own process (to kill it, or to run several nodes). */
-export function startServerProcess(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+/**
+ * Starts the server in its own process (to kill it, or to run several nodes): the sources through
+ * the TypeScript loader (tests: what is being changed), or with `built` the bundle that `npm start`
+ * runs (benchmarks: what users run; build it first with `npm run build -w @confab/server`).
+ */
+export function startServerProcess(env: Record<string, string>, opts: { built?: boolean } = {}): ServerProcess {
+  if (opts.built && !existsSync(builtMain)) throw new Error(`${builtMain} is missing: run \`npm run build -w @confab/server\` first`);
+  const args = opts.built ? ['--enable-source-maps', builtMain] : ['--import', 'tsx', main];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

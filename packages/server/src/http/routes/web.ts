@@ -1,12 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.ts';
 
-/** Where `npm run build` puts the web app (packages/web/dist); CONFAB_WEB_DIR overrides it. */
-const DEFAULT_DIST = fileURLToPath(new URL('../../../../web/dist', import.meta.url));
+/**
+ * Where `npm run build` puts the web app (packages/web/dist); CONFAB_WEB_DIR overrides it. Found
+ * through the workspace package rather than a relative path, which differs between the sources and
+ * the built server (dist/main.js).
+ */
+const DEFAULT_DIST = path.join(path.dirname(createRequire(import.meta.url).resolve('@confab/web/package.json')), 'dist');
 
 /**
  * The page's policy: scripts and styles from this origin only (React's style attributes need
