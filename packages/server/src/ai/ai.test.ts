@@ -221,6 +221,10 @@ describe('AI failures end the answer with a reason, keep the question, and allow
     return { server, user, socket, conv };
   }
 
+  /** Streaming requests (answers, not titles) whose last message was `content`. */
+  const answerRequests = (content: string) =>
+    fake.requests.filter((r) => r.body?.stream === true && r.body.messages?.at(-1)?.content === content).length;
+
   async function expectError(s: Awaited<ReturnType<typeof setup>>, content: string, reason: RegExp) {
     // Listen first: a fast failure can end the answer before the send's ack arrives.
     const ended = done(s.socket, s.conv);
@@ -259,6 +263,20 @@ describe('AI failures end the answer with a reason, keep the question, and allow
   it('provider down', async () => {
     const s = await setup({ openaiBaseUrl: 'http://127.0.0.1:9/v1' });
     await expectError(s, 'hello', /could not be reached/);
+  });
+
+  it('a connection closed before any answer is tried once more: the answer completes', async () => {
+    const s = await setup({});
+    const ended = done(s.socket, s.conv);
+    await send(s.socket, s.conv, '[drop=1] hello again');
+    expect(await ended).toMatchObject({ status: 'complete', content: 'hello again' });
+    expect(answerRequests('[drop=1] hello again')).toBe(2);
+  });
+
+  it('a provider that keeps closing the connection ends the answer after the second try', async () => {
+    const s = await setup({});
+    await expectError(s, '[drop=5] hello', /could not be reached/);
+    expect(answerRequests('[drop=5] hello')).toBe(2);
   });
 
   it('timeout', async () => {

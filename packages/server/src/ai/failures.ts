@@ -23,6 +23,17 @@ export function describeFailure(error: unknown, timedOut: boolean): string {
   return 'The answer failed for an unexpected reason. Regenerate to try again.';
 }
 
+/**
+ * The request never got an answer: the connection was refused, or closed before any response (as
+ * when the provider closes a kept-alive connection at the moment it is reused). Safe to send again
+ * while nothing has been streamed.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const apiError = findApiError(error);
+  if (apiError) return apiError.statusCode === undefined;
+  return /ECONNREFUSED|ECONNRESET|other side closed|socket hang up/i.test(String((error as Error)?.message ?? error));
+}
+
 function findApiError(error: unknown): APICallError | undefined {
   for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (APICallError.isInstance(e)) return e;

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.ts';
 import { newId } from '../ids.ts';
 import { hydrateMessages, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
 import type { RedisClients } from '../realtime/redis.ts';
-import { describeFailure } from './failures.ts';
+import { describeFailure, isConnectionFailure } from './failures.ts';
 import { resolveModel, serverDefaultModel } from './models.ts';
 import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
 
@@ -234,28 +234,39 @@ export class AiRunner {
     try {
       const model = await resolveModel(ctx, requestedBy, modelId);
       const { system, messages } = await this.buildContext(message, requestedBy);
-      const result = streamText({ model, system, messages, abortSignal: run.controller.signal, maxRetries: 0, onError: () => {} });
-      for await (const part of result.fullStream) {
-        if (part.type === 'text-delta' && part.text) {
-          idle.refresh();
-          // Recorded for late joiners before it is announced (see streams.ts).
-          this.streams.append(message.id, part.text);
-          emitToConversation(ctx.bus, message.conversationId, 'ai:delta', { conversationId: message.conversationId, messageId: message.id, index: pieces, text: part.text });
-          text += part.text;
-          pieces++;
-          if (!checkpoint && Date.now() - lastCheckpoint >= ai.checkpointMs) {
-            lastCheckpoint = Date.now();
-            this.countWrite();
-            // Only while still streaming: a stop or the end may already have written the final state.
-            checkpoint = ctx.db
-              .query(`UPDATE messages SET content_enc = $2 WHERE id = $1 AND status = 'streaming'`, [message.id, ctx.keys.encrypt(text)])
-              .catch((error: unknown) => ctx.log.warn({ err: error }, 'checkpoint failed'))
-              .finally(() => (checkpoint = undefined));
+      // A request that never reached the provider is sent once more, at once, while nothing has
+      // been streamed (so nothing can show twice); every other failure ends the answer. The AI
+      // SDK's own retries stay off: they would also wait out 429s and 5xx for seconds.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = streamText({ model, system, messages, abortSignal: run.controller.signal, maxRetries: 0, onError: () => {} });
+          for await (const part of result.fullStream) {
+            if (part.type === 'text-delta' && part.text) {
+              idle.refresh();
+              // Recorded for late joiners before it is announced (see streams.ts).
+              this.streams.append(message.id, part.text);
+              emitToConversation(ctx.bus, message.conversationId, 'ai:delta', { conversationId: message.conversationId, messageId: message.id, index: pieces, text: part.text });
+              text += part.text;
+              pieces++;
+              if (!checkpoint && Date.now() - lastCheckpoint >= ai.checkpointMs) {
+                lastCheckpoint = Date.now();
+                this.countWrite();
+                // Only while still streaming: a stop or the end may already have written the final state.
+                checkpoint = ctx.db
+                  .query(`UPDATE messages SET content_enc = $2 WHERE id = $1 AND status = 'streaming'`, [message.id, ctx.keys.encrypt(text)])
+                  .catch((error: unknown) => ctx.log.warn({ err: error }, 'checkpoint failed'))
+                  .finally(() => (checkpoint = undefined));
+              }
+            } else if (part.type === 'error') {
+              throw part.error;
+            } else if (part.type === 'abort') {
+              break;
+            }
           }
-        } else if (part.type === 'error') {
-          throw part.error;
-        } else if (part.type === 'abort') {
           break;
+        } catch (error) {
+          if (attempt < 2 && pieces === 0 && !run.reason && isConnectionFailure(error)) continue;
+          throw error;
         }
       }
       if (run.reason) throw new Error(`aborted: ${run.reason}`);

@@ -12,6 +12,8 @@ import type { AiConfig } from '../config.ts';
  *   "[status=CODE]"   answer with that HTTP error (401, 429, 500, …) before streaming
  *   "[cut=N]"         close the connection after N chunks, without [DONE]
  *   "[hang]"          accept the request and never answer
+ *   "[drop=N]"        close the connection without answering, for the first N requests with
+ *                     this text (as a provider does that closes a kept-alive connection)
  *   "[stamp]"         make each token the wall-clock time it was sent (ms, sub-ms precision),
  *                     so a benchmark can measure relay latency with one clock
  * and `mode` overrides all of them for every request (e.g. to make the provider "down").
@@ -40,6 +42,7 @@ const option = (text: string, name: string) => {
 
 export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: string } = {}): Promise<FakeOpenAI> {
   const sockets = new Set<Socket>();
+  const dropped = new Map<string, number>();
   const state: FakeOpenAI = { url: '', requests: [], mode: undefined, close: async () => {} };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -62,6 +65,12 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
       return;
     }
     if (option(text, 'hang')) return; // never answer
+    const drop = option(text, 'drop') as number | undefined;
+    if (drop && (dropped.get(text) ?? 0) < drop) {
+      dropped.set(text, (dropped.get(text) ?? 0) + 1);
+      res.socket?.destroy();
+      return;
+    }
     const tokenCount = option(text, 'tokens') as number | undefined;
     const tokens = tokenCount ? Array.from({ length: tokenCount }, (_, i) => `t${i} `) : text.replace(/\[[^\]]*\]/g, '').trim().split(/(?<=\s)/).filter(Boolean);
     const delay = state.mode?.delayMs ?? (option(text, 'delay') as number | undefined) ?? opts.defaultDelayMs ?? 0;
