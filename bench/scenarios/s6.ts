@@ -26,6 +26,7 @@ interface S6Run {
   tokenDelayMs: number;
   answersFinished: number;
   answersWithAllPieces: number;
+  answersFailed: number;
   seconds: number;
   textWrites: number;
   writesPerAnswer: number;
@@ -63,6 +64,8 @@ export const s6: Scenario = async (ctx) => {
       const relay = new Latency();
       const pieces = new Map<string, number>();
       let finished = 0;
+      /** Answers that ended other than complete (e.g. the provider could not be reached). */
+      let failed = 0;
       const MARK = Buffer.from('"text":"');
       const ID = Buffer.from('"messageId":"');
       const messageId = (f: Buffer) => {
@@ -87,6 +90,7 @@ export const s6: Scenario = async (ctx) => {
             if (!span.has(id)) span.set(id, { first: now, done: NaN });
           } else if (frameIs(f, DONE)) {
             finished++;
+            if (!f.includes('"status":"complete"')) failed++;
             const s = span.get(messageId(f));
             if (s) s.done = performance.timeOrigin + performance.now();
           }
@@ -113,6 +117,7 @@ export const s6: Scenario = async (ctx) => {
         tokenDelayMs: delay,
         answersFinished: done,
         answersWithAllPieces: [...pieces.values()].filter((p) => p === tokens).length,
+        answersFailed: failed,
         seconds: +seconds.toFixed(2),
         textWrites: writes,
         writesPerAnswer: +(writes / Math.max(done, 1)).toFixed(2),
@@ -144,10 +149,10 @@ export const s6: Scenario = async (ctx) => {
     params: { answers, tokensPerAnswer: tokens, tokenDelayMs: delay, streamSeconds: (tokens * delay) / 1000, users: userCount },
     tables: [
       {
-        columns: ['server', 'answers finished / with every piece', 'streamed per answer', 'DB text writes per answer', 'per 500 ms: checkpoints / all writes', 'relay p50', 'p99', 'p99.9', 'max', 'server CPU (cores)'],
+        columns: ['server', 'answers finished / with every piece / ended in error', 'streamed per answer', 'DB text writes per answer', 'per 500 ms: checkpoints / all writes', 'relay p50', 'p99', 'p99.9', 'max', 'server CPU (cores)'],
         rows: runs.map((r) => [
           r.label,
-          `${r.answersFinished} / ${r.answersWithAllPieces}`,
+          `${r.answersFinished} / ${r.answersWithAllPieces} / ${r.answersFailed}`,
           `${r.streamSeconds} s`,
           `${r.writesPerAnswer}`,
           `${r.checkpointsPerAnswerPer500ms} / ${r.writesPerAnswerPer500ms}`,
