@@ -159,6 +159,27 @@ describe('AI answers on one node', () => {
     expect((await call(m1, 'ai:regenerate', { messageId: first.messageId })).ok).toBe(false);
   });
 
+  it('the orphan sweep leaves alone an answer whose row is stored but whose stream has not started', async () => {
+    const conv = await assistantConversation(alice);
+    const id = `fresh-${Date.now()}`;
+    // What createAnswer does before launch() puts the answer among the running ones.
+    await server.ctx.streams.begin(id);
+    await server.ctx.db.query(
+      `INSERT INTO messages (id, conversation_id, seq, updated_seq, author_id, kind, content_enc, status)
+       SELECT $1, id, last_seq + 1, last_seq + 1, 'assistant', 'text', $3, 'streaming' FROM conversations WHERE id = $2`,
+      [id, conv, server.ctx.keys.encrypt('')],
+    );
+    await server.ctx.db.query('UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1', [conv]);
+    const status = async () => (await server.ctx.db.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [id]))[0]!.status;
+    const sweep = () => (server.ctx.ai as unknown as { closeOrphans(): Promise<void> }).closeOrphans();
+    await sweep();
+    expect(await status()).toBe('streaming');
+    // Once it is in neither the registry nor the running answers, it is an orphan.
+    await server.ctx.streams.end(id);
+    await sweep();
+    expect(await status()).toBe('error');
+  });
+
   it('tells the asker that the answer is ready', async () => {
     const conv = await assistantConversation(alice);
     const ready = waitFor(a1, 'notification', (n) => n.kind === 'ai_answer' && n.conversationId === conv);

@@ -498,7 +498,11 @@ export class AiRunner {
     const rows = await this.ctx.db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE status = 'streaming'`);
     const candidates = rows.filter((r) => !this.running.has(r.id));
     if (candidates.length === 0) return;
-    const live = this.options.redis ? await this.streams.get(candidates.map((r) => r.id)) : new Map();
+    // An answer being started is in the registry before its row exists (createAnswer), and this
+    // node's own answers stay there while they stream, so the registry — this process's memory on
+    // one node, Redis across nodes — tells a fresh answer from an orphan. (On one node at start-up
+    // it is empty: every streaming row is an orphan then.)
+    const live = await this.streams.get(candidates.map((r) => r.id));
     for (const row of candidates) {
       if (live.has(row.id)) continue;
       const [message] = await hydrateMessages(this.ctx, this.ctx.db, [row]);
