@@ -217,7 +217,12 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
   const conversationIds = [...new Set(messages.map((m) => m.conversationId))];
   const rows = await ctx.db.query<RecipientRow>(`${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[])`, [conversationIds]);
   const members = new Map<string, RecipientRow[]>();
-  for (const r of rows) members.set(r.conversation_id, [...(members.get(r.conversation_id) ?? []), r]);
+  for (const r of rows) {
+    // Appended in place: copying the list per row was quadratic in a large group's member count.
+    const list = members.get(r.conversation_id);
+    if (list) list.push(r);
+    else members.set(r.conversation_id, [r]);
+  }
   const deliveries: Delivery[] = [];
   for (const message of messages) {
     const body = summarize(message);
@@ -286,7 +291,7 @@ export interface NotificationTrigger {
 
 /**
  * Listens to this node's bus for stored messages. Messages are gathered for `windowMs` and then
- * handled together (two queries per batch, whatever its size), a few batches at a time: under load
+ * handled together (one query per batch, whatever its size), a few batches at a time: under load
  * the queries per second stay bounded instead of growing with the message rate (in the benchmarks,
  * two queries per message were as many round trips as storing the messages). A notification is a
  * hint, so a few milliseconds more do not matter; past a cap the oldest waiting message is dropped
