@@ -182,6 +182,16 @@ export async function getConversations(ctx: Context, userId: string, ids: string
   return unique.flatMap((id) => views.get(pairKey(id, userId)) ?? []);
 }
 
+/**
+ * Several viewers' views at once (a batch of syncs), keyed by conversationViewKey(conversation, viewer);
+ * pairs whose user is not a member are left out.
+ */
+export function getConversationViews(ctx: Context, pairs: { conversationId: string; userId: string }[], db: Queryable = ctx.db): Promise<Map<string, Conversation>> {
+  const unique = [...new Map(pairs.map((p) => [pairKey(p.conversationId, p.userId), p])).values()];
+  return hydratePairs(ctx, db, unique);
+}
+export const conversationViewKey = pairKey;
+
 export async function getConversation(ctx: Context, userId: string, id: string, db: Queryable = ctx.db): Promise<Conversation> {
   const [view] = await getConversations(ctx, userId, [id], db);
   if (!view) throw new ConfabError('NOT_FOUND', 'no such conversation');

@@ -1,9 +1,9 @@
-import type { Conversation, Message, SyncResult } from '@confab/protocol';
-import pLimit, { type LimitFunction } from 'p-limit';
+import type { Message, SyncResult } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
-import type { Database } from '../storage/db.ts';
-import { getConversations } from './conversations.ts';
+import { Batcher, batcherFor } from '../storage/batcher.ts';
+import type { Queryable } from '../storage/db.ts';
+import { conversationViewKey, getConversationViews } from './conversations.ts';
 import { hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
 
 export const SYNC_DEFAULT_LIMIT = 500;
@@ -46,30 +46,29 @@ export interface SyncInput {
  * the conversation was deleted or never existed) are listed in `removedConversationIds` and
  * nothing else is said about them.
  */
-export async function sync(ctx: Context, userId: string, input: SyncInput): Promise<SyncResult> {
-  const state = await syncState(ctx, userId);
-  if (upToDate(state, input.cursors)) return { conversations: [], messages: [], removedConversationIds: [], hasMore: false, cursors: {} };
-  // An answer that starts after this read is the client's to follow live: its socket is in the
-  // conversation's room already and buffers live events while it syncs.
-  const streaming = state.some((c) => c.streaming);
-  return limiterFor(ctx.db)(async () => {
-    const result = await changesSince(ctx, userId, input);
-    return streaming ? withStreamingAnswers(ctx, userId, result) : result;
-  });
+export function sync(ctx: Context, userId: string, input: SyncInput): Promise<SyncResult> {
+  return syncBatcher(ctx).load({ userId, input });
 }
 
-/** Full syncs running at once per database; the others queue (see limiterFor). */
-export const SYNC_CONCURRENCY = 8;
-const limiters = new WeakMap<Database, LimitFunction>();
+/** How syncs were batched on this server (tests, diagnostics). */
+export const syncBatchStats = (ctx: Context) => syncBatcher(ctx).stats;
+
+const syncBatcher = (ctx: Context) =>
+  batcherFor(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH }));
+
 /**
- * A reconnect storm (a restarted node, thousands of clients at once) must not take every pooled
- * connection for syncs of several statements each: handshakes and sends need connections too, and
- * a handshake that waits too long times out and is retried, which is more work, not less.
+ * Syncs are served in batches (storage/batcher.ts): after a restart thousands of clients sync
+ * within seconds, and a batch costs the statements of one sync, not one sync's statements each.
+ * At most SYNC_CONCURRENCY batches run at once per server, so a storm cannot take every pooled
+ * connection from handshakes and sends.
  */
-function limiterFor(db: Database): LimitFunction {
-  let limiter = limiters.get(db);
-  if (!limiter) limiters.set(db, (limiter = pLimit(SYNC_CONCURRENCY)));
-  return limiter;
+export const SYNC_CONCURRENCY = 4;
+export const SYNC_MAX_BATCH = 64;
+const batchers = new WeakMap<Context, Batcher<SyncRequest, SyncResult>>();
+
+interface SyncRequest {
+  userId: string;
+  input: SyncInput;
 }
 
 interface ConversationState {
@@ -79,14 +78,45 @@ interface ConversationState {
   streaming: boolean;
 }
 
-/** The caller's conversations, their last seq and whether an answer is streaming: one statement. */
-function syncState(ctx: Context, userId: string): Promise<ConversationState[]> {
-  return ctx.db.query<ConversationState>(
-    `SELECT c.id, c.last_seq, EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id AND s.status = 'streaming') AS streaming
+/** Requests of one batch that are the same (one user's tabs and devices, equally up to date) are served once. */
+const requestKey = (r: SyncRequest) =>
+  `${r.userId}|${r.input.limit ?? ''}|${Object.keys(r.input.cursors)
+    .sort()
+    .map((id) => `${id}:${r.input.cursors[id]}`)
+    .join(',')}`;
+
+async function syncBatch(ctx: Context, batch: SyncRequest[]): Promise<SyncResult[]> {
+  const keys = batch.map(requestKey);
+  const distinct = new Map<string, SyncRequest>();
+  for (const [i, key] of keys.entries()) if (!distinct.has(key)) distinct.set(key, batch[i]!);
+  const requests = [...distinct.values()];
+  const states = await syncStates(ctx, [...new Set(requests.map((r) => r.userId))]);
+  const results = new Map<SyncRequest, SyncResult>();
+  const full: SyncRequest[] = [];
+  for (const r of requests) {
+    if (upToDate(states.get(r.userId) ?? [], r.input.cursors)) results.set(r, { conversations: [], messages: [], removedConversationIds: [], hasMore: false, cursors: {} });
+    else full.push(r);
+  }
+  if (full.length > 0) {
+    const pages = await changesSince(ctx, full);
+    // An answer that starts after this read is the client's to follow live: its socket is in the
+    // conversation's room already and buffers live events while it syncs.
+    const streaming = full.filter((r) => states.get(r.userId)?.some((c) => c.streaming));
+    const withAnswers = streaming.length ? await withStreamingAnswers(ctx, streaming, pages) : pages;
+    for (const r of full) results.set(r, withAnswers.get(r)!);
+  }
+  return keys.map((key) => results.get(distinct.get(key)!)!);
+}
+
+/** Each user's conversations, their last seq and whether an answer is streaming: one statement for the batch. */
+async function syncStates(ctx: Context, userIds: string[]): Promise<Map<string, ConversationState[]>> {
+  const rows = await ctx.db.query<ConversationState & { user_id: string }>(
+    `SELECT m.user_id, c.id, c.last_seq, EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id AND s.status = 'streaming') AS streaming
        FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-      WHERE m.user_id = $1`,
-    [userId],
+      WHERE m.user_id = ANY($1::text[])`,
+    [userIds],
   );
+  return groupBy(rows, (r) => r.user_id);
 }
 
 /**
@@ -105,92 +135,154 @@ function upToDate(state: ConversationState[], cursors: Record<string, number>): 
  * `streamIndex`, even when the cursor is past their seq: a client that was away mid-answer
  * missed `ai:delta` pieces that no seq covers.
  */
-async function withStreamingAnswers(ctx: Context, userId: string, result: SyncResult): Promise<SyncResult> {
-  let messages: Message[] = result.messages;
-  if (!result.hasMore) {
-    const rows = await ctx.db.query<MessageRow>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1
-        WHERE m.status = 'streaming'`,
-      [userId],
-    );
-    const known = new Set(messages.map((m) => m.id));
-    const extra = await hydrateMessages(ctx, ctx.db, rows.filter((r) => !known.has(r.id)));
-    if (extra.length) messages = [...messages, ...extra];
+async function withStreamingAnswers(ctx: Context, requests: SyncRequest[], pages: Map<SyncRequest, SyncResult>): Promise<Map<SyncRequest, SyncResult>> {
+  const lastPages = requests.filter((r) => !pages.get(r)!.hasMore);
+  const rows = lastPages.length
+    ? await ctx.db.query<MessageRow & { viewer: string }>(
+        `SELECT cm.user_id AS viewer, ${MESSAGE_COLUMNS} FROM messages m
+           JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ANY($1::text[])
+          WHERE m.status = 'streaming'`,
+        [[...new Set(lastPages.map((r) => r.userId))]],
+      )
+    : [];
+  const hydrated = await hydrateOnce(ctx, ctx.db, rows);
+  const byViewer = groupBy(rows, (r) => r.viewer);
+  const out = new Map(pages);
+  for (const r of requests) {
+    const page = pages.get(r)!;
+    let messages = page.messages;
+    if (!page.hasMore) {
+      const known = new Set(messages.map((m) => m.id));
+      const extra = (byViewer.get(r.userId) ?? []).filter((row) => !known.has(row.id)).map((row) => hydrated.get(row.id)!);
+      if (extra.length) messages = [...messages, ...extra];
+    }
+    out.set(r, { ...page, messages: await withLiveText(ctx.streams, messages) });
   }
-  return { ...result, messages: await withLiveText(ctx.streams, messages) };
+  return out;
 }
 
-/** A full sync page: everything changed after the cursors, in one REPEATABLE READ snapshot. */
-async function changesSince(ctx: Context, userId: string, input: SyncInput): Promise<SyncResult> {
-  const limit = Math.min(Math.max(input.limit ?? SYNC_DEFAULT_LIMIT, 1), SYNC_MAX_LIMIT);
-  const cursors = input.cursors;
+/**
+ * Full sync pages: everything changed after each request's cursors, all in one REPEATABLE READ
+ * snapshot and the same few statements however many requests the batch holds.
+ */
+async function changesSince(ctx: Context, requests: SyncRequest[]): Promise<Map<SyncRequest, SyncResult>> {
   return ctx.db.transaction(async (tx) => {
     // One snapshot (`snapshot: true` below) for the membership, the sequence numbers and the
     // messages: otherwise a change committing between two statements could be returned without
     // being covered by the cursor (harmless) or covered by a lastSeq read before it was visible
     // (a lost change).
-    const member = await tx.query<{ id: string; last_seq: number }>(
-      `SELECT c.id, c.last_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-        WHERE m.user_id = $1 ORDER BY c.id`,
-      [userId],
+    const members = groupBy(
+      await tx.query<{ user_id: string; id: string; last_seq: number }>(
+        `SELECT m.user_id, c.id, c.last_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+          WHERE m.user_id = ANY($1::text[]) ORDER BY c.id`,
+        [[...new Set(requests.map((r) => r.userId))]],
+      ),
+      (r) => r.user_id,
     );
-    const memberIds = new Set(member.map((c) => c.id));
-    const removedConversationIds = Object.keys(cursors).filter((id) => !memberIds.has(id));
-    // Changed: not known to the client, or with changes after its cursor.
-    const changed = member.filter((c) => !Object.hasOwn(cursors, c.id) || c.last_seq > cursors[c.id]!);
-    const candidates = changed.slice(0, SYNC_MAX_CONVERSATIONS);
+    const plans = requests.map((r) => {
+      const cursors = r.input.cursors;
+      const member = members.get(r.userId) ?? [];
+      const memberIds = new Set(member.map((c) => c.id));
+      // Changed: not known to the client, or with changes after its cursor.
+      const changed = member.filter((c) => !Object.hasOwn(cursors, c.id) || c.last_seq > cursors[c.id]!);
+      return {
+        request: r,
+        limit: Math.min(Math.max(r.input.limit ?? SYNC_DEFAULT_LIMIT, 1), SYNC_MAX_LIMIT),
+        removedConversationIds: Object.keys(cursors).filter((id) => !memberIds.has(id)),
+        changed,
+        candidates: changed.slice(0, SYNC_MAX_CONVERSATIONS),
+      };
+    });
 
-    const rows = candidates.length
-      ? await tx.query<MessageRow & { ord: number }>(
-          // Ordered by the position in `candidates` (not by id: JavaScript and the database could
-          // collate ids differently), then by updatedSeq, which is where a page may be cut.
-          `SELECT ${MESSAGE_COLUMNS}, c.ord
-             FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c(id, cursor, ord)
-             JOIN messages m ON m.conversation_id = c.id AND m.updated_seq > c.cursor
-            ORDER BY c.ord, m.updated_seq
-            LIMIT $3`,
-          [candidates.map((c) => c.id), candidates.map((c) => Math.min(cursors[c.id] ?? 0, 2 ** 31 - 1)), limit + 1],
+    // Every request's messages in one statement: per request (r), its candidate conversations in
+    // its order (c.ord, numbered across the whole batch, so it also orders the requests), then by
+    // updatedSeq, which is where a page may be cut; limit + 1 rows per request tell whether it was.
+    // Ordered by position, not by id: JavaScript and the database could collate ids differently.
+    const req: number[] = [];
+    const ids: string[] = [];
+    const from: number[] = [];
+    for (const [i, p] of plans.entries()) {
+      for (const c of p.candidates) {
+        req.push(i);
+        ids.push(c.id);
+        from.push(Math.min(p.request.input.cursors[c.id] ?? 0, 2 ** 31 - 1));
+      }
+    }
+    const rows = ids.length
+      ? await tx.query<MessageRow & { req: number; ord: string }>(
+          `SELECT p.* FROM unnest($1::int[], $2::int[]) AS r(req, lim)
+            CROSS JOIN LATERAL (
+              SELECT ${MESSAGE_COLUMNS}, c.req, c.ord
+                FROM unnest($3::int[], $4::text[], $5::int[]) WITH ORDINALITY AS c(req, id, cursor, ord)
+                JOIN messages m ON m.conversation_id = c.id AND m.updated_seq > c.cursor
+               WHERE c.req = r.req
+               ORDER BY c.ord, m.updated_seq
+               LIMIT r.lim) p
+            ORDER BY p.ord, p.updated_seq`,
+          [plans.map((_, i) => i), plans.map((p) => p.limit + 1), req, ids, from],
         )
       : [];
+    const rowsOf = groupBy(rows, (r) => r.req);
+    const hydrated = await hydrateOnce(ctx, tx, rows);
 
-    const truncated = rows.length > limit;
-    const page = rows.slice(0, limit);
-    const nextCursors: Record<string, number> = {};
-    let included = candidates;
-    if (truncated) {
-      const cut = page[page.length - 1]!;
-      const cutIndex = candidates.findIndex((c) => c.id === cut.conversation_id);
-      const cutIsPartial = rows[limit]!.conversation_id === cut.conversation_id;
-      // Conversations before the cut are complete; the cut one may be partial; later ones wait.
-      included = candidates.slice(0, cutIndex + 1);
-      for (const c of included) nextCursors[c.id] = c.last_seq;
-      if (cutIsPartial) nextCursors[cut.conversation_id] = Number(cut.updated_seq);
-    } else {
-      for (const c of candidates) nextCursors[c.id] = c.last_seq;
-    }
+    const pages = plans.map((p, i) => {
+      const mine = rowsOf.get(i) ?? [];
+      const truncated = mine.length > p.limit;
+      const page = mine.slice(0, p.limit);
+      const nextCursors: Record<string, number> = {};
+      let included = p.candidates;
+      if (truncated) {
+        const cut = page[page.length - 1]!;
+        const cutIndex = p.candidates.findIndex((c) => c.id === cut.conversation_id);
+        const cutIsPartial = mine[p.limit]!.conversation_id === cut.conversation_id;
+        // Conversations before the cut are complete; the cut one may be partial; later ones wait.
+        included = p.candidates.slice(0, cutIndex + 1);
+        for (const c of included) nextCursors[c.id] = c.last_seq;
+        if (cutIsPartial) nextCursors[cut.conversation_id] = Number(cut.updated_seq);
+      } else {
+        for (const c of p.candidates) nextCursors[c.id] = c.last_seq;
+      }
+      // Presented in the contract's order: by conversation, then by seq.
+      const ordered = [...page].sort((a, b) => Number(a.ord) - Number(b.ord) || a.seq - b.seq);
+      return { plan: p, included, truncated, nextCursors, messages: ordered.map((row) => hydrated.get(row.id)!) };
+    });
 
-    // Presented in the contract's order: by conversation, then by seq.
-    const ordered = [...page].sort((a, b) => Number(a.ord) - Number(b.ord) || a.seq - b.seq);
-    const messages: Message[] = await hydrateMessages(
-      ctx,
-      tx,
-      ordered.map(({ ord: _ord, ...row }) => row),
-    );
     // Inside the transaction: the same snapshot, and on the embedded driver a query outside the
     // open transaction would wait for it.
-    const conversations: Conversation[] = await getConversations(
+    const views = await getConversationViews(
       ctx,
-      userId,
-      included.map((c) => c.id),
+      pages.flatMap((pg) => pg.included.map((c) => ({ conversationId: c.id, userId: pg.plan.request.userId }))),
       tx,
     );
-    return {
-      conversations,
-      messages,
-      removedConversationIds,
-      hasMore: truncated || changed.length > candidates.length,
-      cursors: nextCursors,
-    };
+    const out = new Map<SyncRequest, SyncResult>();
+    for (const pg of pages) {
+      const userId = pg.plan.request.userId;
+      out.set(pg.plan.request, {
+        conversations: pg.included.flatMap((c) => views.get(conversationViewKey(c.id, userId)) ?? []),
+        messages: pg.messages,
+        removedConversationIds: pg.plan.removedConversationIds,
+        hasMore: pg.truncated || pg.plan.changed.length > pg.plan.candidates.length,
+        cursors: pg.nextCursors,
+      });
+    }
+    return out;
   }, { snapshot: true });
+}
+
+/** Hydrates each stored message once, however many requests of the batch return it. */
+async function hydrateOnce(ctx: Context, db: Queryable, rows: MessageRow[]): Promise<Map<string, Message>> {
+  const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
+  const messages = await hydrateMessages(ctx, db, unique.map(({ req: _r, ord: _o, viewer: _v, ...row }: MessageRow & { req?: number; ord?: string; viewer?: string }) => row));
+  return new Map(messages.map((m) => [m.id, m]));
+}
+
+function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { Message, SyncResult } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYNC_MAX_CONVERSATIONS } from '../operations/sync.ts';
+import { SYNC_MAX_CONVERSATIONS, syncBatchStats } from '../operations/sync.ts';
 import { registerUser, startTestServer, type TestServer } from '../test/harness.ts';
 import { connect, createGroup, ok, type Client } from './test/kit.ts';
 
@@ -145,5 +145,34 @@ describe('sync', () => {
     expect(pages[0]!.conversations).toHaveLength(SYNC_MAX_CONVERSATIONS);
     expect(pages[1]!.conversations).toHaveLength(5);
     expect(Object.keys(cursors)).toHaveLength(count);
+  });
+
+  it('serves many clients syncing at once together, each exactly as it would be served alone', async () => {
+    const { alice, a, b, ids } = await setup(3);
+    for (let i = 0; i < 4; i++) await send(a, ids[0]!, `x${i}`);
+    for (let i = 0; i < 3; i++) await send(b, ids[1]!, `y${i}`);
+    await send(a, ids[2]!, 'z0');
+    const left = await createGroup(server, server.ctx.db, alice, [], 'left');
+    const more = await Promise.all(Array.from({ length: 5 }, () => connect(server.url, alice.accessToken)));
+    open.push(...more);
+    const clients = [a, b, ...more];
+    // Different cursors, limits and users; some requests identical (one user's devices).
+    const requests = clients.flatMap((client, i) => [
+      { client, input: { cursors: {} } },
+      { client, input: { cursors: { [ids[0]!]: i % 4, [ids[1]!]: 1 }, limit: 1 + (i % 3) } },
+      { client, input: { cursors: { [ids[0]!]: 4, [ids[1]!]: 3, [ids[2]!]: 1, ...(client === b ? {} : { [left]: 0 }) } } },
+      { client, input: { cursors: { [ids[2]!]: 0, nope: 5 } } },
+    ]);
+    await ok(a, 'chat:message_send', { conversationId: left, content: 'only alice', clientId: 'left-0' });
+    const alone: SyncResult[] = [];
+    for (const r of requests) alone.push(await ok<SyncResult>(r.client, 'sync', r.input));
+    const before = { ...syncBatchStats(server.ctx) };
+    const together = await Promise.all(requests.map((r) => ok<SyncResult>(r.client, 'sync', r.input)));
+    expect(together).toEqual(alone);
+    // They were served in fewer batches than requests.
+    expect(syncBatchStats(server.ctx).batches - before.batches).toBeLessThan(requests.length);
+    expect(syncBatchStats(server.ctx).largest).toBeGreaterThan(1);
+    // Sanity: the answers differ between requests (the comparison above is not trivially true).
+    expect(new Set(alone.map((r) => JSON.stringify(r))).size).toBeGreaterThan(5);
   });
 });
