@@ -4,6 +4,7 @@ import { dummyPasswordHash, hashPassword, verifyPassword } from '../auth/passwor
 import { newRefreshToken, signAccessToken, verifyAccessToken, type AccessClaims } from '../auth/tokens.ts';
 import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
+import { Batcher, batcherFor } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { toMe, type UserRow } from './users.ts';
 
@@ -113,4 +114,39 @@ export async function authenticate(ctx: Context, token: string | undefined): Pro
   const [session] = await ctx.db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM sessions WHERE id = $1 AND user_id = $2', [claims.sessionId, claims.userId]);
   if (!session || session.revoked_at) throw new ConfabError('UNAUTHENTICATED', 'this session has ended; sign in again');
   return claims;
+}
+
+/** What a socket's handshake needs beyond its token: see socketSession. */
+export interface SocketSession {
+  displayName: string;
+  conversationIds: string[];
+}
+
+const socketSessionBatchers = new WeakMap<Context, Batcher<AccessClaims, SocketSession | undefined>>();
+
+/**
+ * The rest of a socket's handshake once its token's signature checked out: the session is still
+ * live (as in authenticate), plus the user's display name (for typing events) and every
+ * conversation of the user (its rooms). Undefined when the session has ended or the user is gone.
+ * Batched: after a restart thousands of sockets reconnect within seconds, and one statement
+ * answers every handshake waiting (many of them the same user's tabs and devices).
+ */
+export function socketSession(ctx: Context, claims: AccessClaims): Promise<SocketSession | undefined> {
+  const batcher = batcherFor(socketSessionBatchers, ctx, () => new Batcher((batch: AccessClaims[]) => loadSocketSessions(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 4, maxBatch: 500 }));
+  return batcher.load(claims);
+}
+
+async function loadSocketSessions(ctx: Context, batch: AccessClaims[]): Promise<Array<SocketSession | undefined>> {
+  const key = (c: AccessClaims) => `${c.userId} ${c.sessionId}`;
+  const distinct = [...new Map(batch.map((c) => [key(c), c])).values()];
+  const rows = await ctx.db.query<{ user_id: string; session_id: string; display_name: string; conversation_ids: string[] }>(
+    `SELECT q.user_id, q.session_id, u.display_name,
+            ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = q.user_id) AS conversation_ids
+       FROM unnest($1::text[], $2::text[]) AS q(user_id, session_id)
+       JOIN users u ON u.id = q.user_id
+       JOIN sessions s ON s.id = q.session_id AND s.user_id = q.user_id AND s.revoked_at IS NULL`,
+    [distinct.map((c) => c.userId), distinct.map((c) => c.sessionId)],
+  );
+  const found = new Map(rows.map((r) => [`${r.user_id} ${r.session_id}`, { displayName: r.display_name, conversationIds: r.conversation_ids }]));
+  return batch.map((c) => found.get(key(c)));
 }

@@ -4,9 +4,9 @@ import { LIMITS, type Message, type ServerEventName } from '@confab/protocol';
 import { Server } from 'socket.io';
 import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
-import { toConfabError } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { authenticate } from '../operations/auth.ts';
+import { verifyAccessToken } from '../auth/tokens.ts';
+import { socketSession } from '../operations/auth.ts';
 import { bindEvents } from './dispatch.ts';
 import { aiHandlers } from './handlers/ai.ts';
 import { authHandlers } from './handlers/auth.ts';
@@ -212,14 +212,13 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
   io.use(async (socket, next) => {
     const raw: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
     const token = typeof raw === 'string' && raw.length <= 4096 ? raw : undefined;
+    if (!token) return next(new Error('UNAUTHENTICATED'));
     let claims;
     try {
-      claims = await authenticate(ctx, token);
-    } catch (error) {
-      const e = toConfabError(error);
-      if (e.code === 'UNAUTHENTICATED') return next(new Error('UNAUTHENTICATED'));
-      log.error({ err: error }, 'socket authentication failed');
-      return next(new Error('UNAVAILABLE'));
+      // The signature and expiry here; that the session is still live, with the rooms below.
+      claims = await verifyAccessToken(ctx.keys.jwtKey, token);
+    } catch {
+      return next(new Error('UNAUTHENTICATED'));
     }
     const data: SocketData = {
       userId: claims.userId,
@@ -242,18 +241,15 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     }
     socket.conn.once('close', () => unregister(socket));
     try {
-      // One query: the display name (for typing events) and every conversation of the user.
-      const [row] = await ctx.db.query<{ display_name: string; conversation_ids: string[] }>(
-        `SELECT display_name, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = $1) AS conversation_ids
-           FROM users WHERE id = $1`,
-        [claims.userId],
-      );
-      if (!row) {
+      // One batched statement: the session is live, the display name (for typing events) and every
+      // conversation of the user.
+      const session = await socketSession(ctx, claims);
+      if (!session) {
         unregister(socket);
         return next(new Error('UNAUTHENTICATED'));
       }
-      data.displayName = row.display_name;
-      await socket.join([userRoom(claims.userId), ...row.conversation_ids.map(conversationRoom)]);
+      data.displayName = session.displayName;
+      await socket.join([userRoom(claims.userId), ...session.conversationIds.map(conversationRoom)]);
       const pending = data.membershipLog ?? [];
       data.membershipLog = null;
       for (const change of pending) applyMembership(socket, change);
