@@ -117,3 +117,18 @@ export function machineCpuMeter() {
     return { machineCores: r(b), benchCores: r(me), postgresCores: r(pg), otherCores: r(Math.max(0, b - me - pg)) };
   };
 }
+
+/**
+ * Connection attempts the kernel dropped because a listen queue was full (TcpExt ListenOverflows,
+ * machine-wide): a dropped SYN is retried after 1, 3, 7 … s, so these show as long connect tails.
+ */
+export function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))!.split(/\s+/);
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]!.split(/\s+/);
+    return Number(values[names.indexOf('ListenOverflows')]);
+  } catch {
+    return NaN;
+  }
+}

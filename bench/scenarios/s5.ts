@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { AddressPool } from '../lib/lean.ts';
 import { failureReasons, MirrorClient, OutboxSender } from '../lib/mirror.ts';
-import { freePort, log, mapLimit, sleep, until } from '../lib/proc.ts';
+import { freePort, listenOverflows, log, mapLimit, sleep, until } from '../lib/proc.ts';
 import { startConfab } from '../lib/targets.ts';
 import { fmt, type Check, type ProfileSummary, type RunContext, type Scenario } from '../lib/types.ts';
 
@@ -69,6 +69,7 @@ async function runStorm(ctx: RunContext, variant: Variant) {
     // ---- Restart ----
     let lastSeqAtKill = new Map<string, number>();
     const tKill = performance.now();
+    const overflowsAtKill = listenOverflows();
     log('S5: SIGTERM');
     const { stoppedMs, startedMs } = await target.restart(async () => {
       const rows = await db.query<{ id: string; last_seq: number }>('SELECT id, last_seq FROM conversations WHERE id = ANY($1)', [convs]);
@@ -80,6 +81,7 @@ async function runStorm(ctx: RunContext, variant: Variant) {
     const caughtUp = (c: MirrorClient, convId: string) => c.syncedAt > tKill && (c.cursors[convId] ?? 0) >= (lastSeqAtKill.get(convId) ?? 0);
     const allBack = await until(() => clients.every((c, i) => caughtUp(c, convOfUser(i % userCount))), ctx.quick ? 60_000 : 90_000, 50);
     const tAllBack = performance.now();
+    const droppedSyns = listenOverflows() - overflowsAtKill;
     const backTimes = clients.map((c) => (c.syncedAt > tKill ? c.syncedAt - tReady : NaN)).filter(Number.isFinite).sort((a, b) => a - b);
     const pct = (p: number) => backTimes[Math.min(backTimes.length - 1, Math.floor((p / 100) * backTimes.length))] ?? NaN;
     log(`S5: ${backTimes.length}/${n} clients back, all back ${allBack ? `${((tAllBack - tKill) / 1000).toFixed(2)} s after SIGTERM` : 'NOT within the limit'}`);
@@ -160,6 +162,7 @@ async function runStorm(ctx: RunContext, variant: Variant) {
       doubledAtClients,
       liveDuplicateDeliveries: totals.dup,
       reconnectAttemptsFailed: totals.failed,
+      droppedSyns,
       connects: totals.connects,
       syncCalls: totals.syncs,
       gapSyncs: totals.gapSyncs,
@@ -235,6 +238,7 @@ export const s5: Scenario = async (ctx) => {
           ['doubled: stored twice / shown twice', ...col((r) => `${r.doubledInDb} / ${r.doubledAtClients}`)],
           ['live deliveries of a message already held (de-duplicated)', ...col((r) => fmt.int(r.liveDuplicateDeliveries))],
           ['failed reconnect attempts (server down or busy)', ...col((r) => fmt.int(r.reconnectAttemptsFailed))],
+          ['connection attempts dropped by a full listen queue (kernel)', ...col((r) => fmt.int(r.droppedSyns))],
           ['sync pages fetched (runs started by a gap)', ...col((r) => `${fmt.int(r.syncCalls)} (${fmt.int(r.gapSyncs)})`)],
         ],
       },

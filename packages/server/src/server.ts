@@ -21,6 +21,8 @@ import { connectRedis, DEFAULT_REDIS_PREFIX, redisLimiterFactory, type RedisClie
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 
+const LISTEN_BACKLOG = 4096;
+
 export interface ConfabServer {
   app: App;
   ctx: Context;
@@ -110,7 +112,11 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     // Closes answers a crash left streaming before anyone can see them as live.
     await ai.start();
     ctx.ai = ai;
-    await app.listen({ port: config.port, host: config.host });
+    // A deep accept queue: after a restart thousands of clients reconnect within a second or two.
+    // With Node's default (511) the kernel drops the SYNs that overflow it, and a dropped SYN is
+    // retried after 1, 3, 7, 15 s…, so a few clients come back tens of seconds late. The kernel caps
+    // it at net.core.somaxconn (4096 on current kernels).
+    await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (error) {
     await ai.close();
     await gateway.close();
