@@ -192,3 +192,16 @@ async function metric(s: TestServer, series: string): Promise<number> {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }
+
+describe('shutdown', () => {
+  it('drops every connection, so that a stock socket.io-client reconnects by itself', async () => {
+    const own = await startTestServer();
+    const ann = await registerUser(own, 'ann');
+    const sockets = await Promise.all([connect(own.url, ann.accessToken), connect(own.url, ann.accessToken)]);
+    // "io server disconnect" would leave socket.io-client offline until the app reconnects it by hand.
+    const reasons = sockets.map((s) => new Promise<string>((resolve) => s.once('disconnect', resolve)));
+    await own.close();
+    expect(await Promise.all(reasons)).toEqual(['transport close', 'transport close']);
+    for (const s of sockets) s.close();
+  });
+});

@@ -374,10 +374,21 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       for (const off of redisListeners) off();
       unsubscribeBus();
       gate.close();
-      // Disconnecting runs each socket's cleanup (presence, typing); wait for what it started and
-      // for handlers still running, so nothing touches the database or Redis after they close.
-      io.local.disconnectSockets(true);
+      // The connections are dropped rather than closed politely: a stock socket.io-client that hears
+      // "io server disconnect" stays offline, whereas it retries a dropped connection by itself (the
+      // SDK retries either way). It also saves two writes per socket, ~0.4 s for 10,000 sockets.
+      // Each socket's cleanup (presence, typing) runs from its 'disconnect'; wait for all of them and
+      // for what they and handlers still running started, so nothing touches the database or
+      // Redis after they close.
       const deadline = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+      const sockets = [...io.of('/').sockets.values()];
+      const gone = sockets.map((socket) => new Promise<void>((resolve) => socket.once('disconnect', () => resolve())));
+      for (const socket of sockets) {
+        const ws = (socket.conn as unknown as ConnInternals).transport?.socket;
+        if (ws?.terminate) ws.terminate();
+        else socket.disconnect(true);
+      }
+      await Promise.race([Promise.all(gone), deadline]);
       await Promise.race([Promise.allSettled([...running]), deadline]);
       await Promise.race([presence.settle(), deadline]);
       typing.clear();
