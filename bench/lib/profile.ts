@@ -95,7 +95,7 @@ export function inclusive(file: string, opts: { callersOf?: string | undefined; 
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const c = byId.get(cur)!.callFrame;
       const name = frameName(c);
-      if (c.url.includes('/packages/server/src/') && !seen.has(name)) {
+      if ((c.url.includes('/packages/server/src/') || c.url.includes('/packages/server/dist/')) && !seen.has(name)) {
         seen.add(name);
         incl.set(name, (incl.get(name) ?? 0) + us);
       }
