@@ -1,7 +1,9 @@
 import http from 'node:http';
+import type { Socket as TcpSocket } from 'node:net';
 import { LIMITS, type Message } from '@confab/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userRoom } from '../bus/bus.ts';
 import { Api, registerUser, startTestServer, type TestServer, type TestUser } from '../test/harness.ts';
 import { originAllowed } from './gateway.ts';
 import { call, connect, connectError, createGroup, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
@@ -203,5 +205,31 @@ describe('shutdown', () => {
     await own.close();
     expect(await Promise.all(reasons)).toEqual(['transport close', 'transport close']);
     for (const s of sockets) s.close();
+  });
+});
+
+describe('writes', () => {
+  it('sends the packets queued for a socket in one write, not one per packet', async () => {
+    const kim = await registerUser(server, 'kim');
+    const client = track(await connect(server.url, kim.accessToken));
+    const received: number[] = [];
+    client.on('notification' as never, (n: { i: number }) => {
+      received.push(n.i);
+    });
+    const [socket] = [...server.gateway.io.of('/').sockets.values()].filter((s) => s.data.userId === kim.id);
+    const tcp = (socket!.conn as unknown as { transport: { socket: { _socket: TcpSocket } } }).transport.socket._socket;
+    // Writable's two implementation methods: every system call for this socket goes through one.
+    const writable = tcp as unknown as { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+    let writes = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = writable[name].bind(tcp);
+      writable[name] = (...args: unknown[]) => (writes++, original(...args));
+    }
+    // Ten events in one turn: the first goes at once, the other nine wait for it and go together.
+    const room = server.gateway.io.to(userRoom(kim.id)) as unknown as { emit(event: string, payload: unknown): void };
+    for (let i = 0; i < 10; i++) room.emit('notification', { i });
+    await until(() => received.length === 10, 5000, 'the ten events');
+    expect(received).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(writes).toBeLessThanOrEqual(2);
   });
 });

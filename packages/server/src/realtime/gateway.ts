@@ -84,7 +84,7 @@ export function originAllowed(req: Pick<IncomingMessage, 'headers'>, origins: st
 
 interface ConnInternals {
   writeBuffer?: Array<{ data?: unknown }>;
-  transport?: { name?: string; socket?: { bufferedAmount?: number; terminate?: () => void } };
+  transport?: { name?: string; socket?: { bufferedAmount?: number; terminate?: () => void; _socket?: { cork(): void; uncork(): void } } };
 }
 
 /** Output queued for a socket: engine.io packets waiting for the transport, plus bytes the websocket has not flushed. */
@@ -98,6 +98,27 @@ function bufferedOutput(socket: AppSocket): { packets: number; bytes: number } {
   }
   if (conn.transport?.name === 'websocket') bytes += conn.transport.socket?.bufferedAmount ?? 0;
   return { packets: queue.length, bytes };
+}
+
+/**
+ * One write per flush instead of one per frame. engine.io hands a websocket everything queued for it
+ * at once (messages committed in one batch reach each member together), and ws writes each frame
+ * with its own system call; corking the TCP socket for the flush sends them in one. Over loopback
+ * a write costs more CPU than encoding the frame. Listeners on the engine, not per socket: flush,
+ * send and drain run synchronously one after the other.
+ */
+function coalesceWrites(io: AppServer): void {
+  let corked: { cork(): void; uncork(): void } | undefined;
+  io.engine.on('flush', (conn: ConnInternals, buffer: unknown[]) => {
+    if (buffer.length < 2) return;
+    // ws keeps its TCP socket in `_socket` (not public API; without it nothing is corked).
+    corked = conn.transport?.socket?._socket;
+    corked?.cork();
+  });
+  io.engine.on('drain', () => {
+    corked?.uncork();
+    corked = undefined;
+  });
 }
 
 /**
@@ -125,6 +146,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     cors: ctx.config.origins.length > 0 ? { origin: ctx.config.origins, credentials: true } : { origin: false },
   });
   if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }));
+  coalesceWrites(io);
 
   const store = redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs: opts.presenceTtlMs }) : createLocalPresenceStore();
   const presence = new Presence(ctx, io, store);
