@@ -140,6 +140,10 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     gateway,
     close() {
       closing ??= (async () => {
+        // Stop accepting at once: a client reconnecting now is refused and retries soon (the SDK
+        // retries a refused connection within 2 s), instead of being let into a process that is
+        // about to reset it. Requests and sockets already open carry on until closed below.
+        app.server.close();
         // Answers in flight end first (their final state is broadcast while sockets are open), then
         // sockets: their cleanup (presence, last_seen_at) still needs Redis and the database.
         await ai.close();

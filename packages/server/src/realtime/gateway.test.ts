@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Socket as TcpSocket } from 'node:net';
+import { connect as netConnect, type Socket as TcpSocket } from 'node:net';
 import { LIMITS, type Message } from '@confab/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,13 +196,21 @@ async function metric(s: TestServer, series: string): Promise<number> {
 }
 
 describe('shutdown', () => {
-  it('drops every connection, so that a stock socket.io-client reconnects by itself', async () => {
+  it('refuses new connections at once, then drops every connection, so that a stock socket.io-client reconnects by itself', async () => {
     const own = await startTestServer();
     const ann = await registerUser(own, 'ann');
     const sockets = await Promise.all([connect(own.url, ann.accessToken), connect(own.url, ann.accessToken)]);
     // "io server disconnect" would leave socket.io-client offline until the app reconnects it by hand.
     const reasons = sockets.map((s) => new Promise<string>((resolve) => s.once('disconnect', resolve)));
-    await own.close();
+    const closing = own.close();
+    // New connections are refused from the start of the shutdown, not let in to be reset.
+    const port = Number(new URL(own.url).port);
+    const refused = await new Promise<string>((resolve) => {
+      const tcp = netConnect(port, '127.0.0.1', () => resolve('accepted'));
+      tcp.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    await closing;
     expect(await Promise.all(reasons)).toEqual(['transport close', 'transport close']);
     for (const s of sockets) s.close();
   });
