@@ -132,7 +132,7 @@ const socketSessionBatchers = new WeakMap<Context, Batcher<AccessClaims, SocketS
  * answers every handshake waiting (many of them the same user's tabs and devices).
  */
 export function socketSession(ctx: Context, claims: AccessClaims): Promise<SocketSession | undefined> {
-  const batcher = batcherFor(socketSessionBatchers, ctx, () => new Batcher((batch: AccessClaims[]) => loadSocketSessions(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 4, maxBatch: 500 }));
+  const batcher = batcherFor(socketSessionBatchers, ctx, () => new Batcher((batch: AccessClaims[]) => loadSocketSessions(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 2, maxBatch: 500, spareAfterMs: 25 }));
   return batcher.load(claims);
 }
 

@@ -54,15 +54,15 @@ export function sync(ctx: Context, userId: string, input: SyncInput): Promise<Sy
 export const syncBatchStats = (ctx: Context) => syncBatcher(ctx).stats;
 
 const syncBatcher = (ctx: Context) =>
-  batcherFor(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH }));
+  batcherFor(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH, spareAfterMs: 25 }));
 
 /**
  * Syncs are served in batches (storage/batcher.ts): after a restart thousands of clients sync
  * within seconds, and a batch costs the statements of one sync, not one sync's statements each.
- * At most SYNC_CONCURRENCY batches run at once per server, so a storm cannot take every pooled
- * connection from handshakes and sends.
+ * At most SYNC_CONCURRENCY batches run at once per server (a second only beside a slow one), so a
+ * storm cannot take every pooled connection from handshakes and sends.
  */
-export const SYNC_CONCURRENCY = 4;
+export const SYNC_CONCURRENCY = 3;
 export const SYNC_MAX_BATCH = 64;
 const batchers = new WeakMap<Context, Batcher<SyncRequest, SyncResult>>();
 

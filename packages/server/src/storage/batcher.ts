@@ -6,22 +6,29 @@
  * PostgreSQL over loopback each round trip costs the server more CPU (the write that wakes the
  * backend) than the work the query does.
  *
- * A request that finds a free slot goes at once, with the others of its event-loop turn, so
+ * A request that finds nothing running goes at once, with the others of its event-loop turn, so
  * batching adds no latency when there is nothing to batch. `run` starts after every request of its
  * batch arrived, so whatever it reads is at least as fresh as a query made for each on its own.
  * (Group commit for writes, with its per-conversation ordering, is SendBatcher's.)
+ *
+ * One batch runs at a time while batches are quick: the fewer the batches, the fewer the statements
+ * (in the S5 storm one slot brought 10,000 clients back in 8 s, four slots in 10.8 s). Another
+ * starts beside it only once the running one has taken `spareAfterMs`, so one slow batch (a new
+ * device paging through its history) does not hold up everyone else's.
  */
 export class Batcher<I, O> {
   private queue: Array<{ input: I; resolve: (output: O) => void; reject: (error: unknown) => void }> = [];
   private running = 0;
   private scheduled = false;
+  private lastStart = 0;
+  private spareTimer: NodeJS.Timeout | undefined;
   /** Batches served, and the most requests one of them held. */
   readonly stats = { batches: 0, largest: 0 };
 
   constructor(
     /** Serves a batch: one output per input, in the same order. If it throws, every request of the batch fails with it. */
     private readonly run: (inputs: I[]) => Promise<O[]>,
-    private readonly opts: { maxConcurrent: number; maxBatch: number },
+    private readonly opts: { maxConcurrent: number; maxBatch: number; spareAfterMs: number },
   ) {}
 
   load(input: I): Promise<O> {
@@ -40,6 +47,15 @@ export class Batcher<I, O> {
 
   private pump(): void {
     while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
+      const busyFor = performance.now() - this.lastStart;
+      if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
+        this.spareTimer ??= setTimeout(() => {
+          this.spareTimer = undefined;
+          this.pump();
+        }, this.opts.spareAfterMs - busyFor);
+        return;
+      }
+      this.lastStart = performance.now();
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.running++;
       this.stats.batches++;
