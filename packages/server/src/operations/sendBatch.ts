@@ -1,3 +1,4 @@
+import { onceNextTurn } from '../storage/batcher.ts';
 import type { Database } from '../storage/db.ts';
 import type { MessageRow } from './messages.ts';
 
@@ -31,7 +32,6 @@ export interface PlainSend {
 export class SendBatcher {
   private queue: { send: PlainSend; resolve: (row: MessageRow | undefined) => void; reject: (error: unknown) => void }[] = [];
   private running = 0;
-  private scheduled = false;
   /** Conversations with a batch being stored. */
   private readonly busy = new Set<string>();
   /** How many batches of two or more were stored, and the largest. */
@@ -50,16 +50,12 @@ export class SendBatcher {
   store(send: PlainSend): Promise<MessageRow | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ send, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Sends that arrive in the same turn of the event loop go together.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.pump();
-        });
-      }
+      this.pumpNextTurn();
     });
   }
+
+  /** Sends that arrive in the same turn of the event loop go together. */
+  private readonly pumpNextTurn = onceNextTurn(() => this.pump());
 
   /**
    * Starts batches while there is room. A batch takes only sends whose conversation no running

@@ -19,7 +19,6 @@
 export class Batcher<I, O> {
   private queue: Array<{ input: I; resolve: (output: O) => void; reject: (error: unknown) => void }> = [];
   private running = 0;
-  private scheduled = false;
   private lastStart = 0;
   private spareTimer: NodeJS.Timeout | undefined;
   /** Batches served, and the most requests one of them held. */
@@ -34,16 +33,12 @@ export class Batcher<I, O> {
   load(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Requests that arrive in the same turn of the event loop go together.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.pump();
-        });
-      }
+      this.pumpNextTurn();
     });
   }
+
+  /** Requests that arrive in the same turn of the event loop go together. */
+  private readonly pumpNextTurn = onceNextTurn(() => this.pump());
 
   private pump(): void {
     while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
@@ -83,4 +78,17 @@ export function batcherFor<K extends object, I, O>(cache: WeakMap<K, Batcher<I, 
   let batcher = cache.get(key);
   if (!batcher) cache.set(key, (batcher = make()));
   return batcher;
+}
+
+/** Returns a function that runs `fn` in the next turn of the event loop, once however often it is called in this one. */
+export function onceNextTurn(fn: () => void): () => void {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      fn();
+    });
+  };
 }
