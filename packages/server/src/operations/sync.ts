@@ -272,7 +272,8 @@ async function changesSince(ctx: Context, requests: SyncRequest[]): Promise<Map<
 /** Hydrates each stored message once, however many requests of the batch return it. */
 async function hydrateOnce(ctx: Context, db: Queryable, rows: MessageRow[]): Promise<Map<string, Message>> {
   const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
-  const messages = await hydrateMessages(ctx, db, unique.map(({ req: _r, ord: _o, viewer: _v, ...row }: MessageRow & { req?: number; ord?: string; viewer?: string }) => row));
+  // Extra columns (req, ord, viewer) need no stripping: toMessage reads the message's own fields.
+  const messages = await hydrateMessages(ctx, db, unique);
   return new Map(messages.map((m) => [m.id, m]));
 }
 
