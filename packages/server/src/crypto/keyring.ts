@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pooledRandomBytes } from './random.ts';
 
 /**
  * Keys for encryption at rest, the search blind index and token signing, all derived from master
@@ -60,7 +61,7 @@ export function createKeyring(secrets: string[]): Keyring {
     jwtKey: new Uint8Array(derive(current, 'jwt-hs256')),
     searchKey: derive(stable, 'search-blind-index'),
     encrypt(plaintext) {
-      const iv = randomBytes(12);
+      const iv = pooledRandomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv);
       const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       return ['v1', currentKeyId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
