@@ -302,7 +302,11 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
   const maxQueued = opts.maxQueued ?? 10_000;
   const windowMs = opts.windowMs ?? 20;
   const convPrefix = conversationRoom('');
-  const recent = new Set<string>();
+  // Message ids seen lately, in two generations: the older one is dropped whole when the newer
+  // fills, so 10,000–20,000 ids are remembered. (Evicting the oldest id of one Set for each new one
+  // cost 6 µs per message: V8 skips the deleted entries from the start on every values().next().)
+  let recent = new Set<string>();
+  let older = new Set<string>();
   const queue: Message[] = [];
   const running = new Set<Promise<void>>();
   let stopped = false;
@@ -335,9 +339,9 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
     const message = event.payload as Message;
     if (message.kind === 'system' || message.status !== 'complete' || message.deletedAt) return;
     if (Date.now() - Date.parse(message.createdAt) > MAX_AGE_MS) return;
-    if (recent.has(message.id)) return;
+    if (recent.has(message.id) || older.has(message.id)) return;
     recent.add(message.id);
-    if (recent.size > 10_000) recent.delete(recent.values().next().value!);
+    if (recent.size >= 10_000) [older, recent] = [recent, new Set()];
     if (queue.length >= maxQueued) {
       queue.shift();
       ctx.log.warn('notification queue full: dropping the oldest');
