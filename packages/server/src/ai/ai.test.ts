@@ -73,7 +73,10 @@ describe('AI answers on one node', () => {
     const created = eb.find((e) => e.event === 'chat:message_received' && e.payload.id === da.messageId)!.payload;
     expect(created).toMatchObject({ authorId: 'assistant', status: 'streaming', model: MODEL });
     expect(created.seq).toBeGreaterThan(question.seq);
-    expect(eb.filter((e) => e.event === 'conversation:update' && e.payload.id === group && 'generating' in e.payload).map((e) => e.payload.generating)).toEqual([true, false]);
+    // (The updates of the assistant joining may come after the REST answer that added it, as they
+    // do through Redis: REST answers and socket events travel on different connections.)
+    const flags = eb.filter((e) => e.event === 'conversation:update' && e.payload.id === group && 'generating' in e.payload).map((e) => e.payload.generating);
+    expect(flags.slice(flags.indexOf(true))).toEqual([true, false]);
     const [row] = await server.ctx.db.query<{ status: string; content_enc: string }>('SELECT status, content_enc FROM messages WHERE id = $1', [da.messageId]);
     expect(row!.status).toBe('complete');
     expect(server.ctx.keys.decrypt(row!.content_enc)).toBe(tokens(40));
