@@ -4,6 +4,7 @@ import { emitToConversation } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
+import { getOrCreate } from '../storage/batcher.ts';
 import type { Database, Queryable } from '../storage/db.ts';
 import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
@@ -166,9 +167,7 @@ async function insertOne(ctx: Context, send: PlainSend, replyToId: string | null
 /** One batcher per database: sends to the same database share its batches. */
 const batchers = new WeakMap<Database, SendBatcher>();
 export function batcherFor(ctx: Context): SendBatcher {
-  let batcher = batchers.get(ctx.db);
-  if (!batcher) batchers.set(ctx.db, (batcher = new SendBatcher(ctx.db, (send) => insertOne(ctx, send, null, []), MESSAGE_COLUMNS)));
-  return batcher;
+  return getOrCreate(batchers, ctx.db, () => new SendBatcher(ctx.db, (send) => insertOne(ctx, send, null, []), MESSAGE_COLUMNS));
 }
 
 /**

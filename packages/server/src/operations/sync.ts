@@ -1,7 +1,7 @@
 import type { Message, SyncResult } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
-import { Batcher, batcherFor } from '../storage/batcher.ts';
+import { Batcher, getOrCreate } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { conversationViewKey, getConversationViews } from './conversations.ts';
 import { hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
@@ -54,7 +54,7 @@ export function sync(ctx: Context, userId: string, input: SyncInput): Promise<Sy
 export const syncBatchStats = (ctx: Context) => syncBatcher(ctx).stats;
 
 const syncBatcher = (ctx: Context) =>
-  batcherFor(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH, spareAfterMs: 25 }));
+  getOrCreate(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH, spareAfterMs: 25 }));
 
 /**
  * Syncs are served in batches (storage/batcher.ts): after a restart thousands of clients sync

@@ -73,11 +73,11 @@ export class Batcher<I, O> {
   }
 }
 
-/** One batcher per key (a database, a context), made on first use. */
-export function batcherFor<K extends object, I, O>(cache: WeakMap<K, Batcher<I, O>>, key: K, make: () => Batcher<I, O>): Batcher<I, O> {
-  let batcher = cache.get(key);
-  if (!batcher) cache.set(key, (batcher = make()));
-  return batcher;
+/** One batcher (or anything else) per key (a database, a context), made on first use. */
+export function getOrCreate<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V): V {
+  let value = cache.get(key);
+  if (value === undefined) cache.set(key, (value = make()));
+  return value;
 }
 
 /** Returns a function that runs `fn` in the next turn of the event loop, once however often it is called in this one. */
