@@ -1,0 +1,59 @@
+/**
+ * CPU per message at a fixed rate: S2's load (64 direct conversations, one sender each, 32 sends in
+ * flight per sender) held at one rate, with the CPU each process used read from /proc: the server,
+ * every PostgreSQL process and the generator (this process). On these shared VMs the highest passing
+ * rate of S2 swings by tens of percent between runs; the cost per message repeats to a few µs, so
+ * this is what to compare before and after a change.
+ *   node --import tsx bench/cost.ts [--target confab-postgres] [--rate 4000] [--seconds 8] [--repeats 2]
+ * Targets are those of `npm run bench` (bench/lib/targets.ts), e.g. baseline-insert-postgres or
+ * confab-embedded. Runs the built server: build it first (`node packages/server/build.mjs`).
+ */
+import { parseArgs } from 'node:util';
+import { runStep, type Sender } from './lib/load.ts';
+import { AddressPool, connectMany } from './lib/lean.ts';
+import { cpuMeter, machineCpuMeter, sleep } from './lib/proc.ts';
+import { startTarget } from './lib/targets.ts';
+
+const { values } = parseArgs({
+  options: {
+    target: { type: 'string', default: 'confab-postgres' },
+    rate: { type: 'string', default: '4000' },
+    seconds: { type: 'string', default: '8' },
+    repeats: { type: 'string', default: '2' },
+  },
+});
+const key = values.target;
+const rate = Number(values.rate);
+const CONVERSATIONS = 64;
+const FILLER = ' — the quick brown fox jumps over the lazy dog, and a chat message is about this long.';
+
+const target = await startTarget(key, {});
+try {
+  const users = await target.createUsers(CONVERSATIONS * 2);
+  const conversations: string[] = [];
+  for (let c = 0; c < CONVERSATIONS; c++) conversations.push(await target.conversation([users[2 * c]!, users[2 * c + 1]!], 'direct'));
+  const addresses = new AddressPool(250, Math.floor(Math.random() * 200));
+  const sockets = await connectMany(users.length, 32, (i) => ({ url: target.url, token: users[i]!.token, localAddress: addresses.next() }));
+  const senders: Sender[] = conversations.map((conversationId, c) => ({ socket: sockets[2 * c]!, conversationId }));
+  const step = (prefix: string, stepRate: number, seconds: number) =>
+    runStep(senders, { rate: stepRate, seconds, warmupSeconds: 1, window: 32, clientIdPrefix: prefix, content: (k) => `message ${k}${FILLER}` });
+  await step('warm-up-', 1000, 3);
+  for (let r = 0; r < Number(values.repeats); r++) {
+    await sleep(500);
+    const t0 = performance.now();
+    const server = cpuMeter(target.pid);
+    const machine = machineCpuMeter();
+    const result = await step(`r${r}-`, rate, Number(values.seconds));
+    const elapsed = (performance.now() - t0) / 1000;
+    const { postgresCores, benchCores } = machine();
+    const perMessage = (cores: number) => Math.round(((cores * elapsed) / result.acked) * 1e6);
+    console.log(
+      `${key} at ${rate}/s: ${result.acked} acked, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; ` +
+        `CPU µs per message: server ${perMessage(server().cores)}, PostgreSQL ${perMessage(postgresCores)}, generator ${perMessage(benchCores)}`,
+    );
+  }
+  for (const s of sockets) s.close();
+} finally {
+  await target.stop();
+}
+process.exit(0);
