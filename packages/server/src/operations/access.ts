@@ -20,6 +20,7 @@ export async function requireMember(db: Queryable, conversationId: string, userI
        FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
       WHERE m.conversation_id = $1 AND m.user_id = $2${opts.lock ? ' FOR UPDATE OF c' : ''}`,
     [conversationId, userId],
+    { prepare: true },
   );
   if (!row) throw new ConfabError('NOT_FOUND', NOT_FOUND);
   return row;

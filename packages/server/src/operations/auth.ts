@@ -111,7 +111,9 @@ export async function logout(ctx: Context, refreshToken: string): Promise<void> 
 export async function authenticate(ctx: Context, token: string | undefined): Promise<AccessClaims> {
   if (!token) throw new ConfabError('UNAUTHENTICATED', 'missing access token');
   const claims = await verifyAccessToken(ctx.keys.jwtKey, token);
-  const [session] = await ctx.db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM sessions WHERE id = $1 AND user_id = $2', [claims.sessionId, claims.userId]);
+  const [session] = await ctx.db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM sessions WHERE id = $1 AND user_id = $2', [claims.sessionId, claims.userId], {
+    prepare: true,
+  });
   if (!session || session.revoked_at) throw new ConfabError('UNAUTHENTICATED', 'this session has ended; sign in again');
   return claims;
 }
@@ -146,6 +148,7 @@ async function loadSocketSessions(ctx: Context, batch: AccessClaims[]): Promise<
        JOIN users u ON u.id = q.user_id
        JOIN sessions s ON s.id = q.session_id AND s.user_id = q.user_id AND s.revoked_at IS NULL`,
     [distinct.map((c) => c.userId), distinct.map((c) => c.sessionId)],
+    { prepare: true },
   );
   const found = new Map(rows.map((r) => [`${r.user_id} ${r.session_id}`, { displayName: r.display_name, conversationIds: r.conversation_ids }]));
   return batch.map((c) => found.get(key(c)));

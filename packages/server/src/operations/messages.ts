@@ -160,6 +160,7 @@ async function insertOne(ctx: Context, send: PlainSend, replyToId: string | null
      )
      SELECT * FROM ins`,
     [send.id, send.conversationId, send.authorId, send.clientId, send.kind, send.contentEnc, replyToId, send.terms, JSON.stringify(attachments), attachmentIds],
+    { prepare: true },
   );
   return inserted;
 }
@@ -328,6 +329,7 @@ export async function markStatus(ctx: Context, userId: string, messageId: string
        JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
       WHERE m.id = $1`,
     [messageId, userId],
+    { prepare: true },
   );
   if (!row) throw new ConfabError('NOT_FOUND', 'no such message');
   const moved = await ctx.db.query<{ last_read_seq: number; last_delivered_seq: number }>(
@@ -337,6 +339,7 @@ export async function markStatus(ctx: Context, userId: string, messageId: string
       : `UPDATE conversation_members SET last_delivered_seq = $3
           WHERE conversation_id = $1 AND user_id = $2 AND last_delivered_seq < $3 RETURNING last_read_seq, last_delivered_seq`,
     [row.conversation_id, userId, row.seq],
+    { prepare: true },
   );
   if (moved.length > 0) {
     emitToConversation(ctx.bus, row.conversation_id, 'chat:message_status_updated', { conversationId: row.conversation_id, userId, status, seq: row.seq });

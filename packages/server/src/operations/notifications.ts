@@ -215,7 +215,7 @@ interface RecipientRow {
 export async function notifyNewMessages(ctx: Context, messages: Message[]): Promise<void> {
   if (messages.length === 0) return;
   const conversationIds = [...new Set(messages.map((m) => m.conversationId))];
-  const rows = await ctx.db.query<RecipientRow>(`${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[])`, [conversationIds]);
+  const rows = await ctx.db.query<RecipientRow>(`${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[])`, [conversationIds], { prepare: true });
   const members = new Map<string, RecipientRow[]>();
   for (const r of rows) {
     // Appended in place: copying the list per row was quadratic in a large group's member count.

@@ -65,4 +65,29 @@ describe('group commit of plain sends', () => {
     const found = await users[2]!.api.get('/api/search?query=message%20598');
     expect(found.body.messages.map((m: { content: string }) => m.content)).toContain('message 598');
   });
+
+  it('a batch holding a send stored earlier still stores the others once each, without a hole in seq', async () => {
+    const conversationId = conversations[4]!;
+    const first = await sendMessage(server.ctx, users[0]!.id, { conversationId, content: 'sent once', clientId: 'again-1' });
+    const [before] = await server.ctx.db.query<{ last_seq: number }>('SELECT last_seq FROM conversations WHERE id = $1', [conversationId]);
+    const batchesBefore = batcherFor(server.ctx).stats.batches;
+    // Sent in one turn, so they go together: the resend of 'again-1' and 39 new sends.
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        sendMessage(server.ctx, users[i === 20 ? 0 : i % 3]!.id, { conversationId, content: i === 20 ? 'sent once' : `fresh ${i}`, clientId: i === 20 ? 'again-1' : `fresh-${i}` }),
+      ),
+    );
+    expect(batcherFor(server.ctx).stats.batches).toBeGreaterThan(batchesBefore);
+    const repeat = results[20]!;
+    expect(repeat.created).toBe(false);
+    expect(repeat.message.id).toBe(first.message.id);
+    expect(results.filter((r) => r.created)).toHaveLength(39);
+    const rows = await server.ctx.db.query<{ seq: number; client_id: string }>('SELECT seq, client_id FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq', [
+      conversationId,
+      before!.last_seq,
+    ]);
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => before!.last_seq + i + 1));
+    expect(new Set(rows.map((r) => r.client_id)).size).toBe(39);
+    expect(rows.some((r) => r.client_id === 'again-1')).toBe(false);
+  });
 });

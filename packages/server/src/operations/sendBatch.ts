@@ -21,13 +21,15 @@ export interface PlainSend {
  * engine on PGlite) is paid once per batch. A send that finds the database idle
  * goes at once, alone, so batching never adds latency when there is nothing to batch.
  *
- * A batch is one call of `confab_store_sends` (storage/migrations.ts, version 4), one round trip:
+ * A batch is one call of `confab_store_sends` (storage/migrations.ts, version 6), one round trip:
  *  1. it locks every conversation of the batch, in id order (two batches cannot deadlock);
- *  2. in a new statement (so under READ COMMITTED it sees every send committed before the locks
- *     were granted) it inserts each (conversation, author, clientId) once, skipping those already
- *     stored and those whose author is not a member, numbering them last_seq + 1, + 2, … per
- *     conversation in arrival order, and advances last_seq and the authors' watermarks.
- * Because duplicates are removed before numbering, seq has no gaps and a clientId lands once.
+ *  2. in new statements (so under READ COMMITTED they see every send committed before the locks
+ *     were granted) it inserts the sends whose author is a member, numbering them last_seq + 1,
+ *     + 2, … per conversation in arrival order, and advances last_seq and the authors' watermarks;
+ *  3. if a send had been stored before (its clientId again), the insert skipped it and left a hole
+ *     in seq, so the function fails the whole batch, and its sends are stored one by one instead.
+ * A clientId repeated within one batch is sent once; the repeat gets the stored message back like
+ * any other repeat. So seq has no gaps and a clientId lands once.
  */
 export class SendBatcher {
   private queue: { send: PlainSend; resolve: (row: MessageRow | undefined) => void; reject: (error: unknown) => void }[] = [];
@@ -96,7 +98,13 @@ export class SendBatcher {
       }
       this.stats.batches++;
       this.stats.largest = Math.max(this.stats.largest, batch.length);
-      const rows = await this.storeMany(batch.map((b) => b.send));
+      // A repeat within the batch would make the function fail it (see above); it is stored once.
+      const firsts = new Map<string, PlainSend>();
+      for (const { send } of batch) {
+        const key = `${send.conversationId} ${send.authorId} ${send.clientId}`;
+        if (!firsts.has(key)) firsts.set(key, send);
+      }
+      const rows = await this.storeMany([...firsts.values()]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const b of batch) b.resolve(byId.get(b.send.id));
     } catch (error) {
@@ -104,17 +112,18 @@ export class SendBatcher {
         batch[0]!.reject(error);
         return;
       }
-      // One bad send must not fail the others: store them one by one.
+      // A send stored before, or one bad send: store them one by one (the others must not fail).
       for (const b of batch) await this.single(b.send).then(b.resolve, b.reject);
     }
   }
 
-  /** One call, one round trip: the function of migration 4 locks the conversations and inserts. */
+  /** One call, one round trip: the function of migration 6 locks the conversations and inserts. */
   private storeMany(sends: PlainSend[]): Promise<MessageRow[]> {
     const column = <K extends keyof PlainSend>(key: K) => sends.map((s) => s[key]);
     return this.db.query<MessageRow>(
       `SELECT ${this.columns} FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) m`,
       [column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms')],
+      { prepare: true },
     );
   }
 }

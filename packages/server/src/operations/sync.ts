@@ -115,6 +115,7 @@ async function syncStates(ctx: Context, userIds: string[]): Promise<Map<string, 
        FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
       WHERE m.user_id = ANY($1::text[])`,
     [userIds],
+    { prepare: true },
   );
   return groupBy(rows, (r) => r.user_id);
 }
