@@ -65,7 +65,7 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   // Read before anything is opened: a bad setting fails the start with nothing to clean up.
   const filesOptions = { ...loadFilesOptions(process.env), ...options.files };
   const pushOptions: PushOptions = { ...DEFAULT_PUSH_OPTIONS, ...loadPushOptions(process.env), ...options.push };
-  const vapid = loadVapidKeys(config.dataDir, process.env);
+  const vapid = await loadVapidKeys(config.dataDir, process.env);
   const db = await openDatabase(config);
   try {
     const applied = await migrate(db, (msg) => log.info(msg));

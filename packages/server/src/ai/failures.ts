@@ -1,5 +1,6 @@
-import { APICallError } from 'ai';
+import type { APICallError } from 'ai';
 import { AiFailure } from './models.ts';
+import { loadedAiSdk } from './sdk.ts';
 
 /** Why an answer stopped, in words for the people in the conversation (never a key or a stack). */
 export function describeFailure(error: unknown, timedOut: boolean): string {
@@ -35,6 +36,9 @@ export function isConnectionFailure(error: unknown): boolean {
 }
 
 function findApiError(error: unknown): APICallError | undefined {
+  // Not loaded yet: then nothing has called a provider, and the error cannot be one of its.
+  const APICallError = loadedAiSdk()?.APICallError;
+  if (!APICallError) return undefined;
   for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (APICallError.isInstance(e)) return e;
     const errors = (e as { errors?: unknown[] }).errors;

@@ -1,6 +1,3 @@
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createGoogleGenerativeAI } from '@ai-sdk/google';
-import { createOpenAI } from '@ai-sdk/openai';
 import { AiProvider, ConfabError, type ModelInfo, type ModelList } from '@confab/protocol';
 import type { LanguageModel } from 'ai';
 import type { Context } from '../context.ts';
@@ -65,6 +62,7 @@ export function serverDefaultModel(ctx: Context): string | undefined {
 /**
  * The language model to call for `modelId` on behalf of `userId`: their own key when they stored
  * one (BYOK, preferred), else the server's. Throws AiFailure with advice a person can act on.
+ * Providers load on first use (see sdk.ts).
  */
 export async function resolveModel(ctx: Context, userId: string, modelId: string): Promise<LanguageModel> {
   const { provider, name } = parseModelId(modelId);
@@ -80,12 +78,17 @@ export async function resolveModel(ctx: Context, userId: string, modelId: string
         ? { apiKey: own, ...(ai.byokOpenaiBaseUrl ? { baseURL: ai.byokOpenaiBaseUrl } : {}) }
         : { apiKey: ai.keys.openai ?? 'not-needed', ...(ai.openaiBaseUrl ? { baseURL: ai.openaiBaseUrl } : {}) };
       // Chat Completions is what every OpenAI-compatible server (Ollama, vLLM, OpenRouter) speaks.
+      const { createOpenAI } = await import('@ai-sdk/openai');
       return createOpenAI(settings).chat(name);
     }
-    case 'anthropic':
+    case 'anthropic': {
+      const { createAnthropic } = await import('@ai-sdk/anthropic');
       return createAnthropic({ apiKey: own ?? ai.keys.anthropic! })(name);
-    case 'google':
+    }
+    case 'google': {
+      const { createGoogleGenerativeAI } = await import('@ai-sdk/google');
       return createGoogleGenerativeAI({ apiKey: own ?? ai.keys.google! })(name);
+    }
   }
 }
 

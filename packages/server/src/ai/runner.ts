@@ -1,5 +1,5 @@
 import { ConfabError, type Message } from '@confab/protocol';
-import { generateText, streamText, type ModelMessage } from 'ai';
+import type { ModelMessage } from 'ai';
 import { emitToConversation, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
@@ -8,6 +8,7 @@ import { hydrateMessages, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../o
 import type { RedisClients } from '../realtime/redis.ts';
 import { describeFailure, isConnectionFailure } from './failures.ts';
 import { resolveModel, serverDefaultModel } from './models.ts';
+import { loadAiSdk } from './sdk.ts';
 import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
 
 /** The assistant is one bot user (created by migration 1), a member of every conversation it answers in. */
@@ -233,6 +234,7 @@ export class AiRunner {
     }, ai.idleTimeoutMs);
     try {
       const model = await resolveModel(ctx, requestedBy, modelId);
+      const { streamText } = await loadAiSdk();
       const { system, messages } = await this.buildContext(message, requestedBy);
       // A request that never reached the provider is sent once more, at once, while nothing has
       // been streamed (so nothing can show twice); every other failure ends the answer. The AI
@@ -380,6 +382,7 @@ export class AiRunner {
     let title = '';
     try {
       const model = await resolveModel(ctx, requestedBy, ctx.config.ai.titleModel ?? modelId);
+      const { generateText } = await loadAiSdk();
       const result = await generateText({
         model,
         system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',

@@ -1,4 +1,4 @@
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 
 /**
  * Images are decoded once on upload: dimensions are recorded, a small WebP preview is made, and
@@ -46,6 +46,8 @@ export const EXTENSION_OF: Record<string, string> = { 'image/jpeg': 'jpg', 'imag
  * protects against decompression bombs): the caller then stores it as an opaque download.
  */
 export async function processImage(input: string, type: string, out: { original: string; preview: string }, limits: ImageLimits): Promise<ProcessedImage | undefined> {
+  // Loaded on first use: ~90 ms of every start-up otherwise.
+  const { default: sharp } = await import('sharp');
   return withSlot(async () => {
     const open = (animated: boolean) => sharp(input, { limitInputPixels: limits.maxImagePixels, failOn: 'error', animated });
     let meta: Metadata;

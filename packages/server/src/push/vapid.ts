@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import webpush from 'web-push';
 
 export interface VapidKeys {
   publicKey: string;
@@ -22,7 +21,7 @@ function valid(keys: { publicKey?: string | undefined; privateKey?: string | und
  * first start. Changing the keys orphans every subscription (browsers must subscribe again), so
  * several nodes must share them: set the variables, or share DATA_DIR.
  */
-export function loadVapidKeys(dataDir: string, env: NodeJS.ProcessEnv): VapidKeys {
+export async function loadVapidKeys(dataDir: string, env: NodeJS.ProcessEnv): Promise<VapidKeys> {
   const fromEnv = { publicKey: env.CONFAB_VAPID_PUBLIC_KEY, privateKey: env.CONFAB_VAPID_PRIVATE_KEY };
   if (fromEnv.publicKey || fromEnv.privateKey) {
     if (!valid(fromEnv)) throw new Error('CONFAB_VAPID_PUBLIC_KEY and CONFAB_VAPID_PRIVATE_KEY must both be set, as base64url P-256 keys (npx web-push generate-vapid-keys)');
@@ -31,6 +30,8 @@ export function loadVapidKeys(dataDir: string, env: NodeJS.ProcessEnv): VapidKey
   const file = path.join(dataDir, 'vapid.json');
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
+    // Needed on the first start only: loaded here, not on every start.
+    const { default: webpush } = await import('web-push');
     const created = webpush.generateVAPIDKeys();
     try {
       // 'wx': when two processes start on one DATA_DIR at once, the first file wins and both read it.

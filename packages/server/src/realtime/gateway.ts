@@ -1,5 +1,4 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
 import { LIMITS, type Message, type ServerEventName } from '@confab/protocol';
 import { Server } from 'socket.io';
 import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
@@ -172,7 +171,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     },
     cors: ctx.config.origins.length > 0 ? { origin: ctx.config.origins, credentials: true } : { origin: false },
   });
-  if (redis) io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }));
+  if (redis) io.adapter(redis.socketAdapter);
   coalesceWrites(io);
 
   const store = redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs: opts.presenceTtlMs }) : createLocalPresenceStore();

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 /** Anything that runs SQL: the database itself or an open transaction. */
 export interface Queryable {
@@ -43,14 +42,16 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
-// PostgreSQL sends int8 and numeric as strings; our int8 values (counts) fit in a double.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+// Each driver is loaded when its database is opened: a server needs one of them, never both.
 
 export async function openPostgres(url: string, poolSize = 20): Promise<Database> {
+  const { default: pg } = await import('pg');
+  // PostgreSQL sends int8 and numeric as strings; our int8 values (counts) fit in a double.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // A pool error on an idle client must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  const run = async <T>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[], opts?: QueryOptions) =>
+  const run = async <T>(client: Pool | PoolClient, sql: string, params?: unknown[], opts?: QueryOptions) =>
     (await client.query({ text: sql, values: params ?? [], ...(opts?.prepare ? { name: statementName(sql) } : {}) })).rows as T[];
   return {
     kind: 'postgres',
@@ -84,6 +85,7 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Database
  */
 export async function openEmbedded(dir: string): Promise<Database> {
   mkdirSync(dir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(dir);
   return {
     kind: 'embedded',
