@@ -12,7 +12,8 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 await build({
   // Wherever it is run from (npm runs it in packages/server, the benchmarks from the root).
   absWorkingDir: fileURLToPath(new URL('.', import.meta.url)),
-  entryPoints: { main: 'src/main.ts' },
+  // The embedded database's worker thread is loaded from beside main.js (see storage/db.ts).
+  entryPoints: { main: 'src/main.ts', embeddedWorker: 'src/storage/embeddedWorker.js' },
   outdir: 'dist',
   bundle: true,
   format: 'esm',

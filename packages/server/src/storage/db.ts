@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { Pool, PoolClient } from 'pg';
 
 /** Anything that runs SQL: the database itself or an open transaction. */
@@ -13,7 +14,7 @@ export interface QueryOptions {
    * PostgreSQL: run as a named prepared statement, parsed once per pooled connection and, once
    * PostgreSQL finds a generic plan as good as planning each call, planned once too. Parsing and
    * planning were most of the cost of a small statement: a lone send's insert took 607 µs of
-   * PostgreSQL CPU unprepared, 233 µs prepared (.probe measurements in bench/lib/analysis.md).
+   * PostgreSQL CPU unprepared, 233 µs prepared (bench/lib/analysis.md, fifth round).
    * Only for hot statements whose text is fixed (each distinct text stays prepared on every
    * connection) and whose best plan does not depend on the parameters. PGlite ignores it.
    */
@@ -79,27 +80,107 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Database
 }
 
 /**
- * PGlite is a single database session. Its own `transaction()` holds an exclusive lock that plain
- * queries also wait for, so concurrent transactions cannot interleave (sending BEGIN/COMMIT as
- * plain queries would let them).
+ * PGlite, the embedded database, runs in a worker thread (embeddedWorker.js). It is PostgreSQL
+ * compiled to WebAssembly and every statement runs synchronously: on the server's own thread a
+ * batch of 100 sends held the event loop for ~12 ms, during which no socket was read or written,
+ * and SQL and sockets shared one core of the two. In its own thread it runs beside them.
+ *
+ * PGlite is a single database session: statements run one at a time, in the order they are sent.
+ * A transaction is BEGIN … COMMIT on that session, so while one is open nothing else may be sent
+ * (it would run inside it): plain queries wait for it to end, and transactions wait for each other.
  */
 export async function openEmbedded(dir: string): Promise<Database> {
   mkdirSync(dir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create(dir);
+  const worker = new Worker(new URL('./embeddedWorker.js', import.meta.url), { workerData: { dir } });
+  const pending = new Map<number, { resolve: (rows: never[]) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let failed: Error | undefined;
+  // Keeps the process alive only while an answer is awaited: an idle database holds nothing open.
+  worker.unref();
+  const settle = (id: number) => {
+    const waiter = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    return waiter;
+  };
+  worker.on('message', (answer: { id: number; rows?: never[]; error?: { message: string } & Record<string, unknown> }) => {
+    const waiter = settle(answer.id);
+    if (answer.error) waiter?.reject(Object.assign(new Error(answer.error.message), answer.error));
+    else waiter?.resolve(answer.rows ?? []);
+  });
+  const fail = (error: Error) => {
+    failed ??= error;
+    for (const id of [...pending.keys()]) settle(id)?.reject(error);
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the embedded database stopped (worker exit ${code})`)));
+
+  const send = (op: 'query' | 'exec' | 'close', sql?: string, params?: unknown[]): Promise<never[]> =>
+    new Promise((resolve, reject) => {
+      if (failed) return reject(failed);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      if (pending.size === 1) worker.ref();
+      worker.postMessage({ id, op, sql, params });
+    });
+
+  // The open transaction's end, while one is open; transactions queue behind `lastTransaction`.
+  let open: Promise<void> | undefined;
+  let lastTransaction: Promise<void> = Promise.resolve();
+  const outsideTransactions = async () => {
+    // Re-checked after waking: the next transaction may have begun in the meantime.
+    while (open) await open;
+  };
+  const session: Queryable = {
+    query: async (sql, params) => send('query', sql, params),
+    exec: async (sql) => void (await send('exec', sql)),
+  };
+
+  await send('exec', 'SELECT 1'); // the database opened (or the reason it did not)
   return {
     kind: 'embedded',
-    query: async (sql, params) => (await db.query(sql, params)).rows as never[],
-    exec: async (sql) => void (await db.exec(sql)),
-    transaction: (fn, opts) =>
-      db.transaction(async (tx) => {
-        // PGlite runs one transaction at a time, so every one sees a single snapshot anyway.
-        if (opts?.snapshot) await tx.query('SET TRANSACTION READ ONLY');
-        return fn({
-          query: async (sql, params) => (await tx.query(sql, params)).rows as never[],
-          exec: async (sql) => void (await tx.exec(sql)),
-        });
-      }),
-    close: () => db.close(),
+    query: async (sql, params) => {
+      await outsideTransactions();
+      return send('query', sql, params);
+    },
+    exec: async (sql) => {
+      await outsideTransactions();
+      await send('exec', sql);
+    },
+    async transaction(fn, opts) {
+      const previous = lastTransaction;
+      let done!: () => void;
+      lastTransaction = new Promise((resolve) => (done = resolve));
+      try {
+        await previous;
+        await outsideTransactions();
+        let end!: () => void;
+        // Set in the same turn as the check above: no plain query can slip in before BEGIN.
+        open = new Promise((resolve) => (end = resolve));
+        try {
+          // One session runs one transaction at a time, so every one sees a single snapshot anyway.
+          await send('exec', opts?.snapshot ? 'BEGIN READ ONLY' : 'BEGIN');
+          try {
+            const result = await fn(session);
+            await send('exec', 'COMMIT');
+            return result;
+          } catch (error) {
+            await send('exec', 'ROLLBACK').catch(() => {});
+            throw error;
+          }
+        } finally {
+          open = undefined;
+          end();
+        }
+      } finally {
+        done();
+      }
+    },
+    async close() {
+      await lastTransaction;
+      await outsideTransactions();
+      await send('close').catch(() => {});
+      await worker.terminate();
+    },
   };
 }
