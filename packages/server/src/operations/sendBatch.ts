@@ -31,9 +31,27 @@ export interface PlainSend {
  * A clientId repeated within one batch is sent once; the repeat gets the stored message back like
  * any other repeat. So seq has no gaps and a clientId lands once.
  */
+/**
+ * How many batches run at once. Every call of the batch function has a fixed cost much larger than
+ * a row's (on PostgreSQL ~400 µs of CPU, against ~80 µs per row in batches of 64 into 64
+ * conversations: bench/store-cost.ts), so fewer, larger batches cost less. With a new batch for
+ * every turn's sends, S2's load at 4,000 msgs/s went out in batches of ~6 and cost PostgreSQL
+ * 163-187 µs per message; one batch at a time, 125-143 µs, at the same latency (bench/cost.ts).
+ * A second batch starts beside a running one only once that one has run `spareAfterMs`: on
+ * PostgreSQL a batch stuck behind a lock (another node's batch of the same conversation) then does
+ * not hold up the others; PGlite runs in its own thread (storage/db.ts), where the second batch
+ * waits, ready to run the moment a long first one is done.
+ */
+export const SEND_BATCHING: Record<Database['kind'], { maxConcurrent: number; spareAfterMs: number; maxBatch: number }> = {
+  postgres: { maxConcurrent: 8, spareAfterMs: 10, maxBatch: 500 },
+  embedded: { maxConcurrent: 2, spareAfterMs: 10, maxBatch: 500 },
+};
+
 export class SendBatcher {
   private queue: { send: PlainSend; resolve: (row: MessageRow | undefined) => void; reject: (error: unknown) => void }[] = [];
   private running = 0;
+  private lastStart = 0;
+  private spareTimer: NodeJS.Timeout | undefined;
   /** Conversations with a batch being stored. */
   private readonly busy = new Set<string>();
   /** How many batches of two or more were stored, and the largest. */
@@ -43,9 +61,7 @@ export class SendBatcher {
     private readonly db: Database,
     private readonly single: (send: PlainSend) => Promise<MessageRow | undefined>,
     private readonly columns: string,
-    /** Batches stored at once: PGlite is one session (1); PostgreSQL runs several (lock order keeps them safe). */
-    private readonly maxConcurrent = db.kind === 'embedded' ? 1 : 8,
-    private readonly maxBatch = 500,
+    private readonly opts: { maxConcurrent: number; spareAfterMs: number; maxBatch: number } = SEND_BATCHING[db.kind],
   ) {}
 
   /** Stores the send; resolves with its row, or undefined when nothing was inserted (repeat or not a member). */
@@ -64,16 +80,25 @@ export class SendBatcher {
    * batch holds: concurrent batches of one busy conversation would just queue on its row lock (in
    * the benchmarks most PostgreSQL backends sat waiting on it), whereas its sends waiting here all
    * go together in its next batch, which is the point of group commit. A conversation's sends keep
-   * their order.
+   * their order. Another batch starts beside a running one only once that one has run
+   * `spareAfterMs` (see SEND_BATCHING).
    */
   private pump(): void {
-    while (this.running < this.maxConcurrent && this.queue.length > 0) {
+    while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
+      const busyFor = performance.now() - this.lastStart;
+      if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
+        this.spareTimer ??= setTimeout(() => {
+          this.spareTimer = undefined;
+          this.pump();
+        }, this.opts.spareAfterMs - busyFor);
+        return;
+      }
       const batch: SendBatcher['queue'] = [];
       const waiting: SendBatcher['queue'] = [];
       const claimed = new Set<string>();
       for (const item of this.queue) {
         const conversationId = item.send.conversationId;
-        if (!this.busy.has(conversationId) && batch.length < this.maxBatch) {
+        if (!this.busy.has(conversationId) && batch.length < this.opts.maxBatch) {
           batch.push(item);
           claimed.add(conversationId);
         } else waiting.push(item);
@@ -82,6 +107,7 @@ export class SendBatcher {
       this.queue = waiting;
       for (const id of claimed) this.busy.add(id);
       this.running++;
+      this.lastStart = performance.now();
       void this.run(batch).finally(() => {
         this.running--;
         for (const id of claimed) this.busy.delete(id);
