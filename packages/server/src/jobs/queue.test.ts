@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openEmbedded, openPostgres, type Database } from '../storage/db.ts';
+import type { Database } from '../storage/db.ts';
 import { migrate } from '../storage/migrations.ts';
-import { createPostgresDatabase } from '../test/harness.ts';
+import { openTestDatabase } from '../test/harness.ts';
 import { backoffMs, createJobQueue, PermanentJobError, RetryLaterError, type Job, type JobQueue } from './queue.ts';
 
 const log = pino({ level: 'silent' });
@@ -13,22 +10,7 @@ let db: Database;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
-  if (adminUrl) {
-    const pgDb = await createPostgresDatabase(adminUrl);
-    db = await openPostgres(pgDb.url);
-    cleanup = async () => {
-      await db.close();
-      await pgDb.drop();
-    };
-  } else {
-    const dir = mkdtempSync(path.join(tmpdir(), 'confab-jobs-'));
-    db = await openEmbedded(dir);
-    cleanup = async () => {
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    };
-  }
+  ({ db, close: cleanup } = await openTestDatabase());
   await migrate(db);
 });
 afterAll(() => cleanup?.());

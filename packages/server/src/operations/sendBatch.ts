@@ -1,4 +1,4 @@
-import { onceNextTurn } from '../storage/batcher.ts';
+import { BatchSlots, onceNextTurn } from '../storage/batcher.ts';
 import type { Database } from '../storage/db.ts';
 import type { MessageRow } from './messages.ts';
 
@@ -49,9 +49,7 @@ export const SEND_BATCHING: Record<Database['kind'], { maxConcurrent: number; sp
 
 export class SendBatcher {
   private queue: { send: PlainSend; resolve: (row: MessageRow | undefined) => void; reject: (error: unknown) => void }[] = [];
-  private running = 0;
-  private lastStart = 0;
-  private spareTimer: NodeJS.Timeout | undefined;
+  private readonly slots: BatchSlots;
   /** Conversations with a batch being stored. */
   private readonly busy = new Set<string>();
   /** How many batches of two or more were stored, and the largest. */
@@ -62,7 +60,9 @@ export class SendBatcher {
     private readonly single: (send: PlainSend) => Promise<MessageRow | undefined>,
     private readonly columns: string,
     private readonly opts: { maxConcurrent: number; spareAfterMs: number; maxBatch: number } = SEND_BATCHING[db.kind],
-  ) {}
+  ) {
+    this.slots = new BatchSlots(opts, () => this.pump());
+  }
 
   /** Stores the send; resolves with its row, or undefined when nothing was inserted (repeat or not a member). */
   store(send: PlainSend): Promise<MessageRow | undefined> {
@@ -84,15 +84,7 @@ export class SendBatcher {
    * `spareAfterMs` (see SEND_BATCHING).
    */
   private pump(): void {
-    while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
-      const busyFor = performance.now() - this.lastStart;
-      if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
-        this.spareTimer ??= setTimeout(() => {
-          this.spareTimer = undefined;
-          this.pump();
-        }, this.opts.spareAfterMs - busyFor);
-        return;
-      }
+    while (this.queue.length > 0) {
       const batch: SendBatcher['queue'] = [];
       const waiting: SendBatcher['queue'] = [];
       const claimed = new Set<string>();
@@ -103,15 +95,13 @@ export class SendBatcher {
           claimed.add(conversationId);
         } else waiting.push(item);
       }
-      if (batch.length === 0) return; // every queued send waits for a running batch of its conversation
+      // Every queued send waits for a running batch of its conversation, or no batch may start yet.
+      if (batch.length === 0 || !this.slots.take()) return;
       this.queue = waiting;
       for (const id of claimed) this.busy.add(id);
-      this.running++;
-      this.lastStart = performance.now();
       void this.run(batch).finally(() => {
-        this.running--;
         for (const id of claimed) this.busy.delete(id);
-        this.pump();
+        this.slots.release();
       });
     }
   }

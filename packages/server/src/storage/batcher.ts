@@ -18,9 +18,7 @@
  */
 export class Batcher<I, O> {
   private queue: Array<{ input: I; resolve: (output: O) => void; reject: (error: unknown) => void }> = [];
-  private running = 0;
-  private lastStart = 0;
-  private spareTimer: NodeJS.Timeout | undefined;
+  private readonly slots: BatchSlots;
   /** Batches served, and the most requests one of them held. */
   readonly stats = { batches: 0, largest: 0 };
 
@@ -28,7 +26,9 @@ export class Batcher<I, O> {
     /** Serves a batch: one output per input, in the same order. If it throws, every request of the batch fails with it. */
     private readonly run: (inputs: I[]) => Promise<O[]>,
     private readonly opts: { maxConcurrent: number; maxBatch: number; spareAfterMs: number },
-  ) {}
+  ) {
+    this.slots = new BatchSlots(opts, () => this.pump());
+  }
 
   load(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -41,18 +41,8 @@ export class Batcher<I, O> {
   private readonly pumpNextTurn = onceNextTurn(() => this.pump());
 
   private pump(): void {
-    while (this.running < this.opts.maxConcurrent && this.queue.length > 0) {
-      const busyFor = performance.now() - this.lastStart;
-      if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
-        this.spareTimer ??= setTimeout(() => {
-          this.spareTimer = undefined;
-          this.pump();
-        }, this.opts.spareAfterMs - busyFor);
-        return;
-      }
-      this.lastStart = performance.now();
+    while (this.queue.length > 0 && this.slots.take()) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
-      this.running++;
       this.stats.batches++;
       this.stats.largest = Math.max(this.stats.largest, batch.length);
       Promise.resolve()
@@ -65,11 +55,45 @@ export class Batcher<I, O> {
             for (const b of batch) b.reject(error);
           },
         )
-        .finally(() => {
-          this.running--;
-          this.pump();
-        });
+        .finally(() => this.slots.release());
     }
+  }
+}
+
+/**
+ * Admits batches: one at a time while they are quick, another beside the running ones only once
+ * the latest has run `spareAfterMs`, and never more than `maxConcurrent` (see Batcher and
+ * SendBatcher for why). `onFree` is called whenever another batch may be able to start.
+ */
+export class BatchSlots {
+  private running = 0;
+  private lastStart = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly opts: { maxConcurrent: number; spareAfterMs: number },
+    private readonly onFree: () => void,
+  ) {}
+
+  /** Takes a slot if a batch may start now; if not, `onFree` follows when one may. */
+  take(): boolean {
+    if (this.running >= this.opts.maxConcurrent) return false; // release() calls onFree
+    const busyFor = performance.now() - this.lastStart;
+    if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.onFree();
+      }, this.opts.spareAfterMs - busyFor);
+      return false;
+    }
+    this.running++;
+    this.lastStart = performance.now();
+    return true;
+  }
+
+  release(): void {
+    this.running--;
+    this.onFree();
   }
 }
 

@@ -1,31 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase } from '../test/harness.ts';
-import { openEmbedded, openPostgres, type Database } from './db.ts';
+import { openTestDatabase } from '../test/harness.ts';
+import type { Database } from './db.ts';
 
 // The driver under test: PostgreSQL when CONFAB_TEST_DATABASE_URL is set, else the embedded one.
 let db: Database;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
-  if (adminUrl) {
-    const pgDb = await createPostgresDatabase(adminUrl);
-    db = await openPostgres(pgDb.url);
-    cleanup = async () => {
-      await db.close();
-      await pgDb.drop();
-    };
-  } else {
-    const dir = mkdtempSync(path.join(tmpdir(), 'confab-db-'));
-    db = await openEmbedded(dir);
-    cleanup = async () => {
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    };
-  }
+  ({ db, close: cleanup } = await openTestDatabase());
   await db.exec('CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0); CREATE TABLE notes (id int PRIMARY KEY, note text NOT NULL)');
 });
 afterAll(() => cleanup?.());

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config.ts';
 import { deleteKeys } from '../realtime/redis.ts';
 import { createServer, type ConfabServer, type ServerOptions } from '../server.ts';
+import { openEmbedded, openPostgres, type Database } from '../storage/db.ts';
 
 /**
  * Starts a real Confab server on a random port with a fresh database: embedded (PGlite in a temp
@@ -52,6 +53,35 @@ export async function createPostgresDatabase(adminUrl: string): Promise<{ url: s
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
+    },
+  };
+}
+
+/**
+ * A fresh, empty database of the kind under test, without a server: PostgreSQL at
+ * CONFAB_TEST_DATABASE_URL (a database of its own, dropped by `close`), else the embedded one in a
+ * temporary directory (removed by `close`).
+ */
+export async function openTestDatabase(): Promise<{ db: Database; close: () => Promise<void> }> {
+  const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
+  if (adminUrl) {
+    const created = await createPostgresDatabase(adminUrl);
+    const db = await openPostgres(created.url);
+    return {
+      db,
+      async close() {
+        await db.close();
+        await created.drop();
+      },
+    };
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'confab-db-'));
+  const db = await openEmbedded(dir);
+  return {
+    db,
+    async close() {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
