@@ -15,6 +15,22 @@ export interface PlainSend {
 }
 
 /**
+ * How many batches run at once. Every call of the batch function has a fixed cost much larger than
+ * a row's (on PostgreSQL ~400 µs of CPU, against ~80 µs per row in batches of 64 into 64
+ * conversations: bench/store-cost.ts), so fewer, larger batches cost less. With a new batch for
+ * every turn's sends, S2's load at 4,000 msgs/s went out in batches of ~6 and cost PostgreSQL
+ * 163-187 µs per message; one batch at a time, 125-143 µs, at the same latency (bench/cost.ts).
+ * A second batch starts beside a running one only once that one has run `spareAfterMs`: on
+ * PostgreSQL a batch stuck behind a lock (another node's batch of the same conversation) then does
+ * not hold up the others; PGlite runs in its own thread (storage/db.ts), where the second batch
+ * waits, ready to run the moment a long first one is done.
+ */
+export const SEND_BATCHING: Record<Database['kind'], { maxConcurrent: number; spareAfterMs: number; maxBatch: number }> = {
+  postgres: { maxConcurrent: 8, spareAfterMs: 10, maxBatch: 500 },
+  embedded: { maxConcurrent: 2, spareAfterMs: 10, maxBatch: 500 },
+};
+
+/**
  * Group commit for plain sends. Sends that arrive while earlier ones are being stored wait in a
  * queue and are then stored together, in one call instead of one statement each: the
  * per-statement cost (a round trip and a commit on PostgreSQL, a whole trip through the WASM
@@ -31,22 +47,6 @@ export interface PlainSend {
  * A clientId repeated within one batch is sent once; the repeat gets the stored message back like
  * any other repeat. So seq has no gaps and a clientId lands once.
  */
-/**
- * How many batches run at once. Every call of the batch function has a fixed cost much larger than
- * a row's (on PostgreSQL ~400 µs of CPU, against ~80 µs per row in batches of 64 into 64
- * conversations: bench/store-cost.ts), so fewer, larger batches cost less. With a new batch for
- * every turn's sends, S2's load at 4,000 msgs/s went out in batches of ~6 and cost PostgreSQL
- * 163-187 µs per message; one batch at a time, 125-143 µs, at the same latency (bench/cost.ts).
- * A second batch starts beside a running one only once that one has run `spareAfterMs`: on
- * PostgreSQL a batch stuck behind a lock (another node's batch of the same conversation) then does
- * not hold up the others; PGlite runs in its own thread (storage/db.ts), where the second batch
- * waits, ready to run the moment a long first one is done.
- */
-export const SEND_BATCHING: Record<Database['kind'], { maxConcurrent: number; spareAfterMs: number; maxBatch: number }> = {
-  postgres: { maxConcurrent: 8, spareAfterMs: 10, maxBatch: 500 },
-  embedded: { maxConcurrent: 2, spareAfterMs: 10, maxBatch: 500 },
-};
-
 export class SendBatcher {
   private queue: { send: PlainSend; resolve: (row: MessageRow | undefined) => void; reject: (error: unknown) => void }[] = [];
   private readonly slots: BatchSlots;

@@ -136,7 +136,12 @@ export async function openEmbedded(dir: string): Promise<Database> {
     exec: async (sql) => void (await send('exec', sql)),
   };
 
-  await send('exec', 'SELECT 1'); // the database opened (or the reason it did not)
+  try {
+    await send('exec', 'SELECT 1'); // the database opened (or the reason it did not)
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
   return {
     kind: 'embedded',
     query: async (sql, params) => {
