@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { MIGRATIONS } from '../packages/server/src/storage/migrations.ts';
+import { createPostgresDatabase } from '../packages/server/src/test/harness.ts';
 import { searchTerms } from '../packages/server/src/search/terms.ts';
 
 const { values } = parseArgs({
@@ -60,13 +61,9 @@ async function openSession(): Promise<Session> {
       },
     };
   }
-  const name = `confab_store_cost_${process.pid}`;
-  const admin = new pg.Client(adminUrl);
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const client = new pg.Client(url.toString());
+  const created = await createPostgresDatabase(adminUrl);
+  // One connection, so that the backend whose CPU is read is the one that does the work.
+  const client = new pg.Client(created.url);
   await client.connect();
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const pid = rows[0]!.pid;
@@ -80,8 +77,7 @@ async function openSession(): Promise<Session> {
     },
     close: async () => {
       await client.end();
-      await admin.query(`DROP DATABASE ${name}`);
-      await admin.end();
+      await created.drop();
     },
   };
 }
