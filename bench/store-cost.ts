@@ -110,12 +110,13 @@ async function measure(batch: number): Promise<void> {
     const t0 = performance.now();
     for (let i = 0; i < calls; i++) {
       await call();
-      if (i % 100 === 99) process.stderr.write(`\r  batch ${batch}: ${i + 1} / ${calls} calls`);
+      // Progress on a terminal only: in a log, carriage returns would pile up into one long line.
+      if (process.stderr.isTTY && i % 100 === 99) process.stderr.write(`\r  batch ${batch}: ${i + 1} / ${calls} calls`);
     }
     const rows = calls * batch;
     const wallUs = ((performance.now() - t0) * 1000) / rows;
     const cpuUs = ((db.cpuMs() - cpu0) * 1000) / rows;
-    process.stderr.write('\r');
+    if (process.stderr.isTTY) process.stderr.write('\r');
     console.log(`${values.db}, function v${values.function}, ${conversations} conversation(s), batches of ${batch}: ${rows} rows, ${wallUs.toFixed(1)} µs wall and ${cpuUs.toFixed(1)} µs database CPU per row`);
   } finally {
     await db.close();
