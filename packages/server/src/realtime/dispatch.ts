@@ -27,11 +27,15 @@ export interface DispatchOptions {
  * handler, and exactly one ack `{ ok: true, data }` / `{ ok: false, error }`. A handler never
  * sees unvalidated input, and an exception never escapes to Socket.IO (which would log and
  * drop it without answering).
+ *
+ * Returns one listener for every event of every socket (`socket.onAny(listener)`): Socket.IO calls
+ * it with the socket as `this`, so a connection costs no closures of its own here (S1 in
+ * docs/benchmarks.md measures memory per connection).
  */
-export function bindEvents(socket: AppSocket, handlers: EventHandlers, services: RealtimeServices, opts: DispatchOptions): void {
+export function eventListener(handlers: EventHandlers, services: RealtimeServices, opts: DispatchOptions): (this: AppSocket, event: unknown, ...args: unknown[]) => void {
   const { ctx, metrics } = services;
 
-  const run = async (event: ClientEventName, args: unknown[]): Promise<void> => {
+  const run = async (socket: AppSocket, event: ClientEventName, args: unknown[]): Promise<void> => {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
     if (socket.data.inFlight >= opts.maxInFlightPerSocket) {
       metrics.socketEvents.inc({ event, outcome: 'error' });
@@ -62,13 +66,11 @@ export function bindEvents(socket: AppSocket, handlers: EventHandlers, services:
     }
   };
 
-  // One listener per socket for every event (not one per event name): fewer closures and listener
-  // entries per connection, which is most of what a connection costs beyond Socket.IO's own state.
   // Unknown events are counted (one label for all of them: client-chosen names must not grow the
   // metric's cardinality) and answered if the client asked for an answer.
-  socket.onAny((event: unknown, ...args: unknown[]) => {
+  return function onEvent(this: AppSocket, event: unknown, ...args: unknown[]) {
     if (isClientEvent(event)) {
-      const task = run(event, args);
+      const task = run(this, event, args);
       opts.running.add(task);
       void task.finally(() => opts.running.delete(task));
       return;
@@ -79,5 +81,5 @@ export function bindEvents(socket: AppSocket, handlers: EventHandlers, services:
       const name = String(event).slice(0, 64);
       (ack as AckFn)({ ok: false, error: { code: 'VALIDATION_ERROR', message: `unknown event "${name}"` } });
     }
-  });
+  };
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { connect as netConnect, type Socket as TcpSocket } from 'node:net';
-import { LIMITS, type Message } from '@confab/protocol';
+import { LIMITS, type Message, type SyncResult } from '@confab/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userRoom } from '../bus/bus.ts';
@@ -56,6 +56,16 @@ describe('handshake', () => {
     // The server carries on.
     const fine = track(await connect(server.url, gus.accessToken));
     expect(fine.connected).toBe(true);
+  });
+
+  it('keeps no bearer token on an accepted socket, and still answers its events', async () => {
+    const lee = await registerUser(server, 'lee');
+    const client = track(await connect(server.url, lee.accessToken));
+    const [socket] = [...server.gateway.io.of('/').sockets.values()].filter((s) => s.data.userId === lee.id);
+    expect(socket!.handshake.auth).toEqual({});
+    expect(JSON.stringify(socket!.handshake)).not.toContain(lee.accessToken);
+    // Events reach the one shared listener with this socket as the caller.
+    expect((await ok<SyncResult>(client, 'sync', { cursors: {} })).conversations).toEqual([]);
   });
 
   it('refuses browser origins other than its own, lets non-browser clients in', async () => {

@@ -6,7 +6,7 @@ import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { verifyAccessToken } from '../auth/tokens.ts';
 import { socketSession } from '../operations/auth.ts';
-import { bindEvents } from './dispatch.ts';
+import { eventListener } from './dispatch.ts';
 import { aiHandlers } from './handlers/ai.ts';
 import { authHandlers } from './handlers/auth.ts';
 import { messageHandlers } from './handlers/messages.ts';
@@ -190,6 +190,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     ...aiHandlers(services),
   };
   const running = new Set<Promise<void>>();
+  // Shared by every socket (Socket.IO calls both with the socket as `this`): no closures per connection.
+  const onEvent = eventListener(handlers, services, { maxInFlightPerSocket: opts.maxInFlightPerSocket, running });
   let slowConsumersDropped = 0;
   let closed = false;
 
@@ -210,6 +212,10 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     typing.endSocket(socket.id);
     void presence.uncount(socket);
   };
+  // Socket.IO calls it with the socket as `this`: one function for every socket, no closure each.
+  function onDisconnect(this: AppSocket) {
+    unregister(this);
+  }
 
   // ---- Membership: rooms follow the database ----
   const applyMembership = (socket: AppSocket, change: MembershipChange) => {
@@ -261,6 +267,9 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     const raw: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
     const token = typeof raw === 'string' && raw.length <= 4096 ? raw : undefined;
     if (!token) return next(new Error('UNAUTHENTICATED'));
+    // The socket does not keep the bearer token: its claims are all it needs (auth:refresh sends a
+    // new one), and every connection would otherwise hold a few hundred bytes of secret for its life.
+    socket.handshake.auth = {};
     let claims;
     try {
       // The signature and expiry here; that the session is still live, with the rooms below.
@@ -287,7 +296,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       unregister(socket);
       return next(new Error('UNAVAILABLE'));
     }
-    socket.conn.once('close', () => unregister(socket));
+    // on, not once: unregister is idempotent, and once would wrap the listener in three more objects per socket.
+    socket.conn.on('close', () => unregister(socket));
     try {
       // One batched statement: the session is live, the display name (for typing events) and every
       // conversation of the user.
@@ -314,8 +324,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       socket.disconnect(true);
       return;
     }
-    bindEvents(socket, handlers, services, { maxInFlightPerSocket: opts.maxInFlightPerSocket, running });
-    socket.on('disconnect', () => unregister(socket));
+    socket.onAny(onEvent);
+    socket.on('disconnect', onDisconnect);
     // Catch a slow consumer between sweeps: checking every 256th queued packet keeps this cheap.
     // Deferred, so a broadcast that is iterating a room never sees the socket vanish under it.
     let checkPending = false;
