@@ -84,7 +84,8 @@ export class SendBatcher {
    * `spareAfterMs` (see SEND_BATCHING).
    */
   private pump(): void {
-    while (this.queue.length > 0) {
+    // ready() first: while no batch may start, the queue is not even looked at.
+    while (this.queue.length > 0 && this.slots.ready()) {
       const batch: SendBatcher['queue'] = [];
       const waiting: SendBatcher['queue'] = [];
       const claimed = new Set<string>();
@@ -95,8 +96,8 @@ export class SendBatcher {
           claimed.add(conversationId);
         } else waiting.push(item);
       }
-      // Every queued send waits for a running batch of its conversation, or no batch may start yet.
-      if (batch.length === 0 || !this.slots.take()) return;
+      if (batch.length === 0) return; // every queued send waits for a running batch of its conversation
+      this.slots.take();
       this.queue = waiting;
       for (const id of claimed) this.busy.add(id);
       void this.run(batch).finally(() => {

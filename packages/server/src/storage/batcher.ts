@@ -41,7 +41,8 @@ export class Batcher<I, O> {
   private readonly pumpNextTurn = onceNextTurn(() => this.pump());
 
   private pump(): void {
-    while (this.queue.length > 0 && this.slots.take()) {
+    while (this.queue.length > 0 && this.slots.ready()) {
+      this.slots.take();
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.stats.batches++;
       this.stats.largest = Math.max(this.stats.largest, batch.length);
@@ -75,8 +76,11 @@ export class BatchSlots {
     private readonly onFree: () => void,
   ) {}
 
-  /** Takes a slot if a batch may start now; if not, `onFree` follows when one may. */
-  take(): boolean {
+  /**
+   * Whether a batch may start now. A pure check but for one thing: when the only obstacle is a
+   * running batch younger than `spareAfterMs`, `onFree` is scheduled for when it will be old enough.
+   */
+  ready(): boolean {
     if (this.running >= this.opts.maxConcurrent) return false; // release() calls onFree
     const busyFor = performance.now() - this.lastStart;
     if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
@@ -86,9 +90,13 @@ export class BatchSlots {
       }, this.opts.spareAfterMs - busyFor);
       return false;
     }
+    return true;
+  }
+
+  /** A batch starts: only after ready() said it may. */
+  take(): void {
     this.running++;
     this.lastStart = performance.now();
-    return true;
   }
 
   release(): void {
