@@ -1,41 +1,12 @@
-import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimits } from '../rateLimits.ts';
+import { breakableProxy, type BreakableProxy } from '../test/faults.ts';
 import { newRedisPrefix, registerUser, startTestServer, testRedisUrl, type TestServer } from '../test/harness.ts';
 import { connectRedis, deleteKeys, redisLimiterFactory } from './redis.ts';
 import { connect, createGroup, ok, until, waitFor } from './test/kit.ts';
 
-/** A TCP proxy in front of Redis that can be cut, to play a Redis that stops answering. */
-async function breakableProxy(target: URL) {
-  const sockets = new Set<net.Socket>();
-  let cut = false;
-  const proxy = net.createServer((client) => {
-    if (cut) return client.destroy();
-    const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as net.AddressInfo;
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    cut() {
-      cut = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      cut = false;
-    },
-    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
-  };
-}
-
-let proxy: Awaited<ReturnType<typeof breakableProxy>>;
+let proxy: BreakableProxy;
 let server: TestServer;
 beforeAll(async () => {
   proxy = await breakableProxy(new URL(testRedisUrl));
