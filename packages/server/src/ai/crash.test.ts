@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, ok, waitFor } from '../realtime/test/kit.ts';
+import { connect, ok, until, waitFor } from '../realtime/test/kit.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../test/fakeOpenAI.ts';
 import { Api, registerUser } from '../test/harness.ts';
 import { startServerProcess } from '../test/processes.ts';
@@ -27,8 +27,18 @@ describe('a node crash mid-answer', () => {
     const user = await registerUser({ url }, 'crash');
     const conv = (await user.api.post('/api/conversations/assistant', { model: 'openai:test-model' })).body.id as string;
     await user.api.post('/api/messages', { conversationId: conv, content: '[tokens=400][delay=10] crash me', clientId: 'q1' });
-    // Long enough for a few checkpoints (every 500 ms), far from the end of the answer.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Some pieces in, then long enough for a checkpoint (every 500 ms) or two, far from the end of
+    // the answer. (Waiting for pieces, not a fixed time: on a loaded machine the first piece can
+    // take over a second, as the provider SDK loads on first use.)
+    await until(
+      async () => {
+        const messages: Message[] = (await user.api.get(`/api/messages/${conv}`)).body.messages ?? [];
+        return (messages.find((m) => m.authorId === 'assistant')?.streamIndex ?? 0) >= 10;
+      },
+      30_000,
+      'ten pieces of the answer',
+    );
+    await new Promise((r) => setTimeout(r, 1200));
     first.child.kill('SIGKILL');
     await first.exited;
 
