@@ -42,6 +42,8 @@ export interface AiConfig {
   contextChars: number;
   /** How often a streaming answer's text is written to the database. */
   checkpointMs: number;
+  /** Most tokens one answer (or title) may produce: bounds what a single request can cost. */
+  maxOutputTokens: number;
 }
 
 export function loadAiConfig(env: NodeJS.ProcessEnv): AiConfig {
@@ -55,7 +57,16 @@ export function loadAiConfig(env: NodeJS.ProcessEnv): AiConfig {
     idleTimeoutMs: Number.parseInt(env.CONFAB_AI_TIMEOUT_MS ?? '60000', 10),
     contextChars: Number.parseInt(env.CONFAB_AI_CONTEXT_CHARS ?? '24000', 10),
     checkpointMs: 500,
+    maxOutputTokens: positiveInt(env, 'CONFAB_AI_MAX_OUTPUT_TOKENS', 4096),
   };
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
 }
 
 function list(value: string | undefined): string[] {

@@ -235,13 +235,13 @@ describe('AI failures end the answer with a reason, keep the question, and allow
     await fake?.close();
   });
 
-  async function setup(ai: Partial<AiConfig>) {
+  async function setup(ai: Partial<AiConfig>, model: string | null = MODEL) {
     const server = await startTestServer({ ai: aiConfig(fake, { keys: { openai: 'server-key' }, ...ai }) });
     servers.push(server);
     const user = await registerUser(server, 'user');
     const socket = await connect(server.url, user.accessToken);
     sockets.push(socket);
-    const conv = await assistantConversation(user);
+    const conv = model ? await assistantConversation(user, model) : (await user.api.post('/api/conversations/assistant', {})).body.id;
     return { server, user, socket, conv };
   }
 
@@ -265,7 +265,8 @@ describe('AI failures end the answer with a reason, keep the question, and allow
   }
 
   it('no key', async () => {
-    const s = await setup({ keys: {}, openaiBaseUrl: undefined });
+    // No model is offered then, so only a conversation with the default one can be created.
+    const s = await setup({ keys: {}, openaiBaseUrl: undefined }, null);
     await expectError(s, 'hello', /No API key is set up for OpenAI/);
   });
 
@@ -357,6 +358,165 @@ describe('models and users\' own keys', () => {
     expect((await user.api.delete('/api/users/me/keys/google')).status).toBe(404);
     expect((await user.api.delete('/api/users/me/keys/anthropic')).status).toBe(204);
     expect((await user.api.put('/api/users/me/keys/nope', { apiKey: 'whatever-key' })).status).toBe(400);
+  });
+});
+
+describe('who may use which model, where the assistant acts, and who pays', () => {
+  // The server's key goes to one fake provider, users' own OpenAI keys to another: each request
+  // shows which key paid for it.
+  let serverFake: FakeOpenAI, byokFake: FakeOpenAI;
+  let server: TestServer;
+  let alice: TestUser, bob: TestUser;
+  let a: Client, b: Client;
+  const OTHER = 'openai:other-model';
+  const answers = (fake: FakeOpenAI) => fake.requests.filter((r) => r.body?.stream === true);
+
+  beforeAll(async () => {
+    [serverFake, byokFake] = [await startFakeOpenAI({ defaultDelayMs: 2 }), await startFakeOpenAI({ defaultDelayMs: 2 })];
+    server = await startTestServer({
+      ai: testAiConfig(serverFake.url, [MODEL, OTHER, 'anthropic:claude-test'], { keys: { openai: 'server-key' }, byokOpenaiBaseUrl: byokFake.url, maxOutputTokens: 321 }),
+    });
+    [alice, bob] = [await registerUser(server, 'alice'), await registerUser(server, 'bob')];
+    [a, b] = [await connect(server.url, alice.accessToken), await connect(server.url, bob.accessToken)];
+  });
+  afterAll(async () => {
+    for (const s of [a, b]) s?.close();
+    await server?.close();
+    await serverFake?.close();
+    await byokFake?.close();
+  });
+
+  it('creates an assistant conversation only with a model GET /api/models lists for the caller', async () => {
+    const listed = (await alice.api.get('/api/models')).body.models.map((m: { id: string }) => m.id);
+    expect(listed).toEqual([MODEL, OTHER]);
+    for (const model of ['openai:gpt-4.5-preview', 'anthropic:claude-test', 'gpt-4o-mini', 'default']) {
+      const res = await alice.api.post('/api/conversations/assistant', { model });
+      expect(res.status, model).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    }
+    expect((await alice.api.post('/api/conversations/assistant', { model: MODEL })).status).toBe(201);
+    expect((await alice.api.post('/api/conversations/assistant', {})).status).toBe(201);
+    // A user's own key makes that provider's models theirs to use.
+    await alice.api.put('/api/users/me/keys/anthropic', { apiKey: 'sk-ant-alice-1' });
+    expect((await alice.api.post('/api/conversations/assistant', { model: 'anthropic:claude-test' })).status).toBe(201);
+    await alice.api.delete('/api/users/me/keys/anthropic');
+    const count = await server.ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM conversations WHERE type = 'assistant' AND model NOT IN ($1, $2, 'default')`, [MODEL, 'anthropic:claude-test']);
+    expect(count[0]!.n).toBe(0);
+  });
+
+  it('checks the model again when an answer starts: one no longer offered ends the answer without a provider request', async () => {
+    const conv = await assistantConversation(alice, OTHER);
+    expect((await ask(a, conv, 'first [tokens=2]')).status).toBe('complete');
+    const before = serverFake.requests.length + byokFake.requests.length;
+    const models = server.ctx.config.ai.models;
+    server.ctx.config.ai.models = [MODEL]; // the admin took the model off the list
+    try {
+      const final = await ask(a, conv, 'second [tokens=2]');
+      expect(final.status).toBe('error');
+      const answer = (await alice.api.get(`/api/messages/${conv}`)).body.messages.find((m: Message) => m.id === final.messageId);
+      expect(answer.statusReason).toMatch(/"openai:other-model" is not offered on this server/);
+    } finally {
+      server.ctx.config.ai.models = models;
+    }
+    expect(serverFake.requests.length + byokFake.requests.length).toBe(before);
+  });
+
+  it('a user whose own key paid for a model can no longer use it once the key is removed', async () => {
+    // Only users' own keys can reach OpenAI on this server.
+    const ai = server.ctx.config.ai;
+    const saved = { keys: ai.keys, openaiBaseUrl: ai.openaiBaseUrl };
+    Object.assign(ai, { keys: {}, openaiBaseUrl: undefined });
+    try {
+      expect((await alice.api.post('/api/conversations/assistant', { model: MODEL })).status).toBe(400);
+      await alice.api.put('/api/users/me/keys/openai', { apiKey: 'sk-alice-own' });
+      const conv = await assistantConversation(alice, MODEL);
+      expect((await ask(a, conv, 'mine [tokens=2]')).status).toBe('complete');
+      expect(answers(byokFake).at(-1)!.authorization).toBe('Bearer sk-alice-own');
+      await alice.api.delete('/api/users/me/keys/openai');
+      const before = serverFake.requests.length + byokFake.requests.length;
+      const final = await ask(a, conv, 'gone [tokens=2]');
+      expect(final.status).toBe('error');
+      const answer = (await alice.api.get(`/api/messages/${conv}`)).body.messages.find((m: Message) => m.id === final.messageId);
+      expect(answer.statusReason).toMatch(/No API key is set up for OpenAI/);
+      expect(serverFake.requests.length + byokFake.requests.length).toBe(before);
+    } finally {
+      Object.assign(ai, saved);
+      await alice.api.delete('/api/users/me/keys/openai');
+    }
+  });
+
+  it('caps the output of answers and titles (maxOutputTokens reaches the provider)', async () => {
+    const conv = await assistantConversation(alice);
+    const titled = waitFor(a, 'conversation:update', (c) => c.id === conv && typeof c.title === 'string', 15_000);
+    await ask(a, conv, 'capped [tokens=2]');
+    await titled;
+    const requests = serverFake.requests.filter((r) => JSON.stringify(r.body.messages).includes('capped'));
+    expect(requests.map((r) => r.body.stream === true).sort()).toEqual([false, true]); // the answer and the title
+    for (const r of requests) expect(r.body.max_tokens ?? r.body.max_completion_tokens).toBe(321);
+  });
+
+  it('refuses ai:regenerate where the assistant is not a member, without a provider request', async () => {
+    const direct = (await alice.api.post('/api/conversations/direct', { userId: bob.id })).body.id;
+    const hello = await send(a, direct, 'hello bob');
+    const before = serverFake.requests.length + byokFake.requests.length;
+    const ack = await call(a, 'ai:regenerate', { messageId: hello.id });
+    expect(ack.ok).toBe(false);
+    expect(!ack.ok && ack.error.code).toBe('FORBIDDEN');
+    const messages: Message[] = (await alice.api.get(`/api/messages/${direct}`)).body.messages;
+    expect(messages.filter((m) => m.authorId === 'assistant')).toHaveLength(0);
+    expect((await alice.api.get(`/api/conversations/${direct}`)).body.generating).toBe(false);
+    expect(serverFake.requests.length + byokFake.requests.length).toBe(before);
+
+    // A group that removed the assistant: no answers to mentions, no regenerating its old answers.
+    const group = (await alice.api.post('/api/conversations/group', { title: 'was AI', participantIds: [bob.id, 'assistant'] })).body.id;
+    const old = await ask(a, group, '@assistant early [tokens=2]');
+    expect(old.status).toBe('complete');
+    expect((await alice.api.delete(`/api/conversations/${group}/participants/assistant`)).status).toBeLessThan(300);
+    const after = serverFake.requests.length + byokFake.requests.length;
+    await send(a, group, '@assistant are you there [tokens=2]');
+    const again = await call(a, 'ai:regenerate', { messageId: old.messageId });
+    expect(!again.ok && again.error.code).toBe('FORBIDDEN');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(serverFake.requests.length + byokFake.requests.length).toBe(after);
+    const groupMessages: Message[] = (await alice.api.get(`/api/messages/${group}`)).body.messages;
+    expect(groupMessages.filter((m) => m.authorId === 'assistant')).toHaveLength(1);
+  });
+
+  it('stops an answer when the assistant is removed from the conversation', async () => {
+    const group = (await alice.api.post('/api/conversations/group', { title: 'removing AI', participantIds: [bob.id, 'assistant'] })).body.id;
+    const events = record(a);
+    const ended = done(a, group, 30_000);
+    await send(a, group, '@assistant [tokens=400][delay=20] long');
+    await until(() => events.some((e) => e.event === 'ai:delta'), 15_000, 'the first piece');
+    expect((await alice.api.delete(`/api/conversations/${group}/participants/assistant`)).status).toBeLessThan(300);
+    const final = await ended;
+    expect(final.status).toBe('stopped');
+    expect(final.content.length).toBeLessThan(tokens(400).length);
+  });
+
+  it('in a group, the member whose message triggered a queued answer pays, whoever wrote last', async () => {
+    await alice.api.put('/api/users/me/keys/openai', { apiKey: 'sk-alice-group' });
+    try {
+      const group = (await bob.api.post('/api/conversations/group', { title: 'Who pays', participantIds: [alice.id, 'assistant'] })).body.id;
+      const eb = record(b);
+      // Bob (no key of his own) starts a long answer: the server pays for it.
+      await send(b, group, '@assistant [tokens=400][delay=20] bob asks');
+      await until(() => eb.some((e) => e.event === 'ai:delta' && e.payload.conversationId === group), 15_000, 'the first piece');
+      const first = eb.find((e) => e.event === 'ai:delta' && e.payload.conversationId === group)!.payload.messageId;
+      expect(answers(serverFake).at(-1)!.authorization).toBe('Bearer server-key');
+      const byokBefore = answers(byokFake).length;
+      const serverBefore = answers(serverFake).length;
+      // While it streams, Alice asks (queued), then Bob writes the last message.
+      await send(a, group, '@assistant alice asks [tokens=3]');
+      await send(b, group, 'just chatting');
+      const second = waitFor<{ conversationId: string; messageId: string; status: string }>(b, 'ai:done', (e) => e.conversationId === group && e.messageId !== first, 30_000);
+      await ok(b, 'ai:stop', { messageId: first });
+      expect((await second).status).toBe('complete');
+      expect(answers(serverFake).length).toBe(serverBefore);
+      expect(answers(byokFake).slice(byokBefore).map((r) => r.authorization)).toEqual(['Bearer sk-alice-group']);
+    } finally {
+      await alice.api.delete('/api/users/me/keys/openai');
+    }
   });
 });
 

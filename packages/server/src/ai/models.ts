@@ -36,7 +36,21 @@ async function userKeys(ctx: Context, userId: string): Promise<Map<AiProvider, s
   return new Map(rows.map((r) => [r.provider, ctx.keys.decrypt(r.key_enc)]));
 }
 
-export async function listModels(ctx: Context, userId: string): Promise<ModelList> {
+/** What one user may use: the models, each with who pays, and their own keys (never sent to clients). */
+interface ModelAccess {
+  models: ModelInfo[];
+  defaultModel: string | null;
+  own: Map<AiProvider, string>;
+}
+
+/**
+ * Which models `userId` may use, and with which key: their own when they stored one for the
+ * provider (BYOK, preferred), else the server's. The one answer to "may this user use this model",
+ * used by `GET /api/models`, when a conversation is created and again when an answer starts, so a
+ * client can never name a model the server would not list (the admin allow-list and quotas narrow
+ * this same list).
+ */
+async function modelAccess(ctx: Context, userId: string): Promise<ModelAccess> {
   const own = await userKeys(ctx, userId);
   const models: ModelInfo[] = [];
   for (const id of catalog(ctx)) {
@@ -51,7 +65,31 @@ export async function listModels(ctx: Context, userId: string): Promise<ModelLis
   }
   const configured = ctx.config.ai.defaultModel;
   const defaultModel = configured && models.some((m) => m.id === configured) ? configured : (models[0]?.id ?? null);
+  return { models, defaultModel, own };
+}
+
+export async function listModels(ctx: Context, userId: string): Promise<ModelList> {
+  const { models, defaultModel } = await modelAccess(ctx, userId);
   return { models, defaultModel };
+}
+
+/** The stored value of a conversation that names no model: the model is chosen when each answer starts. */
+export const DEFAULT_MODEL = 'default';
+
+/** A conversation may only be created with (or switched to) a model the caller is offered. */
+export async function requireListedModel(ctx: Context, userId: string, modelId: string): Promise<void> {
+  const { models } = await modelAccess(ctx, userId);
+  if (!models.some((m) => m.id === modelId)) {
+    throw new ConfabError('VALIDATION_ERROR', `model: "${modelId.slice(0, 200)}" is not one of the models GET /api/models lists for you`);
+  }
+}
+
+/** The model an answer uses: the conversation's, or for one that names none the payer's default. */
+export async function answerModelId(ctx: Context, payerId: string, stored: string | null): Promise<string> {
+  if (stored && stored !== DEFAULT_MODEL) return stored;
+  const { defaultModel } = await modelAccess(ctx, payerId);
+  // Nothing usable: the server's default, so the answer's error names the provider that lacks a key.
+  return defaultModel ?? serverDefaultModel(ctx) ?? 'openai:gpt-4o-mini';
 }
 
 /** The model a conversation without its own uses: CONFAB_DEFAULT_MODEL, else the first offered. */
@@ -59,18 +97,35 @@ export function serverDefaultModel(ctx: Context): string | undefined {
   return ctx.config.ai.defaultModel ?? catalog(ctx).find((id) => serverCanUse(ctx, parseModelId(id).provider)) ?? catalog(ctx)[0];
 }
 
+export interface AnswerModel {
+  model: LanguageModel;
+  /** Who pays: the quota of a later issue counts only answers paid with the server's keys. */
+  keySource: 'user' | 'server';
+}
+
 /**
- * The language model to call for `modelId` on behalf of `userId`: their own key when they stored
- * one (BYOK, preferred), else the server's. Throws AiFailure with advice a person can act on.
- * Providers load on first use (see sdk.ts).
+ * The language model to call for `modelId` on behalf of `payerId`, checked against the models that
+ * user is offered right now (a key removed or a model dropped from the server's list since the
+ * conversation was created ends the answer here, before any request to a provider). Throws
+ * AiFailure with advice a person can act on. `unlisted` is for the server's own choices (the
+ * title model), which need only a key.
  */
-export async function resolveModel(ctx: Context, userId: string, modelId: string): Promise<LanguageModel> {
+export async function resolveModel(ctx: Context, payerId: string, modelId: string, options: { unlisted?: boolean } = {}): Promise<AnswerModel> {
   const { provider, name } = parseModelId(modelId);
-  const own = (await userKeys(ctx, userId)).get(provider);
-  const ai = ctx.config.ai;
+  const access = await modelAccess(ctx, payerId);
+  const own = access.own.get(provider);
   if (!own && !serverCanUse(ctx, provider)) {
     throw new AiFailure(`No API key is set up for ${PROVIDER_NAMES[provider]}. Add your own key in Settings → AI, or ask your admin to configure one.`);
   }
+  if (!options.unlisted && !access.models.some((m) => m.id === modelId)) {
+    throw new AiFailure(`The model "${modelId.slice(0, 200)}" is not offered on this server any more. Start a conversation with one of the models offered.`);
+  }
+  return { model: await languageModel(ctx, provider, name, own), keySource: own ? 'user' : 'server' };
+}
+
+/** Providers load on first use (see sdk.ts). */
+async function languageModel(ctx: Context, provider: AiProvider, name: string, own: string | undefined): Promise<LanguageModel> {
+  const ai = ctx.config.ai;
   switch (provider) {
     case 'openai': {
       // Users' own keys go to OpenAI (or CONFAB_BYOK_OPENAI_BASE_URL), never to the server's custom endpoint.

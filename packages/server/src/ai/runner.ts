@@ -7,7 +7,7 @@ import { newId } from '../ids.ts';
 import { hydrateMessages, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
 import type { RedisClients } from '../realtime/redis.ts';
 import { describeFailure, isConnectionFailure } from './failures.ts';
-import { resolveModel, serverDefaultModel } from './models.ts';
+import { answerModelId, resolveModel } from './models.ts';
 import { loadAiSdk } from './sdk.ts';
 import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
 
@@ -39,6 +39,12 @@ interface Running {
   done: Promise<void>;
 }
 
+/** The message that asked for an answer: its author pays for it. */
+interface Trigger {
+  messageId: string;
+  authorId: string;
+}
+
 interface ConversationInfo {
   type: 'direct' | 'group' | 'assistant';
 }
@@ -54,8 +60,11 @@ interface ConversationInfo {
 export class AiRunner {
   readonly stats: AiStats = { answers: 0, textWrites: 0 };
   private readonly running = new Map<string, Running>();
-  /** Conversations that got a new trigger while answering: answer again when done. */
-  private readonly pending = new Set<string>();
+  /**
+   * Conversations that got a new trigger while answering: answer again when done, for the latest
+   * trigger, paid by whoever wrote it.
+   */
+  private readonly pending = new Map<string, Trigger>();
   private readonly conversationTypes = new Map<string, ConversationInfo>();
   private unsubscribe: (() => void) | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -116,21 +125,30 @@ export class AiRunner {
   private readonly onControl = (channel: string, raw: string) => {
     if (channel !== this.controlChannel) return;
     try {
-      const { stop } = JSON.parse(raw) as { stop?: string };
+      const { stop, stopIn } = JSON.parse(raw) as { stop?: string; stopIn?: string };
       if (stop) this.abortLocal(stop, 'stopped');
+      if (stopIn) this.abortConversationLocal(stopIn);
     } catch {
       /* not ours */
     }
   };
 
   private onBusEvent(event: BusEvent): void {
-    if (this.closed || event.type !== 'emit' || event.event !== 'chat:message_received' || event.repeat) return;
+    if (this.closed) return;
+    if (event.type === 'membership' && event.userId === ASSISTANT_ID && !event.joined) {
+      this.stopConversation(event.conversationId).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'stopping answers of a conversation the assistant left failed'));
+      return;
+    }
+    if (event.type !== 'emit' || event.event !== 'chat:message_received' || event.repeat) return;
     const message = event.payload as Message;
     if (message.authorId === ASSISTANT_ID || message.kind === 'system' || message.deletedAt) return;
     this.considerTrigger(message).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId: message.conversationId }, 'AI trigger failed'));
   }
 
-  /** Assistant conversations answer every message; groups answer messages that mention @assistant. */
+  /**
+   * Assistant conversations answer every message; groups answer messages that mention @assistant.
+   * Either way only while the assistant is a member, and paid by the message's author.
+   */
   private async considerTrigger(message: Message): Promise<void> {
     let info = this.conversationTypes.get(message.conversationId);
     if (!info) {
@@ -141,37 +159,40 @@ export class AiRunner {
       this.conversationTypes.set(message.conversationId, info);
     }
     if (info.type === 'direct') return;
-    if (info.type === 'group') {
-      if (!MENTION.test(message.content)) return;
-      const member = await this.ctx.db.query('SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [message.conversationId, ASSISTANT_ID]);
-      if (member.length === 0) return;
-    }
-    await this.answer(message.conversationId, message.authorId);
+    if (info.type === 'group' && !MENTION.test(message.content)) return;
+    if (!(await this.assistantIsMember(message.conversationId))) return;
+    await this.answer(message.conversationId, { messageId: message.id, authorId: message.authorId });
+  }
+
+  private async assistantIsMember(conversationId: string): Promise<boolean> {
+    const rows = await this.ctx.db.query('SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [conversationId, ASSISTANT_ID]);
+    return rows.length > 0;
   }
 
   /** Claims the conversation (one answer at a time) and starts a new answer; queues when busy. */
-  private async answer(conversationId: string, requestedBy: string): Promise<void> {
+  private async answer(conversationId: string, trigger: Trigger): Promise<void> {
     const claim = await this.claim(conversationId);
     if (!claim) {
-      this.pending.add(conversationId);
+      this.pending.set(conversationId, trigger);
       return;
     }
     try {
-      const message = await this.createAnswer(conversationId, claim.modelId);
-      this.launch(message, requestedBy, claim.modelId);
+      const modelId = await answerModelId(this.ctx, trigger.authorId, claim.model);
+      const message = await this.createAnswer(conversationId, modelId);
+      this.launch(message, trigger.authorId, modelId);
     } catch (error) {
       await this.release(conversationId);
       throw error;
     }
   }
 
-  private async claim(conversationId: string): Promise<{ modelId: string } | undefined> {
+  /** The conversation's stored model comes back: which model that means depends on who pays (answerModelId). */
+  private async claim(conversationId: string): Promise<{ model: string | null } | undefined> {
     const [row] = await this.ctx.db.query<{ model: string | null }>(
       'UPDATE conversations SET generating = true WHERE id = $1 AND NOT generating RETURNING model',
       [conversationId],
     );
-    if (!row) return undefined;
-    return { modelId: row.model && row.model !== 'default' ? row.model : (serverDefaultModel(this.ctx) ?? 'openai:gpt-4o-mini') };
+    return row;
   }
 
   private async release(conversationId: string): Promise<void> {
@@ -206,6 +227,7 @@ export class AiRunner {
     return message;
   }
 
+  /** `requestedBy` pays: the author of the triggering message, or whoever asked to regenerate. */
   private launch(message: Message, requestedBy: string, modelId: string): void {
     const controller = new AbortController();
     const run: Running = { conversationId: message.conversationId, controller, done: Promise.resolve() };
@@ -233,7 +255,9 @@ export class AiRunner {
       run.controller.abort();
     }, ai.idleTimeoutMs);
     try {
-      const model = await resolveModel(ctx, requestedBy, modelId);
+      // Checked again now, for the one who pays: their key or the model may be gone since the
+      // conversation was created. A refusal ends the answer here, before any provider request.
+      const { model } = await resolveModel(ctx, requestedBy, modelId);
       const { streamText } = await loadAiSdk();
       const { system, messages } = await this.buildContext(message, requestedBy);
       // A request that never reached the provider is sent once more, at once, while nothing has
@@ -241,7 +265,15 @@ export class AiRunner {
       // SDK's own retries stay off: they would also wait out 429s and 5xx for seconds.
       for (let attempt = 1; ; attempt++) {
         try {
-          const result = streamText({ model, system, messages, abortSignal: run.controller.signal, maxRetries: 0, onError: () => {} });
+          const result = streamText({
+            model,
+            system,
+            messages,
+            maxOutputTokens: ai.maxOutputTokens,
+            abortSignal: run.controller.signal,
+            maxRetries: 0,
+            onError: () => {},
+          });
           for await (const part of result.fullStream) {
             if (part.type === 'text-delta' && part.text) {
               idle.refresh();
@@ -316,13 +348,21 @@ export class AiRunner {
   }
 
   private async afterAnswer(conversationId: string): Promise<void> {
-    if (this.closed || !this.pending.delete(conversationId)) return;
-    // Someone wrote while the answer streamed: answer their latest message if it came after the last answer.
-    const [latest] = await this.ctx.db.query<{ author_id: string }>(
-      `SELECT author_id FROM messages WHERE conversation_id = $1 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq DESC LIMIT 1`,
-      [conversationId],
+    const trigger = this.pending.get(conversationId);
+    if (this.closed || !trigger) return;
+    this.pending.delete(conversationId);
+    // A trigger came while the answer streamed: answer it if it came after the last answer (one
+    // stored before that answer began was in its context), is still there, and its author is still
+    // a member. Its author pays, whoever wrote last.
+    const [still] = await this.ctx.db.query(
+      `SELECT 1 FROM messages t
+         JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id
+        WHERE t.id = $1 AND t.conversation_id = $2 AND t.deleted_at IS NULL
+          AND t.seq > (SELECT COALESCE(max(seq), 0) FROM messages WHERE conversation_id = $2 AND author_id = $3)`,
+      [trigger.messageId, conversationId, ASSISTANT_ID],
     );
-    if (latest && latest.author_id !== ASSISTANT_ID) await this.answer(conversationId, latest.author_id).catch(() => {});
+    if (!still || !(await this.assistantIsMember(conversationId))) return;
+    await this.answer(conversationId, trigger).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId }, 'AI trigger failed'));
   }
 
   /**
@@ -381,10 +421,13 @@ export class AiRunner {
     const question = ctx.keys.decrypt(first.content_enc);
     let title = '';
     try {
-      const model = await resolveModel(ctx, requestedBy, ctx.config.ai.titleModel ?? modelId);
+      // The title model is the admin's choice, so it need not be among those offered; the answer's model was checked.
+      const titleModel = ctx.config.ai.titleModel;
+      const { model } = await resolveModel(ctx, requestedBy, titleModel ?? modelId, { unlisted: titleModel !== undefined });
       const { generateText } = await loadAiSdk();
       const result = await generateText({
         model,
+        maxOutputTokens: ctx.config.ai.maxOutputTokens,
         system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',
         prompt: question.slice(0, 2000),
         maxRetries: 0,
@@ -425,12 +468,29 @@ export class AiRunner {
   }
 
   /**
+   * The assistant left (or was removed from) a conversation: its answers there stop, on whichever
+   * node runs them, and nothing queued for it starts.
+   */
+  private async stopConversation(conversationId: string): Promise<void> {
+    this.abortConversationLocal(conversationId);
+    if (this.options.redis && this.controlChannel) await this.options.redis.pub.publish(this.controlChannel, JSON.stringify({ stopIn: conversationId }));
+  }
+
+  private abortConversationLocal(conversationId: string): void {
+    this.pending.delete(conversationId);
+    for (const [id, run] of this.running) if (run.conversationId === conversationId) this.abortLocal(id, 'stopped');
+  }
+
+  /**
    * Regenerates an answer as a new version (the previous text is kept in message_versions), or,
    * given a user message, the answer that follows it (edit-and-resend: edit the message, then
    * regenerate from it). Answers the acking client with the message in its new `streaming` state.
    */
   async regenerate(userId: string, messageId: string): Promise<Message> {
     const target = await this.visibleAnswer(userId, messageId, false);
+    // The assistant acts only where it is a member (never in a direct conversation, nor in a group
+    // that removed it); the one who asks to regenerate pays.
+    if (!(await this.assistantIsMember(target.conversation_id))) throw new ConfabError('FORBIDDEN', 'the assistant is not a member of this conversation');
     const { ctx } = this;
     let answerRow: MessageRow | undefined;
     if (target.author_id === ASSISTANT_ID) answerRow = target;
@@ -443,9 +503,10 @@ export class AiRunner {
     const claim = await this.claim(target.conversation_id);
     if (!claim) throw new ConfabError('CONFLICT', 'an answer is already being written in this conversation; stop it first');
     try {
+      const modelId = await answerModelId(ctx, userId, claim.model);
       if (!answerRow) {
-        const message = await this.createAnswer(target.conversation_id, claim.modelId);
-        this.launch(message, userId, claim.modelId);
+        const message = await this.createAnswer(target.conversation_id, modelId);
+        this.launch(message, userId, modelId);
         return message;
       }
       const id = answerRow.id;
@@ -460,13 +521,13 @@ export class AiRunner {
         const rows = await tx.query<MessageRow>(
           `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4
             WHERE id = $1 RETURNING ${MESSAGE_COLUMNS}`,
-          [id, ctx.keys.encrypt(''), claim.modelId, seq],
+          [id, ctx.keys.encrypt(''), modelId, seq],
         );
         return { ...(await hydrateMessages(ctx, tx, rows))[0]!, streamIndex: 0 };
       });
       emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
       emitToConversation(ctx.bus, message.conversationId, 'conversation:update', { id: message.conversationId, generating: true });
-      this.launch(message, userId, claim.modelId);
+      this.launch(message, userId, modelId);
       return message;
     } catch (error) {
       await this.release(target.conversation_id);

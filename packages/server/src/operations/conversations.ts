@@ -12,6 +12,7 @@ import {
   type UpdateConversationBody,
 } from '@confab/protocol';
 import { z } from 'zod';
+import { DEFAULT_MODEL, requireListedModel } from '../ai/models.ts';
 import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
@@ -354,13 +355,19 @@ export async function createGroup(ctx: Context, userId: string, body: { title: s
   });
 }
 
+/**
+ * A conversation with the assistant. A named model must be one `GET /api/models` lists for the
+ * caller (the server pays for those or the caller's own key does); none means the default, chosen
+ * when each answer starts.
+ */
 export async function createAssistant(ctx: Context, userId: string, body: { model?: string | undefined; title?: string | undefined }): Promise<Conversation> {
+  if (body.model !== undefined) await requireListedModel(ctx, userId, body.model);
   return commit(ctx, async (tx, events) => {
     const id = newId();
     await tx.query(`INSERT INTO conversations (id, type, title, model, created_by) VALUES ($1, 'assistant', $2, $3, $4)`, [
       id,
       body.title ?? null,
-      body.model ?? 'default',
+      body.model ?? DEFAULT_MODEL,
       userId,
     ]);
     await insertMembers(tx, id, [userId], 'owner', 0);

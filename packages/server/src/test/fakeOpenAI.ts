@@ -141,6 +141,7 @@ export function testAiConfig(url: string, models: string[], extra: Partial<AiCon
     idleTimeoutMs: 10_000,
     contextChars: 24_000,
     checkpointMs: 500,
+    maxOutputTokens: 4096,
     ...extra,
   };
 }

@@ -155,11 +155,13 @@ describe('group and assistant conversations', () => {
     expect(plain.body).toMatchObject({ type: 'assistant', model: 'default', title: null, role: 'owner' });
     const bot = plain.body.members.find((m: any) => m.userId === 'assistant');
     expect(bot).toMatchObject({ role: 'member', user: { isBot: true, handle: 'assistant' } });
-    const custom = await u.api.post('/api/conversations/assistant', { model: 'gpt-4o-mini', title: 'Recipes' });
+    // A named model must be one GET /api/models lists for the caller (none here: no AI configured).
+    expect((await u.api.post('/api/conversations/assistant', { model: 'gpt-4o-mini', title: 'Recipes' })).status).toBe(400);
+    const custom = await u.api.post('/api/conversations/assistant', { title: 'Recipes' });
     expect(custom.status).toBe(201);
-    expect(custom.body).toMatchObject({ model: 'gpt-4o-mini', title: 'Recipes' });
+    expect(custom.body).toMatchObject({ model: 'default', title: 'Recipes' });
     const stored = await server.ctx.db.query<{ model: string }>('SELECT model FROM conversations WHERE id = $1', [custom.body.id]);
-    expect(stored[0]!.model).toBe('gpt-4o-mini');
+    expect(stored[0]!.model).toBe('default');
     // The owner renames it; adding people to it is not a thing.
     expect((await u.api.patch(`/api/conversations/${custom.body.id}`, { title: 'Cooking' })).body.title).toBe('Cooking');
     const [other] = await users('other');
