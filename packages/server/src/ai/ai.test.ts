@@ -565,4 +565,25 @@ describe.runIf(testDatabase === 'postgres')('AI answers across two nodes (Postgr
     expect(stopped).toMatchObject({ messageId: live.id, status: 'stopped' });
     expect(stopped.content.startsWith(live.content)).toBe(true);
   });
+
+  it('answers a mention queued on the other node once the answer ends, paid by its author', async () => {
+    const [nodeA, nodeB] = cluster.nodes as [TestServer, TestServer];
+    const alice = await registerUser(nodeA, 'alice2');
+    const bob = await registerUser(nodeB, 'bob2');
+    expect((await bob.api.put('/api/users/me/keys/openai', { apiKey: 'sk-bob-own' })).status).toBe(204);
+    const group = (await alice.api.post('/api/conversations/group', { title: 'Queued', participantIds: [bob.id, 'assistant'] })).body.id;
+    const a = await connect(nodeA.url, alice.accessToken);
+    const b = await connect(nodeB.url, bob.accessToken);
+    sockets.push(a, b);
+    const ea = record(a);
+    // Alice's long answer runs on node A; Bob's mention, stored on node B meanwhile, waits there.
+    await send(a, group, '@assistant [tokens=400][delay=20] alice first');
+    await until(() => ea.some((e) => e.event === 'ai:delta' && e.payload.conversationId === group), 15_000, 'the first piece');
+    const first = ea.find((e) => e.event === 'ai:delta' && e.payload.conversationId === group)!.payload.messageId;
+    await send(b, group, '@assistant bob next [tokens=3]');
+    const second = waitFor<{ conversationId: string; messageId: string; status: string }>(b, 'ai:done', (e) => e.conversationId === group && e.messageId !== first, 20_000);
+    await ok(a, 'ai:stop', { messageId: first });
+    expect((await second).status).toBe('complete');
+    expect(fake.requests.filter((r) => r.body?.stream === true).at(-1)!.authorization).toBe('Bearer sk-bob-own');
+  });
 });

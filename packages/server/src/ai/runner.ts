@@ -125,9 +125,10 @@ export class AiRunner {
   private readonly onControl = (channel: string, raw: string) => {
     if (channel !== this.controlChannel) return;
     try {
-      const { stop, stopIn } = JSON.parse(raw) as { stop?: string; stopIn?: string };
+      const { stop, stopIn, released } = JSON.parse(raw) as { stop?: string; stopIn?: string; released?: string };
       if (stop) this.abortLocal(stop, 'stopped');
       if (stopIn) this.abortConversationLocal(stopIn);
+      if (released) this.afterAnswerSafely(released);
     } catch {
       /* not ours */
     }
@@ -198,6 +199,16 @@ export class AiRunner {
   private async release(conversationId: string): Promise<void> {
     await this.ctx.db.query('UPDATE conversations SET generating = false WHERE id = $1', [conversationId]);
     emitToConversation(this.ctx.bus, conversationId, 'conversation:update', { id: conversationId, generating: false });
+    this.announceRelease(conversationId);
+  }
+
+  /**
+   * A mention stored on another node while this one answered is queued there: tell every node the
+   * conversation is free, so the one holding it answers it (this node does so in launch()).
+   */
+  private announceRelease(conversationId: string): void {
+    if (!this.options.redis || !this.controlChannel) return;
+    this.options.redis.pub.publish(this.controlChannel, JSON.stringify({ released: conversationId })).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'announcing a free conversation failed'));
   }
 
   /** A new answer message: the conversation's next seq, `streaming`, empty. */
@@ -236,7 +247,7 @@ export class AiRunner {
       .catch((error: unknown) => this.ctx.log.error({ err: error, messageId: message.id }, 'AI answer failed to finish'))
       .finally(() => {
         this.running.delete(message.id);
-        void this.afterAnswer(message.conversationId);
+        this.afterAnswerSafely(message.conversationId);
       });
   }
 
@@ -344,7 +355,12 @@ export class AiRunner {
       emitToConversation(ctx.bus, message.conversationId, 'ai:done', { conversationId: message.conversationId, messageId: message.id, status, content: final.content });
     }
     emitToConversation(ctx.bus, message.conversationId, 'conversation:update', { id: message.conversationId, generating: false });
+    this.announceRelease(message.conversationId);
     return final;
+  }
+
+  private afterAnswerSafely(conversationId: string): void {
+    this.afterAnswer(conversationId).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId }, 'AI trigger failed'));
   }
 
   private async afterAnswer(conversationId: string): Promise<void> {
@@ -362,7 +378,7 @@ export class AiRunner {
       [trigger.messageId, conversationId, ASSISTANT_ID],
     );
     if (!still || !(await this.assistantIsMember(conversationId))) return;
-    await this.answer(conversationId, trigger).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId }, 'AI trigger failed'));
+    await this.answer(conversationId, trigger);
   }
 
   /**
