@@ -34,10 +34,10 @@ export const RATE_LIMITS = {
   sendPerUser: { points: 600, duration: 60 },
   /** Socket.IO client events per user, all kinds together (a burst of 100 in any second). */
   socketEventsPerUser: { points: 100, duration: 1 },
-  /** Files uploaded per user (tickets asked for). */
+  /** Files uploaded per user (tickets asked for); the points come from FilesOptions.uploadsPerHour. */
   uploadsPerUser: { points: 200, duration: 60 * 60 },
-  /** Bytes uploaded per user, counted from the declared sizes of the tickets. */
-  uploadBytesPerUser: { points: 2 * 1024 * 1024 * 1024, duration: 24 * 60 * 60 },
+  /** Bytes uploaded per user, from the tickets' declared sizes; points from FilesOptions.uploadBytesPerDay. */
+  uploadBytesPerUser: { points: 1024 * 1024 * 1024, duration: 24 * 60 * 60 },
 } satisfies Record<string, LimitOptions>;
 export type RateLimitName = keyof typeof RATE_LIMITS;
 

@@ -69,6 +69,9 @@ export async function createAttachment(ctx: Context, userId: string, body: Creat
   if (body.size > maxFileBytes) {
     throw new ConfabError('PAYLOAD_TOO_LARGE', `a file can have at most ${maxFileBytes} bytes`, { maxBytes: maxFileBytes });
   }
+  // Counted on the ticket: the upload must then match the declared size exactly.
+  await ctx.limits.consume('uploadsPerUser', userId);
+  if (body.size > 0) await ctx.limits.consume('uploadBytesPerUser', userId, body.size);
   const id = newId();
   await ctx.db.query(
     `INSERT INTO attachments (id, conversation_id, uploader_id, name, declared_type, declared_size, duration_ms)

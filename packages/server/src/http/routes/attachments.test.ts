@@ -280,6 +280,30 @@ describe('limits', () => {
   });
 });
 
+describe('upload caps per user', () => {
+  let capped: TestServer;
+  beforeAll(async () => {
+    capped = await startTestServer({ rateLimits: true }, { files: { uploadsPerHour: 3, uploadBytesPerDay: 1000 } });
+  });
+  afterAll(() => capped?.close());
+
+  it('refuses tickets over the count or the bytes a user may upload, with Retry-After; others are not affected', async () => {
+    const [ann, ben] = await Promise.all([registerUser(capped, 'ann'), registerUser(capped, 'ben')]);
+    const conv = (await ann.api.post('/api/conversations/group', { title: 'Caps', participantIds: [ben.id] })).body.id;
+    const ask = (user: TestUser, size: number) => user.api.post('/api/attachments', { conversationId: conv, name: 'f.txt', type: 'text/plain', size });
+    for (let i = 0; i < 3; i++) expect((await ask(ann, 10)).status).toBe(201);
+    const tooMany = await ask(ann, 10);
+    expect(tooMany.status).toBe(429);
+    expect(tooMany.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(tooMany.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    expect((await ask(ben, 900)).status).toBe(201);
+    const tooBig = await ask(ben, 200);
+    expect(tooBig.status).toBe(429);
+    expect(tooBig.body.error.details.retryAfterMs).toBeGreaterThan(0);
+  });
+});
+
 describe('what a file is', () => {
   it('a .png that is really HTML is served as a download, never as a page or an image', async () => {
     const html = '<!doctype html><html><body><script>alert(document.cookie)</script></body></html>';
