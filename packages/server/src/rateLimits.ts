@@ -117,7 +117,8 @@ export function createRateLimits(
       if (refused) {
         // Exactly one attempt (the first one over the limit) sees this count, however many run
         // at once: it starts the lockout, longer each time the pair is locked again.
-        if (refused.consumedPoints !== settings.loginFailuresByAccountAndIp.points + 1) throw limited(refused.msBeforeNext);
+        // The others wait for it; one that overtook its block() sees the counter's window, longer than any lockout.
+        if (refused.consumedPoints !== settings.loginFailuresByAccountAndIp.points + 1) throw limited(Math.min(refused.msBeforeNext, lockout.maxSeconds * 1000));
         let seconds = lockout.maxSeconds;
         try {
           const lockouts = (await get('loginLockoutsByAccountAndIp').consume(pair)).consumedPoints;

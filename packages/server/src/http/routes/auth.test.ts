@@ -154,7 +154,9 @@ describe('login protection', () => {
     const right = await loginFrom('198.51.100.7', owner.user.email, 'correct horse battery');
     expect(right.status).toBe(429);
     expect(passwordVerifications() - before).toBeLessThanOrEqual(10);
+    // The first lockout: a minute.
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(right.headers.get('retry-after'))).toBeLessThanOrEqual(60);
   });
 
   it('lets the owner in from a clean address while a stranger is locked out', async () => {
