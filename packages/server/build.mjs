@@ -12,8 +12,9 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 await build({
   // Wherever it is run from (npm runs it in packages/server, the benchmarks from the root).
   absWorkingDir: fileURLToPath(new URL('.', import.meta.url)),
-  // The embedded database's worker thread is loaded from beside main.js (see storage/db.ts).
-  entryPoints: { main: 'src/main.ts', embeddedWorker: 'src/storage/embeddedWorker.js' },
+  // The worker threads (embedded database, PDF text) are loaded from beside main.js (see
+  // storage/db.ts and files/text.ts).
+  entryPoints: { main: 'src/main.ts', embeddedWorker: 'src/storage/embeddedWorker.js', pdfWorker: 'src/files/pdfWorker.js' },
   outdir: 'dist',
   bundle: true,
   format: 'esm',

@@ -6,6 +6,8 @@ export const LIMITS = {
   bodyBytes: 1024 * 1024,
   /** Largest message content in UTF-8 bytes. */
   messageContentBytes: 64 * 1024,
+  /** Previous versions kept per message (edits, regenerated answers); older ones are dropped. */
+  messageVersionsKept: 20,
   /** Largest settings document, serialized, in bytes. */
   settingsBytes: 64 * 1024,
   /** Largest draft in characters. */

@@ -14,7 +14,10 @@ export interface Config {
   previousSecrets: string[];
   /** Origins allowed to open sockets and call the API from a browser; empty means same origin only. */
   origins: string[];
+  /** Load limits on; CONFAB_RATE_LIMITS=off lifts them (not the login protection). */
   rateLimits: boolean;
+  /** Behind a reverse proxy: the client IP comes from X-Forwarded-For (CONFAB_TRUST_PROXY=true). */
+  trustProxy: boolean;
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
   logLevel: string;
@@ -91,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     previousSecrets: list(env.CONFAB_PREVIOUS_SECRETS),
     origins: list(env.CONFAB_ORIGINS),
     rateLimits: rateLimits === 'on',
+    trustProxy: env.CONFAB_TRUST_PROXY === 'true',
     accessTokenTtlSeconds: Number.parseInt(env.CONFAB_ACCESS_TOKEN_TTL ?? '900', 10),
     refreshTokenTtlDays: Number.parseInt(env.CONFAB_REFRESH_TOKEN_TTL_DAYS ?? '30', 10),
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -6,7 +6,7 @@ import { createLocalBus } from './bus/bus.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { Context } from './context.ts';
 import { createKeyring, loadSecrets } from './crypto/keyring.ts';
-import { loadFilesOptions, type FilesOptions } from './files/options.ts';
+import { DEFAULT_FILES_OPTIONS, loadFilesOptions, type FilesOptions } from './files/options.ts';
 import { createFiles } from './files/service.ts';
 import { buildHttpApp, type App } from './http/app.ts';
 import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
@@ -85,7 +85,12 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     }
   }
   // With Redis, rate limits are shared by all nodes.
-  const limits = createRateLimits(config.rateLimits, redis ? redisLimiterFactory(redis) : undefined);
+  const limits = createRateLimits(config.rateLimits, redis ? redisLimiterFactory(redis) : undefined, {
+    limits: {
+      uploadsPerUser: { points: filesOptions.uploadsPerHour ?? DEFAULT_FILES_OPTIONS.uploadsPerHour, duration: 60 * 60 },
+      uploadBytesPerUser: { points: filesOptions.uploadBytesPerDay ?? DEFAULT_FILES_OPTIONS.uploadBytesPerDay, duration: 24 * 60 * 60 },
+    },
+  });
   const streams = redis ? redisStreamRegistry(redis) : memoryStreamRegistry();
   const files = createFiles(config.dataDir, keys, filesOptions);
   const jobs = createJobQueue(db, log, { ...loadJobOptions(process.env), ...options.jobs });

@@ -4,7 +4,7 @@ import { emitToConversation, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { newId } from '../ids.ts';
-import { hydrateMessages, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
+import { hydrateMessages, keepPreviousVersion, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
 import type { RedisClients } from '../realtime/redis.ts';
 import { describeFailure, isConnectionFailure } from './failures.ts';
 import { answerModelId, resolveModel } from './models.ts';
@@ -528,11 +528,7 @@ export class AiRunner {
       const id = answerRow.id;
       await this.streams.begin(id);
       const message = await ctx.db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO message_versions (message_id, version, content_enc, created_at)
-           SELECT $1, COALESCE(max(version), 0) + 1, $2, $3 FROM message_versions WHERE message_id = $1`,
-          [id, answerRow.content_enc, answerRow.edited_at ?? answerRow.created_at],
-        );
+        await keepPreviousVersion(tx, id, answerRow.content_enc, answerRow.edited_at ?? answerRow.created_at);
         const seq = await nextSeq(tx, answerRow.conversation_id, true);
         const rows = await tx.query<MessageRow>(
           `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4

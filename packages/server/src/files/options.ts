@@ -12,6 +12,14 @@ export interface FilesOptions {
   maxImagePixels: number;
   /** Extracted text is cut at this many characters. */
   maxTextChars: number;
+  /** Files a user may upload per hour (CONFAB_UPLOADS_PER_HOUR, default 200; counted when the ticket is asked for). */
+  uploadsPerHour: number;
+  /** Bytes a user may upload per day (CONFAB_UPLOAD_BYTES_PER_DAY, default 1 GiB; the tickets' declared sizes). */
+  uploadBytesPerDay: number;
+  /** PDF text extraction reads at most this many pages (CONFAB_PDF_MAX_PAGES, default 200). */
+  pdfMaxPages: number;
+  /** ...and stops after this long (CONFAB_PDF_TIMEOUT_MS, default 10 s); the text read so far is kept. */
+  pdfTimeoutMs: number;
   /** Uploads never attached to a message are deleted after this long. */
   abandonedAfterMs: number;
   /** S3-compatible storage instead of DATA_DIR/files when set. */
@@ -38,6 +46,10 @@ export const DEFAULT_FILES_OPTIONS: FilesOptions = {
   previewMaxPx: 512,
   maxImagePixels: 50_000_000,
   maxTextChars: 500_000,
+  uploadsPerHour: 200,
+  uploadBytesPerDay: 1024 * 1024 * 1024,
+  pdfMaxPages: 200,
+  pdfTimeoutMs: 10_000,
   abandonedAfterMs: 24 * 60 * 60 * 1000,
   s3: undefined,
 };
@@ -55,6 +67,16 @@ export function loadFilesOptions(env: NodeJS.ProcessEnv): Partial<FilesOptions> 
   if (max !== undefined) out.maxFileBytes = max;
   const ttl = positiveInt(env.CONFAB_UPLOAD_URL_TTL, 'CONFAB_UPLOAD_URL_TTL');
   if (ttl !== undefined) out.uploadUrlTtlSeconds = ttl;
+  const numbers = [
+    ['CONFAB_UPLOADS_PER_HOUR', 'uploadsPerHour'],
+    ['CONFAB_UPLOAD_BYTES_PER_DAY', 'uploadBytesPerDay'],
+    ['CONFAB_PDF_MAX_PAGES', 'pdfMaxPages'],
+    ['CONFAB_PDF_TIMEOUT_MS', 'pdfTimeoutMs'],
+  ] as const;
+  for (const [name, key] of numbers) {
+    const value = positiveInt(env[name], name);
+    if (value !== undefined) out[key] = value;
+  }
   if (env.CONFAB_S3_BUCKET) {
     const missing = ['CONFAB_S3_ENDPOINT', 'CONFAB_S3_ACCESS_KEY_ID', 'CONFAB_S3_SECRET_ACCESS_KEY'].filter((k) => !env[k]);
     if (missing.length > 0) throw new Error(`CONFAB_S3_BUCKET is set, so ${missing.join(', ')} must be too`);

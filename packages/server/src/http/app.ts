@@ -31,7 +31,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    trustProxy: process.env.CONFAB_TRUST_PROXY === 'true',
+    trustProxy: ctx.config.trustProxy,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
 

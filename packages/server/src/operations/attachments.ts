@@ -7,6 +7,7 @@ import { processImage, EXTENSION_OF } from '../files/images.ts';
 import { receiveToFile, UploadAbortedError, UploadTooLargeError } from '../files/receive.ts';
 import { sanitizeFileName, withExtension } from '../files/http.ts';
 import { isInlineType, PROCESSED_IMAGE_TYPES, sniffFile } from '../files/sniff.ts';
+import type { FilesOptions } from '../files/options.ts';
 import { FileNotFoundError, objectKey, type Variant } from '../files/store.ts';
 import { categoryOf, extractFileText, hasText } from '../files/text.ts';
 import { newId } from '../ids.ts';
@@ -69,6 +70,9 @@ export async function createAttachment(ctx: Context, userId: string, body: Creat
   if (body.size > maxFileBytes) {
     throw new ConfabError('PAYLOAD_TOO_LARGE', `a file can have at most ${maxFileBytes} bytes`, { maxBytes: maxFileBytes });
   }
+  // Counted on the ticket: the upload must then match the declared size exactly.
+  await ctx.limits.consume('uploadsPerUser', userId);
+  if (body.size > 0) await ctx.limits.consume('uploadBytesPerUser', userId, body.size);
   const id = newId();
   await ctx.db.query(
     `INSERT INTO attachments (id, conversation_id, uploader_id, name, declared_type, declared_size, duration_ms)
@@ -245,7 +249,7 @@ async function processUpload(ctx: Context, row: AttachmentRow, scratch: string, 
     // PDFs can take a while to parse: a job does it, off the request.
     textStatus = 'pending';
   } else if (hasText(sniffed.category)) {
-    text = await extractFileText(await readPrefix(scratch, opts.maxTextChars * 4), sniffed.category, opts.maxTextChars);
+    text = (await extractFileText(await readPrefix(scratch, opts.maxTextChars * 4), sniffed.category, opts.maxTextChars, pdfLimits(opts))).text;
     textStatus = 'ready';
   }
   const keys: string[] = [];
@@ -431,6 +435,8 @@ async function readAll(stream: Readable, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const pdfLimits = (opts: FilesOptions) => ({ maxPages: opts.pdfMaxPages, timeoutMs: opts.pdfTimeoutMs });
+
 /** Extracts and stores the text of a complete attachment; the job and the lazy path share it. */
 async function extractAndStore(ctx: Context, id: string): Promise<string | null> {
   const [row] = await ctx.db.query<AttachmentRow>(`SELECT ${COLUMNS} FROM attachments a WHERE a.id = $1 AND a.status = 'complete'`, [id]);
@@ -440,7 +446,10 @@ async function extractAndStore(ctx: Context, id: string): Promise<string | null>
   let text: string;
   try {
     const bytes = await readAll(await ctx.files.store.get(objectKey(row.conversation_id, row.id, 'original')), ctx.files.options.maxFileBytes);
-    text = await extractFileText(bytes, category, ctx.files.options.maxTextChars);
+    const extracted = await extractFileText(bytes, category, ctx.files.options.maxTextChars, pdfLimits(ctx.files.options));
+    text = extracted.text;
+    // Kept and served as usual; the assistant reads the part that was extracted.
+    if (!extracted.complete) ctx.log.info({ attachmentId: id }, 'the text of an attachment was cut short by the extraction limits');
   } catch (error) {
     if (error instanceof FileNotFoundError) return null;
     await ctx.db.query(`UPDATE attachments SET text_status = 'failed' WHERE id = $1`, [id]);

@@ -50,16 +50,16 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
 
 export async function login(ctx: Context, body: LoginBody, client: ClientInfo): Promise<AuthResult> {
   await ctx.limits.consume('loginPerIp', client.ip);
-  await ctx.limits.check('loginFailuresPerAccount', body.email);
-  const [user] = await ctx.db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1) AND NOT is_bot', [body.email]);
-  // Verify against a dummy hash for unknown accounts so response time does not reveal which exist.
-  const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
-  if (!user || !ok) {
-    await ctx.limits.consume('loginFailuresPerAccount', body.email);
-    throw new ConfabError('UNAUTHENTICATED', 'wrong email or password');
-  }
-  await ctx.limits.reset('loginFailuresPerAccount', body.email);
-  return ctx.db.transaction(async (tx) => ({ user: toMe(user), ...(await startSession(ctx, tx, user.id)) }));
+  let user: UserRow | undefined;
+  // The attempt is counted before the password is verified (see guardLogin), never after.
+  const ok = await ctx.limits.guardLogin(body.email, client.ip, async () => {
+    [user] = await ctx.db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1) AND NOT is_bot', [body.email]);
+    // Verify against a dummy hash for unknown accounts so response time does not reveal which exist.
+    return verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
+  });
+  if (!user || !ok) throw new ConfabError('UNAUTHENTICATED', 'wrong email or password');
+  const found = user;
+  return ctx.db.transaction(async (tx) => ({ user: toMe(found), ...(await startSession(ctx, tx, found.id)) }));
 }
 
 /**

@@ -267,18 +267,30 @@ async function reload(ctx: Context, tx: Queryable, messageId: string): Promise<M
   return (await hydrateMessages(ctx, tx, rows))[0]!;
 }
 
-/** The author edits; the previous content is kept (encrypted) in message_versions. */
+/**
+ * Keeps a message's previous content (encrypted) in message_versions, and only the last
+ * LIMITS.messageVersionsKept of them: every edit may carry 64 KB, and a history without a cap is
+ * storage anyone can fill by editing one message over and over.
+ */
+export async function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc: string, createdAt: Date): Promise<void> {
+  const [kept] = await tx.query<{ version: number }>(
+    `INSERT INTO message_versions (message_id, version, content_enc, created_at)
+     SELECT $1, COALESCE(max(version), 0) + 1, $2, $3 FROM message_versions WHERE message_id = $1
+     RETURNING version`,
+    [messageId, contentEnc, createdAt],
+  );
+  await tx.query('DELETE FROM message_versions WHERE message_id = $1 AND version <= $2', [messageId, kept!.version - LIMITS.messageVersionsKept]);
+}
+
+/** The author edits; the previous content is kept (encrypted) in message_versions. Edits count as sends. */
 export async function editMessage(ctx: Context, userId: string, messageId: string, content: string): Promise<Message> {
   checkContent(content, false);
+  await ctx.limits.consume('sendPerUser', userId);
   const message = await ctx.db.transaction(async (tx) => {
     const { row } = await loadForChange(tx, messageId, userId);
     if (row.author_id !== userId || row.kind === 'system') throw new ConfabError('FORBIDDEN', 'only the author can edit a message');
     if (row.deleted_at) throw new ConfabError('NOT_FOUND', 'this message was deleted');
-    await tx.query(
-      `INSERT INTO message_versions (message_id, version, content_enc, created_at)
-       SELECT $1, COALESCE(max(version), 0) + 1, $2, $3 FROM message_versions WHERE message_id = $1`,
-      [messageId, row.content_enc, row.edited_at ?? row.created_at],
-    );
+    await keepPreviousVersion(tx, messageId, row.content_enc, row.edited_at ?? row.created_at);
     const seq = await nextSeq(tx, row.conversation_id, false);
     await tx.query(
       `UPDATE messages SET content_enc = $2, search_terms = $3::bigint[], edited_at = now(), updated_seq = $4 WHERE id = $1`,

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAttachmentText } from '../../operations/attachments.ts';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../../test/harness.ts';
+import { makePdf, markedPages } from '../../test/pdf.ts';
 
 const MAX_FILE_BYTES = 1024 * 1024;
 let server: TestServer;
@@ -280,6 +281,55 @@ describe('limits', () => {
   });
 });
 
+describe('upload caps per user', () => {
+  let capped: TestServer;
+  beforeAll(async () => {
+    capped = await startTestServer({ rateLimits: true }, { files: { uploadsPerHour: 3, uploadBytesPerDay: 1000 } });
+  });
+  afterAll(() => capped?.close());
+
+  it('refuses tickets over the count or the bytes a user may upload, with Retry-After; others are not affected', async () => {
+    const [ann, ben] = await Promise.all([registerUser(capped, 'ann'), registerUser(capped, 'ben')]);
+    const conv = (await ann.api.post('/api/conversations/group', { title: 'Caps', participantIds: [ben.id] })).body.id;
+    const ask = (user: TestUser, size: number) => user.api.post('/api/attachments', { conversationId: conv, name: 'f.txt', type: 'text/plain', size });
+    for (let i = 0; i < 3; i++) expect((await ask(ann, 10)).status).toBe(201);
+    const tooMany = await ask(ann, 10);
+    expect(tooMany.status).toBe(429);
+    expect(tooMany.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(tooMany.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    expect((await ask(ben, 900)).status).toBe(201);
+    const tooBig = await ask(ben, 200);
+    expect(tooBig.status).toBe(429);
+    expect(tooBig.body.error.details.retryAfterMs).toBeGreaterThan(0);
+  });
+});
+
+describe('PDF text limits', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startTestServer({}, { files: { pdfMaxPages: 3 }, jobs: { pollIntervalMs: 20, backoffBaseMs: 20 } });
+  });
+  afterAll(() => limited?.close());
+
+  it('a PDF over the page limit is stored and served as usual, with the text of its first pages', async () => {
+    const [ann, ben] = await Promise.all([registerUser(limited, 'ann'), registerUser(limited, 'ben')]);
+    const conv = (await ann.api.post('/api/conversations/group', { title: 'Long reads', participantIds: [ben.id] })).body.id;
+    const bytes = makePdf(markedPages(8));
+    const t = await ann.api.post('/api/attachments', { conversationId: conv, name: 'long.pdf', type: 'application/pdf', size: bytes.length });
+    const res = await fetch(limited.url + t.body.uploadUrl, { method: 'PUT', headers: { authorization: `Bearer ${ann.accessToken}`, 'content-type': 'application/pdf' }, body: new Uint8Array(bytes) });
+    expect(res.status).toBe(200);
+    const id = t.body.attachmentId;
+    await ann.api.post('/api/messages', { conversationId: conv, content: 'read this', clientId: 'long-pdf', kind: 'file', attachmentIds: [id] });
+    const got = await fetch(`${limited.url}/api/attachments/${id}`, { headers: { authorization: `Bearer ${ben.accessToken}` } });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+    const text = await getAttachmentText(limited.ctx, id);
+    expect(text).toContain('page 3 marker');
+    expect(text).not.toContain('page 4 marker');
+  });
+});
+
 describe('what a file is', () => {
   it('a .png that is really HTML is served as a download, never as a page or an image', async () => {
     const html = '<!doctype html><html><body><script>alert(document.cookie)</script></body></html>';
@@ -505,24 +555,3 @@ function wav(seconds: number): Buffer {
   return Buffer.concat([header, data]);
 }
 
-/** A one-page PDF showing `text` (Helvetica, no compression). */
-function makePdf(text: string): Buffer {
-  const stream = `BT /F1 24 Tf 72 700 Td (${text}) Tj ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((o, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}

@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { passwordVerifications } from '../../auth/passwords.ts';
 import { Api, registerUser, startTestServer, type TestServer } from '../../test/harness.ts';
 
 let server: TestServer;
@@ -110,7 +111,7 @@ describe('rate limits', () => {
   });
   afterAll(() => limited?.close());
 
-  it('locks an account after repeated failed logins, with Retry-After', async () => {
+  it('locks an account after repeated failed logins from one address, with Retry-After', async () => {
     const victim = await registerUser(limited, 'victim');
     const api = new Api(limited.url);
     let last;
@@ -118,7 +119,7 @@ describe('rate limits', () => {
     expect(last!.status).toBe(429);
     expect(last!.body.error.code).toBe('RATE_LIMITED');
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
-    // Even the right password waits for the window now.
+    // From that address, even the right password waits for the lockout to end.
     expect((await api.post('/api/auth/login', { email: victim.user.email, password: 'correct horse battery' })).status).toBe(429);
   });
 
@@ -129,5 +130,54 @@ describe('rate limits', () => {
       statuses.push((await api.post('/api/auth/register', { email: `r${i}@example.test`, password: 'long enough pw', handle: `reg${i}`, displayName: 'R' })).status);
     }
     expect(statuses).toContain(429);
+  });
+});
+
+describe('login protection', () => {
+  let guarded: TestServer;
+  beforeAll(async () => {
+    // Real password hashing, so verifications overlap in a burst as they would in production.
+    guarded = await startTestServer({ rateLimits: true, trustProxy: true, fastPasswordHashing: false });
+  });
+  afterAll(() => guarded?.close());
+
+  const loginFrom = (ip: string, email: string, password: string) =>
+    new Api(guarded.url).request('POST', '/api/auth/login', { email, password }, { 'x-forwarded-for': ip });
+
+  it('verifies no more passwords than the limit in a parallel burst, then refuses the right one', async () => {
+    const owner = await registerUser(guarded, 'burst');
+    const before = passwordVerifications();
+    const answers = await Promise.all(Array.from({ length: 25 }, () => loginFrom('198.51.100.7', owner.user.email, 'wrong guess')));
+    expect(passwordVerifications() - before).toBeLessThanOrEqual(10);
+    expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(10);
+    expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(15);
+    const right = await loginFrom('198.51.100.7', owner.user.email, 'correct horse battery');
+    expect(right.status).toBe(429);
+    expect(passwordVerifications() - before).toBeLessThanOrEqual(10);
+    // The first lockout: a minute.
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(right.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+  });
+
+  it('lets the owner in from a clean address while a stranger is locked out', async () => {
+    const owner = await registerUser(guarded, 'owner');
+    for (let i = 0; i < 10; i++) expect((await loginFrom('203.0.113.9', owner.user.email, `guess ${i}`)).status).toBe(401);
+    const locked = await loginFrom('203.0.113.9', owner.user.email, 'guess 10');
+    expect(locked.status).toBe(429);
+    expect(locked.body.error.details.retryAfterMs).toBeGreaterThan(0);
+    // The stranger's lockout is theirs: the owner, elsewhere, signs in.
+    const home = await loginFrom('192.0.2.44', owner.user.email, 'correct horse battery');
+    expect(home.status).toBe(200);
+    expect(home.body.user.id).toBe(owner.id);
+    // And the stranger stays locked out, right password or not.
+    expect((await loginFrom('203.0.113.9', owner.user.email, 'correct horse battery')).status).toBe(429);
+  });
+
+  it('holds even with CONFAB_RATE_LIMITS=off', async () => {
+    const owner = await registerUser(server, 'unlimited');
+    const statuses = [];
+    for (let i = 0; i < 11; i++) statuses.push((await anon.post('/api/auth/login', { email: owner.user.email, password: `guess ${i}` })).status);
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    expect(statuses[10]).toBe(429);
   });
 });

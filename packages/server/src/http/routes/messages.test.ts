@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '@confab/protocol';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../../test/harness.ts';
 
 let server: TestServer;
@@ -105,6 +106,16 @@ describe('edit, delete, reactions, receipts', () => {
     expect(byBob.status).toBe(403);
     expect(byBob.body.error.code).toBe('FORBIDDEN');
     expect((await alice.api.patch(`/api/messages/${msg.id}`, { content: '' })).status).toBe(400);
+  });
+
+  it('keeps only the last LIMITS.messageVersionsKept versions of a message edited over and over', async () => {
+    const msg = (await send(alice, groupId, 'v0')).body;
+    for (let i = 1; i <= LIMITS.messageVersionsKept + 5; i++) expect((await alice.api.patch(`/api/messages/${msg.id}`, { content: `v${i}` })).status).toBe(200);
+    const versions = await server.ctx.db.query<{ content_enc: string }>('SELECT content_enc FROM message_versions WHERE message_id = $1 ORDER BY version', [msg.id]);
+    expect(versions).toHaveLength(LIMITS.messageVersionsKept);
+    // The newest previous versions stay; the oldest went.
+    expect(server.ctx.keys.decrypt(versions[0]!.content_enc)).toBe('v5');
+    expect(server.ctx.keys.decrypt(versions.at(-1)!.content_enc)).toBe(`v${LIMITS.messageVersionsKept + 4}`);
   });
 
   it('deletes to a tombstone: the author, or a moderator of the group; not other members', async () => {
