@@ -1,8 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres, type Database } from '../storage/db.ts';
 import { startOwnRedis, type OwnRedis } from '../test/faults.ts';
-import { Api, registerUser, startTestNodes, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
-import { call, connect, createGroup, Mirror, sleep, until, type Client } from './test/kit.ts';
+import { Api, createPostgresDatabase, newRedisPrefix, registerUser, startTestNodes, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
+import { startServerProcess, type ServerProcess } from '../test/processes.ts';
+import { call, connect, createGroup, Mirror, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
 
 // Several nodes share one database, so this needs PostgreSQL (the embedded database is one process).
 const postgres = Boolean(process.env.CONFAB_TEST_DATABASE_URL);
@@ -170,5 +176,87 @@ describe.skipIf(!postgres)('Redis faults under sends through two nodes (own redi
       await sleep(5000);
       redis.resume();
     });
+  });
+});
+
+describe.skipIf(!postgres)('Redis faults with real server processes (own redis-server, PostgreSQL)', () => {
+  let redis: OwnRedis;
+  let dropDb: () => Promise<void>;
+  let db: Database;
+  let env: Record<string, string>;
+  const procs: Array<{ proc: ServerProcess; dataDir: string }> = [];
+  const open: Client[] = [];
+  const spawnNode = async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'confab-node-'));
+    const proc = startServerProcess({ ...env, DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    procs.push({ proc, dataDir });
+    return { proc, url: await proc.url };
+  };
+
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    const created = await createPostgresDatabase(process.env.CONFAB_TEST_DATABASE_URL!);
+    dropDb = created.drop;
+    db = await openPostgres(created.url, 2);
+    env = { DATABASE_URL: created.url, REDIS_URL: redis.url, CONFAB_REDIS_PREFIX: newRedisPrefix(), CONFAB_SECRET: randomBytes(32).toString('base64url') };
+  });
+  afterAll(async () => {
+    for (const s of open) s.close();
+    for (const { proc, dataDir } of procs) {
+      await proc.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    await db?.close();
+    await dropDb?.();
+    await redis?.stop();
+  });
+
+  it('no process exits when Redis is killed or paused; a node started while Redis is down becomes ready when it returns', async () => {
+    // One after the other: the first migrates the database.
+    const one = await spawnNode();
+    const two = await spawnNode();
+    const [alice, bob] = [await registerUser(one, 'alice'), await registerUser(two, 'bob')];
+    const conversationId = await createGroup(one, db, alice, [bob]);
+    const opts = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 500 };
+    const a = await connect(one.url, alice.accessToken, opts);
+    const b = await connect(two.url, bob.accessToken, opts);
+    open.push(a, b);
+    let n = 0;
+    let sending = true;
+    const sender = (async () => {
+      while (sending) {
+        if (a.connected) await call(a, 'chat:message_send', { conversationId, content: `m${n}`, clientId: `m${n++}` }, 5000).catch(() => {});
+        await sleep(50);
+      }
+    })();
+    const ready = async (url: string) => (await fetch(`${url}/readyz`)).status;
+
+    await redis.kill();
+    await until(async () => (await ready(one.url)) === 503 && (await ready(two.url)) === 503, 10_000, 'both nodes to report Redis down');
+    // A node started while Redis is down starts, and says it is not ready.
+    const three = await spawnNode();
+    expect(await ready(three.url)).toBe(503);
+    await sleep(1000);
+    await redis.start();
+    for (const node of [one, two, three]) await until(async () => (await ready(node.url)) === 200, 30_000, 'a node to become ready');
+
+    redis.pause();
+    await sleep(5000);
+    redis.resume();
+    for (const node of [one, two, three]) await until(async () => (await ready(node.url)) === 200, 30_000, 'a node to become ready');
+    sending = false;
+    await sender;
+
+    for (const { proc } of procs) expect(proc.child.exitCode).toBeNull();
+    // Broadcasts between the nodes flow again, including through the node that started without Redis.
+    await until(() => a.connected && b.connected, 15_000, 'clients reconnected');
+    const got = waitFor<Message>(b, 'chat:message_received', (m) => m.content === 'after the faults', 15_000);
+    await ok(a, 'chat:message_send', { conversationId, content: 'after the faults', clientId: 'after' });
+    await got;
+    const c = await connect(three.url, bob.accessToken);
+    open.push(c);
+    const viaThree = waitFor<Message>(c, 'chat:message_received', (m) => m.content === 'to three', 15_000);
+    await ok(a, 'chat:message_send', { conversationId, content: 'to three', clientId: 'three' });
+    await viaThree;
   });
 });
