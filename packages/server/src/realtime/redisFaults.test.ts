@@ -233,10 +233,12 @@ describe.skipIf(!postgres)('Redis faults with real server processes (own redis-s
 
     await redis.kill();
     await until(async () => (await ready(one.url)) === 503 && (await ready(two.url)) === 503, 10_000, 'both nodes to report Redis down');
+    // Long past the client's retries (an outage of about a second used to end every node).
+    await sleep(3000);
+    for (const { proc } of procs) expect(proc.child.exitCode, 'a node exited while Redis was down').toBeNull();
     // A node started while Redis is down starts, and says it is not ready.
     const three = await spawnNode();
     expect(await ready(three.url)).toBe(503);
-    await sleep(1000);
     await redis.start();
     for (const node of [one, two, three]) await until(async () => (await ready(node.url)) === 200, 30_000, 'a node to become ready');
 
