@@ -69,7 +69,7 @@ export async function redisBatch(exec: Promise<Array<[Error | null, unknown]> | 
  * handling the returned promise, so each such call gets a handler here. The broadcast is lost either
  * way; the gateway makes clients sync once Redis is back (see its "Redis outages").
  */
-function withHandledCalls(client: Redis, methods: readonly string[], onError: (error: Error) => void): Redis {
+export function withHandledCalls(client: Redis, methods: readonly string[], onError: (error: Error) => void): Redis {
   return new Proxy(client, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
