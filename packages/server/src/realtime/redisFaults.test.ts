@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../storage/db.ts';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../test/fakeOpenAI.ts';
 import { startOwnRedis, type OwnRedis } from '../test/faults.ts';
-import { Api, createPostgresDatabase, newRedisPrefix, registerUser, startTestNodes, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
+import { Api, createPostgresDatabase, newRedisPrefix, registerUser, startTestNodes, startTestServer, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
 import { startServerProcess, type ServerProcess } from '../test/processes.ts';
 import { call, connect, createGroup, Mirror, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
 
@@ -260,5 +261,51 @@ describe.skipIf(!postgres)('Redis faults with real server processes (own redis-s
     const viaThree = waitFor<Message>(c, 'chat:message_received', (m) => m.content === 'to three', 15_000);
     await ok(a, 'chat:message_send', { conversationId, content: 'to three', clientId: 'three' });
     await viaThree;
+  });
+});
+
+describe('AI answers while Redis is away (one node, own redis-server)', () => {
+  let redis: OwnRedis;
+  let fake: FakeOpenAI;
+  let server: TestServer;
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    fake = await startFakeOpenAI({ defaultDelayMs: 2 });
+    server = await startTestServer({ redisUrl: redis.url, ai: testAiConfig(fake.url, ['openai:test-model']) });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it('asking for an answer needs Redis (its live text): UNAVAILABLE at once, and it works again when Redis returns', async () => {
+    const alice = await registerUser(server, 'alice');
+    const conversationId = (await alice.api.post('/api/conversations/assistant', { model: 'openai:test-model' })).body.id as string;
+    const a = await connect(server.url, alice.accessToken, { reconnection: true, reconnectionDelay: 100 });
+    try {
+      const done = waitFor(a, 'ai:done', (e: { conversationId: string }) => e.conversationId === conversationId, 15_000);
+      const question = await ok<Message>(a, 'chat:message_send', { conversationId, content: 'hello?', clientId: 'q1' });
+      await done;
+
+      await redis.kill();
+      const started = performance.now();
+      const refused = await call(a, 'ai:regenerate', { messageId: question.id });
+      const ms = performance.now() - started;
+      expect(refused).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+      expect(ms).toBeLessThan(2000);
+      // The conversation is not left claimed by the answer that could not start.
+      const [row] = await server.ctx.db.query<{ generating: boolean }>('SELECT generating FROM conversations WHERE id = $1', [conversationId]);
+      expect(row?.generating).toBe(false);
+
+      await redis.start();
+      await until(async () => (await fetch(`${server.url}/readyz`)).status === 200, 15_000, '/readyz to turn 200');
+      await until(() => a.connected, 15_000, 'the client to reconnect');
+      const again = waitFor(a, 'ai:done', (e: { conversationId: string }) => e.conversationId === conversationId, 15_000);
+      await ok(a, 'ai:regenerate', { messageId: question.id });
+      await again;
+    } finally {
+      a.close();
+    }
   });
 });
