@@ -67,7 +67,8 @@ export async function redisBatch(exec: Promise<Array<[Error | null, unknown]> | 
 /**
  * The client as the Socket.IO adapter sees it: the adapter publishes (and subscribes) without
  * handling the returned promise, so each such call gets a handler here. The broadcast is lost either
- * way; the gateway makes clients sync once Redis is back (see its "Redis outages").
+ * way; the gateway makes clients sync once Redis is back (see its "Redis outages"). Exported for
+ * bench/redis-client.ts, which measures what it costs.
  */
 export function withHandledCalls(client: Redis, methods: readonly string[], onError: (error: Error) => void): Redis {
   return new Proxy(client, {
