@@ -6,7 +6,7 @@ import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../storage/db.ts';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../test/fakeOpenAI.ts';
-import { startOwnRedis, type OwnRedis } from '../test/faults.ts';
+import { breakableProxy, startOwnRedis, type OwnRedis } from '../test/faults.ts';
 import { Api, createPostgresDatabase, newRedisPrefix, registerUser, startTestNodes, startTestServer, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
 import { startServerProcess, type ServerProcess } from '../test/processes.ts';
 import { call, connect, createGroup, Mirror, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
@@ -63,7 +63,8 @@ describe.skipIf(!postgres)('Redis faults under sends through two nodes (own redi
    * another each, while `fault` runs; then every send whose fate is unknown is retried with its
    * clientId (as the SDK's outbox does) and everything is checked against the database.
    */
-  async function sendThrough(fault: () => Promise<void>) {
+  async function sendThrough(fault: () => Promise<void>, nodes: { A: TestServer; B: TestServer; degraded: Array<'A' | 'B'> } = { A, B, degraded: ['A', 'B'] }) {
+    const { A, B } = nodes;
     const [alice, bob] = [await registerUser(A, 'alice'), await registerUser(B, 'bob')];
     const conversationId = await createGroup(A, A.ctx.db, alice, [bob]);
     const a = await client(A, alice);
@@ -159,8 +160,11 @@ describe.skipIf(!postgres)('Redis faults under sends through two nodes (own redi
     expect(byResult('hung')).toBe(0);
     // No request or ack took longer than the bound (answered ones: a dropped connection is not a wait).
     expect(Math.max(...outcomes.filter((o) => o.result !== 'unknown').map((o) => o.ms))).toBeLessThan(BOUND_MS);
-    expect(readyz.A).toContain(503);
-    expect(readyz.B).toContain(503);
+    // /readyz says 503 on the nodes that lost Redis, and only there.
+    for (const node of ['A', 'B'] as const) {
+      if (nodes.degraded.includes(node)) expect(readyz[node]).toContain(503);
+      else expect(readyz[node]).not.toContain(503);
+    }
   }
 
   it('Redis killed for 3 s: no node dies, acks stay prompt, every acknowledged message is stored once and reaches every client', async () => {
@@ -177,6 +181,26 @@ describe.skipIf(!postgres)('Redis faults under sends through two nodes (own redi
       await sleep(5000);
       redis.resume();
     });
+  });
+
+  it("one node's Redis link cut for 3 s: the other node is unaffected, and what crossed meanwhile arrives through sync", async () => {
+    const proxy = await breakableProxy(new URL(redis.url));
+    // Two more nodes (a database and key prefix of their own) on the same Redis: C through the proxy, D direct.
+    const more = await startTestNodes(2, { redisUrl: redis.url, rateLimits: true }, {}, (i) => (i === 0 ? { redisUrl: proxy.url } : {}));
+    try {
+      const [C, D] = more.nodes as [TestServer, TestServer];
+      await sendThrough(
+        async () => {
+          proxy.cut();
+          await sleep(3000);
+          proxy.restore();
+        },
+        { A: C, B: D, degraded: ['A'] },
+      );
+    } finally {
+      await more.close();
+      await proxy.close();
+    }
   });
 });
 
