@@ -2,8 +2,14 @@ import { loadConfig } from './config.ts';
 import { createServer } from './server.ts';
 
 /** `npm start`: run migrations, serve, and stop gracefully on SIGTERM/SIGINT. */
+let logError: (error: unknown, msg: string) => void = (error, msg) => console.error(msg, error);
+// Last resort: Node ends the process on a rejection nobody handled, dropping every client of the
+// node. Each source is handled where it arises; one that slips through is logged as the bug it is.
+process.on('unhandledRejection', (reason) => logError(reason, 'unhandled promise rejection'));
+
 const config = loadConfig();
 const server = await createServer(config, { defaultMetrics: true });
+logError = (error, msg) => server.ctx.log.error({ err: error }, msg);
 server.ctx.log.info({ database: server.ctx.db.kind, dataDir: config.dataDir }, 'Confab is ready');
 console.log(`Confab listening on ${server.url}`);
 

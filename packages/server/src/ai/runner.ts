@@ -5,7 +5,7 @@ import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { newId } from '../ids.ts';
 import { hydrateMessages, keepPreviousVersion, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
-import type { RedisClients } from '../realtime/redis.ts';
+import { redisCall, type RedisClients } from '../realtime/redis.ts';
 import { describeFailure, isConnectionFailure } from './failures.ts';
 import { answerModelId, resolveModel } from './models.ts';
 import { loadAiSdk } from './sdk.ts';
@@ -80,12 +80,15 @@ export class AiRunner {
   }
 
   async start(): Promise<void> {
-    await this.closeOrphans();
+    // Without Redis (down at start-up) orphans cannot be told from answers streaming on other
+    // nodes: the sweep below tries again.
+    await this.closeOrphans().catch((error: unknown) => this.ctx.log.warn({ err: error }, 'orphan sweep failed'));
     this.unsubscribe = this.ctx.bus.subscribe((event) => this.onBusEvent(event));
     if (this.options.redis && this.controlChannel) {
-      // Stop requests reach whichever node runs the answer.
+      // Stop requests reach whichever node runs the answer. Not awaited: with Redis down the
+      // subscription waits for it (and fails only when the node closes first).
       const { sub } = this.options.redis;
-      await sub.subscribe(this.controlChannel);
+      sub.subscribe(this.controlChannel).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'AI control subscription failed'));
       sub.on('message', this.onControl);
     }
     // One timer for all answers: keeps live entries of local streams fresh and closes answers
@@ -103,8 +106,10 @@ export class AiRunner {
     this.unsubscribe?.();
     clearInterval(this.sweepTimer);
     if (this.options.redis && this.controlChannel) {
-      this.options.redis.sub.off('message', this.onControl);
-      await this.options.redis.sub.unsubscribe(this.controlChannel).catch(() => {});
+      const { sub } = this.options.redis;
+      sub.off('message', this.onControl);
+      // While Redis is away the command would wait for it; the connection is closed next anyway.
+      if (sub.status === 'ready') await sub.unsubscribe(this.controlChannel).catch(() => {});
     }
     for (const run of this.running.values()) {
       run.reason = 'shutdown';
@@ -468,7 +473,7 @@ export class AiRunner {
     if (this.abortLocal(messageId, 'stopped')) return;
     const live = await this.streams.get([messageId]);
     if (live.has(messageId) && this.options.redis && this.controlChannel) {
-      await this.options.redis.pub.publish(this.controlChannel, JSON.stringify({ stop: messageId }));
+      await redisCall(this.options.redis.pub.publish(this.controlChannel, JSON.stringify({ stop: messageId })));
       return;
     }
     // Nobody runs it any more (its node died): close it here with the text checkpointed so far.

@@ -1,5 +1,5 @@
 import type { Message } from '@confab/protocol';
-import type { RedisClients } from '../realtime/redis.ts';
+import { redisBatch, type RedisClients } from '../realtime/redis.ts';
 
 /**
  * The live text of answers being streamed, so a client that joins, reloads or reconnects to any
@@ -63,7 +63,8 @@ export function redisStreamRegistry(redis: RedisClients): StreamRegistry {
   const ignore = () => {};
   return {
     async begin(id) {
-      await redis.pub.multi().set(textKey(id), '', 'PX', LIVE_TTL_MS).set(countKey(id), 0, 'PX', LIVE_TTL_MS).exec();
+      // Without its live entry another node's orphan sweep would close the answer: no Redis, no answer.
+      await redisBatch(redis.pub.multi().set(textKey(id), '', 'PX', LIVE_TTL_MS).set(countKey(id), 0, 'PX', LIVE_TTL_MS).exec());
     },
     append(id, text) {
       redis.pub.multi().append(textKey(id), text).pexpire(textKey(id), LIVE_TTL_MS).incr(countKey(id)).pexpire(countKey(id), LIVE_TTL_MS).exec().catch(ignore);
@@ -77,7 +78,7 @@ export function redisStreamRegistry(redis: RedisClients): StreamRegistry {
       // One MULTI so text and count are read at the same instant.
       const multi = redis.pub.multi();
       for (const id of ids) multi.get(textKey(id)).get(countKey(id));
-      const replies = (await multi.exec()) ?? [];
+      const replies = await redisBatch(multi.exec());
       ids.forEach((id, i) => {
         const text = replies[2 * i]?.[1];
         const count = replies[2 * i + 1]?.[1];
@@ -86,7 +87,8 @@ export function redisStreamRegistry(redis: RedisClients): StreamRegistry {
       return found;
     },
     async end(id) {
-      await redis.pub.del(textKey(id), countKey(id));
+      // The answer is final in the database; an entry left behind expires with LIVE_TTL_MS.
+      await redis.pub.del(textKey(id), countKey(id)).catch(ignore);
     },
   };
 }
@@ -95,7 +97,9 @@ export function redisStreamRegistry(redis: RedisClients): StreamRegistry {
 export async function withLiveText(streams: StreamRegistry, messages: Message[]): Promise<Message[]> {
   const streaming = messages.filter((m) => m.status === 'streaming').map((m) => m.id);
   if (streaming.length === 0) return messages;
-  const live = await streams.get(streaming);
+  // Without Redis the database checkpoint is what there is: the text so far, without `streamIndex`
+  // (the client then places live pieces itself), rather than no messages at all.
+  const live = await streams.get(streaming).catch(() => new Map<string, LiveText>());
   return messages.map((m) => {
     const entry = live.get(m.id);
     return entry ? { ...m, content: entry.text, streamIndex: entry.pieces } : m;

@@ -398,6 +398,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     for (const r of revoked) for (const socket of sessions.get(r.id) ?? []) socket.disconnect(true);
   };
   const heartbeat = async () => {
+    // Redis is away: nothing to refresh. The first heartbeat after it returns re-adds every entry.
+    if (redis && redis.pub.status !== 'ready') return;
     const conns: Array<[string, string]> = [];
     for (const socket of io.of('/').sockets.values()) if (socket.data.counted) conns.push([socket.data.userId, socket.id]);
     await presence.revive(await store.heartbeat(conns));

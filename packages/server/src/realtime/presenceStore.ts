@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisBatch } from './redis.ts';
 
 /**
  * Who is online: the set of a user's live, non-away connections, across all nodes.
@@ -140,7 +141,7 @@ export function createRedisPresenceStore(redis: Redis, prefix: string, opts: Red
       const now = Date.now();
       const pipeline = redis.pipeline();
       for (const id of userIds) pipeline.zcount(userKeyPrefix + id, `(${now}`, '+inf');
-      const results = (await pipeline.exec()) ?? [];
+      const results = await redisBatch(pipeline.exec());
       return new Set(userIds.filter((_, i) => Number(results[i]?.[1] ?? 0) > 0));
     },
   };

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimits } from '../rateLimits.ts';
-import { breakableProxy, type BreakableProxy } from '../test/faults.ts';
+import { breakableProxy, startOwnRedis, type BreakableProxy } from '../test/faults.ts';
 import { newRedisPrefix, registerUser, startTestServer, testRedisUrl, type TestServer } from '../test/harness.ts';
 import { connectRedis, deleteKeys, redisLimiterFactory } from './redis.ts';
-import { connect, createGroup, ok, until, waitFor } from './test/kit.ts';
+import { call, connect, createGroup, ok, until, waitFor } from './test/kit.ts';
 
 let proxy: BreakableProxy;
 let server: TestServer;
@@ -58,7 +58,41 @@ describe('one node with Redis', () => {
     }
   });
 
-  it('refuses to start when Redis cannot be reached', async () => {
-    await expect(startTestServer({ redisUrl: 'redis://127.0.0.1:1' })).rejects.toThrow(/Redis/);
+  it('starts while Redis is down: /readyz 503, local delivery works, Redis-bound acks fail fast, ready once Redis returns', async () => {
+    const own = await startOwnRedis({ start: false });
+    const node = await startTestServer({ redisUrl: own.url });
+    try {
+      expect((await fetch(`${node.url}/readyz`)).status).toBe(503);
+      const [alice, bob] = [await registerUser(node, 'alice'), await registerUser(node, 'bob')];
+      const conversationId = await createGroup(node, node.ctx.db, alice, [bob]);
+      const a = await connect(node.url, alice.accessToken);
+      const b = await connect(node.url, bob.accessToken);
+      // This node's own sockets are served without Redis.
+      const got = waitFor(b, 'chat:message_received');
+      await ok(a, 'chat:message_send', { conversationId, content: 'no redis yet', clientId: 'n1' });
+      expect(await got).toMatchObject({ content: 'no redis yet' });
+      // Presence lives in Redis: the ack says so at once instead of hanging.
+      const started = performance.now();
+      const ack = await call(a, 'subscribe', { conversationId });
+      expect(ack).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+      expect(performance.now() - started).toBeLessThan(2000);
+
+      await own.start();
+      await until(async () => (await fetch(`${node.url}/readyz`)).status === 200, 15_000, '/readyz to turn 200');
+      await until(async () => (await call(a, 'subscribe', { conversationId })).ok, 15_000, 'subscribe to work');
+      a.close();
+      b.close();
+    } finally {
+      await node.close();
+      await own.stop();
+    }
+  });
+
+  it('closes cleanly while Redis is still down', async () => {
+    const own = await startOwnRedis({ start: false });
+    const node = await startTestServer({ redisUrl: own.url });
+    // Subscriptions still waiting for Redis are dropped without an unhandled rejection.
+    await node.close();
+    await own.stop();
   });
 });

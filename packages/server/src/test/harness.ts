@@ -30,6 +30,7 @@ export const newRedisPrefix = () => `confab-test-${randomBytes(6).toString('hex'
 
 async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
   try {
     await client.connect();
     await deleteKeys(client, prefix);
@@ -121,7 +122,8 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
     config,
     async close() {
       await server.close();
-      if (redisUrl && ownPrefix) await dropRedisPrefix(redisUrl, ownPrefix);
+      // A fault test may have stopped its Redis already.
+      if (redisUrl && ownPrefix) await dropRedisPrefix(redisUrl, ownPrefix).catch(() => {});
       await pgDb?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -212,27 +214,35 @@ export interface TestNodes {
 /**
  * Several server nodes sharing one fresh PostgreSQL database (CONFAB_TEST_DATABASE_URL is required:
  * the embedded database is one process) and one Redis key prefix. Everything is dropped on close.
+ * `overrides.redisUrl` points them at another Redis (a fault test's own, see faults.ts);
+ * `perNode(i)` overrides settings of node i only (e.g. one node reaching Redis through a proxy).
  */
-export async function startTestNodes(count: number, overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestNodes> {
+export async function startTestNodes(
+  count: number,
+  overrides: Partial<Config> = {},
+  options: ServerOptions = {},
+  perNode: (i: number) => Partial<Config> = () => ({}),
+): Promise<TestNodes> {
   const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('startTestNodes needs CONFAB_TEST_DATABASE_URL (PostgreSQL)');
   const pgDb = await createPostgresDatabase(adminUrl);
   const redisPrefix = newRedisPrefix();
   const secret = randomBytes(32).toString('base64url');
+  const redisUrl = overrides.redisUrl ?? testRedisUrl;
   const nodes: TestServer[] = [];
   const close = async () => {
     await Promise.allSettled(nodes.map((n) => n.close()));
-    await dropRedisPrefix(testRedisUrl, redisPrefix).catch(() => {});
+    await dropRedisPrefix(redisUrl, redisPrefix).catch(() => {});
     await pgDb.drop();
   };
   try {
     // One after another: the first one migrates the database.
     for (let i = 0; i < count; i++) {
-      nodes.push(await startTestServer({ databaseUrl: pgDb.url, redisUrl: testRedisUrl, secret, ...overrides }, { ...options, redisPrefix }));
+      nodes.push(await startTestServer({ databaseUrl: pgDb.url, secret, ...overrides, redisUrl, ...perNode(i) }, { ...options, redisPrefix }));
     }
   } catch (error) {
     await close();
     throw error;
   }
-  return { nodes, databaseUrl: pgDb.url, redisUrl: testRedisUrl, redisPrefix, secret, close };
+  return { nodes, databaseUrl: pgDb.url, redisUrl, redisPrefix, secret, close };
 }
