@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import { LIMITS, PROTOCOL_VERSION } from '@confab/protocol';
+import { ConfabError, LIMITS, nestedDeeperThan, PROTOCOL_VERSION } from '@confab/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../context.ts';
@@ -44,6 +44,13 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (!isPublicRoute(request.routeOptions.url)) await requireUser(ctx, request);
+  });
+  // JSON.parse takes any depth, but what handles the parsed body may recurse (JSON.stringify for a
+  // JSON column, PostgreSQL's jsonb parser): too deep is the client's error, not a 500.
+  app.addHook('preValidation', async (request) => {
+    if (typeof request.body === 'object' && nestedDeeperThan(request.body, LIMITS.jsonDepth)) {
+      throw new ConfabError('VALIDATION_ERROR', `JSON bodies must nest at most ${LIMITS.jsonDepth} levels deep`);
+    }
   });
   // While shutting down, in-flight requests finish but their keep-alive connections must not
   // keep the server open: tell clients to close them after this response.

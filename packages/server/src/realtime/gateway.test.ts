@@ -152,6 +152,19 @@ describe('bad input', () => {
     expect(await call(a, 'chat:message_send', { conversationId, content: fits, clientId: 'fits' })).toMatchObject({ ok: true });
   });
 
+  it('answers a payload nested too deep to serialize with VALIDATION_ERROR, and carries on', async () => {
+    // Written as a raw Socket.IO packet: a client's own encoder would overflow its stack first.
+    const c = track(await connect(server.url, alice.accessToken));
+    const engine = c.io.engine;
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const answered = new Promise<string>((resolve) => engine.on('message', (data) => typeof data === 'string' && data.startsWith('3777') && resolve(data)));
+    // A Socket.IO event (2) with ack id 777 (engine.io adds its message type); the ack is 3777[...].
+    engine.send(`2777["chat:message_send",{"conversationId":"${conversationId}","content":"x","clientId":"deep","nested":${deep}}]`);
+    const [ack] = JSON.parse((await answered).slice('3777'.length)) as [unknown];
+    expect(ack).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(c, 'chat:message_send', { conversationId, content: 'after deep', clientId: 'after-deep' })).toMatchObject({ ok: true });
+  });
+
   it('drops a connection whose frame exceeds the body limit; others carry on', async () => {
     const c = track(await connect(server.url, alice.accessToken));
     const closed = new Promise<string>((resolve) => c.once('disconnect', resolve));
