@@ -68,9 +68,20 @@ export async function post<T>(url: string, path: string, body: unknown, token?: 
   return (await res.json()) as T;
 }
 
+/**
+ * The server's /metrics text. Served to loopback callers, as the bench's are; with
+ * CONFAB_METRICS_TOKEN in the bench's environment (a server elsewhere), it is sent.
+ */
+export async function scrape(url: string): Promise<string> {
+  const token = process.env.CONFAB_METRICS_TOKEN;
+  const res = await fetch(`${url}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  if (!res.ok) throw new Error(`${url}/metrics: ${res.status} ${await res.text()}`);
+  return res.text();
+}
+
 /** Prometheus text → sum of every sample of `name` (all label sets). */
 export async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await scrape(url);
   let sum = 0;
   let found = false;
   for (const line of text.split('\n')) {
@@ -147,7 +158,7 @@ export async function startConfab(store: 'postgres' | 'embedded', opts: TargetOp
     async eventLoop() {
       // prom-client resets its event-loop histogram at every scrape: this reading covers the time
       // since the previous scrape. Its samples include the 10 ms sampling interval; we subtract it.
-      const text = await (await fetch(`${node.url}/metrics`)).text();
+      const text = await scrape(node.url);
       const read = (n: string) => Number(new RegExp(`^confab_nodejs_eventloop_lag_${n}_seconds (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
       const lag = (v: number) => +Math.max(0, v - 10).toFixed(2);
       return { p50: lag(read('p50')), p99: lag(read('p99')), max: lag(read('max')) };

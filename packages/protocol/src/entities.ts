@@ -10,12 +10,41 @@ export const LIMITS = {
   messageVersionsKept: 20,
   /** Largest settings document, serialized, in bytes. */
   settingsBytes: 64 * 1024,
+  /** Deepest nesting of objects and arrays in a REST body, socket payload or settings document. */
+  jsonDepth: 32,
   /** Largest draft in characters. */
   draftChars: 64 * 1024,
   pageSize: 50,
   maxPageSize: 200,
   maxParticipants: 1000,
 } as const;
+
+/**
+ * Whether objects and arrays in `value` nest deeper than `max` levels (a bare object is one level).
+ * Breadth-first, without recursion: it is asked before anything recursive (JSON.stringify,
+ * PostgreSQL's jsonb parser) sees the value, and a body of 1 MB can nest hundreds of thousands deep.
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  // Each level holds only the objects and arrays found one level down: leaves are never queued.
+  let level: object[] = [value];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > max) return true;
+    const next: object[] = [];
+    for (const v of level) {
+      if (Array.isArray(v)) {
+        for (const child of v as unknown[]) if (child !== null && typeof child === 'object') next.push(child);
+      } else {
+        for (const key in v) {
+          const child = (v as Record<string, unknown>)[key];
+          if (child !== null && typeof child === 'object') next.push(child);
+        }
+      }
+    }
+    level = next;
+  }
+  return false;
+}
 
 export const Id = z.string().min(1).max(64);
 export const IsoTime = z.string();

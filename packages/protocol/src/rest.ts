@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Conversation, Id, IsoTime, LIMITS, Me, Message, MessageKind, Project, PublicUser, Role } from './entities.ts';
+import { Conversation, Id, IsoTime, LIMITS, Me, Message, MessageKind, nestedDeeperThan, Project, PublicUser, Role } from './entities.ts';
 
 /**
  * Request and response bodies of the REST half of the contract.
@@ -44,8 +44,10 @@ export const UpdateMeBody = z.strictObject({
   publicKey: z.string().max(4096).nullable().optional(),
 });
 export type UpdateMeBody = z.infer<typeof UpdateMeBody>;
-/** The settings document is the client's to shape; the server only bounds its size. */
-export const Settings = z.record(z.string(), z.unknown());
+/** The settings document is the client's to shape; the server only bounds its size and nesting. */
+export const Settings = z
+  .record(z.string(), z.unknown())
+  .refine((settings) => !nestedDeeperThan(settings, LIMITS.jsonDepth), `settings must nest at most ${LIMITS.jsonDepth} levels deep`);
 export type Settings = z.infer<typeof Settings>;
 
 // ---- conversations ----

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { normalizeOrigin } from './http/origins.ts';
 
 /** Everything the server reads from the environment, in one place. See README "Configuration". */
 export interface Config {
@@ -12,8 +13,14 @@ export interface Config {
   secret: string | undefined;
   /** Earlier secrets, still accepted for decrypting (key rotation). */
   previousSecrets: string[];
-  /** Origins allowed to open sockets and call the API from a browser; empty means same origin only. */
+  /** Origins allowed to open sockets and call the API from a browser, besides publicUrl; see http/origins.ts. */
   origins: string[];
+  /** The server's public origin (CONFAB_PUBLIC_URL), e.g. https://chat.example.com behind a proxy. */
+  publicUrl: string | undefined;
+  /** Bearer token for GET /metrics; without it, only loopback and metricsAllow addresses get metrics. */
+  metricsToken: string | undefined;
+  /** Addresses and CIDR ranges, besides loopback, that may read /metrics when no token is set. */
+  metricsAllow: string[];
   /** Load limits on; CONFAB_RATE_LIMITS=off lifts them (not the login protection). */
   rateLimits: boolean;
   /** Behind a reverse proxy: the client IP comes from X-Forwarded-For (CONFAB_TRUST_PROXY=true). */
@@ -93,6 +100,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     secret: env.CONFAB_SECRET || undefined,
     previousSecrets: list(env.CONFAB_PREVIOUS_SECRETS),
     origins: list(env.CONFAB_ORIGINS),
+    publicUrl: env.CONFAB_PUBLIC_URL ? normalizeOrigin(env.CONFAB_PUBLIC_URL) : undefined,
+    metricsToken: env.CONFAB_METRICS_TOKEN || undefined,
+    metricsAllow: list(env.CONFAB_METRICS_ALLOW),
     rateLimits: rateLimits === 'on',
     trustProxy: env.CONFAB_TRUST_PROXY === 'true',
     accessTokenTtlSeconds: Number.parseInt(env.CONFAB_ACCESS_TOKEN_TTL ?? '900', 10),

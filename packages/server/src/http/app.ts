@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import { LIMITS, PROTOCOL_VERSION } from '@confab/protocol';
+import { ConfabError, LIMITS, nestedDeeperThan, PROTOCOL_VERSION } from '@confab/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { isPublicRoute, requireUser } from './auth.ts';
 import { sendError } from './errors.ts';
+import { createOriginPolicy } from './origins.ts';
 import { aiRoutes } from './routes/ai.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -41,9 +42,22 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.decorateRequest('userId', undefined);
 
+  const origins = createOriginPolicy(ctx.config.publicUrl, ctx.config.origins, ctx.log);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (!isPublicRoute(request.routeOptions.url)) await requireUser(ctx, request);
+    // The API and metrics, not the web app's files: a page that may not call the API may still load them.
+    const url = request.routeOptions.url;
+    if ((url?.startsWith('/api/') || url === '/metrics') && !origins.allows(request.headers)) {
+      throw new ConfabError('FORBIDDEN', 'this page may not call the API: its origin is not allowed (CONFAB_PUBLIC_URL, CONFAB_ORIGINS)');
+    }
+    if (!isPublicRoute(url)) await requireUser(ctx, request);
+  });
+  // JSON.parse takes any depth, but what handles the parsed body may recurse (JSON.stringify for a
+  // JSON column, PostgreSQL's jsonb parser): too deep is the client's error, not a 500.
+  app.addHook('preValidation', async (request) => {
+    if (typeof request.body === 'object' && nestedDeeperThan(request.body, LIMITS.jsonDepth)) {
+      throw new ConfabError('VALIDATION_ERROR', `JSON bodies must nest at most ${LIMITS.jsonDepth} levels deep`);
+    }
   });
   // While shutting down, in-flight requests finish but their keep-alive connections must not
   // keep the server open: tell clients to close them after this response.

@@ -186,7 +186,12 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   if (body.replyToId) {
     // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
     const [target] = await ctx.db.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [body.replyToId, body.conversationId]);
-    if (!target) throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
+    if (!target) {
+      // A non-member gets the answer of any send to a conversation they are not in, whether or not
+      // the message is there: otherwise the two answers would tell them which ids live where.
+      await requireMember(ctx.db, body.conversationId, userId);
+      throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
+    }
   }
   const send: PlainSend = {
     id: newId(),

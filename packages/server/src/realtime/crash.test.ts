@@ -12,6 +12,7 @@ import { createPostgresDatabase, newRedisPrefix, registerUser, testRedisUrl, typ
 import { deleteKeys } from './redis.ts';
 import { call, connect, createGroup, Mirror, ok, until, type Client } from './test/kit.ts';
 
+// PostgreSQL pass only (vitest.config.ts): several processes share the database.
 const postgres = process.env.CONFAB_TEST_DATABASE_URL;
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -49,7 +50,7 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   return { child, url, dataDir };
 }
 
-describe.skipIf(!postgres)('a node killed during a burst (real processes, PostgreSQL + Redis)', () => {
+describe('a node killed during a burst (real processes, PostgreSQL + Redis)', () => {
   const nodes: Node[] = [];
   const open: Client[] = [];
   let dropDb: () => Promise<void>;
@@ -57,7 +58,8 @@ describe.skipIf(!postgres)('a node killed during a burst (real processes, Postgr
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    const created = await createPostgresDatabase(postgres!);
+    if (!postgres) throw new Error('this test needs PostgreSQL: set CONFAB_TEST_DATABASE_URL');
+    const created = await createPostgresDatabase(postgres);
     dropDb = created.drop;
     db = await openPostgres(created.url, 2);
     env = { DATABASE_URL: created.url, REDIS_URL: testRedisUrl, CONFAB_REDIS_PREFIX: newRedisPrefix(), CONFAB_SECRET: randomBytes(32).toString('base64url') };

@@ -11,7 +11,9 @@ function payloadBytes(payload: unknown): number {
   try {
     return Buffer.byteLength(JSON.stringify(payload) ?? '', 'utf8');
   } catch {
-    return Number.POSITIVE_INFINITY;
+    // JSON.stringify recurses: a payload nested thousands deep overflows the stack. It is malformed,
+    // not large (no event schema takes nesting that deep; the depth walk is left off the hot path).
+    throw new ConfabError('VALIDATION_ERROR', 'the payload is nested too deeply');
   }
 }
 

@@ -5,7 +5,6 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userRoom } from '../bus/bus.ts';
 import { Api, registerUser, startTestServer, type TestServer, type TestUser } from '../test/harness.ts';
-import { originAllowed } from './gateway.ts';
 import { call, connect, connectError, createGroup, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
 
 let server: TestServer;
@@ -74,13 +73,60 @@ describe('handshake', () => {
     expect(await handshake(server.url, { origin: `http://${host}` })).toBe(200);
     expect(await handshake(server.url, { origin: 'https://evil.example' })).toBe(403);
     expect(await handshake(server.url, { origin: 'null' })).toBe(403);
-    // With configured origins, exactly those.
-    const req = (origin: string | undefined, hostHeader = 'confab.example') => ({ headers: { ...(origin ? { origin } : {}), host: hostHeader } });
-    expect(originAllowed(req('https://app.example'), ['https://app.example'])).toBe(true);
-    expect(originAllowed(req('https://confab.example'), ['https://app.example'])).toBe(false);
-    expect(originAllowed(req('https://app.example.evil'), ['https://app.example'])).toBe(false);
-    expect(originAllowed(req(undefined), ['https://app.example'])).toBe(true);
-    expect(originAllowed(req('https://confab.example'), [])).toBe(true);
+  });
+
+  describe('origins (DNS rebinding)', () => {
+    let sam: TestUser;
+    let configured: TestServer;
+    beforeAll(async () => {
+      sam = await registerUser(server, 'sam');
+      configured = await startTestServer({ publicUrl: 'https://chat.example', origins: ['https://app.example'] });
+    });
+    afterAll(() => configured?.close());
+
+    /** A real socket.io client whose handshake carries these headers, as a browser's would. */
+    const opens = async (s: TestServer, token: string, headers: Record<string, string>): Promise<boolean> => {
+      try {
+        track(await connect(s.url, token, { extraHeaders: headers }));
+        return true;
+      } catch (error) {
+        expect((error as Error).message).toMatch(/websocket error|origin not allowed/);
+        return false;
+      }
+    };
+
+    it('without configuration: loopback and IP-literal pages of this server, never a host name that resolves here', async () => {
+      const port = new URL(server.url).port;
+      // A rebinding page: its host name resolves to this server, so Origin and Host agree.
+      expect(await opens(server, sam.accessToken, { origin: `http://evil.example:${port}`, host: `evil.example:${port}` })).toBe(false);
+      expect(await opens(server, sam.accessToken, { origin: 'http://evil.example', host: 'evil.example' })).toBe(false);
+      // npm start at http://localhost:3000, the dev server's page on :5173, the server's address.
+      expect(await opens(server, sam.accessToken, { origin: `http://localhost:${port}`, host: `localhost:${port}` })).toBe(true);
+      expect(await opens(server, sam.accessToken, { origin: 'http://localhost:5173', host: `localhost:${port}` })).toBe(true);
+      expect(await opens(server, sam.accessToken, { origin: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` })).toBe(true);
+      // An address is this server only if it is the one the request was sent to.
+      expect(await opens(server, sam.accessToken, { origin: `http://192.0.2.77:${port}`, host: `127.0.0.1:${port}` })).toBe(false);
+      // No Origin: not a browser.
+      expect(await opens(server, sam.accessToken, { host: `evil.example:${port}` })).toBe(true);
+      // A browser's same-origin polling GET carries no Origin but Sec-Fetch-Site; its Host is the page's.
+      expect(await handshake(server.url, { host: `evil.example:${port}`, 'sec-fetch-site': 'same-origin' })).toBe(403);
+      expect(await handshake(server.url, { host: `127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' })).toBe(200);
+    });
+
+    it('with CONFAB_PUBLIC_URL and CONFAB_ORIGINS: exactly those origins', async () => {
+      const port = new URL(configured.url).port;
+      const kim = await registerUser(configured, 'kim');
+      expect(await opens(configured, kim.accessToken, { origin: 'https://chat.example', host: 'chat.example' })).toBe(true);
+      expect(await opens(configured, kim.accessToken, { origin: 'https://app.example', host: 'chat.example' })).toBe(true);
+      expect(await opens(configured, kim.accessToken, { origin: 'http://chat.example', host: 'chat.example' })).toBe(false);
+      expect(await opens(configured, kim.accessToken, { origin: 'https://chat.example.evil', host: 'chat.example.evil' })).toBe(false);
+      expect(await opens(configured, kim.accessToken, { origin: 'https://evil.example', host: 'evil.example' })).toBe(false);
+      expect(await opens(configured, kim.accessToken, { origin: `http://localhost:${port}`, host: `localhost:${port}` })).toBe(false);
+      expect(await handshake(configured.url, { host: 'evil.example', 'sec-fetch-site': 'same-origin' })).toBe(403);
+      expect(await handshake(configured.url, { host: 'chat.example', 'sec-fetch-site': 'same-origin' })).toBe(200);
+      // Cross-origin polling from a configured origin gets its CORS answer.
+      expect(await handshake(configured.url, { origin: 'https://app.example' })).toBe(200);
+    });
   });
 
   it('extends a socket with auth:refresh and disconnects one whose token expired', async () => {
@@ -150,6 +196,19 @@ describe('bad input', () => {
     expect(await call(a, 'sync', { cursors })).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
     const fits = 'y'.repeat(LIMITS.messageContentBytes);
     expect(await call(a, 'chat:message_send', { conversationId, content: fits, clientId: 'fits' })).toMatchObject({ ok: true });
+  });
+
+  it('answers a payload nested too deep to serialize with VALIDATION_ERROR, and carries on', async () => {
+    // Written as a raw Socket.IO packet: a client's own encoder would overflow its stack first.
+    const c = track(await connect(server.url, alice.accessToken));
+    const engine = c.io.engine;
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const answered = new Promise<string>((resolve) => engine.on('message', (data) => typeof data === 'string' && data.startsWith('3777') && resolve(data)));
+    // A Socket.IO event (2) with ack id 777 (engine.io adds its message type); the ack is 3777[...].
+    engine.send(`2777["chat:message_send",{"conversationId":"${conversationId}","content":"x","clientId":"deep","nested":${deep}}]`);
+    const [ack] = JSON.parse((await answered).slice('3777'.length)) as [unknown];
+    expect(ack).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect(await call(c, 'chat:message_send', { conversationId, content: 'after deep', clientId: 'after-deep' })).toMatchObject({ ok: true });
   });
 
   it('drops a connection whose frame exceeds the body limit; others carry on', async () => {

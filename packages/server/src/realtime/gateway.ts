@@ -1,10 +1,11 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { LIMITS, type Message, type ServerEventName } from '@confab/protocol';
 import { Server } from 'socket.io';
 import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { verifyAccessToken } from '../auth/tokens.ts';
+import { createOriginPolicy } from '../http/origins.ts';
 import { socketSession } from '../operations/auth.ts';
 import { eventListener } from './dispatch.ts';
 import { aiHandlers } from './handlers/ai.ts';
@@ -63,22 +64,6 @@ export interface GatewayDeps {
   httpServer: HttpServer;
   redis?: RedisClients | undefined;
   options?: Partial<GatewayOptions> | undefined;
-}
-
-/**
- * Browsers send Origin; other clients (the SDK in Node, bots) do not, and are let through: the
- * check protects users' browsers from other sites, it does not authenticate anything.
- * With no configured origins, only the server's own origin is allowed.
- */
-export function originAllowed(req: Pick<IncomingMessage, 'headers'>, origins: string[]): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (origins.length > 0) return origins.includes(origin);
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
 }
 
 interface ConnInternals {
@@ -161,15 +146,17 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
   // Hold briefly for this node's own out-of-order continuations; clients fill the rest by sync.
   const opts: GatewayOptions = { ...DEFAULT_GATEWAY_OPTIONS, ...(redis ? { orderingHoldMs: MULTI_NODE_HOLD_MS } : {}), ...options };
   const log = ctx.log.child({ component: 'realtime' });
+  const origins = createOriginPolicy(ctx.config.publicUrl, ctx.config.origins, log);
   const io: AppServer = new Server(httpServer, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: LIMITS.bodyBytes,
+    // Only the handshake is checked: later requests of a polling session carry its id.
     allowRequest: (req, callback) => {
-      const allowed = originAllowed(req, ctx.config.origins);
+      const allowed = origins.allows(req.headers);
       callback(allowed ? null : 'origin not allowed', allowed);
     },
-    cors: ctx.config.origins.length > 0 ? { origin: ctx.config.origins, credentials: true } : { origin: false },
+    cors: origins.configured.length > 0 ? { origin: [...origins.configured], credentials: true } : { origin: false },
   });
   if (redis) io.adapter(redis.socketAdapter);
   coalesceWrites(io);

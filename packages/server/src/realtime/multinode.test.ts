@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startTestNodes, type TestNodes, type TestServer } from '../test/harness.ts';
 import { call, connect, createGroup, Mirror, ok, record, sleep, until, waitFor, type Client } from './test/kit.ts';
 
-// Several nodes share one database, so this needs PostgreSQL (the embedded database is one process).
-const postgres = Boolean(process.env.CONFAB_TEST_DATABASE_URL);
+// Several nodes share one database, so this needs PostgreSQL (the embedded database is one process):
+// it runs in the PostgreSQL pass only (vitest.config.ts), and startTestNodes fails without it.
 
-describe.skipIf(!postgres)('two nodes (PostgreSQL + Redis)', () => {
+describe('two nodes (PostgreSQL + Redis)', () => {
   let cluster: TestNodes;
   let A: TestServer;
   let B: TestServer;

@@ -1,6 +1,7 @@
 import type { Context } from '../../context.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { App } from '../app.ts';
+import { createMetricsAccess } from '../metricsAccess.ts';
 
 /** Health, readiness, metrics and the OpenAPI document. */
 export function opsRoutes(app: App, ctx: Context, metrics: Metrics, extraReadiness: () => Promise<void> = async () => {}) {
@@ -15,7 +16,9 @@ export function opsRoutes(app: App, ctx: Context, metrics: Metrics, extraReadine
       return reply.status(503).send({ error: { code: 'UNAVAILABLE', message: 'a dependency is not answering' } });
     }
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const metricsAccess = createMetricsAccess(ctx.config.metricsToken, ctx.config.metricsAllow);
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    metricsAccess(request.headers, request.socket.remoteAddress);
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -1,3 +1,4 @@
+import { LIMITS } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../../test/harness.ts';
 
@@ -48,6 +49,39 @@ describe('users', () => {
     expect(big.status).toBe(413);
     expect((await ada.api.get('/api/users/me/settings')).body).toEqual(settings);
     expect((await ada.api.put('/api/users/me/settings', [1, 2])).status).toBe(400);
+  });
+
+  it('refuses settings nested too deep with VALIDATION_ERROR, at any depth', async () => {
+    const settings = { theme: 'light' };
+    expect((await ada.api.put('/api/users/me/settings', settings)).status).toBe(200);
+    // Deep enough for JSON.stringify (and PostgreSQL's jsonb parser) to recurse out of stack, and
+    // just over the limit.
+    for (const depth of [LIMITS.jsonDepth + 1, 5_000, 100_000]) {
+      for (const body of ['{"a":'.repeat(depth) + '1' + '}'.repeat(depth), `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`]) {
+        const res = await ada.api.request('PUT', '/api/users/me/settings', body);
+        expect(res.status, `depth ${depth}`).toBe(400);
+        expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      }
+    }
+    // At the limit it is stored.
+    const atLimit = JSON.parse('{"a":'.repeat(LIMITS.jsonDepth) + '1' + '}'.repeat(LIMITS.jsonDepth));
+    expect((await ada.api.put('/api/users/me/settings', atLimit)).status).toBe(200);
+    expect((await ada.api.get('/api/users/me/settings')).body).toEqual(atLimit);
+  });
+
+  it('refuses other deep JSON bodies with VALIDATION_ERROR, prototype keys included', async () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    for (const body of [
+      `{"conversationId":"c","content":"x","clientId":"k","extra":${deep}}`,
+      `{"conversationId":"c","content":${deep},"clientId":"k"}`,
+      `{"conversationId":"c","content":"x","clientId":"k","extra":${'{"__proto__":'.repeat(50_000)}1${'}'.repeat(50_000)}}`,
+    ]) {
+      const res = await ada.api.request('POST', '/api/messages', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    }
+    const profile = await ada.api.request('PATCH', '/api/users/me', `{"displayName":${deep}}`);
+    expect(profile.status).toBe(400);
   });
 
   it('requires a token', async () => {

@@ -11,8 +11,8 @@ import { Api, createPostgresDatabase, newRedisPrefix, registerUser, startTestNod
 import { startServerProcess, type ServerProcess } from '../test/processes.ts';
 import { call, connect, createGroup, Mirror, ok, sleep, until, waitFor, type Client } from './test/kit.ts';
 
-// Several nodes share one database, so this needs PostgreSQL (the embedded database is one process).
-const postgres = Boolean(process.env.CONFAB_TEST_DATABASE_URL);
+// Several nodes share one database: PostgreSQL pass only (vitest.config.ts leaves *.multinode.test.ts
+// out of the embedded pass).
 
 /** What the issue allows a request or an ack to take while Redis is away. */
 const BOUND_MS = 2000;
@@ -27,7 +27,7 @@ interface Outcome {
   code?: string | undefined;
 }
 
-describe.skipIf(!postgres)('Redis faults under sends through two nodes (own redis-server, PostgreSQL)', () => {
+describe('Redis faults under sends through two nodes (own redis-server, PostgreSQL)', () => {
   let redis: OwnRedis;
   let cluster: TestNodes;
   let A: TestServer;
@@ -204,7 +204,7 @@ describe.skipIf(!postgres)('Redis faults under sends through two nodes (own redi
   });
 });
 
-describe.skipIf(!postgres)('Redis faults with real server processes (own redis-server, PostgreSQL)', () => {
+describe('Redis faults with real server processes (own redis-server, PostgreSQL)', () => {
   let redis: OwnRedis;
   let dropDb: () => Promise<void>;
   let db: Database;
