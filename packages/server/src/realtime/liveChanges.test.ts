@@ -1,0 +1,196 @@
+import type { Message } from '@confab/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endSessions } from '../operations/auth.ts';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../test/fakeOpenAI.ts';
+import { breakableProxy, type BreakableProxy } from '../test/faults.ts';
+import { Api, registerUser, startTestNodes, startTestServer, testRedisUrl, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
+import { call, connect, ok, record, until, waitFor, type Client } from './test/kit.ts';
+
+/**
+ * Ended sessions and membership changes reach every node's live sockets within 2 s, also when the
+ * broadcast that carries them is lost (realtime/gateway.ts: the bus and Redis broadcast at once,
+ * each node's reconcile of recent changes from the database as the backstop). Default gateway
+ * options: the bound is the product's, not a test setting's.
+ */
+const BOUND_MS = 2000;
+// Headroom over the bound for a loaded test machine (the figures measured are in the report).
+const SLACK_MS = 1000;
+
+const postgres = Boolean(process.env.CONFAB_TEST_DATABASE_URL);
+
+/** Resolves with the disconnect reason and how long after `since` it came. */
+const closed = (s: Client) => {
+  const since = { at: Date.now() };
+  const done = new Promise<{ reason: string; ms: number }>((resolve) => s.once('disconnect', (reason) => resolve({ reason, ms: Date.now() - since.at })));
+  return { since, done };
+};
+
+async function login(server: { url: string }, user: TestUser): Promise<{ accessToken: string; refreshToken: string }> {
+  const res = await new Api(server.url).post('/api/auth/login', { email: user.user.email, password: 'correct horse battery' });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+describe('ended sessions on one node', () => {
+  let server: TestServer;
+  const open: Client[] = [];
+  const on = async (token: string) => {
+    const s = await connect(server.url, token);
+    open.push(s);
+    return s;
+  };
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    for (const s of open) s.close();
+    await server?.close();
+  });
+
+  it('logout closes every socket of that session at once, and no other session', async () => {
+    const jo = await registerUser(server, 'jo');
+    const other = await login(server, jo);
+    const [s1, s2, keep] = [await on(jo.accessToken), await on(jo.accessToken), await on(other.accessToken)];
+    const [c1, c2] = [closed(s1), closed(s2)];
+    expect((await new Api(server.url).post('/api/auth/logout', { refreshToken: jo.refreshToken })).status).toBe(204);
+    for (const c of [await c1.done, await c2.done]) {
+      expect(c.reason).toBe('io server disconnect');
+      expect(c.ms).toBeLessThan(BOUND_MS + SLACK_MS);
+    }
+    expect(keep.connected).toBe(true);
+  });
+
+  it('reusing a spent refresh token closes the session\u2019s sockets', async () => {
+    const kim = await registerUser(server, 'kim');
+    const s = await on(kim.accessToken);
+    const c = closed(s);
+    expect((await new Api(server.url).post('/api/auth/refresh', { refreshToken: kim.refreshToken })).status).toBe(200);
+    expect(s.connected).toBe(true);
+    expect((await new Api(server.url).post('/api/auth/refresh', { refreshToken: kim.refreshToken })).status).toBe(401);
+    const { ms } = await c.done;
+    expect(ms).toBeLessThan(BOUND_MS + SLACK_MS);
+  });
+
+  it('a session revoked with no event at all (straight in the database) closes its sockets within 2 s', async () => {
+    const lu = await registerUser(server, 'lu');
+    const s = await on(lu.accessToken);
+    const c = closed(s);
+    await server.ctx.db.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1', [lu.id]);
+    const { ms } = await c.done;
+    expect(ms).toBeLessThan(BOUND_MS + SLACK_MS);
+  });
+
+  it('endSessions: all of a user\u2019s sessions but one, or the listed ones; REST refuses them too', async () => {
+    const mo = await registerUser(server, 'mo');
+    const [second, third] = [await login(server, mo), await login(server, mo)];
+    const [s1, s2, s3] = [await on(mo.accessToken), await on(second.accessToken), await on(third.accessToken)];
+    const [c2, c3] = [closed(s2), closed(s3)];
+    const sessionOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
+    const ended = await endSessions(server.ctx, { userId: mo.id, exceptSessionId: sessionOf(mo.accessToken) });
+    expect(ended).toEqual([{ userId: mo.id, sessionIds: expect.arrayContaining([sessionOf(second.accessToken), sessionOf(third.accessToken)]) }]);
+    await Promise.all([c2.done, c3.done]);
+    expect(s1.connected).toBe(true);
+    expect((await mo.api.as(second.accessToken).get('/api/auth/me')).status).toBe(401);
+    expect((await mo.api.get('/api/auth/me')).status).toBe(200);
+    // Ending them again ends nothing more; the listed form ends the last one.
+    expect(await endSessions(server.ctx, { userId: mo.id, exceptSessionId: sessionOf(mo.accessToken) })).toEqual([]);
+    const c1 = closed(s1);
+    await endSessions(server.ctx, { sessionIds: [sessionOf(mo.accessToken)] });
+    await c1.done;
+  });
+});
+
+describe.skipIf(!postgres)('two nodes, node B\u2019s Redis link cut (PostgreSQL)', () => {
+  const MODEL = 'openai:test-model';
+  let fake: FakeOpenAI;
+  let proxy: BreakableProxy;
+  let cluster: TestNodes;
+  let A: TestServer;
+  let B: TestServer;
+  const open: Client[] = [];
+  const on = async (node: TestServer, token: string) => {
+    const s = await connect(node.url, token);
+    open.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI({ defaultDelayMs: 2 });
+    proxy = await breakableProxy(new URL(testRedisUrl));
+    cluster = await startTestNodes(2, { ai: testAiConfig(fake.url, [MODEL]) }, {}, [{}, { redisUrl: proxy.url }]);
+    [A, B] = cluster.nodes as [TestServer, TestServer];
+    // The Socket.IO adapter publishes without handling a failure: with B's link cut, each broadcast
+    // there would end as an unhandled rejection and fail the run. Making Redis faults survivable is
+    // another piece of work (realtime/redis.ts); until it lands, B's failed publishes are dropped here.
+    const pub = (B.gateway.io.of('/').adapter as unknown as { pubClient: { publish: (...args: unknown[]) => Promise<unknown> } }).pubClient;
+    const publish = pub.publish.bind(pub);
+    pub.publish = (...args) => publish(...args).catch(() => 0);
+  });
+  afterAll(async () => {
+    for (const s of open) s.close();
+    proxy?.restore();
+    await cluster?.close();
+    await proxy?.close();
+    await fake?.close();
+  });
+
+  it('a member removed through A stops hearing the conversation on B, and is refused there, within 2 s', async () => {
+    const [alice, bob, carol] = [await registerUser(A, 'alice'), await registerUser(A, 'bob'), await registerUser(A, 'carol')];
+    const group = (await alice.api.post('/api/conversations/group', { title: 'cut', participantIds: [bob.id, carol.id, 'assistant'] })).body.id as string;
+    const [b, c] = [await on(B, bob.accessToken), await on(B, carol.accessToken)];
+    const bobSaw = record(b);
+    // A long answer, run by B (the question is stored there), streaming while B is cut off.
+    const firstPiece = waitFor(c, 'ai:delta');
+    await ok<Message>(c, 'chat:message_send', { conversationId: group, content: '@assistant [tokens=400][delay=20] go', clientId: 'q1' });
+    await firstPiece;
+    await waitFor(b, 'ai:delta');
+
+    proxy.cut();
+    const removed = await alice.api.delete(`/api/conversations/${group}/participants/${bob.id}`);
+    expect(removed.status).toBe(204);
+    const since = Date.now();
+    await until(async () => (await call(b, 'chat:typing', { conversationId: group, isTyping: true })).ok === false, 10_000, 'bob refused on B');
+    const refusedMs = Date.now() - since;
+    expect(refusedMs).toBeLessThan(BOUND_MS + SLACK_MS);
+    const after = bobSaw.length;
+
+    // Carol, still a member on B, goes on: a message, typing, the answer's pieces. Bob hears none of it.
+    const carolGot = waitFor<Message>(c, 'chat:message_received', (m) => m.content === 'after');
+    await ok(c, 'chat:message_send', { conversationId: group, content: 'after', clientId: 'a1' });
+    await carolGot;
+    await ok(c, 'chat:typing', { conversationId: group, isTyping: true });
+    await waitFor(c, 'ai:delta');
+    await waitFor(c, 'ai:delta');
+    const leaked = bobSaw.slice(after).filter((e) => e.payload?.conversationId === group);
+    expect(leaked).toEqual([]);
+    // And Bob's own sends and typing there are refused.
+    expect(await call(b, 'chat:message_send', { conversationId: group, content: 'still here?', clientId: 'b1' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await call(b, 'chat:typing', { conversationId: group, isTyping: false })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    await ok(c, 'ai:stop', { messageId: (await waitFor<{ messageId: string }>(c, 'ai:delta')).messageId });
+    proxy.restore();
+  });
+
+  it('logout, refresh-token reuse and a revoked session close the sockets on both nodes within 2 s', async () => {
+    proxy.cut();
+    const cases: Array<[string, (u: TestUser) => Promise<void>]> = [
+      ['logout', async (u) => void expect((await new Api(A.url).post('/api/auth/logout', { refreshToken: u.refreshToken })).status).toBe(204)],
+      [
+        'refresh-token reuse',
+        async (u) => {
+          expect((await new Api(A.url).post('/api/auth/refresh', { refreshToken: u.refreshToken })).status).toBe(200);
+          expect((await new Api(A.url).post('/api/auth/refresh', { refreshToken: u.refreshToken })).status).toBe(401);
+        },
+      ],
+      ['revoked in the database', async (u) => void (await A.ctx.db.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1', [u.id]))],
+    ];
+    for (const [what, end] of cases) {
+      const u = await registerUser(A, 'nat');
+      const [onA, onB] = [await on(A, u.accessToken), await on(B, u.accessToken)];
+      const [ca, cb] = [closed(onA), closed(onB)];
+      await end(u);
+      const [ra, rb] = [await ca.done, await cb.done];
+      expect({ what, a: ra.ms < BOUND_MS + SLACK_MS, b: rb.ms < BOUND_MS + SLACK_MS }).toEqual({ what, a: true, b: true });
+    }
+    proxy.restore();
+  });
+});
