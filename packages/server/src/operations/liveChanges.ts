@@ -46,10 +46,13 @@ export async function recentChanges(db: Queryable, since: Date | undefined): Pro
   const rows = await db.query<{ kind: 'at' | 'm' | 's'; user_id: string | null; id: string | null; member: boolean | null; at: Date | string | null }>(
     `SELECT 'at' AS kind, NULL::text AS user_id, NULL::text AS id, NULL::boolean AS member, now() AS at
      UNION ALL
-     SELECT 'm', c.user_id, c.conversation_id,
-            EXISTS (SELECT 1 FROM conversation_members m WHERE m.conversation_id = c.conversation_id AND m.user_id = c.user_id), NULL
+     SELECT 'm', c.user_id, c.conversation_id, x.member IS NOT NULL, NULL
        FROM (SELECT DISTINCT user_id, conversation_id FROM membership_changes
               WHERE changed_at > coalesce($1::timestamptz, now()) - $2 * interval '1 millisecond') c
+       -- A probe of the primary key per change. (As EXISTS, PostgreSQL may hash every membership
+       -- of every conversation instead, on each run.)
+       LEFT JOIN LATERAL (SELECT true AS member FROM conversation_members m
+                           WHERE m.conversation_id = c.conversation_id AND m.user_id = c.user_id LIMIT 1) x ON true
      UNION ALL
      SELECT 's', s.user_id, s.id, NULL, NULL
        FROM sessions s WHERE s.revoked_at > coalesce($1::timestamptz, now()) - $2 * interval '1 millisecond'`,
