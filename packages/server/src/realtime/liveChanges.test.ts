@@ -1,6 +1,7 @@
 import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endSessions } from '../operations/auth.ts';
+import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../test/fakeOpenAI.ts';
 import { breakableProxy, type BreakableProxy } from '../test/faults.ts';
 import { Api, registerUser, startTestNodes, startTestServer, testRedisUrl, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
@@ -100,6 +101,35 @@ describe('ended sessions on one node', () => {
   });
 });
 
+describe('recent changes', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('are read back with the current membership, and pruned after an hour', async () => {
+    const [ann, ben] = [await registerUser(server, 'ann'), await registerUser(server, 'ben')];
+    const group = (await ann.api.post('/api/conversations/group', { title: 'log', participantIds: [ben.id] })).body.id as string;
+    expect((await ann.api.delete(`/api/conversations/${group}/participants/${ben.id}`)).status).toBe(204);
+    const changes = await recentChanges(server.ctx.db, undefined);
+    expect(changes.memberships).toEqual(
+      expect.arrayContaining([
+        { userId: ann.id, conversationId: group, member: true },
+        { userId: ben.id, conversationId: group, member: false },
+      ]),
+    );
+    // Read from the previous read's clock on: the window still holds them.
+    expect((await recentChanges(server.ctx.db, changes.at)).memberships).toHaveLength(changes.memberships.length);
+    await server.ctx.db.query(`UPDATE membership_changes SET changed_at = now() - interval '2 hours' WHERE user_id = $1`, [ben.id]);
+    await pruneChanges(server.ctx.db);
+    const left = await server.ctx.db.query<{ user_id: string }>('SELECT user_id FROM membership_changes WHERE conversation_id = $1', [group]);
+    expect(left.map((r) => r.user_id)).toEqual([ann.id]);
+  });
+});
+
 describe.skipIf(!postgres)('two nodes, node B\u2019s Redis link cut (PostgreSQL)', () => {
   const MODEL = 'openai:test-model';
   let fake: FakeOpenAI;
@@ -167,6 +197,19 @@ describe.skipIf(!postgres)('two nodes, node B\u2019s Redis link cut (PostgreSQL)
     expect(await call(b, 'chat:message_send', { conversationId: group, content: 'still here?', clientId: 'b1' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await call(b, 'chat:typing', { conversationId: group, isTyping: false })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     await ok(c, 'ai:stop', { messageId: (await waitFor<{ messageId: string }>(c, 'ai:delta')).messageId });
+    proxy.restore();
+  });
+
+  it('a demoted admin is refused on B at once: no node keeps roles', async () => {
+    const [olga, ian, max] = [await registerUser(A, 'olga'), await registerUser(A, 'ian'), await registerUser(A, 'max')];
+    const group = (await olga.api.post('/api/conversations/group', { title: 'roles', participantIds: [ian.id, max.id] })).body.id as string;
+    expect((await olga.api.patch(`/api/conversations/${group}/participants/${ian.id}`, { role: 'admin' })).status).toBe(200);
+    const ianOnB = new Api(B.url, ian.accessToken);
+    expect((await ianOnB.patch(`/api/conversations/${group}/participants/${max.id}`, { role: 'moderator' })).status).toBe(200);
+    proxy.cut();
+    expect((await olga.api.patch(`/api/conversations/${group}/participants/${ian.id}`, { role: 'member' })).status).toBe(200);
+    expect((await ianOnB.delete(`/api/conversations/${group}/participants/${max.id}`)).status).toBe(403);
+    expect((await ianOnB.post(`/api/conversations/${group}/participants`, { userIds: [olga.id] })).status).toBe(403);
     proxy.restore();
   });
 
