@@ -115,6 +115,8 @@ export type EndedSessions = Array<{ userId: string; sessionIds: string[] }>;
 
 async function revokeSessions(db: Queryable, which: SessionSelector): Promise<EndedSessions> {
   const by = 'refreshTokenHash' in which ? { hash: which.refreshTokenHash } : which;
+  // A selector that names nothing must not end every session there is.
+  if (!('userId' in by && by.userId) && !('hash' in by && by.hash) && !('sessionIds' in by && by.sessionIds)) return [];
   const rows = await db.query<{ id: string; user_id: string }>(
     `UPDATE sessions SET revoked_at = now()
       WHERE revoked_at IS NULL

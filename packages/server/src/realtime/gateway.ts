@@ -452,11 +452,20 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       if (heardDuringReconcile === heard) heardDuringReconcile = undefined;
     }
   };
-  /** One run at a time: with a slow database, ticks that find one running are skipped. */
+  /**
+   * One run at a time: with a slow database, ticks that find one running are skipped. A failed run
+   * loses nothing (the next reads from the last successful one); while the database is away, one
+   * warning per 30 s is enough.
+   */
+  let lastReconcileWarning = 0;
   const reconcileNow = () => {
     if (reconciling || closed) return;
     reconciling = reconcile()
-      .catch((error: unknown) => log.warn({ err: error }, 'reconcile failed'))
+      .catch((error: unknown) => {
+        if (Date.now() - lastReconcileWarning < 30_000) return;
+        lastReconcileWarning = Date.now();
+        log.warn({ err: error }, 'reconcile failed');
+      })
       .finally(() => (reconciling = undefined));
   };
   const heartbeat = async () => {

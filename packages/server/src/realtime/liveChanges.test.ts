@@ -93,6 +93,9 @@ describe('ended sessions on one node', () => {
     expect(s1.connected).toBe(true);
     expect((await mo.api.as(second.accessToken).get('/api/auth/me')).status).toBe(401);
     expect((await mo.api.get('/api/auth/me')).status).toBe(200);
+    // A selector that names nothing ends nothing (not every session there is).
+    expect(await endSessions(server.ctx, { sessionIds: undefined as unknown as string[] })).toEqual([]);
+    expect(s1.connected).toBe(true);
     // Ending them again ends nothing more; the listed form ends the last one.
     expect(await endSessions(server.ctx, { userId: mo.id, exceptSessionId: sessionOf(mo.accessToken) })).toEqual([]);
     const c1 = closed(s1);
