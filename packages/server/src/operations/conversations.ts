@@ -237,10 +237,9 @@ async function commit<T>(ctx: Context, fn: (tx: Queryable, events: BusEvent[]) =
     const value = await fn(tx, events);
     // Membership changes are also written down, in the same transaction: the broadcast that takes
     // them to other nodes may be lost, and every node reads the recent ones back (liveChanges.ts).
-    await recordMembershipChanges(
-      tx,
-      events.flatMap((e) => (e.type === 'membership' ? [e] : [])),
-    );
+    // Only on PostgreSQL: the embedded database is one process, so one node, whose in-process bus
+    // loses nothing.
+    if (ctx.db.kind === 'postgres') await recordMembershipChanges(tx, events.flatMap((e) => (e.type === 'membership' ? [e] : [])));
     return value;
   });
   for (const e of events) ctx.bus.publish(e);

@@ -113,7 +113,8 @@ describe('recent changes', () => {
     await server?.close();
   });
 
-  it('are read back with the current membership, and pruned after an hour', async () => {
+  // Written on PostgreSQL only (with the embedded database there is one node, and nobody to tell).
+  it.skipIf(!postgres)('are read back with the current membership, and pruned after an hour', async () => {
     const [ann, ben] = [await registerUser(server, 'ann'), await registerUser(server, 'ben')];
     const group = (await ann.api.post('/api/conversations/group', { title: 'log', participantIds: [ben.id] })).body.id as string;
     expect((await ann.api.delete(`/api/conversations/${group}/participants/${ben.id}`)).status).toBe(204);
