@@ -15,7 +15,9 @@ export type BusEvent =
       repeat?: boolean;
     }
   /** A user joined or left a conversation: their live sockets start or stop receiving its room. */
-  | { type: 'membership'; userId: string; conversationId: string; joined: boolean };
+  | { type: 'membership'; userId: string; conversationId: string; joined: boolean }
+  /** Sessions of a user ended (see endSessions in operations/auth.ts): their live sockets close. */
+  | { type: 'sessions_ended'; userId: string; sessionIds: string[] };
 
 /**
  * Operations publish committed changes here; the realtime gateway turns them into socket

@@ -82,13 +82,14 @@ export async function refresh(ctx: Context, refreshToken: string, client: Client
     if (spent) return { tokens: await issueTokens(ctx, tx, spent.user_id, spent.session_id) };
     const [known] = await tx.query<{ session_id: string; used_at: Date | null }>('SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1', [hash]);
     if (known?.used_at) {
-      await tx.query('UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [known.session_id]);
-      return { reused: true };
+      const ended = await revokeSessions(tx, { sessionIds: [known.session_id] });
+      return { reused: ended };
     }
     return {};
   });
   if (outcome.tokens) return outcome.tokens;
   if (outcome.reused) {
+    announceEndedSessions(ctx, outcome.reused);
     ctx.log.warn({ event: 'refresh_token_reuse' }, 'a spent refresh token was presented; its session is revoked');
     throw new ConfabError('UNAUTHENTICATED', 'this refresh token was already used; the session has been signed out');
   }
@@ -97,11 +98,62 @@ export async function refresh(ctx: Context, refreshToken: string, client: Client
 
 /** Ends the session the refresh token belongs to. Unknown tokens are accepted silently (idempotent). */
 export async function logout(ctx: Context, refreshToken: string): Promise<void> {
-  await ctx.db.query(
+  await endSessions(ctx, { refreshTokenHash: sha256(refreshToken) });
+}
+
+/**
+ * Which sessions to end: those of one user (all, or the listed ones, or all but one), or the
+ * session a refresh token belongs to, or the listed sessions of whoever owns them.
+ */
+export type SessionSelector =
+  | { userId: string; sessionIds?: string[] | undefined; exceptSessionId?: string | undefined }
+  | { sessionIds: string[] }
+  | { refreshTokenHash: string };
+
+/** Revoked sessions, grouped by user. */
+export type EndedSessions = Array<{ userId: string; sessionIds: string[] }>;
+
+async function revokeSessions(db: Queryable, which: SessionSelector): Promise<EndedSessions> {
+  const by = 'refreshTokenHash' in which ? { hash: which.refreshTokenHash } : which;
+  // A selector that names nothing must not end every session there is.
+  if (!('userId' in by && by.userId) && !('hash' in by && by.hash) && !('sessionIds' in by && by.sessionIds)) return [];
+  const rows = await db.query<{ id: string; user_id: string }>(
     `UPDATE sessions SET revoked_at = now()
-      WHERE revoked_at IS NULL AND id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)`,
-    [sha256(refreshToken)],
+      WHERE revoked_at IS NULL
+        AND ($1::text IS NULL OR user_id = $1)
+        AND ($2::text[] IS NULL OR id = ANY($2::text[]))
+        AND ($3::text IS NULL OR id <> $3)
+        AND ($4::text IS NULL OR id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $4))
+      RETURNING id, user_id`,
+    [
+      'userId' in by ? by.userId : null,
+      'sessionIds' in by ? (by.sessionIds ?? null) : null,
+      'exceptSessionId' in by ? (by.exceptSessionId ?? null) : null,
+      'hash' in by ? by.hash : null,
+    ],
   );
+  const byUser = new Map<string, string[]>();
+  for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), r.id]);
+  return [...byUser].map(([userId, sessionIds]) => ({ userId, sessionIds }));
+}
+
+function announceEndedSessions(ctx: Context, ended: EndedSessions): void {
+  for (const e of ended) ctx.bus.publish({ type: 'sessions_ended', userId: e.userId, sessionIds: e.sessionIds });
+}
+
+/**
+ * THE way sessions end (logout, refresh-token reuse; deactivating a user, deleting a session,
+ * a password change): revoked in the database, which REST checks on every request, and their live
+ * sockets closed on every node: on this one at once, on the others by a Redis broadcast, and if
+ * that is lost, by each node's check of recent revocations once a second (realtime/gateway.ts).
+ * Returns what was ended (sessions already ended are not repeated). Runs on its own, after any
+ * transaction that decided it: the sockets must not be closed before the revocation is committed
+ * (a client reconnecting at once would be let in again).
+ */
+export async function endSessions(ctx: Context, which: SessionSelector): Promise<EndedSessions> {
+  const ended = await revokeSessions(ctx.db, which);
+  announceEndedSessions(ctx, ended);
+  return ended;
 }
 
 /**

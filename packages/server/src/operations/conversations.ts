@@ -18,6 +18,7 @@ import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { Queryable } from '../storage/db.ts';
 import { isAdmin, requireMember, roleRank, type MembershipRow } from './access.ts';
+import { recordMembershipChanges } from './liveChanges.ts';
 import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
 import { iso, toPublicUser } from './users.ts';
 
@@ -233,7 +234,15 @@ const membership = (userId: string, conversationId: string, joined: boolean): Bu
 
 async function commit<T>(ctx: Context, fn: (tx: Queryable, events: BusEvent[]) => Promise<T>): Promise<T> {
   const events: BusEvent[] = [];
-  const result = await ctx.db.transaction((tx) => fn(tx, events));
+  const result = await ctx.db.transaction(async (tx) => {
+    const value = await fn(tx, events);
+    // Membership changes are also written down, in the same transaction: the broadcast that takes
+    // them to other nodes may be lost, and every node reads the recent ones back (liveChanges.ts).
+    // Only on PostgreSQL: the embedded database is one process, so one node, whose in-process bus
+    // loses nothing.
+    if (ctx.db.kind === 'postgres') await recordMembershipChanges(tx, events.flatMap((e) => (e.type === 'membership' ? [e] : [])));
+    return value;
+  });
   for (const e of events) ctx.bus.publish(e);
   return result;
 }

@@ -16,7 +16,7 @@ const track = (s: Client) => (open.push(s), s);
 beforeAll(async () => {
   [server, strict] = await Promise.all([
     startTestServer(),
-    startTestServer({ rateLimits: true, accessTokenTtlSeconds: 3 }, { realtime: { sweepIntervalMs: 100, sessionCheckIntervalMs: 200 } }),
+    startTestServer({ rateLimits: true, accessTokenTtlSeconds: 3 }, { realtime: { sweepIntervalMs: 100, reconcileIntervalMs: 200 } }),
   ]);
 });
 afterAll(async () => {

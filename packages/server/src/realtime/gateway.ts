@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import { verifyAccessToken } from '../auth/tokens.ts';
 import { createOriginPolicy } from '../http/origins.ts';
 import { socketSession } from '../operations/auth.ts';
+import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import { eventListener } from './dispatch.ts';
 import { aiHandlers } from './handlers/ai.ts';
 import { authHandlers } from './handlers/auth.ts';
@@ -19,13 +20,16 @@ import { Presence } from './presence.ts';
 import { createLocalPresenceStore, createRedisPresenceStore } from './presenceStore.ts';
 import type { RedisClients } from './redis.ts';
 import { TypingTracker } from './typing.ts';
-import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SocketData } from './types.ts';
+import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded, SocketData } from './types.ts';
 
 export interface GatewayOptions {
   /** The one periodic sweep: token expiry, slow consumers, typing expiry. */
   sweepIntervalMs: number;
-  /** How often live sessions are checked for revocation (logout, refresh-token reuse). */
-  sessionCheckIntervalMs: number;
+  /**
+   * How often this node reads the membership changes and session revocations of the last few
+   * seconds from the database and applies them to its sockets: the backstop for a lost broadcast.
+   */
+  reconcileIntervalMs: number;
   /** Redis presence: heartbeat period and how long an entry outlives its last heartbeat. */
   presenceHeartbeatMs: number;
   presenceTtlMs: number;
@@ -40,7 +44,7 @@ export interface GatewayOptions {
 
 export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   sweepIntervalMs: 1000,
-  sessionCheckIntervalMs: 30_000,
+  reconcileIntervalMs: 1000,
   presenceHeartbeatMs: 10_000,
   presenceTtlMs: 30_000,
   typingTtlMs: 10_000,
@@ -226,9 +230,30 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     for (const socket of byUser.get(change.userId) ?? []) applyMembership(socket, change);
     if (!change.joined) typing.endMembership(change.conversationId, change.userId);
   };
+  /** Membership changes heard live while a reconcile's query runs (see reconcile). */
+  let heardDuringReconcile: Set<string> | undefined;
+  const onLiveMembership = (change: MembershipChange) => {
+    heardDuringReconcile?.add(`${change.userId} ${change.conversationId}`);
+    onMembership(change);
+  };
   // Other nodes forward their membership changes here (instead of the adapter's socketsJoin, which
   // cannot reach sockets still in their handshake on this node).
-  io.on('confab:membership', (change) => onMembership(change));
+  io.on('confab:membership', (change) => onLiveMembership(change));
+
+  // ---- Ended sessions (endSessions in operations/auth.ts): their sockets close on every node ----
+  const onSessionsEnded = ({ userId, sessionIds }: SessionsEnded) => {
+    const sockets = byUser.get(userId);
+    if (!sockets) return;
+    for (const socket of [...sockets]) {
+      if (!sessionIds.includes(socket.data.sessionId)) continue;
+      // Still in its handshake: dropping the connection unregisters it, and the handshake then
+      // refuses it. Connected: told so ("io server disconnect"), so a client does not retry with
+      // the same session (the SDK refreshes, which fails, and signs out).
+      if (socket.data.membershipLog) socket.conn.close();
+      else socket.disconnect(true);
+    }
+  };
+  io.on('confab:sessions_ended', (ended) => onSessionsEnded(ended));
 
   // ---- Bus: committed changes become emits ----
   const gate = new SeqGate((e) => io.to(e.room).emit(e.event as ServerEventName, e.payload as never), { holdMs: opts.orderingHoldMs });
@@ -237,8 +262,15 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     if (closed) return;
     if (event.type === 'membership') {
       const change = { userId: event.userId, conversationId: event.conversationId, joined: event.joined };
-      onMembership(change);
+      onLiveMembership(change);
+      // Fire and forget: if it is lost, the other nodes' reconcile applies the change instead.
       if (redis) io.serverSideEmit('confab:membership', change);
+      return;
+    }
+    if (event.type === 'sessions_ended') {
+      const ended = { userId: event.userId, sessionIds: event.sessionIds };
+      onSessionsEnded(ended);
+      if (redis) io.serverSideEmit('confab:sessions_ended', ended);
       return;
     }
     if (event.room.startsWith(CONV)) {
@@ -356,7 +388,11 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
   for (const client of redis ? [redis.pub, redis.sub] : []) {
     let wasReady = client.status === 'ready';
     const onReady = () => {
-      if (wasReady) bounceAfterOutage();
+      if (wasReady) {
+        bounceAfterOutage();
+        // Broadcasts from the other nodes may have been lost meanwhile: catch up now, not at the next tick.
+        reconcileNow();
+      }
       wasReady = true;
     };
     client.on('ready', onReady);
@@ -377,12 +413,47 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       checkOutput(socket);
     }
   };
-  const checkSessions = async () => {
-    const sessions = new Map<string, AppSocket[]>();
-    for (const socket of io.of('/').sockets.values()) sessions.set(socket.data.sessionId, [...(sessions.get(socket.data.sessionId) ?? []), socket]);
-    if (sessions.size === 0) return;
-    const revoked = await ctx.db.query<{ id: string }>('SELECT id FROM sessions WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL', [[...sessions.keys()]]);
-    for (const r of revoked) for (const socket of sessions.get(r.id) ?? []) socket.disconnect(true);
+  /**
+   * The backstop for lost broadcasts: the membership changes and revoked sessions of the last few
+   * seconds, read from the database (one statement whatever the number of sockets; see
+   * liveChanges.ts), applied again to this node's sockets. A change is applied as the database has
+   * it now. One heard live while the query ran is left alone: the query may have read the state
+   * before it, and applying that would undo it (a removed member back in the room until the next
+   * tick); the next tick reads it anyway.
+   */
+  let changesReadAt: Date | undefined;
+  let reconciling: Promise<void> | undefined;
+  const reconcile = async () => {
+    const heard = new Set<string>();
+    heardDuringReconcile = heard;
+    try {
+      const changes = await recentChanges(ctx.db, changesReadAt);
+      changesReadAt = changes.at;
+      if (closed) return;
+      for (const m of changes.memberships) {
+        if (!byUser.has(m.userId) || heard.has(`${m.userId} ${m.conversationId}`)) continue;
+        onMembership({ userId: m.userId, conversationId: m.conversationId, joined: m.member });
+      }
+      for (const e of changes.endedSessions) onSessionsEnded({ userId: e.userId, sessionIds: [e.sessionId] });
+    } finally {
+      if (heardDuringReconcile === heard) heardDuringReconcile = undefined;
+    }
+  };
+  /**
+   * One run at a time: with a slow database, ticks that find one running are skipped. A failed run
+   * loses nothing (the next reads from the last successful one); while the database is away, one
+   * warning per 30 s is enough.
+   */
+  let lastReconcileWarning = 0;
+  const reconcileNow = () => {
+    if (reconciling || closed) return;
+    reconciling = reconcile()
+      .catch((error: unknown) => {
+        if (Date.now() - lastReconcileWarning < 30_000) return;
+        lastReconcileWarning = Date.now();
+        log.warn({ err: error }, 'reconcile failed');
+      })
+      .finally(() => (reconciling = undefined));
   };
   const heartbeat = async () => {
     // Redis is away: nothing to refresh. The first heartbeat after it returns re-adds every entry.
@@ -397,7 +468,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
   };
   const timers = [
     setInterval(sweep, opts.sweepIntervalMs),
-    setInterval(guard('session check', checkSessions), opts.sessionCheckIntervalMs),
+    setInterval(reconcileNow, opts.reconcileIntervalMs),
+    setInterval(guard('pruning old changes', () => pruneChanges(ctx.db)), 10 * 60_000),
     ...(redis ? [setInterval(guard('presence heartbeat', heartbeat), opts.presenceHeartbeatMs)] : []),
   ];
   for (const t of timers) t.unref();
@@ -418,6 +490,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       if (closed) return;
       closed = true;
       for (const t of timers) clearInterval(t);
+      await reconciling;
       for (const off of redisListeners) off();
       unsubscribeBus();
       gate.close();

@@ -186,7 +186,7 @@ describe('Redis faults under sends through two nodes (own redis-server, PostgreS
   it("one node's Redis link cut for 3 s: the other node is unaffected, and what crossed meanwhile arrives through sync", async () => {
     const proxy = await breakableProxy(new URL(redis.url));
     // Two more nodes (a database and key prefix of their own) on the same Redis: C through the proxy, D direct.
-    const more = await startTestNodes(2, { redisUrl: redis.url, rateLimits: true }, {}, (i) => (i === 0 ? { redisUrl: proxy.url } : {}));
+    const more = await startTestNodes(2, { redisUrl: redis.url, rateLimits: true }, {}, [{ redisUrl: proxy.url }]);
     try {
       const [C, D] = more.nodes as [TestServer, TestServer];
       await sendThrough(

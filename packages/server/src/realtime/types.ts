@@ -15,6 +15,13 @@ export interface MembershipChange {
 /** Events between nodes (Socket.IO serverSideEmit through the Redis adapter). */
 export interface InterServerEvents {
   'confab:membership': (change: MembershipChange) => void;
+  'confab:sessions_ended': (ended: SessionsEnded) => void;
+}
+
+/** Sessions of a user ended (from the bus, or forwarded by another node). */
+export interface SessionsEnded {
+  userId: string;
+  sessionIds: string[];
 }
 
 export interface SocketData {

@@ -364,6 +364,26 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       $$;
     `,
   },
+  {
+    version: 7,
+    name: 'recent membership changes and revocations, for every node to reconcile its sockets',
+    sql: /* sql */ `
+      -- Every membership change (join, leave, removal, a conversation deleted), written in the
+      -- change's own transaction. A node hears of a change by a Redis broadcast, which can be lost;
+      -- each node also reads the changes of the last few seconds once a second and puts its
+      -- sockets' rooms right (realtime/gateway.ts). Rows are pruned after an hour. No foreign keys:
+      -- a row must outlive the conversation or user it names.
+      CREATE TABLE membership_changes (
+        id bigserial PRIMARY KEY,
+        user_id text NOT NULL,
+        conversation_id text NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX membership_changes_at_idx ON membership_changes (changed_at);
+      -- The same check reads the sessions revoked in the last few seconds.
+      CREATE INDEX sessions_revoked_at_idx ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

@@ -215,14 +215,10 @@ export interface TestNodes {
  * Several server nodes sharing one fresh PostgreSQL database (CONFAB_TEST_DATABASE_URL is required:
  * the embedded database is one process) and one Redis key prefix. Everything is dropped on close.
  * `overrides.redisUrl` points them at another Redis (a fault test's own, see faults.ts);
- * `perNode(i)` overrides settings of node i only (e.g. one node reaching Redis through a proxy).
+ * `perNode[i]` overrides node i's config only (e.g. its `redisUrl`: a breakableProxy in front of
+ * the shared Redis, to cut that node's link alone).
  */
-export async function startTestNodes(
-  count: number,
-  overrides: Partial<Config> = {},
-  options: ServerOptions = {},
-  perNode: (i: number) => Partial<Config> = () => ({}),
-): Promise<TestNodes> {
+export async function startTestNodes(count: number, overrides: Partial<Config> = {}, options: ServerOptions = {}, perNode: Array<Partial<Config>> = []): Promise<TestNodes> {
   const adminUrl = process.env.CONFAB_TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('startTestNodes needs CONFAB_TEST_DATABASE_URL (PostgreSQL)');
   const pgDb = await createPostgresDatabase(adminUrl);
@@ -238,7 +234,7 @@ export async function startTestNodes(
   try {
     // One after another: the first one migrates the database.
     for (let i = 0; i < count; i++) {
-      nodes.push(await startTestServer({ databaseUrl: pgDb.url, secret, ...overrides, redisUrl, ...perNode(i) }, { ...options, redisPrefix }));
+      nodes.push(await startTestServer({ databaseUrl: pgDb.url, secret, ...overrides, redisUrl, ...perNode[i] }, { ...options, redisPrefix }));
     }
   } catch (error) {
     await close();

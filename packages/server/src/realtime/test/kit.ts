@@ -1,7 +1,8 @@
 import type { Ack, ClientEventName, Conversation, Message, SyncResult } from '@confab/protocol';
 import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import type { Queryable } from '../../storage/db.ts';
-import type { TestUser } from '../../test/harness.ts';
+import { expect } from 'vitest';
+import { Api, type TestUser } from '../../test/harness.ts';
 import { InOrder } from './inOrder.ts';
 
 /**
@@ -181,4 +182,17 @@ export class Mirror {
   close(): void {
     if (this.gapTimer) clearTimeout(this.gapTimer);
   }
+}
+
+/** Resolves with the disconnect reason and how long after `since` it came. */
+export const closedAfter = (s: Client) => {
+  const since = { at: Date.now() };
+  const done = new Promise<{ reason: string; ms: number }>((resolve) => s.once('disconnect', (reason) => resolve({ reason, ms: Date.now() - since.at })));
+  return { since, done };
+};
+
+export async function loginAgain(server: { url: string }, user: TestUser): Promise<{ accessToken: string; refreshToken: string }> {
+  const res = await new Api(server.url).post('/api/auth/login', { email: user.user.email, password: 'correct horse battery' });
+  expect(res.status).toBe(200);
+  return res.body;
 }
