@@ -18,6 +18,7 @@ import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
 import { attachGateway, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
 import { connectRedis, DEFAULT_REDIS_PREFIX, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
+import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 
@@ -54,7 +55,11 @@ export interface ServerOptions {
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openEmbedded(path.join(config.dataDir, 'db'));
+  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  const dir = path.join(config.dataDir, 'db');
+  const db = await openEmbedded(dir);
+  tighten(dir);
+  return db;
 }
 
 /** The composition root: wires config, storage, bus and transports. Tests start it on port 0. */
@@ -65,6 +70,8 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   // Read before anything is opened: a bad setting fails the start with nothing to clean up.
   const filesOptions = { ...loadFilesOptions(process.env), ...options.files };
   const pushOptions: PushOptions = { ...DEFAULT_PUSH_OPTIONS, ...loadPushOptions(process.env), ...options.push };
+  // Before anything is written there: the secret, the VAPID key, the database, attachments.
+  prepareDataDir(config.dataDir, log);
   const vapid = await loadVapidKeys(config.dataDir, process.env);
   const db = await openDatabase(config);
   try {
