@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AiRunner } from './ai/runner.ts';
 import { memoryStreamRegistry, redisStreamRegistry } from './ai/streams.ts';
 import { createLocalBus } from './bus/bus.ts';
@@ -9,6 +9,7 @@ import { createKeyring, loadSecrets } from './crypto/keyring.ts';
 import { loadFilesOptions, type FilesOptions } from './files/options.ts';
 import { createFiles } from './files/service.ts';
 import { buildHttpApp, type App } from './http/app.ts';
+import { serverLogger } from './logging.ts';
 import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
@@ -36,6 +37,7 @@ export interface ConfabServer {
 }
 
 export interface ServerOptions {
+  /** Where to log (tests pass one writing to a buffer); the server's serializers and redactions apply to it too. */
   logger?: Logger;
   /** Collect process-wide default metrics (off in tests, which start many servers per process). */
   defaultMetrics?: boolean;
@@ -64,9 +66,8 @@ export async function openDatabase(config: Config): Promise<Database> {
 
 /** The composition root: wires config, storage, bus and transports. Tests start it on port 0. */
 export async function createServer(config: Config = loadConfig(), options: ServerOptions = {}): Promise<ConfabServer> {
-  const log =
-    options.logger ??
-    pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', '*.password', '*.refreshToken', '*.accessToken', '*.apiKey'], censor: '[redacted]' } });
+  // Requests by route, errors without the values they carry, secrets redacted: see logging.ts.
+  const log = serverLogger(config.logLevel, options.logger);
   // Read before anything is opened: a bad setting fails the start with nothing to clean up.
   const filesOptions = { ...loadFilesOptions(process.env), ...options.files };
   const pushOptions: PushOptions = { ...DEFAULT_PUSH_OPTIONS, ...loadPushOptions(process.env), ...options.push };
