@@ -13,6 +13,7 @@ import { serverLogger } from './logging.ts';
 import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
+import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
 import { notifyAiAnswerReady, registerNotificationJobs, startNotifications } from './operations/notifications.ts';
 import { createPushSender, DEFAULT_PUSH_OPTIONS, loadPushOptions, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
@@ -101,6 +102,7 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   const ctx: Context = { config, db, keys, log, bus: createLocalBus(), limits, streams, files, jobs, push };
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
+  registerSearchJobs(ctx);
   // Subscribed before anything can store a message.
   const notifications = startNotifications(ctx);
   const metrics = createMetrics(options.defaultMetrics ?? false);
@@ -135,7 +137,8 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     await db.close();
     throw error;
   }
-  // Web push, file deletion, text extraction: polled from the database, off the request path.
+  // Web push, file deletion, text extraction, re-indexing search: polled from the database, off the request path.
+  await scheduleReindex(ctx).catch((error: unknown) => log.warn({ err: error }, 'could not schedule the search re-index'));
   jobs.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
