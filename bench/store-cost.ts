@@ -31,7 +31,7 @@ const { values } = parseArgs({
 const adminUrl = process.env.CONFAB_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const conversations = Number(values.conversations);
 const CONTENT = 'fan-out test message — about as long as a short chat line, sent to everyone in the room';
-const terms = `{${searchTerms(Buffer.alloc(32, 7), CONTENT).join(',')}}`;
+const terms = `{${searchTerms(Buffer.alloc(32, 7), 'bench-conversation', CONTENT).join(',')}}`;
 // As long as a real encrypted value of CONTENT (v1.<key id>.<iv>.<tag>.<ciphertext>).
 const contentEnc = `v1.abcdefgh.${'x'.repeat(16)}.${'y'.repeat(22)}.${'z'.repeat(120)}`;
 const COLUMNS = 'm.id, m.conversation_id, m.seq, m.updated_seq, m.author_id, m.client_id, m.kind, m.content_enc, m.reply_to_id, m.attachments, m.status, m.model, m.created_at, m.edited_at, m.deleted_at, m.status_reason';

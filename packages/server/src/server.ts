@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AiRunner } from './ai/runner.ts';
 import { memoryStreamRegistry, redisStreamRegistry } from './ai/streams.ts';
 import { createLocalBus } from './bus/bus.ts';
@@ -9,15 +9,18 @@ import { createKeyring, loadSecrets } from './crypto/keyring.ts';
 import { DEFAULT_FILES_OPTIONS, loadFilesOptions, type FilesOptions } from './files/options.ts';
 import { createFiles } from './files/service.ts';
 import { buildHttpApp, type App } from './http/app.ts';
+import { serverLogger } from './logging.ts';
 import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
+import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
 import { notifyAiAnswerReady, registerNotificationJobs, startNotifications } from './operations/notifications.ts';
 import { createPushSender, DEFAULT_PUSH_OPTIONS, loadPushOptions, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
 import { attachGateway, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
 import { connectRedis, DEFAULT_REDIS_PREFIX, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
+import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 
@@ -35,6 +38,7 @@ export interface ConfabServer {
 }
 
 export interface ServerOptions {
+  /** Where to log (tests pass one writing to a buffer); the server's serializers and redactions apply to it too. */
   logger?: Logger;
   /** Collect process-wide default metrics (off in tests, which start many servers per process). */
   defaultMetrics?: boolean;
@@ -54,17 +58,22 @@ export interface ServerOptions {
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openEmbedded(path.join(config.dataDir, 'db'));
+  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  const dir = path.join(config.dataDir, 'db');
+  const db = await openEmbedded(dir);
+  tighten(dir);
+  return db;
 }
 
 /** The composition root: wires config, storage, bus and transports. Tests start it on port 0. */
 export async function createServer(config: Config = loadConfig(), options: ServerOptions = {}): Promise<ConfabServer> {
-  const log =
-    options.logger ??
-    pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', '*.password', '*.refreshToken', '*.accessToken', '*.apiKey'], censor: '[redacted]' } });
+  // Requests by route, errors without the values they carry, secrets redacted: see logging.ts.
+  const log = serverLogger(config.logLevel, options.logger);
   // Read before anything is opened: a bad setting fails the start with nothing to clean up.
   const filesOptions = { ...loadFilesOptions(process.env), ...options.files };
   const pushOptions: PushOptions = { ...DEFAULT_PUSH_OPTIONS, ...loadPushOptions(process.env), ...options.push };
+  // Before anything is written there: the secret, the VAPID key, the database, attachments.
+  prepareDataDir(config.dataDir, log);
   const vapid = await loadVapidKeys(config.dataDir, process.env);
   const db = await openDatabase(config);
   try {
@@ -98,6 +107,7 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   const ctx: Context = { config, db, keys, log, bus: createLocalBus(), limits, streams, files, jobs, push };
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
+  registerSearchJobs(ctx);
   // Subscribed before anything can store a message.
   const notifications = startNotifications(ctx);
   const metrics = createMetrics(options.defaultMetrics ?? false);
@@ -132,7 +142,8 @@ export async function createServer(config: Config = loadConfig(), options: Serve
     await db.close();
     throw error;
   }
-  // Web push, file deletion, text extraction: polled from the database, off the request path.
+  // Web push, file deletion, text extraction, re-indexing search: polled from the database, off the request path.
+  await scheduleReindex(ctx).catch((error: unknown) => log.warn({ err: error }, 'could not schedule the search re-index'));
   jobs.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

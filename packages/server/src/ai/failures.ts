@@ -46,3 +46,28 @@ function findApiError(error: unknown): APICallError | undefined {
   }
   return undefined;
 }
+
+/**
+ * What the log says about a failed call: provider, model, HTTP status and a one-word reason, never
+ * the error itself (an APICallError holds the request body: system prompt, custom instructions and
+ * the decrypted conversation; the provider's message can quote the key).
+ */
+export function failureLogFields(modelId: string, error: unknown, timedOut: boolean): { provider: string; model: string; status?: number; reason: string; errorType?: string } {
+  const at = modelId.indexOf(':');
+  const base = { provider: at > 0 ? modelId.slice(0, at) : 'unknown', model: at > 0 ? modelId.slice(at + 1) : modelId };
+  if (timedOut) return { ...base, reason: 'timeout' };
+  if (error instanceof AiFailure) return { ...base, reason: 'not_available' };
+  const apiError = findApiError(error);
+  const status = apiError?.statusCode;
+  if (apiError) {
+    if (status === undefined) return { ...base, reason: 'unreachable' };
+    const reason =
+      status < 300 ? 'cut_off' : status === 401 || status === 403 ? 'key_refused' : status === 429 ? 'rate_limited' : status === 404 ? 'unknown_model' : status >= 500 ? 'provider_error' : 'refused';
+    return { ...base, status, reason };
+  }
+  const text = String((error as Error)?.message ?? error);
+  const errorType = (error as Error)?.name ?? typeof error;
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|fetch failed|connect/i.test(text)) return { ...base, reason: 'unreachable', errorType };
+  if (/terminated|socket|aborted|ECONNRESET|premature|closed/i.test(text)) return { ...base, reason: 'cut_off', errorType };
+  return { ...base, reason: 'unexpected', errorType };
+}

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.ts';
 import { newId } from '../ids.ts';
 import { hydrateMessages, keepPreviousVersion, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
 import { redisCall, type RedisClients } from '../realtime/redis.ts';
-import { describeFailure, isConnectionFailure } from './failures.ts';
+import { describeFailure, failureLogFields, isConnectionFailure } from './failures.ts';
 import { answerModelId, resolveModel } from './models.ts';
 import { loadAiSdk } from './sdk.ts';
 import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
@@ -325,7 +325,7 @@ export class AiRunner {
       else {
         status = 'error';
         reason = run.reason === 'shutdown' ? INTERRUPTED : describeFailure(error, run.reason === 'timeout');
-        if (run.reason !== 'shutdown') ctx.log.warn({ err: error, messageId: message.id, modelId }, 'AI answer ended in error');
+        if (run.reason !== 'shutdown') ctx.log.warn({ messageId: message.id, ...failureLogFields(modelId, error, run.reason === 'timeout') }, 'AI answer ended in error');
       }
     } finally {
       clearTimeout(idle);
@@ -456,7 +456,7 @@ export class AiRunner {
       });
       title = cleanTitle(result.text);
     } catch (error) {
-      ctx.log.info({ err: error, conversationId }, 'title generation failed; using the first words');
+      ctx.log.info({ conversationId, ...failureLogFields(ctx.config.ai.titleModel ?? modelId, error, false) }, 'title generation failed; using the first words');
     }
     title ||= firstWords(question);
     if (!title) return;

@@ -36,7 +36,7 @@ export function loadSecrets(dataDir: string, secret: string | undefined, previou
   if (secret) return [secret, ...previous];
   const file = path.join(dataDir, 'secret.json');
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const created: KeyFile = { secrets: [randomBytes(32).toString('base64url')] };
     writeFileSync(file, JSON.stringify(created, null, 2), { mode: 0o600 });
     chmodSync(file, 0o600);

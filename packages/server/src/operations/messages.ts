@@ -200,7 +200,7 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
     clientId: body.clientId,
     kind: body.kind ?? 'text',
     contentEnc: ctx.keys.encrypt(body.content),
-    terms: `{${searchTerms(ctx.keys.searchKey, body.content).join(',')}}`,
+    terms: `{${searchTerms(ctx.keys.searchKey, body.conversationId, body.content).join(',')}}`,
   };
   // Plain sends are group-committed with the sends that arrive alongside them (sendBatch.ts).
   const inserted =
@@ -298,8 +298,8 @@ export async function editMessage(ctx: Context, userId: string, messageId: strin
     await keepPreviousVersion(tx, messageId, row.content_enc, row.edited_at ?? row.created_at);
     const seq = await nextSeq(tx, row.conversation_id, false);
     await tx.query(
-      `UPDATE messages SET content_enc = $2, search_terms = $3::bigint[], edited_at = now(), updated_seq = $4 WHERE id = $1`,
-      [messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, content), seq],
+      `UPDATE messages SET content_enc = $2, search_terms = $3::bigint[], search_version = 2, edited_at = now(), updated_seq = $4 WHERE id = $1`,
+      [messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, row.conversation_id, content), seq],
     );
     return reload(ctx, tx, messageId);
   });

@@ -29,7 +29,7 @@ export async function loadVapidKeys(dataDir: string, env: NodeJS.ProcessEnv): Pr
   }
   const file = path.join(dataDir, 'vapid.json');
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // Needed on the first start only: loaded here, not on every start.
     const { default: webpush } = await import('web-push');
     const created = webpush.generateVAPIDKeys();

@@ -90,7 +90,7 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Database
  * (it would run inside it): plain queries wait for it to end, and transactions wait for each other.
  */
 export async function openEmbedded(dir: string): Promise<Database> {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const worker = new Worker(new URL('./embeddedWorker.js', import.meta.url), { workerData: { dir } });
   const pending = new Map<number, { resolve: (rows: never[]) => void; reject: (error: Error) => void }>();
   let nextId = 0;

@@ -384,6 +384,20 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX sessions_revoked_at_idx ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'search index keyed by conversation',
+    sql: /* sql */ `
+      -- Which way a message's search_terms were hashed: 1 with one key for all conversations (rows
+      -- written before this migration), 2 with the conversation id in every hash (search/terms.ts).
+      -- Existing rows get 1 (a constant default: no table rewrite), rows inserted from now on 2.
+      -- A background job (operations/search.ts) re-indexes version 1 rows; until it is done,
+      -- searches also match them the old way.
+      ALTER TABLE messages ADD COLUMN search_version smallint NOT NULL DEFAULT 1;
+      ALTER TABLE messages ALTER COLUMN search_version SET DEFAULT 2;
+      CREATE INDEX messages_search_v1_idx ON messages (id) WHERE search_version = 1;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;
