@@ -118,14 +118,19 @@ describe('hostile text in the web app', () => {
     const figures: string[] = [];
     for (const [i, [name, text]] of HEAVY.entries()) {
       const conv = (await mallory.api.post<{ id: string }>('/api/conversations/group', { title: `Heavy ${name}`, participantIds: [vid] })).body;
-      expect((await mallory.api.post('/api/messages', { conversationId: conv.id, content: text, clientId: `heavy-${name}` })).status).toBe(201);
-      // The sidebar shows its preview (computed on every render of the list).
-      const sidebar = await longestTask(page, () => row(page, conv.id).waitFor());
+      // The message arrives live; the sidebar shows its preview (computed on every render of the list).
+      const sidebar = await longestTask(page, async () => {
+        expect((await mallory.api.post('/api/messages', { conversationId: conv.id, content: text, clientId: `heavy-${i}` })).status).toBe(201);
+        await row(page, conv.id).locator('.conv-preview', { hasText: /\S/ }).waitFor();
+        await expect.poll(() => row(page, conv.id).locator('.conv-preview').innerText()).not.toMatch(/No messages yet/);
+      });
       const open = await longestTask(page, async () => {
         await row(page, conv.id).locator('a').click();
         await page.locator('.msg .bubble').first().waitFor();
       });
       figures.push(`${name}: sidebar ${sidebar.toFixed(0)} ms, open ${open.toFixed(0)} ms`);
+      // Generous (a loaded machine): the point is no multi-second freeze; the figures are logged.
+      expect(Math.max(sidebar, open), name).toBeLessThan(3000);
       await page.locator('.boundary-message').waitFor({ state: 'detached', timeout: 1 }).catch(() => {});
       expect(await page.locator('.boundary-message').count(), name).toBe(0);
       await stillUsable(page, `still here after heavy input ${i}`);
@@ -245,6 +250,15 @@ describe('hostile text in the web app', () => {
     await bubble(page, 'after the bad one').waitFor();
     await page.locator('.boundary-message', { hasText: "This message can't be shown" }).waitFor();
     await bubble(page, 'before the bad one').waitFor();
+    // Readable in both themes: the notice's text is not the page's background colour.
+    for (const theme of ['light', 'dark']) {
+      const [fg, bg] = await page.evaluate((t) => {
+        document.documentElement.dataset.theme = t;
+        const notice = getComputedStyle(document.querySelector('.boundary-message')!).color;
+        return [notice, getComputedStyle(document.body).backgroundColor];
+      }, theme);
+      expect(fg, theme).not.toBe(bg);
+    }
     await stillUsable(page, 'sent next to a bad message');
 
     // A conversation title that throws takes down the sidebar only, with a way to reload.
