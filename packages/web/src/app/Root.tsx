@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { AuthScreen } from '../auth/AuthScreen.tsx';
 import { clearSession, loadCachedMe, onOtherTabSession, persistSession, saveMe } from '../lib/session.ts';
 import { ConfirmHost } from '../ui/confirm.tsx';
+import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Toasts } from '../ui/toast.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { MeContext } from './me.tsx';
@@ -114,7 +115,10 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
       {meState && (
         <MeContext.Provider value={meState}>
           <SettingsProvider>
-            <Shell />
+            {/* The last resort, should the layout itself fail: a way out rather than a blank page. */}
+            <ErrorBoundary kind="screen">
+              <Shell />
+            </ErrorBoundary>
           </SettingsProvider>
         </MeContext.Provider>
       )}

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import { ConversationView } from '../chat/ConversationView.tsx';
 import { Sidebar } from '../conversations/Sidebar.tsx';
 import { SettingsView } from '../settings/SettingsView.tsx';
+import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
 import { QuickSwitcher } from './QuickSwitcher.tsx';
@@ -77,16 +78,25 @@ export function Shell() {
       <ConnectionBanner />
       <div className="shell-body">
         <aside className="sidebar" aria-label="Conversations">
-          <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} />
+          <ErrorBoundary kind="screen">
+            <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} />
+          </ErrorBoundary>
         </aside>
         {drawer && <div className="drawer-scrim" onClick={() => setDrawer(false)} aria-hidden="true" />}
         <main id="main" className="main" tabIndex={-1}>
-          {route.name === 'conversation' && <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />}
-          {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
-          {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
+          {/* One per screen, started afresh on every change of place. */}
+          <ErrorBoundary kind="screen" resetKey={route}>
+            {route.name === 'conversation' && <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
+          </ErrorBoundary>
         </main>
       </div>
-      {switcher && <QuickSwitcher onClose={() => setSwitcher(false)} />}
+      {switcher && (
+        <ErrorBoundary kind="screen">
+          <QuickSwitcher onClose={() => setSwitcher(false)} />
+        </ErrorBoundary>
+      )}
     </div>
   );
 }

@@ -12,6 +12,7 @@ import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
 import { plainPreview } from './markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
+import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -50,7 +51,10 @@ export const MessageRow = memo(function MessageRow({ m, prev, next, receipt, fir
           <span>New messages</span>
         </div>
       )}
-      {m.kind === 'system' ? <SystemLine m={m} /> : <Message m={m} first={first} last={last} receipt={receipt} />}
+      {/* Tried again when the message changes (edited, deleted, more of an answer streamed). */}
+      <ErrorBoundary kind="message" resetKey={`${m.content.length}:${m.editedAt ?? ''}:${m.deletedAt ?? ''}:${m.status}`}>
+        {m.kind === 'system' ? <SystemLine m={m} /> : <Message m={m} first={first} last={last} receipt={receipt} />}
+      </ErrorBoundary>
     </div>
   );
 });
