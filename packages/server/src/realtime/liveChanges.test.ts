@@ -84,13 +84,3 @@ describe('ended sessions on one node', () => {
     await c1.done;
   });
 });
-
-describe('recent changes', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-});
