@@ -17,7 +17,7 @@ describe('server process', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: 'late@example.test', password: 'long enough password', handle: 'late', displayName: 'Late' }),
       });
-      await waitFor(/"url":"\/api\/auth\/register".*"msg":"incoming request"|"msg":"incoming request".*"url":"\/api\/auth\/register"/);
+      await waitFor(/"route":"\/api\/auth\/register".*"msg":"incoming request"/);
       child.kill('SIGTERM');
       expect((await inFlight).status).toBe(201);
       expect(await exited).toBe(0);
