@@ -4,6 +4,7 @@ import { emitToConversation, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { newId } from '../ids.ts';
+import { mentions } from '../operations/mentions.ts';
 import { hydrateMessages, keepPreviousVersion, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
 import { redisCall, type RedisClients } from '../realtime/redis.ts';
 import { describeFailure, failureLogFields, isConnectionFailure } from './failures.ts';
@@ -13,7 +14,6 @@ import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
 
 /** The assistant is one bot user (created by migration 1), a member of every conversation it answers in. */
 export const ASSISTANT_ID = 'assistant';
-const MENTION = /(^|[^\w@])@assistant\b/i;
 const INTERRUPTED = 'The answer was interrupted because the server restarted. Regenerate to try again.';
 const SYSTEM_PROMPT =
   'You are Assistant, an AI assistant inside Confab, a chat app. Answer helpfully and concisely. Format with Markdown where it helps.';
@@ -165,7 +165,7 @@ export class AiRunner {
       this.conversationTypes.set(message.conversationId, info);
     }
     if (info.type === 'direct') return;
-    if (info.type === 'group' && !MENTION.test(message.content)) return;
+    if (info.type === 'group' && !mentions(message.content, 'assistant')) return;
     if (!(await this.assistantIsMember(message.conversationId))) return;
     await this.answer(message.conversationId, { messageId: message.id, authorId: message.authorId });
   }

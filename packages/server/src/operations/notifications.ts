@@ -12,6 +12,7 @@ import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { PermanentJobError, RetryLaterError } from '../jobs/queue.ts';
 import type { SendOptions } from '../push/sender.ts';
+import { mentions } from './mentions.ts';
 import { iso } from './users.ts';
 
 /**
@@ -107,13 +108,6 @@ export async function listPushSubscriptions(ctx: Context, userId: string): Promi
 // ---------------------------------------------------------------------------------------------
 // Deciding who is told what
 // ---------------------------------------------------------------------------------------------
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** `@handle` as a word of its own (a trailing full stop is punctuation, not part of the handle). */
-export function mentions(content: string, handle: string): boolean {
-  return new RegExp(`(^|[^\\w@.-])@${escapeRegExp(handle)}(?![\\w-]|\\.[\\w-])`, 'i').test(content);
-}
 
 /** One line about a message: its text, or what it carries. */
 export function summarize(message: Pick<Message, 'content' | 'kind' | 'attachments'>): string {
