@@ -1,6 +1,6 @@
 // Builds the server into one ESM file (dist/main.js) so that `npm start` runs plain JavaScript:
-// starting through the TypeScript loader took ~2.0 s here, the built file ~1.1 s, which is how long
-// a restarted node keeps its clients waiting. Dependencies stay in node_modules; only our own
+// starting through the TypeScript loader takes clearly longer than the built file (docs/benchmarks.md),
+// and start-up is how long a restarted node keeps its clients waiting. Dependencies stay in node_modules; only our own
 // workspace code (the server and the protocol package) is bundled. `npm run dev` and the tests run
 // the sources directly.
 import { readFileSync } from 'node:fs';

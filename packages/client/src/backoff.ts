@@ -3,7 +3,8 @@
  * the n-th retry waits random(0, min(cap, base × 2^n)). Full jitter spreads a crowd of clients
  * that lost the same server over the whole window instead of having them return in waves.
  * The 10 s cap keeps a restarted server (a deploy) from leaving clients offline for long after it
- * is back: with a 30 s cap, the benchmark's 10,000 clients needed ~47 s to return after a 3–5 s restart.
+ * is back: with a 30 s cap, the benchmark's clients took many times the restart itself to return
+ * (docs/benchmarks.md).
  */
 export interface Backoff {
   /** The delay before the next attempt, in ms; each call moves one attempt further. */

@@ -1,9 +1,9 @@
 import type * as AiSdkModule from 'ai';
 
 /**
- * The AI SDK and its providers load on first use, not at start-up: together they take ~180 ms to
- * load here, which every restart would add to the time clients wait (and a server without AI
- * configured never needs them).
+ * The AI SDK and its providers load on first use, not at start-up: loading them is a noticeable
+ * part of start-up, which every restart would add to the time clients wait (and a server without AI
+ * configured never needs them). The figure: docs/benchmarks.md, "Figures behind design choices".
  */
 type AiSdk = typeof AiSdkModule;
 let sdk: AiSdk | undefined;

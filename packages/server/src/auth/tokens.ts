@@ -25,8 +25,8 @@ export async function signAccessToken(key: Uint8Array, userId: string, sessionId
 /**
  * Tokens verified already, per key. Verifying is pure (signature, issuer, expiry), and a client
  * presents the same token on every REST call and on every reconnect of every tab until it refreshes,
- * while each WebCrypto HMAC verification costs ~80 µs of the event loop (in a reconnect storm, 5%
- * of the server's CPU). A cached entry is used only until the token expires. Whether the token's
+ * while each WebCrypto HMAC verification holds the event loop (in a reconnect storm, a visible share
+ * of the server's CPU; figures in docs/benchmarks.md). A cached entry is used only until the token expires. Whether the token's
  * session is still live is not cached: callers check that every time.
  */
 const verified = new WeakMap<Uint8Array, LRUCache<string, AccessClaims>>();

@@ -6,8 +6,8 @@ let offset = 0;
 
 /**
  * Cryptographically random bytes, handed out from a pool that is filled 4 KB at a time. Each
- * randomBytes() call has a fixed cost of ~3 µs here (Node's checks around OpenSSL's DRBG), and
- * every send took two: its id and its IV. These are the same CSPRNG bytes, each handed out once.
+ * randomBytes() call has a fixed cost (Node's checks around OpenSSL's DRBG; docs/benchmarks.md),
+ * and every send took two: its id and its IV. These are the same CSPRNG bytes, each handed out once.
  * A full pool is replaced, never refilled in place, so a returned view never changes under its
  * holder.
  */

@@ -46,7 +46,7 @@ export const EXTENSION_OF: Record<string, string> = { 'image/jpeg': 'jpg', 'imag
  * protects against decompression bombs): the caller then stores it as an opaque download.
  */
 export async function processImage(input: string, type: string, out: { original: string; preview: string }, limits: ImageLimits): Promise<ProcessedImage | undefined> {
-  // Loaded on first use: ~90 ms of every start-up otherwise.
+  // Loaded on first use: it would otherwise lengthen every start-up (docs/benchmarks.md).
   const { default: sharp } = await import('sharp');
   return withSlot(async () => {
     const open = (animated: boolean) => sharp(input, { limitInputPixels: limits.maxImagePixels, failOn: 'error', animated });

@@ -68,7 +68,7 @@ const baseType = (type: string) => type.split(';')[0]!.trim().toLowerCase();
 
 export async function sniffFile(file: string, claimedType: string): Promise<Sniffed> {
   const claimed = baseType(claimedType);
-  // Loaded on first use: ~40 ms of every start-up otherwise.
+  // Loaded on first use: it would otherwise lengthen every start-up (docs/benchmarks.md).
   const { fileTypeFromFile } = await import('file-type');
   const detected = await fileTypeFromFile(file);
   if (detected) {

@@ -16,10 +16,9 @@ export interface PlainSend {
 
 /**
  * How many batches run at once. Every call of the batch function has a fixed cost much larger than
- * a row's (on PostgreSQL ~400 µs of CPU, against ~80 µs per row in batches of 64 into 64
- * conversations: bench/store-cost.ts), so fewer, larger batches cost less. With a new batch for
- * every turn's sends, S2's load at 4,000 msgs/s went out in batches of ~6 and cost PostgreSQL
- * 163-187 µs per message; one batch at a time, 125-143 µs, at the same latency (bench/cost.ts).
+ * a row's (bench/store-cost.ts), so fewer, larger batches cost less. With a new batch for every
+ * turn's sends, S2's load went out in small batches and cost PostgreSQL more per message than one
+ * batch at a time did, at the same latency (bench/cost.ts; figures in docs/benchmarks.md).
  * A second batch starts beside a running one only once that one has run `spareAfterMs`: on
  * PostgreSQL a batch stuck behind a lock (another node's batch of the same conversation) then does
  * not hold up the others; PGlite runs in its own thread (storage/db.ts), where the second batch

@@ -163,7 +163,7 @@ export function createPushSender(vapid: VapidKeys, options: PushOptions, deps: {
       let details: RequestDetails;
       try {
         url = checkEndpoint(target.endpoint);
-        // Loaded on first use: ~25 ms of every start-up otherwise.
+        // Loaded on first use: it would otherwise lengthen every start-up (docs/benchmarks.md).
         const { default: webpush } = await import('web-push');
         details = webpush.generateRequestDetails(target, payload, {
           vapidDetails: { subject: options.subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },

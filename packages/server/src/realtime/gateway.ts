@@ -146,7 +146,7 @@ const MULTI_NODE_HOLD_MS = 3;
 export function attachGateway({ ctx, metrics, httpServer, redis, options }: GatewayDeps): Gateway {
   // With several nodes, most seq gaps a node sees were published by another node, straight to the
   // sockets through the adapter: they never pass this node's reorder buffer, so waiting 25 ms for
-  // them only adds latency (measured: p50 50 ms instead of ~3 ms at 500 msgs/s over two nodes).
+  // them only adds latency (many times the median delivery time over two nodes: docs/benchmarks.md).
   // Hold briefly for this node's own out-of-order continuations; clients fill the rest by sync.
   const opts: GatewayOptions = { ...DEFAULT_GATEWAY_OPTIONS, ...(redis ? { orderingHoldMs: MULTI_NODE_HOLD_MS } : {}), ...options };
   const log = ctx.log.child({ component: 'realtime' });
@@ -496,7 +496,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
       gate.close();
       // The connections are dropped rather than closed politely: a stock socket.io-client that hears
       // "io server disconnect" stays offline, whereas it retries a dropped connection by itself (the
-      // SDK retries either way). It also saves two writes per socket, ~0.4 s for 10,000 sockets.
+      // SDK retries either way). It also saves two writes per socket, which adds up in a large shutdown.
       // Each socket's cleanup (presence, typing) runs from its 'disconnect'; wait for all of them and
       // for what they and handlers still running started, so nothing touches the database or
       // Redis after they close.

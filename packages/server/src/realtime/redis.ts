@@ -88,7 +88,7 @@ export function withHandledCalls(client: Redis, methods: readonly string[], onEr
 }
 
 export async function connectRedis(url: string, prefix: string, log: Logger): Promise<RedisClients> {
-  // Loaded only with REDIS_URL: a single node does not spend ~70 ms of its start-up on them.
+  // Loaded only with REDIS_URL: a single node does not spend its start-up on them (docs/benchmarks.md).
   const [{ Redis }, { createAdapter }] = await Promise.all([import('ioredis'), import('@socket.io/redis-adapter')]);
   const pub = new Redis(url, {
     lazyConnect: true,

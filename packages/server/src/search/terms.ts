@@ -27,8 +27,8 @@ export function words(text: string): string[] {
 }
 
 /**
- * Hashing every word and prefix of every message cost 10–22% of the server's CPU in the send
- * benchmarks. Chat vocabulary is Zipfian, so a bounded cache of term → hash (per key) serves most
+ * Hashing every word and prefix of every message was a large share of the server's CPU in the send
+ * benchmarks (docs/benchmarks.md). Chat vocabulary is Zipfian, so a bounded cache of term → hash (per key) serves most
  * terms; the output is identical. Cleared when full rather than LRU-ordered: simpler, and a refill
  * costs only what the cache saves.
  */

@@ -12,7 +12,7 @@
  * (Group commit for writes, with its per-conversation ordering, is SendBatcher's.)
  *
  * One batch runs at a time while batches are quick: the fewer the batches, the fewer the statements
- * (in the S5 storm one slot brought 10,000 clients back in 8 s, four slots in 10.8 s). Another
+ * (in the S5 storm one slot brought the clients back sooner than four: docs/benchmarks.md). Another
  * starts beside it only once the running one has taken `spareAfterMs`, so one slow batch (a new
  * device paging through its history) does not hold up everyone else's.
  */

@@ -13,8 +13,8 @@ export interface QueryOptions {
   /**
    * PostgreSQL: run as a named prepared statement, parsed once per pooled connection and, once
    * PostgreSQL finds a generic plan as good as planning each call, planned once too. Parsing and
-   * planning were most of the cost of a small statement: a lone send's insert took 607 µs of
-   * PostgreSQL CPU unprepared, 233 µs prepared (bench/lib/analysis.md, fifth round).
+   * planning were most of the cost of a small statement: preparing cut a lone send's insert to
+   * well under half its PostgreSQL CPU (docs/benchmarks.md, fifth round).
    * Only for hot statements whose text is fixed (each distinct text stays prepared on every
    * connection) and whose best plan does not depend on the parameters. PGlite ignores it.
    */
@@ -82,7 +82,7 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Database
 /**
  * PGlite, the embedded database, runs in a worker thread (embeddedWorker.js). It is PostgreSQL
  * compiled to WebAssembly and every statement runs synchronously: on the server's own thread a
- * batch of 100 sends held the event loop for ~12 ms, during which no socket was read or written,
+ * batch of sends held the event loop for milliseconds, during which no socket was read or written,
  * and SQL and sockets shared one core of the two. In its own thread it runs beside them.
  *
  * PGlite is a single database session: statements run one at a time, in the order they are sent.
