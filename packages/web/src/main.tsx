@@ -2,7 +2,7 @@ import { createClient } from '@confab/client';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { Root } from './app/Root.tsx';
-import { applyStoredAppearance } from './app/settings.tsx';
+import { applyStoredAppearance } from './state/settings.tsx';
 import { loadSession } from './lib/session.ts';
 import './styles.css';
 

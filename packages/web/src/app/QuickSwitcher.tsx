@@ -3,8 +3,8 @@ import { useMemo, useState } from 'react';
 import { conversationTitle, directPeer } from '../conversations/helpers.ts';
 import { Avatar } from '../ui/Avatar.tsx';
 import { Modal } from '../ui/Modal.tsx';
-import { useMe } from './me.tsx';
-import { conversationPath, navigate } from './router.ts';
+import { useMe } from '../state/me.tsx';
+import { conversationPath, navigate } from '../state/router.ts';
 
 /** Ctrl/Cmd+K: type a few letters of a conversation's name, Enter to open it. */
 export function QuickSwitcher({ onClose }: { onClose: () => void }) {

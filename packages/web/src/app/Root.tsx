@@ -7,8 +7,8 @@ import { ConfirmHost } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Toasts } from '../ui/toast.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
-import { MeContext } from './me.tsx';
-import { SettingsProvider } from './settings.tsx';
+import { MeContext } from '../state/me.tsx';
+import { SettingsProvider } from '../state/settings.tsx';
 import { Shell } from './Shell.tsx';
 
 type Auth = { state: 'signedOut'; notice?: string } | { state: 'loading' } | { state: 'signedIn'; me: Me };

@@ -7,7 +7,7 @@ import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
 import { QuickSwitcher } from './QuickSwitcher.tsx';
-import { conversationPath, navigate, useRoute } from './router.ts';
+import { conversationPath, navigate, useRoute } from '../state/router.ts';
 
 /**
  * The signed-in layout: sidebar and main pane side by side; below 768 px the sidebar is the home

@@ -9,7 +9,7 @@ import { formatBytes, uploadFile } from '../lib/files.ts';
 import { Icon } from '../ui/Icon.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
-import { plainPreview } from './markdown.ts';
+import { plainPreview } from '../lib/markdown.ts';
 
 const MAX_FILES = 10;
 const draftKey = (id: string) => `confab.draft.${id}`;

@@ -1,8 +1,8 @@
 import type { ChatMessage } from '@confab/client';
 import { useConfabClient, useConversations, useMessages, usePresence, useTyping } from '@confab/client/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { useMe } from '../app/me.tsx';
-import { navigate } from '../app/router.ts';
+import { useMe } from '../state/me.tsx';
+import { navigate } from '../state/router.ts';
 import { patchConversation } from '../conversations/actions.ts';
 import { conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
 import { formatLastSeen } from '../lib/time.ts';

@@ -1,6 +1,6 @@
 import { memo, useMemo, useSyncExternalStore } from 'react';
 import { toast } from '../ui/toast.tsx';
-import { highlighterReady, onHighlighterReady, renderMarkdown } from './markdown.ts';
+import { highlighterReady, onHighlighterReady, renderMarkdown } from '../lib/markdown.ts';
 
 /** Sanitized markdown (see markdown.ts). Copy buttons of code blocks work by delegation. */
 export const Markdown = memo(function Markdown({ text, streaming = false }: { text: string; streaming?: boolean }) {

@@ -10,7 +10,7 @@ import { toast } from '../ui/toast.tsx';
 import { Attachments } from './Attachments.tsx';
 import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
-import { plainPreview } from './markdown.ts';
+import { plainPreview } from '../lib/markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 

@@ -1,5 +1,5 @@
 import type { ChatMessage, Conversation, Member } from '@confab/client';
-import { plainPreview } from '../chat/markdown.ts';
+import { plainPreview } from '../lib/markdown.ts';
 
 export const ASSISTANT_ID = 'assistant';
 
@@ -44,21 +44,6 @@ export function messagePreview(c: Conversation, me: string | null): string {
   }
   if (m.status === 'error') body = 'The answer failed';
   return who + (body || '…');
-}
-
-/** A stable hue per id, for avatars without a picture. */
-export function hueOf(id: string): number {
-  let h = 0;
-  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
-  return h % 360;
-}
-
-export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  if (parts.length === 0) return '?';
-  const first = [...parts[0]!][0] ?? '?';
-  const second = parts.length > 1 ? ([...parts[parts.length - 1]!][0] ?? '') : '';
-  return (first + second).toUpperCase();
 }
 
 export function isStored(m: ChatMessage): m is ChatMessage & { id: string; seq: number } {

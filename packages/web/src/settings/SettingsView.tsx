@@ -1,9 +1,9 @@
 import { useConfabClient } from '@confab/client/react';
 import type { Me } from '@confab/client';
 import { useEffect, useId, useState } from 'react';
-import { useMe } from '../app/me.tsx';
-import { navigate } from '../app/router.ts';
-import { useSettings, type AppSettings } from '../app/settings.tsx';
+import { useMe } from '../state/me.tsx';
+import { navigate } from '../state/router.ts';
+import { useSettings, type AppSettings } from '../state/settings.tsx';
 import { useModels } from '../conversations/NewChatDialog.tsx';
 import { humanError } from '../lib/errors.ts';
 import { Avatar } from '../ui/Avatar.tsx';

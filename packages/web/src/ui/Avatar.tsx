@@ -1,6 +1,20 @@
 import type { Presence } from '@confab/client';
-import { hueOf, initials } from '../conversations/helpers.ts';
 import { Icon } from './Icon.tsx';
+
+/** A stable hue per id, for avatars without a picture. */
+function hueOf(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return h % 360;
+}
+
+function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  if (parts.length === 0) return '?';
+  const first = [...parts[0]!][0] ?? '?';
+  const second = parts.length > 1 ? ([...parts[parts.length - 1]!][0] ?? '') : '';
+  return (first + second).toUpperCase();
+}
 
 /**
  * Initials on a colour derived from the id. A picture is shown only from this origin or a data:
