@@ -1,4 +1,5 @@
 import tseslint from 'typescript-eslint';
+import { sqlOutsideStorage } from './scripts/guards/sqlOutsideStorage.js';
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'coverage/**'] },
@@ -18,4 +19,9 @@ export default tseslint.config(
     files: ['**/*.test.ts', '**/test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
+  // CommonJS config files (dependency-cruiser's) load what they need with require().
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  // Guard rails (issue #17): no SQL outside packages/server/src/storage/. Import cycles between
+  // folders are checked by dependency-cruiser (.dependency-cruiser.cjs), the second half of `npm run lint`.
+  ...sqlOutsideStorage,
 );

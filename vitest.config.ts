@@ -30,7 +30,7 @@ const noSkips: Reporter = {
 
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'e2e/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'e2e/**/*.test.ts', 'scripts/**/*.test.ts'],
     exclude: [...configDefaults.exclude, ...(postgres ? [] : POSTGRES_ONLY)],
     reporters: process.env.CONFAB_TEST_NO_SKIPS ? ['default', noSkips] : ['default'],
     // Each test file starts its own server and database; forks keep PGlite instances apart.
