@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { AiProvider } from '@confab/protocol';
+import { z } from 'zod';
 import { DEFAULT_FILES_OPTIONS, type FilesOptions } from './files/options.ts';
 import { parseAllowEntry } from './http/metricsAccess.ts';
 import { normalizeOrigin } from './http/origins.ts';
 import { DEFAULT_JOB_OPTIONS, type JobQueueOptions } from './jobs/queue.ts';
 import { DEFAULT_PUSH_OPTIONS, type PushOptions } from './push/sender.ts';
 import type { VapidKeys } from './push/vapid.ts';
-import { z } from 'zod';
 
 /**
  * Everything the server reads from the environment, in one table (VARIABLES below): the only
@@ -115,11 +115,15 @@ function whole(unit: string, min = 1, max = Number.MAX_SAFE_INTEGER): Kind<numbe
   };
 }
 
-const port: Kind<number> = { ...whole('port'), type: 'port', expects: 'a port number (0 to 65535)', parse: (raw) => stripProblem(whole('port', 0, 65535).parse(raw)) };
-
-function stripProblem<T>(parsed: Parsed<T>): Parsed<T> {
-  return parsed.ok ? parsed : { ok: false };
-}
+const PORT_NUMBER = whole('port', 0, 65535);
+const port: Kind<number> = {
+  type: 'port',
+  expects: 'a port number (0 to 65535)',
+  parse: (raw) => {
+    const parsed = PORT_NUMBER.parse(raw);
+    return parsed.ok ? parsed : { ok: false };
+  },
+};
 
 function flag(on: string, off: string): Kind<boolean> {
   const read = fromZod(z.string().toLowerCase().pipe(z.enum([on, off] as [string, string])));
@@ -155,7 +159,7 @@ const origin: Kind<string> = {
 /** Comma-separated items of `item`; blanks between commas are ignored. */
 function list<T>(item: Kind<T>, itemsAre: string): Kind<T[]> {
   return {
-    type: `list of ${item.type === 'text' ? 'text' : item.type}`,
+    type: `list of ${item.type}`,
     expects: `a comma-separated list of ${itemsAre}`,
     parse(raw) {
       const out: T[] = [];
