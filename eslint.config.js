@@ -16,6 +16,12 @@ export default tseslint.config(
     },
   },
   {
+    // config.ts is the one place the server reads the environment: its table is what the docs list.
+    files: ['packages/server/src/**/*.ts'],
+    ignores: ['packages/server/src/config.ts', '**/*.test.ts', '**/test/**'],
+    rules: { 'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read settings from ctx.config; add the variable to the table in config.ts' }] },
+  },
+  {
     files: ['**/*.test.ts', '**/test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -1,7 +1,20 @@
 import path from 'node:path';
+import { AiProvider } from '@confab/protocol';
+import { z } from 'zod';
+import { DEFAULT_FILES_OPTIONS, type FilesOptions } from './files/options.ts';
+import { parseAllowEntry } from './http/metricsAccess.ts';
 import { normalizeOrigin } from './http/origins.ts';
+import { DEFAULT_JOB_OPTIONS, type JobQueueOptions } from './jobs/queue.ts';
+import { DEFAULT_PUSH_OPTIONS, type PushOptions } from './push/sender.ts';
+import type { VapidKeys } from './push/vapid.ts';
 
-/** Everything the server reads from the environment, in one place. See README "Configuration". */
+/**
+ * Everything the server reads from the environment, in one table (VARIABLES below): the only
+ * module that reads it. Every variable is parsed strictly when the server starts, so a bad value
+ * stops it with a message naming the variable instead of surfacing later as NaN or a refused
+ * connection. The README's configuration table (and docs/ai.md's) is generated from the table:
+ * `npm run docs:config`; config.test.ts fails when they differ.
+ */
 export interface Config {
   port: number;
   host: string;
@@ -9,6 +22,8 @@ export interface Config {
   /** PostgreSQL URL; the embedded database in DATA_DIR when unset. */
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel (several deployments or test runs can share one Redis). */
+  redisPrefix: string;
   /** Master secret for token signing and encryption at rest; a key file in DATA_DIR when unset. */
   secret: string | undefined;
   /** Earlier secrets, still accepted for decrypting (key rotation). */
@@ -28,9 +43,16 @@ export interface Config {
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
   logLevel: string;
+  /** Where the built web app is served from; packages/web/dist when unset (see http/routes/web.ts). */
+  webDir: string | undefined;
   /** Cheaper password hashing, for tests only. */
   fastPasswordHashing: boolean;
   ai: AiConfig;
+  files: FilesOptions;
+  jobs: JobQueueOptions;
+  push: PushOptions;
+  /** Web push keys from the environment; generated into DATA_DIR/vapid.json when unset (push/vapid.ts). */
+  vapidKeys: VapidKeys | undefined;
 }
 
 /** AI providers and limits; see docs/ai.md. */
@@ -56,60 +78,305 @@ export interface AiConfig {
   maxOutputTokens: number;
 }
 
-export function loadAiConfig(env: NodeJS.ProcessEnv): AiConfig {
+// ---- kinds of value: how a variable's text is read, and what the docs call it ----
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; problem?: string };
+
+interface Kind<T> {
+  /** The "type" column of the docs. */
+  type: string;
+  /** "CONFAB_X must be <expects>, got ...". */
+  expects: string;
+  parse(raw: string): Parsed<T>;
+}
+
+const fromZod =
+  <T>(schema: z.ZodType<T>) =>
+  (raw: string): Parsed<T> => {
+    const result = schema.safeParse(raw);
+    return result.success ? { ok: true, value: result.data } : { ok: false };
+  };
+
+const WHOLE = z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().max(Number.MAX_SAFE_INTEGER));
+
+/** A whole number of `unit`, at least `min` (and at most `max`). */
+function whole(unit: string, min = 1, max = Number.MAX_SAFE_INTEGER): Kind<number> {
+  const read = fromZod(WHOLE);
   return {
-    keys: { openai: env.OPENAI_API_KEY || undefined, anthropic: env.ANTHROPIC_API_KEY || undefined, google: env.GOOGLE_GENERATIVE_AI_API_KEY || undefined },
-    openaiBaseUrl: env.OPENAI_BASE_URL || undefined,
-    byokOpenaiBaseUrl: env.CONFAB_BYOK_OPENAI_BASE_URL || undefined,
-    models: list(env.CONFAB_MODELS),
-    defaultModel: env.CONFAB_DEFAULT_MODEL || undefined,
-    titleModel: env.CONFAB_TITLE_MODEL || undefined,
-    idleTimeoutMs: Number.parseInt(env.CONFAB_AI_TIMEOUT_MS ?? '60000', 10),
-    contextChars: Number.parseInt(env.CONFAB_AI_CONTEXT_CHARS ?? '24000', 10),
-    checkpointMs: 500,
-    maxOutputTokens: positiveInt(env, 'CONFAB_AI_MAX_OUTPUT_TOKENS', 4096),
+    type: `whole number (${unit})`,
+    expects: `a whole number of ${unit}`,
+    parse(raw) {
+      const n = read(raw);
+      if (!n.ok) return n;
+      if (n.value < min) return { ok: false, problem: `at least ${min}` };
+      if (n.value > max) return { ok: false, problem: `at most ${max}` };
+      return n;
+    },
   };
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
+const PORT_NUMBER = whole('port', 0, 65535);
+const port: Kind<number> = {
+  type: 'port',
+  expects: 'a port number (0 to 65535)',
+  parse: (raw) => {
+    const parsed = PORT_NUMBER.parse(raw);
+    return parsed.ok ? parsed : { ok: false };
+  },
+};
+
+function flag(on: string, off: string): Kind<boolean> {
+  const read = fromZod(z.string().toLowerCase().pipe(z.enum([on, off] as [string, string])));
+  return { type: `${on}/${off}`, expects: `${on} or ${off}`, parse: (raw) => map(read(raw), (v) => v === on) };
 }
 
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+function oneOf<const T extends string>(values: readonly [T, ...T[]]): Kind<T> {
+  return { type: values.join('/'), expects: `one of ${values.join(', ')}`, parse: fromZod(z.enum(values)) };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const port = Number.parseInt(env.PORT ?? '3000', 10);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
-  const rateLimits = (env.CONFAB_RATE_LIMITS ?? 'on').toLowerCase();
-  if (rateLimits !== 'on' && rateLimits !== 'off') throw new Error('CONFAB_RATE_LIMITS must be "on" or "off"');
+const text: Kind<string> = { type: 'text', expects: 'text', parse: (raw) => ({ ok: true, value: raw }) };
+
+const directory: Kind<string> = { type: 'path', expects: 'a path', parse: (raw) => ({ ok: true, value: raw }) };
+
+/** A URL with one of `protocols` (without the colon), kept as written. */
+function url(protocols: readonly string[]): Kind<string> {
+  const read = fromZod(z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) }));
+  return { type: 'URL', expects: `a URL (${protocols.map((p) => `${p}:`).join(', ')})`, parse: read };
+}
+
+const origin: Kind<string> = {
+  type: 'URL',
+  expects: 'an http(s) origin such as https://chat.example.com',
+  parse(raw) {
+    try {
+      return { ok: true, value: normalizeOrigin(raw) };
+    } catch {
+      return { ok: false };
+    }
+  },
+};
+
+/** Comma-separated items of `item`; blanks between commas are ignored. */
+function list<T>(item: Kind<T>, itemsAre: string): Kind<T[]> {
   return {
-    port,
-    host: env.HOST ?? '0.0.0.0',
-    dataDir: path.resolve(env.DATA_DIR ?? './data'),
-    databaseUrl: env.DATABASE_URL || undefined,
-    redisUrl: env.REDIS_URL || undefined,
-    secret: env.CONFAB_SECRET || undefined,
-    previousSecrets: list(env.CONFAB_PREVIOUS_SECRETS),
-    origins: list(env.CONFAB_ORIGINS),
-    publicUrl: env.CONFAB_PUBLIC_URL ? normalizeOrigin(env.CONFAB_PUBLIC_URL) : undefined,
-    metricsToken: env.CONFAB_METRICS_TOKEN || undefined,
-    metricsAllow: list(env.CONFAB_METRICS_ALLOW),
-    rateLimits: rateLimits === 'on',
-    trustProxy: env.CONFAB_TRUST_PROXY === 'true',
-    accessTokenTtlSeconds: Number.parseInt(env.CONFAB_ACCESS_TOKEN_TTL ?? '900', 10),
-    refreshTokenTtlDays: Number.parseInt(env.CONFAB_REFRESH_TOKEN_TTL_DAYS ?? '30', 10),
-    logLevel: env.LOG_LEVEL ?? 'info',
+    type: `list of ${item.type}`,
+    expects: `a comma-separated list of ${itemsAre}`,
+    parse(raw) {
+      const out: T[] = [];
+      for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const parsed = item.parse(part);
+        if (!parsed.ok) return { ok: false, problem: `"${part}" is not one` };
+        out.push(parsed.value);
+      }
+      return { ok: true, value: out };
+    },
+  };
+}
+
+const address: Kind<string> = {
+  type: 'address',
+  expects: 'an IP address or CIDR range',
+  parse: (raw) => (parseAllowEntry(raw) ? { ok: true, value: raw } : { ok: false }),
+};
+
+const model: Kind<string> = {
+  type: 'model',
+  expects: `provider:model with provider one of ${AiProvider.options.join(', ')}`,
+  parse: fromZod(z.string().regex(new RegExp(`^(${AiProvider.options.join('|')}):\\S+$`))),
+};
+
+/** A base64url P-256 key of `bytes` bytes (65 public, 32 private). */
+function vapidKey(bytes: number): Kind<string> {
+  return {
+    type: 'base64url key',
+    expects: `a base64url P-256 key of ${bytes} bytes (npx web-push generate-vapid-keys)`,
+    parse: (raw) => (/^[\w-]+$/.test(raw) && Buffer.from(raw, 'base64url').length === bytes ? { ok: true, value: raw } : { ok: false }),
+  };
+}
+
+const pushSubject: Kind<string> = {
+  type: 'URL',
+  expects: 'a mailto: or https: URL',
+  parse: (raw) => (/^(mailto:|https:\/\/)/.test(raw) ? { ok: true, value: raw } : { ok: false }),
+};
+
+function map<A, B>(parsed: Parsed<A>, f: (a: A) => B): Parsed<B> {
+  return parsed.ok ? { ok: true, value: f(parsed.value) } : parsed;
+}
+
+// ---- the table ----
+
+export interface Variable<T, D extends T | undefined> {
+  kind: Kind<T>;
+  /** The value when the variable is unset or empty. */
+  default: D;
+  /** What the docs show as the default, when not the value itself ("generated", a derived path). */
+  shown?: string;
+  /** One line for the docs (Markdown). */
+  doc: string;
+  /** Never echoed in an error message (it may be, or carry, a password or key). */
+  secret?: boolean;
+  /** docs/ai.md repeats the AI rows. */
+  group?: 'ai';
+}
+
+function variable<T, D extends T | undefined>(kind: Kind<T>, dflt: D, doc: string, more: Omit<Variable<T, D>, 'kind' | 'default' | 'doc'> = {}): Variable<T, D> {
+  return { kind, default: dflt, doc, ...more };
+}
+
+const SECONDS = whole('seconds');
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every environment variable the server reads: its kind, default and meaning. */
+export const VARIABLES = {
+  PORT: variable(port, 3000, 'HTTP port (REST, Socket.IO and the web app)'),
+  HOST: variable(text, '0.0.0.0', 'address to bind'),
+  DATA_DIR: variable(directory, './data', 'embedded database, files, generated keys; kept `0700` (files `0600`) whatever the umask'),
+  DATABASE_URL: variable(url(['postgres', 'postgresql', 'socket']), undefined, 'PostgreSQL URL; the embedded database in `DATA_DIR/db` when unset', { secret: true }),
+  REDIS_URL: variable(url(['redis', 'rediss']), undefined, 'Redis URL for several nodes; single node when unset', { secret: true }),
+  CONFAB_REDIS_PREFIX: variable(text, 'confab:', 'prefix of every Redis key and channel (several deployments on one Redis)'),
+  CONFAB_SECRET: variable(text, undefined, 'master secret for token signing and encryption at rest; when unset one is generated into `DATA_DIR/secret.json` on first start', { shown: 'generated', secret: true }),
+  CONFAB_PREVIOUS_SECRETS: variable(list(text, 'secrets'), [], 'comma-separated earlier secrets, still used to decrypt (key rotation)', { secret: true }),
+  CONFAB_PUBLIC_URL: variable(
+    origin,
+    undefined,
+    "the server's public origin, e.g. `https://chat.example.com`: browser pages of that origin may open sockets and call the API. Unset (and no `CONFAB_ORIGINS`): only pages opened at `localhost` or at the server's IP address are, so set it when users open a host name (see [`docs/security.md`](docs/security.md#browser-origins))",
+  ),
+  CONFAB_ORIGINS: variable(list(origin, 'http(s) origins such as https://chat.example.com'), [], 'comma-separated further origins allowed to open sockets and call the API from a browser'),
+  CONFAB_METRICS_TOKEN: variable(text, undefined, '`GET /metrics` then needs `Authorization: Bearer <token>`; unset, it is served to loopback addresses only', { secret: true }),
+  CONFAB_METRICS_ALLOW: variable(list(address, 'IP addresses or CIDR ranges'), [], 'comma-separated addresses or CIDR ranges (`10.0.0.0/8`) also served `/metrics` when no token is set'),
+  CONFAB_RATE_LIMITS: variable(flag('on', 'off'), true, '`off` lifts per-user and per-IP limits (load tests on a trusted network only); the login lockout stays on', { shown: '`on`' }),
+  CONFAB_ACCESS_TOKEN_TTL: variable(SECONDS, 900, 'access token lifetime, seconds'),
+  CONFAB_REFRESH_TOKEN_TTL_DAYS: variable(whole('days'), 30, 'refresh token lifetime, days'),
+  CONFAB_TRUST_PROXY: variable(flag('true', 'false'), false, '`true` behind a reverse proxy, so client IPs come from `X-Forwarded-For`'),
+  LOG_LEVEL: variable(oneOf(LOG_LEVELS), 'info', 'pino log level'),
+  CONFAB_WEB_DIR: variable(directory, undefined, 'where the built web app is served from', { shown: '`packages/web/dist`' }),
+  CONFAB_MAX_FILE_BYTES: variable(whole('bytes'), DEFAULT_FILES_OPTIONS.maxFileBytes, 'largest attachment (25 MB)'),
+  CONFAB_UPLOAD_URL_TTL: variable(SECONDS, DEFAULT_FILES_OPTIONS.uploadUrlTtlSeconds, 'how long an upload URL works, seconds'),
+  CONFAB_UPLOADS_PER_HOUR: variable(whole('files'), DEFAULT_FILES_OPTIONS.uploadsPerHour, 'files a user may upload per hour (429 beyond)'),
+  CONFAB_UPLOAD_BYTES_PER_DAY: variable(whole('bytes'), DEFAULT_FILES_OPTIONS.uploadBytesPerDay, 'bytes a user may upload per day (1 GiB; 429 beyond)'),
+  CONFAB_PDF_MAX_PAGES: variable(whole('pages'), DEFAULT_FILES_OPTIONS.pdfMaxPages, "pages of a PDF whose text is extracted for the assistant"),
+  CONFAB_PDF_TIMEOUT_MS: variable(whole('milliseconds'), DEFAULT_FILES_OPTIONS.pdfTimeoutMs, "time allowed to extract a PDF's text (a worker thread, stopped then)"),
+  CONFAB_S3_BUCKET: variable(text, undefined, 'S3-compatible object storage for attachments (needed with several nodes); local disk under `DATA_DIR/files` when unset. Needs the three below'),
+  CONFAB_S3_ENDPOINT: variable(url(['http', 'https']), undefined, 'the S3 endpoint, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio:9000`'),
+  CONFAB_S3_ACCESS_KEY_ID: variable(text, undefined, 'S3 access key id'),
+  CONFAB_S3_SECRET_ACCESS_KEY: variable(text, undefined, 'S3 secret access key', { secret: true }),
+  CONFAB_S3_REGION: variable(text, 'us-east-1', 'S3 region'),
+  CONFAB_S3_PREFIX: variable(text, '', 'key prefix inside the bucket, e.g. `confab/`', { shown: 'none' }),
+  CONFAB_S3_PATH_STYLE: variable(flag('true', 'false'), true, '`https://endpoint/bucket/key` (MinIO and most others); `false`: `https://bucket.endpoint/key`'),
+  CONFAB_VAPID_PUBLIC_KEY: variable(vapidKey(65), undefined, 'web push public key; with the private key, or both generated into `DATA_DIR/vapid.json` (several nodes must share them)', { shown: 'generated' }),
+  CONFAB_VAPID_PRIVATE_KEY: variable(vapidKey(32), undefined, 'web push private key (see above)', { shown: 'generated', secret: true }),
+  CONFAB_VAPID_SUBJECT: variable(pushSubject, DEFAULT_PUSH_OPTIONS.subject, 'how push services can reach the operator (`mailto:` or `https:` URL)'),
+  CONFAB_PUSH_TTL: variable(whole('seconds', 0), DEFAULT_PUSH_OPTIONS.ttlSeconds, 'how long a push service keeps an undelivered notification, seconds'),
+  CONFAB_PUSH_ALLOW_INSECURE: variable(flag('true', 'false'), false, '`true` also sends pushes to plain-HTTP and private-address endpoints (tests, development only)'),
+  CONFAB_JOBS_POLL_MS: variable(whole('milliseconds'), DEFAULT_JOB_OPTIONS.pollIntervalMs, 'how often the job queue (push, file clean-up) looks for work'),
+  OPENAI_API_KEY: variable(text, undefined, 'server key for OpenAI (the server pays)', { secret: true, group: 'ai' }),
+  ANTHROPIC_API_KEY: variable(text, undefined, 'server key for Anthropic', { secret: true, group: 'ai' }),
+  GOOGLE_GENERATIVE_AI_API_KEY: variable(text, undefined, 'server key for Google', { secret: true, group: 'ai' }),
+  OPENAI_BASE_URL: variable(
+    url(['http', 'https']),
+    undefined,
+    "any OpenAI-compatible endpoint for the server's OpenAI models: Ollama (`http://localhost:11434/v1`), vLLM, OpenRouter. Called through Chat Completions, which they all speak; no key needed for a local endpoint",
+    { group: 'ai' },
+  ),
+  CONFAB_BYOK_OPENAI_BASE_URL: variable(url(['http', 'https']), undefined, "where users' own OpenAI keys are sent; OpenAI itself when unset", { group: 'ai' }),
+  CONFAB_MODELS: variable(list(model, 'provider:model entries'), [], 'models offered, comma-separated `provider:model` (e.g. `openai:llama3.1,anthropic:claude-sonnet-4-5`); a built-in list per provider when unset', { group: 'ai' }),
+  CONFAB_DEFAULT_MODEL: variable(model, undefined, 'the model of conversations that name none; else the first usable', { group: 'ai' }),
+  CONFAB_TITLE_MODEL: variable(model, undefined, "a cheap model for titles; else the answer's model", { group: 'ai' }),
+  CONFAB_AI_TIMEOUT_MS: variable(whole('milliseconds'), 60_000, 'give up when the provider is silent this long (first piece or between pieces)', { group: 'ai' }),
+  CONFAB_AI_CONTEXT_CHARS: variable(whole('characters'), 24_000, 'history sent to the model, in characters (~4 per token)', { group: 'ai' }),
+  CONFAB_AI_MAX_OUTPUT_TOKENS: variable(whole('tokens'), 4096, "most tokens one answer or title may produce (the AI SDK's `maxOutputTokens`)", { group: 'ai' }),
+} satisfies Record<string, Variable<unknown, unknown>>;
+
+export type VariableName = keyof typeof VARIABLES;
+type ValueOf<V> = V extends Variable<infer T, infer D> ? T | D : never;
+type Values = { [K in VariableName]: ValueOf<(typeof VARIABLES)[K]> };
+
+/** Each variable of the table, read from `env` (empty counts as unset); throws naming the first bad one. */
+export function readEnvironment(env: NodeJS.ProcessEnv): Values {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(VARIABLES) as Array<[string, Variable<unknown, unknown>]>) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      out[name] = spec.default;
+      continue;
+    }
+    const parsed = spec.kind.parse(raw);
+    if (!parsed.ok) {
+      const problem = parsed.problem ? ` (${parsed.problem})` : '';
+      const got = spec.secret ? ' (the value is not shown: it is secret)' : `, got ${JSON.stringify(raw)}`;
+      throw new Error(`${name} must be ${spec.kind.expects}${problem}${got}`);
+    }
+    out[name] = parsed.value;
+  }
+  return out as Values;
+}
+
+/** The server's configuration: the environment through the table, then `overrides` (tests). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const v = readEnvironment(env);
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    dataDir: path.resolve(v.DATA_DIR),
+    databaseUrl: v.DATABASE_URL,
+    redisUrl: v.REDIS_URL,
+    redisPrefix: v.CONFAB_REDIS_PREFIX,
+    secret: v.CONFAB_SECRET,
+    previousSecrets: v.CONFAB_PREVIOUS_SECRETS,
+    origins: v.CONFAB_ORIGINS,
+    publicUrl: v.CONFAB_PUBLIC_URL,
+    metricsToken: v.CONFAB_METRICS_TOKEN,
+    metricsAllow: v.CONFAB_METRICS_ALLOW,
+    rateLimits: v.CONFAB_RATE_LIMITS,
+    trustProxy: v.CONFAB_TRUST_PROXY,
+    accessTokenTtlSeconds: v.CONFAB_ACCESS_TOKEN_TTL,
+    refreshTokenTtlDays: v.CONFAB_REFRESH_TOKEN_TTL_DAYS,
+    logLevel: v.LOG_LEVEL,
+    webDir: v.CONFAB_WEB_DIR,
     fastPasswordHashing: false,
-    ai: loadAiConfig(env),
+    ai: {
+      keys: { openai: v.OPENAI_API_KEY, anthropic: v.ANTHROPIC_API_KEY, google: v.GOOGLE_GENERATIVE_AI_API_KEY },
+      openaiBaseUrl: v.OPENAI_BASE_URL,
+      byokOpenaiBaseUrl: v.CONFAB_BYOK_OPENAI_BASE_URL,
+      models: v.CONFAB_MODELS,
+      defaultModel: v.CONFAB_DEFAULT_MODEL,
+      titleModel: v.CONFAB_TITLE_MODEL,
+      idleTimeoutMs: v.CONFAB_AI_TIMEOUT_MS,
+      contextChars: v.CONFAB_AI_CONTEXT_CHARS,
+      checkpointMs: 500,
+      maxOutputTokens: v.CONFAB_AI_MAX_OUTPUT_TOKENS,
+    },
+    files: {
+      ...DEFAULT_FILES_OPTIONS,
+      maxFileBytes: v.CONFAB_MAX_FILE_BYTES,
+      uploadUrlTtlSeconds: v.CONFAB_UPLOAD_URL_TTL,
+      uploadsPerHour: v.CONFAB_UPLOADS_PER_HOUR,
+      uploadBytesPerDay: v.CONFAB_UPLOAD_BYTES_PER_DAY,
+      pdfMaxPages: v.CONFAB_PDF_MAX_PAGES,
+      pdfTimeoutMs: v.CONFAB_PDF_TIMEOUT_MS,
+      s3: s3Options(v),
+    },
+    jobs: { ...DEFAULT_JOB_OPTIONS, pollIntervalMs: v.CONFAB_JOBS_POLL_MS },
+    push: { ...DEFAULT_PUSH_OPTIONS, subject: v.CONFAB_VAPID_SUBJECT, ttlSeconds: v.CONFAB_PUSH_TTL, allowInsecureEndpoints: v.CONFAB_PUSH_ALLOW_INSECURE },
+    vapidKeys: vapidKeys(v),
     ...overrides,
   };
+}
+
+function s3Options(v: Values): FilesOptions['s3'] {
+  if (!v.CONFAB_S3_BUCKET) return undefined;
+  const { CONFAB_S3_ENDPOINT: endpoint, CONFAB_S3_ACCESS_KEY_ID: accessKeyId, CONFAB_S3_SECRET_ACCESS_KEY: secretAccessKey } = v;
+  if (!endpoint || !accessKeyId || !secretAccessKey) {
+    const missing = Object.entries({ CONFAB_S3_ENDPOINT: endpoint, CONFAB_S3_ACCESS_KEY_ID: accessKeyId, CONFAB_S3_SECRET_ACCESS_KEY: secretAccessKey }).filter(([, value]) => !value);
+    throw new Error(`CONFAB_S3_BUCKET is set, so ${missing.map(([name]) => name).join(', ')} must be too`);
+  }
+  return { endpoint, bucket: v.CONFAB_S3_BUCKET, region: v.CONFAB_S3_REGION, accessKeyId, secretAccessKey, prefix: v.CONFAB_S3_PREFIX, pathStyle: v.CONFAB_S3_PATH_STYLE };
+}
+
+function vapidKeys(v: Values): VapidKeys | undefined {
+  const { CONFAB_VAPID_PUBLIC_KEY: publicKey, CONFAB_VAPID_PRIVATE_KEY: privateKey } = v;
+  if (!publicKey && !privateKey) return undefined;
+  if (!publicKey || !privateKey) throw new Error('CONFAB_VAPID_PUBLIC_KEY and CONFAB_VAPID_PRIVATE_KEY must both be set, as base64url P-256 keys (npx web-push generate-vapid-keys)');
+  return { publicKey, privateKey };
 }

@@ -1,4 +1,4 @@
-import { loadConfig } from './config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { createServer } from './server.ts';
 
 /** `npm start`: run migrations, serve, and stop gracefully on SIGTERM/SIGINT. */
@@ -7,7 +7,14 @@ let logError: (error: unknown, msg: string) => void = (error, msg) => console.er
 // node. Each source is handled where it arises; one that slips through is logged as the bug it is.
 process.on('unhandledRejection', (reason) => logError(reason, 'unhandled promise rejection'));
 
-const config = loadConfig();
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  // A bad setting: the message names the variable; a stack trace would only bury it.
+  console.error(`Confab cannot start: ${(error as Error).message}`);
+  process.exit(1);
+}
 const server = await createServer(config, { defaultMetrics: true });
 logError = (error, msg) => server.ctx.log.error({ err: error }, msg);
 server.ctx.log.info({ database: server.ctx.db.kind, dataDir: config.dataDir }, 'Confab is ready');

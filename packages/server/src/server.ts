@@ -6,20 +6,20 @@ import { createLocalBus } from './bus/bus.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { Context } from './context.ts';
 import { createKeyring, loadSecrets } from './crypto/keyring.ts';
-import { DEFAULT_FILES_OPTIONS, loadFilesOptions, type FilesOptions } from './files/options.ts';
+import type { FilesOptions } from './files/options.ts';
 import { createFiles } from './files/service.ts';
 import { buildHttpApp, type App } from './http/app.ts';
 import { serverLogger } from './logging.ts';
-import { createJobQueue, loadJobOptions, type JobQueueOptions } from './jobs/queue.ts';
+import { createJobQueue, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
 import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
 import { notifyAiAnswerReady, registerNotificationJobs, startNotifications } from './operations/notifications.ts';
-import { createPushSender, DEFAULT_PUSH_OPTIONS, loadPushOptions, type PushOptions } from './push/sender.ts';
+import { createPushSender, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
 import { attachGateway, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
-import { connectRedis, DEFAULT_REDIS_PREFIX, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
+import { connectRedis, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
 import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
@@ -44,16 +44,16 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
   /**
    * Prefix of every Redis key and channel (several deployments or test runs can share one Redis).
-   * Default: CONFAB_REDIS_PREFIX, else "confab:".
+   * Over config.redisPrefix (CONFAB_REDIS_PREFIX).
    */
   redisPrefix?: string;
   /** Realtime tuning (sweep periods, slow-consumer caps); tests shorten them. */
   realtime?: Partial<GatewayOptions>;
-  /** File limits and storage, over CONFAB_MAX_FILE_BYTES etc. (tests lower the limits). */
+  /** File limits and storage, over config.files (tests lower the limits). */
   files?: Partial<FilesOptions>;
-  /** Job queue tuning, over CONFAB_JOBS_POLL_MS (tests poll and retry fast). */
+  /** Job queue tuning, over config.jobs (tests poll and retry fast). */
   jobs?: Partial<JobQueueOptions>;
-  /** Web push, over CONFAB_VAPID_* / CONFAB_PUSH_* (tests allow a plain-HTTP push service on loopback). */
+  /** Web push, over config.push (tests allow a plain-HTTP push service on loopback). */
   push?: Partial<PushOptions>;
 }
 
@@ -66,15 +66,20 @@ export async function openDatabase(config: Config): Promise<Database> {
 }
 
 /** The composition root: wires config, storage, bus and transports. Tests start it on port 0. */
-export async function createServer(config: Config = loadConfig(), options: ServerOptions = {}): Promise<ConfabServer> {
+export async function createServer(given: Config = loadConfig(), options: ServerOptions = {}): Promise<ConfabServer> {
+  // The options' overrides land in the config, so ctx.config says what this server runs with.
+  const config: Config = {
+    ...given,
+    redisPrefix: options.redisPrefix ?? given.redisPrefix,
+    files: { ...given.files, ...options.files },
+    jobs: { ...given.jobs, ...options.jobs },
+    push: { ...given.push, ...options.push },
+  };
   // Requests by route, errors without the values they carry, secrets redacted: see logging.ts.
   const log = serverLogger(config.logLevel, options.logger);
-  // Read before anything is opened: a bad setting fails the start with nothing to clean up.
-  const filesOptions = { ...loadFilesOptions(process.env), ...options.files };
-  const pushOptions: PushOptions = { ...DEFAULT_PUSH_OPTIONS, ...loadPushOptions(process.env), ...options.push };
   // Before anything is written there: the secret, the VAPID key, the database, attachments.
   prepareDataDir(config.dataDir, log);
-  const vapid = await loadVapidKeys(config.dataDir, process.env);
+  const vapid = await loadVapidKeys(config.dataDir, config.vapidKeys);
   const db = await openDatabase(config);
   try {
     const applied = await migrate(db, (msg) => log.info(msg));
@@ -87,7 +92,7 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   let redis: RedisClients | undefined;
   if (config.redisUrl) {
     try {
-      redis = await connectRedis(config.redisUrl, options.redisPrefix ?? (process.env.CONFAB_REDIS_PREFIX || DEFAULT_REDIS_PREFIX), log);
+      redis = await connectRedis(config.redisUrl, config.redisPrefix, log);
     } catch (error) {
       await db.close();
       throw error;
@@ -96,14 +101,14 @@ export async function createServer(config: Config = loadConfig(), options: Serve
   // With Redis, rate limits are shared by all nodes.
   const limits = createRateLimits(config.rateLimits, redis ? redisLimiterFactory(redis) : undefined, {
     limits: {
-      uploadsPerUser: { points: filesOptions.uploadsPerHour ?? DEFAULT_FILES_OPTIONS.uploadsPerHour, duration: 60 * 60 },
-      uploadBytesPerUser: { points: filesOptions.uploadBytesPerDay ?? DEFAULT_FILES_OPTIONS.uploadBytesPerDay, duration: 24 * 60 * 60 },
+      uploadsPerUser: { points: config.files.uploadsPerHour, duration: 60 * 60 },
+      uploadBytesPerUser: { points: config.files.uploadBytesPerDay, duration: 24 * 60 * 60 },
     },
   });
   const streams = redis ? redisStreamRegistry(redis) : memoryStreamRegistry();
-  const files = createFiles(config.dataDir, keys, filesOptions);
-  const jobs = createJobQueue(db, log, { ...loadJobOptions(process.env), ...options.jobs });
-  const push = createPushSender(vapid, pushOptions);
+  const files = createFiles(config.dataDir, keys, config.files);
+  const jobs = createJobQueue(db, log, config.jobs);
+  const push = createPushSender(vapid, config.push);
   const ctx: Context = { config, db, keys, log, bus: createLocalBus(), limits, streams, files, jobs, push };
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);

@@ -1,4 +1,4 @@
-/** File limits and storage, from the environment (see docs/files-and-notifications.md). */
+/** File limits and storage (see docs/files-and-notifications.md); the environment's values come through config.ts. */
 export interface FilesOptions {
   /** Largest file, in bytes (CONFAB_MAX_FILE_BYTES, default 25 MB). */
   maxFileBytes: number;
@@ -53,42 +53,3 @@ export const DEFAULT_FILES_OPTIONS: FilesOptions = {
   abandonedAfterMs: 24 * 60 * 60 * 1000,
   s3: undefined,
 };
-
-function positiveInt(value: string | undefined, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${value}`);
-  return n;
-}
-
-export function loadFilesOptions(env: NodeJS.ProcessEnv): Partial<FilesOptions> {
-  const out: Partial<FilesOptions> = {};
-  const max = positiveInt(env.CONFAB_MAX_FILE_BYTES, 'CONFAB_MAX_FILE_BYTES');
-  if (max !== undefined) out.maxFileBytes = max;
-  const ttl = positiveInt(env.CONFAB_UPLOAD_URL_TTL, 'CONFAB_UPLOAD_URL_TTL');
-  if (ttl !== undefined) out.uploadUrlTtlSeconds = ttl;
-  const numbers = [
-    ['CONFAB_UPLOADS_PER_HOUR', 'uploadsPerHour'],
-    ['CONFAB_UPLOAD_BYTES_PER_DAY', 'uploadBytesPerDay'],
-    ['CONFAB_PDF_MAX_PAGES', 'pdfMaxPages'],
-    ['CONFAB_PDF_TIMEOUT_MS', 'pdfTimeoutMs'],
-  ] as const;
-  for (const [name, key] of numbers) {
-    const value = positiveInt(env[name], name);
-    if (value !== undefined) out[key] = value;
-  }
-  if (env.CONFAB_S3_BUCKET) {
-    const missing = ['CONFAB_S3_ENDPOINT', 'CONFAB_S3_ACCESS_KEY_ID', 'CONFAB_S3_SECRET_ACCESS_KEY'].filter((k) => !env[k]);
-    if (missing.length > 0) throw new Error(`CONFAB_S3_BUCKET is set, so ${missing.join(', ')} must be too`);
-    out.s3 = {
-      endpoint: env.CONFAB_S3_ENDPOINT!,
-      bucket: env.CONFAB_S3_BUCKET,
-      region: env.CONFAB_S3_REGION || 'us-east-1',
-      accessKeyId: env.CONFAB_S3_ACCESS_KEY_ID!,
-      secretAccessKey: env.CONFAB_S3_SECRET_ACCESS_KEY!,
-      prefix: env.CONFAB_S3_PREFIX ?? '',
-      pathStyle: (env.CONFAB_S3_PATH_STYLE ?? 'true') !== 'false',
-    };
-  }
-  return out;
-}

@@ -94,6 +94,6 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);
   // The web app at /: registered last, so every API route wins over its wildcard.
-  await webRoutes(app);
+  await webRoutes(app, ctx.config.webDir);
   return app;
 }

@@ -43,14 +43,21 @@ export function createMetricsAccess(token: string | undefined, allow: readonly s
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 function addEntry(list: BlockList, entry: string): void {
-  const [address = '', bits] = entry.split('/');
+  const parsed = parseAllowEntry(entry);
+  if (!parsed) throw new Error(`CONFAB_METRICS_ALLOW: not an address or CIDR range: ${entry}`);
+  if (parsed.prefix === undefined) list.addAddress(parsed.address, parsed.type);
+  else list.addSubnet(parsed.address, parsed.prefix, parsed.type);
+}
+
+/** `10.0.0.7`, `10.0.0.0/8`, `fd00::/8`; undefined for anything else. */
+export function parseAllowEntry(entry: string): { address: string; prefix: number | undefined; type: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', bits, extra] = entry.split('/');
   const family = isIP(address);
-  if (family === 0) throw new Error(`CONFAB_METRICS_ALLOW: not an address or CIDR: ${entry}`);
+  if (family === 0 || extra !== undefined) return undefined;
   const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (bits === undefined) return list.addAddress(address, type);
-  const prefix = Number(bits);
-  if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) throw new Error(`CONFAB_METRICS_ALLOW: bad prefix length in ${entry}`);
-  list.addSubnet(address, prefix, type);
+  if (bits === undefined) return { address, prefix: undefined, type };
+  if (!/^\d+$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined;
+  return { address, prefix: Number(bits), type };
 }
 
 /** Every client address named by forwarding headers; an unreadable one counts as not allowed. */

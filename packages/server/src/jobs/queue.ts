@@ -41,11 +41,6 @@ export const DEFAULT_JOB_OPTIONS: JobQueueOptions = {
   maintenanceIntervalMs: 15 * 60 * 1000,
 };
 
-export function loadJobOptions(env: NodeJS.ProcessEnv): Partial<JobQueueOptions> {
-  const poll = Number.parseInt(env.CONFAB_JOBS_POLL_MS ?? '', 10);
-  return Number.isInteger(poll) && poll > 0 ? { pollIntervalMs: poll } : {};
-}
-
 export interface Job {
   id: number;
   kind: string;

@@ -37,18 +37,6 @@ export const DEFAULT_PUSH_OPTIONS: PushOptions = {
   allowInsecureEndpoints: false,
 };
 
-export function loadPushOptions(env: NodeJS.ProcessEnv): Partial<PushOptions> {
-  const out: Partial<PushOptions> = {};
-  if (env.CONFAB_VAPID_SUBJECT) {
-    if (!/^(mailto:|https:\/\/)/.test(env.CONFAB_VAPID_SUBJECT)) throw new Error('CONFAB_VAPID_SUBJECT must be a mailto: or https: URL');
-    out.subject = env.CONFAB_VAPID_SUBJECT;
-  }
-  const ttl = Number.parseInt(env.CONFAB_PUSH_TTL ?? '', 10);
-  if (Number.isInteger(ttl) && ttl >= 0) out.ttlSeconds = ttl;
-  if (env.CONFAB_PUSH_ALLOW_INSECURE === 'true') out.allowInsecureEndpoints = true;
-  return out;
-}
-
 export interface PushTarget {
   endpoint: string;
   keys: { p256dh: string; auth: string };

@@ -21,12 +21,9 @@ function valid(keys: { publicKey?: string | undefined; privateKey?: string | und
  * first start. Changing the keys orphans every subscription (browsers must subscribe again), so
  * several nodes must share them: set the variables, or share DATA_DIR.
  */
-export async function loadVapidKeys(dataDir: string, env: NodeJS.ProcessEnv): Promise<VapidKeys> {
-  const fromEnv = { publicKey: env.CONFAB_VAPID_PUBLIC_KEY, privateKey: env.CONFAB_VAPID_PRIVATE_KEY };
-  if (fromEnv.publicKey || fromEnv.privateKey) {
-    if (!valid(fromEnv)) throw new Error('CONFAB_VAPID_PUBLIC_KEY and CONFAB_VAPID_PRIVATE_KEY must both be set, as base64url P-256 keys (npx web-push generate-vapid-keys)');
-    return fromEnv;
-  }
+export async function loadVapidKeys(dataDir: string, configured: VapidKeys | undefined): Promise<VapidKeys> {
+  // Checked by config.ts when read from the environment.
+  if (configured) return configured;
   const file = path.join(dataDir, 'vapid.json');
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });

@@ -29,7 +29,6 @@ export interface RedisClients {
   close(): Promise<void>;
 }
 
-export const DEFAULT_REDIS_PREFIX = 'confab:';
 
 /**
  * How long a command on `pub` may go unanswered before it fails. Redis answers in well under a

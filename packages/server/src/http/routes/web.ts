@@ -58,7 +58,7 @@ function acceptsHtml(request: FastifyRequest): boolean {
  * (the app routes on the client), so a reload of /c/<id> works. Registered last: every API route
  * is more specific than the wildcard.
  */
-export async function webRoutes(app: App, dist = process.env.CONFAB_WEB_DIR || DEFAULT_DIST): Promise<void> {
+export async function webRoutes(app: App, dist = DEFAULT_DIST): Promise<void> {
   const root = path.resolve(dist);
   await app.register(fastifyStatic, { root, serve: false });
 
