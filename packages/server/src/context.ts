@@ -17,12 +17,13 @@ export interface Context {
   config: Config;
   db: Database;
   keys: Keyring;
+  /** This node's domain events (bus/bus.ts: what crosses nodes, and how). */
   bus: Bus;
   log: Logger;
   limits: RateLimits;
   /** Live text of AI answers being streamed (in process, or in Redis with several nodes). */
   streams: StreamRegistry;
-  /** Set once the AI runner has started. */
+  /** The AI runner; set by the composition root right after the context (they refer to each other). */
   ai?: AiRunner;
   /** Attachment bytes (local disk or S3), limits and upload-URL signing. */
   files: { store: FileStore; options: FilesOptions; signer: UrlSigner };
@@ -30,8 +31,8 @@ export interface Context {
   jobs: JobQueue;
   push: PushSender;
   /**
-   * Who is connected (with at least one socket that is not away), across nodes; set by the
-   * realtime gateway. Unset means nobody is: notifications then always go out by push.
+   * Who is connected (with at least one socket that is not away), across nodes: the realtime
+   * gateway's presence store. Unset means nobody is: notifications then always go out by push.
    */
   presence?: PresenceLookup;
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AiRunner } from './ai/runner.ts';
 import { memoryStreamRegistry, redisStreamRegistry } from './ai/streams.ts';
 import { createLocalBus } from './bus/bus.ts';
+import { wireView } from './realtime/fanout.ts';
 import { loadConfig, type Config } from './config.ts';
 import type { Context } from './context.ts';
 import { createKeyring, loadSecrets } from './crypto/keyring.ts';
@@ -14,11 +15,11 @@ import { createJobQueue, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
 import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
-import { notifyAiAnswerReady, registerNotificationJobs, startNotifications } from './operations/notifications.ts';
+import { registerNotificationJobs, startNotifications } from './operations/notifications.ts';
 import { createPushSender, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
-import { attachGateway, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
+import { attachGateway, presenceStoreFor, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
 import { connectRedis, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
 import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
@@ -109,42 +110,50 @@ export async function createServer(given: Config = loadConfig(), options: Server
   const files = createFiles(config.dataDir, keys, config.files);
   const jobs = createJobQueue(db, log, config.jobs);
   const push = createPushSender(vapid, config.push);
-  const ctx: Context = { config, db, keys, log, bus: createLocalBus(), limits, streams, files, jobs, push };
+  // "Is this user connected?" for notifications: the gateway's presence, across nodes.
+  const presence = presenceStoreFor(redis, options.realtime);
+  // Realtime's wire view, for the bus's catch-all subscribers (tests, diagnostics).
+  const bus = createLocalBus(wireView);
+  const ctx: Context = { config, db, keys, log, bus, limits, streams, files, jobs, push, presence };
+  // The runner and the context refer to each other (operations reach the runner through ctx.ai):
+  // set here, before anything can call it; it subscribes to the bus in start().
+  const metrics = createMetrics(options.defaultMetrics ?? false);
+  const ai = new AiRunner(ctx, streams, { redis, metrics });
+  ctx.ai = ai;
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
   registerSearchJobs(ctx);
-  // Subscribed before anything can store a message.
-  const notifications = startNotifications(ctx);
-  const metrics = createMetrics(options.defaultMetrics ?? false);
-  const app = await buildHttpApp(ctx, metrics, redis ? () => redis.ready() : undefined);
-  // Attached before listening, so no upgrade request can arrive without its handler.
-  const gateway = attachGateway({ ctx, metrics, httpServer: app.server, redis, options: options.realtime });
-  // "Is this user connected?" for notifications: the gateway's presence, across nodes.
-  ctx.presence = { online: (userIds) => gateway.presence.store.online(userIds) };
-  const ai = new AiRunner(ctx, streams, {
-    redis,
-    metrics,
-    onAnswerReady: (message) => {
-      notifyAiAnswerReady(ctx, message).catch((error: unknown) => log.warn({ err: error }, 'AI answer notification failed'));
-    },
-  });
+
+  // Start and stop in one order: each part is stopped, in reverse, after those started after it.
+  // Stopping, answers in flight end first (their final state is broadcast while sockets are open),
+  // then sockets (their cleanup, presence and last_seen_at, still needs Redis and the database),
+  // then HTTP, then notifications being worked out and jobs in hand (while the database is open).
+  const stops: (() => unknown)[] = [() => db.close(), () => redis?.close(), () => push.close(), () => jobs.stop()];
+  const stopAll = async () => {
+    while (stops.length > 0) await stops.pop()!();
+  };
+  let app: App;
+  let gateway: Gateway;
   try {
+    // Subscribed before anything can store a message.
+    const notifications = startNotifications(ctx);
+    stops.push(() => notifications.stop());
+    app = await buildHttpApp(ctx, metrics, redis ? () => redis.ready() : undefined);
+    stops.push(() => app.close());
+    // Attached before listening, so no upgrade request can arrive without its handler.
+    const attached = attachGateway({ ctx, metrics, httpServer: app.server, redis, options: options.realtime, presenceStore: presence });
+    gateway = attached;
+    stops.push(() => attached.close());
     // Closes answers a crash left streaming before anyone can see them as live.
+    stops.push(() => ai.close());
     await ai.start();
-    ctx.ai = ai;
     // A deep accept queue: after a restart thousands of clients reconnect within a second or two.
     // With Node's default (511) the kernel drops the SYNs that overflow it, and a dropped SYN is
     // retried after 1, 3, 7, 15 s…, so a few clients come back tens of seconds late. The kernel caps
     // it at net.core.somaxconn (4096 on current kernels).
     await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (error) {
-    await ai.close();
-    await gateway.close();
-    await app.close();
-    await notifications.stop();
-    push.close();
-    await redis?.close();
-    await db.close();
+    await stopAll();
     throw error;
   }
   // Web push, file deletion, text extraction, re-indexing search: polled from the database, off the request path.
@@ -165,17 +174,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
         // retries a refused connection within 2 s), instead of being let into a process that is
         // about to reset it. Requests and sockets already open carry on until closed below.
         app.server.close();
-        // Answers in flight end first (their final state is broadcast while sockets are open), then
-        // sockets: their cleanup (presence, last_seen_at) still needs Redis and the database.
-        await ai.close();
-        await gateway.close();
-        await app.close();
-        // Notifications being worked out and jobs in hand finish while the database is still open.
-        await notifications.stop();
-        await jobs.stop();
-        push.close();
-        await redis?.close();
-        await db.close();
+        await stopAll();
       })();
       return closing;
     },

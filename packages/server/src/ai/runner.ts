@@ -1,6 +1,6 @@
 import { ConfabError, type Message } from '@confab/protocol';
 import type { ModelMessage } from 'ai';
-import { emitToConversation, type BusEvent } from '../bus/bus.ts';
+import type { DomainEventOf } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { newId } from '../ids.ts';
@@ -21,8 +21,6 @@ const SYSTEM_PROMPT =
 export interface AiRunnerOptions {
   redis?: RedisClients | undefined;
   metrics?: Metrics | undefined;
-  /** Called when an answer is complete (e.g. "your AI answer is ready" notifications). */
-  onAnswerReady?: ((message: Message) => void) | undefined;
 }
 
 export interface AiStats {
@@ -83,7 +81,13 @@ export class AiRunner {
     // Without Redis (down at start-up) orphans cannot be told from answers streaming on other
     // nodes: the sweep below tries again.
     await this.closeOrphans().catch((error: unknown) => this.ctx.log.warn({ err: error }, 'orphan sweep failed'));
-    this.unsubscribe = this.ctx.bus.subscribe((event) => this.onBusEvent(event));
+    const unsubscribes = [
+      this.ctx.bus.subscribe('message_stored', (event) => this.onMessageStored(event)),
+      this.ctx.bus.subscribe('membership', (event) => this.onMembership(event)),
+    ];
+    this.unsubscribe = () => {
+      for (const unsubscribe of unsubscribes) unsubscribe();
+    };
     if (this.options.redis && this.controlChannel) {
       // Stop requests reach whichever node runs the answer. Not awaited: with Redis down the
       // subscription waits for it (and fails only when the node closes first).
@@ -139,14 +143,16 @@ export class AiRunner {
     }
   };
 
-  private onBusEvent(event: BusEvent): void {
-    if (this.closed) return;
-    if (event.type === 'membership' && event.userId === ASSISTANT_ID && !event.joined) {
-      this.stopConversation(event.conversationId).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'stopping answers of a conversation the assistant left failed'));
-      return;
-    }
-    if (event.type !== 'emit' || event.event !== 'chat:message_received' || event.repeat) return;
-    const message = event.payload as Message;
+  /** The assistant left: its answers there stop. */
+  private onMembership(event: DomainEventOf<'membership'>): void {
+    if (this.closed || event.userId !== ASSISTANT_ID || event.joined) return;
+    this.stopConversation(event.conversationId).catch((error: unknown) => this.ctx.log.warn({ err: error }, 'stopping answers of a conversation the assistant left failed'));
+  }
+
+  /** Stored on this node (the bus carries nothing from other nodes): one answer per trigger. */
+  private onMessageStored(event: DomainEventOf<'message_stored'>): void {
+    if (this.closed || event.repeat) return;
+    const { message } = event;
     if (message.authorId === ASSISTANT_ID || message.kind === 'system' || message.deletedAt) return;
     this.considerTrigger(message).catch((error: unknown) => this.ctx.log.error({ err: error, conversationId: message.conversationId }, 'AI trigger failed'));
   }
@@ -203,7 +209,7 @@ export class AiRunner {
 
   private async release(conversationId: string): Promise<void> {
     await this.ctx.db.query('UPDATE conversations SET generating = false WHERE id = $1', [conversationId]);
-    emitToConversation(this.ctx.bus, conversationId, 'conversation:update', { id: conversationId, generating: false });
+    this.ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, generating: false } });
     this.announceRelease(conversationId);
   }
 
@@ -238,8 +244,8 @@ export class AiRunner {
       throw new ConfabError('NOT_FOUND', 'no such conversation');
     }
     const message = { ...(await hydrateMessages(this.ctx, this.ctx.db, [row]))[0]!, streamIndex: 0 };
-    emitToConversation(this.ctx.bus, conversationId, 'chat:message_received', message);
-    emitToConversation(this.ctx.bus, conversationId, 'conversation:update', { id: conversationId, generating: true });
+    this.ctx.bus.publish({ type: 'message_stored', message });
+    this.ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, generating: true } });
     return message;
   }
 
@@ -295,7 +301,7 @@ export class AiRunner {
               idle.refresh();
               // Recorded for late joiners before it is announced (see streams.ts).
               this.streams.append(message.id, part.text);
-              emitToConversation(ctx.bus, message.conversationId, 'ai:delta', { conversationId: message.conversationId, messageId: message.id, index: pieces, text: part.text });
+              ctx.bus.publish({ type: 'answer_delta', delta: { conversationId: message.conversationId, messageId: message.id, index: pieces, text: part.text } });
               text += part.text;
               pieces++;
               if (!checkpoint && Date.now() - lastCheckpoint >= ai.checkpointMs) {
@@ -335,10 +341,7 @@ export class AiRunner {
     await this.streams.end(message.id);
     this.stats.answers++;
     this.options.metrics?.aiAnswers.inc({ status });
-    if (final) {
-      if (status === 'complete') this.options.onAnswerReady?.(final);
-      await this.maybeTitle(message.conversationId, requestedBy, modelId);
-    }
+    if (final) await this.maybeTitle(message.conversationId, requestedBy, modelId);
   }
 
   /** The final state takes the conversation's next seq, so `sync` delivers it to everyone. */
@@ -355,11 +358,8 @@ export class AiRunner {
       await tx.query('UPDATE conversations SET generating = false WHERE id = $1', [message.conversationId]);
       return (await hydrateMessages(ctx, tx, rows))[0];
     });
-    if (final) {
-      emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', final);
-      emitToConversation(ctx.bus, message.conversationId, 'ai:done', { conversationId: message.conversationId, messageId: message.id, status, content: final.content });
-    }
-    emitToConversation(ctx.bus, message.conversationId, 'conversation:update', { id: message.conversationId, generating: false });
+    if (final) ctx.bus.publish({ type: 'answer_completed', message: final, status });
+    ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: false } });
     this.announceRelease(message.conversationId);
     return final;
   }
@@ -461,7 +461,7 @@ export class AiRunner {
     title ||= firstWords(question);
     if (!title) return;
     const updated = await ctx.db.query('UPDATE conversations SET title = $2 WHERE id = $1 AND title IS NULL RETURNING 1', [conversationId, title]);
-    if (updated.length) emitToConversation(ctx.bus, conversationId, 'conversation:update', { id: conversationId, title });
+    if (updated.length) ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, title } });
   }
 
   // ---- control from clients ----
@@ -542,8 +542,8 @@ export class AiRunner {
         );
         return { ...(await hydrateMessages(ctx, tx, rows))[0]!, streamIndex: 0 };
       });
-      emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
-      emitToConversation(ctx.bus, message.conversationId, 'conversation:update', { id: message.conversationId, generating: true });
+      ctx.bus.publish({ type: 'message_changed', message });
+      ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: true } });
       this.launch(message, userId, modelId);
       return message;
     } catch (error) {

@@ -7,18 +7,17 @@ import {
   type Member,
   type Message,
   type Role,
-  type ServerEventName,
   type ServerEventPayload,
   type UpdateConversationBody,
 } from '@confab/protocol';
 import { z } from 'zod';
 import { DEFAULT_MODEL, requireListedModel } from '../ai/models.ts';
-import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
+import type { DomainEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { Queryable } from '../storage/db.ts';
 import { isAdmin, requireMember, roleRank, type MembershipRow } from './access.ts';
-import { recordMembershipChanges } from './liveChanges.ts';
+import { commitWithEvents } from './events.ts';
 import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
 import { iso, toPublicUser } from './users.ts';
 
@@ -214,47 +213,23 @@ async function sharedOf(ctx: Context, db: Queryable, id: string): Promise<Shared
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bus events are collected inside the transaction and published only after it commits, so no
-// client ever hears of a change that was rolled back.
+// Domain events are collected inside the transaction and published only after it commits
+// (commitWithEvents in events.ts).
 // ---------------------------------------------------------------------------------------------
 
-const toRoom = <E extends ServerEventName>(conversationId: string, event: E, payload: ServerEventPayload<E>): BusEvent => ({
-  type: 'emit',
-  room: conversationRoom(conversationId),
-  event,
-  payload,
-});
-const toUser = <E extends ServerEventName>(userId: string, event: E, payload: ServerEventPayload<E>): BusEvent => ({
-  type: 'emit',
-  room: userRoom(userId),
-  event,
-  payload,
-});
-const membership = (userId: string, conversationId: string, joined: boolean): BusEvent => ({ type: 'membership', userId, conversationId, joined });
-
-async function commit<T>(ctx: Context, fn: (tx: Queryable, events: BusEvent[]) => Promise<T>): Promise<T> {
-  const events: BusEvent[] = [];
-  const result = await ctx.db.transaction(async (tx) => {
-    const value = await fn(tx, events);
-    // Membership changes are also written down, in the same transaction: the broadcast that takes
-    // them to other nodes may be lost, and every node reads the recent ones back (liveChanges.ts).
-    // Only on PostgreSQL: the embedded database is one process, so one node, whose in-process bus
-    // loses nothing.
-    if (ctx.db.kind === 'postgres') await recordMembershipChanges(tx, events.flatMap((e) => (e.type === 'membership' ? [e] : [])));
-    return value;
-  });
-  for (const e of events) ctx.bus.publish(e);
-  return result;
-}
+const messageStored = (message: Message): DomainEvent => ({ type: 'message_stored', message });
+const conversationChanged = (change: ServerEventPayload<'conversation:update'>): DomainEvent => ({ type: 'conversation_changed', change });
+const memberView = (userId: string, view: ServerEventPayload<'conversation:update'>): DomainEvent => ({ type: 'member_view_changed', userId, view });
+const membership = (userId: string, conversationId: string, joined: boolean): DomainEvent => ({ type: 'membership', userId, conversationId, joined });
 
 /** Each member of a new conversation (or a new member) gets their own full view plus room membership. */
-async function announceJoins(ctx: Context, tx: Queryable, conversationId: string, userIds: string[], events: BusEvent[]): Promise<void> {
+async function announceJoins(ctx: Context, tx: Queryable, conversationId: string, userIds: string[], events: DomainEvent[]): Promise<void> {
   // Membership first: the gateway then puts the user's live sockets in the room before anything is sent to it.
   for (const u of userIds) events.push(membership(u, conversationId, true));
   const views = await hydratePairs(ctx, tx, userIds.map((userId) => ({ conversationId, userId })));
   for (const u of userIds) {
     const view = views.get(pairKey(conversationId, u));
-    if (view) events.push(toUser(u, 'conversation:update', view));
+    if (view) events.push(memberView(u, view));
   }
 }
 
@@ -315,7 +290,7 @@ export interface CreateResult {
 export async function createDirect(ctx: Context, userId: string, peerId: string): Promise<CreateResult> {
   if (peerId === userId) throw new ConfabError('VALIDATION_ERROR', 'a direct conversation needs another person');
   const directKey = [userId, peerId].sort().join(':');
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     const [peer] = await tx.query<{ is_bot: boolean }>('SELECT is_bot FROM users WHERE id = $1', [peerId]);
     if (!peer) throw new ConfabError('NOT_FOUND', 'no such user');
     if (peer.is_bot) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
@@ -343,8 +318,8 @@ export async function createDirect(ctx: Context, userId: string, peerId: string)
       const message = await appendSystemMessage(ctx, tx, existing.id, userId, `${nameList(missing.map((u) => names.get(u) ?? 'someone'))} rejoined the conversation`);
       await insertMembers(tx, existing.id, missing, 'member', message.seq);
       await announceJoins(ctx, tx, existing.id, missing, events);
-      events.push(toRoom(existing.id, 'chat:message_received', message));
-      events.push(toRoom(existing.id, 'conversation:update', await sharedOf(ctx, tx, existing.id)));
+      events.push(messageStored(message));
+      events.push(conversationChanged(await sharedOf(ctx, tx, existing.id)));
     }
     return { conversation: await getConversation(ctx, userId, existing.id, tx), created: false };
   });
@@ -353,7 +328,7 @@ export async function createDirect(ctx: Context, userId: string, peerId: string)
 export async function createGroup(ctx: Context, userId: string, body: { title: string; participantIds: string[] }): Promise<Conversation> {
   const others = [...new Set(body.participantIds)].filter((id) => id !== userId);
   checkMemberCap(others.length + 1);
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     await requireUsers(tx, others);
     const id = newId();
     await tx.query(`INSERT INTO conversations (id, type, title, created_by) VALUES ($1, 'group', $2, $3)`, [id, body.title, userId]);
@@ -371,7 +346,7 @@ export async function createGroup(ctx: Context, userId: string, body: { title: s
  */
 export async function createAssistant(ctx: Context, userId: string, body: { model?: string | undefined; title?: string | undefined }): Promise<Conversation> {
   if (body.model !== undefined) await requireListedModel(ctx, userId, body.model);
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     const id = newId();
     await tx.query(`INSERT INTO conversations (id, type, title, model, created_by) VALUES ($1, 'assistant', $2, $3, $4)`, [
       id,
@@ -469,7 +444,7 @@ export async function listConversations(ctx: Context, userId: string, q: ListQue
 // ---------------------------------------------------------------------------------------------
 
 export async function updateConversation(ctx: Context, userId: string, id: string, patch: UpdateConversationBody): Promise<Conversation> {
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined });
     let renamed: Message | undefined;
     if (patch.title !== undefined) {
@@ -501,11 +476,11 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
     }
     const view = await getConversation(ctx, userId, id, tx);
     if (renamed) {
-      events.push(toRoom(id, 'chat:message_received', renamed));
-      events.push(toRoom(id, 'conversation:update', sharedView(view)));
+      events.push(messageStored(renamed));
+      events.push(conversationChanged(sharedView(view)));
     }
     // The caller's other devices learn of pins, drafts, etc.; nobody else does.
-    if (own.length > 0 || renamed) events.push(toUser(userId, 'conversation:update', view));
+    if (own.length > 0 || renamed) events.push(memberView(userId, view));
     return view;
   });
 }
@@ -522,7 +497,7 @@ function requireGroup(me: MembershipRow, action: string): void {
 
 export async function addParticipants(ctx: Context, userId: string, id: string, body: { userIds: string[]; role?: Exclude<Role, 'owner'> | undefined }): Promise<Conversation> {
   const role = body.role ?? 'member';
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     const me = await requireMember(tx, id, userId, { lock: true });
     requireGroup(me, 'have members added');
     if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can add members');
@@ -541,8 +516,8 @@ export async function addParticipants(ctx: Context, userId: string, id: string, 
     await insertMembers(tx, id, added, role, message.seq);
     await announceJoins(ctx, tx, id, added, events);
     const view = await getConversation(ctx, userId, id, tx);
-    events.push(toRoom(id, 'chat:message_received', message));
-    events.push(toRoom(id, 'conversation:update', sharedView(view)));
+    events.push(messageStored(message));
+    events.push(conversationChanged(sharedView(view)));
     return view;
   });
 }
@@ -557,12 +532,12 @@ export interface RemovalOutcome {
  * leaving hands the group to the longest-standing admin, else the longest-standing person; the
  * last person leaving deletes the conversation (a bot alone in it is no conversation).
  */
-async function removeMember(ctx: Context, tx: Queryable, events: BusEvent[], me: MembershipRow, targetId: string, targetRole: Role): Promise<RemovalOutcome> {
+async function removeMember(ctx: Context, tx: Queryable, events: DomainEvent[], me: MembershipRow, targetId: string, targetRole: Role): Promise<RemovalOutcome> {
   const id = me.conversation_id;
   const leaving = targetId === me.user_id;
   await tx.query('DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [id, targetId]);
   events.push(membership(targetId, id, false));
-  events.push(toUser(targetId, 'conversation:update', { id, removed: true }));
+  events.push(memberView(targetId, { id, removed: true }));
 
   const remaining = await tx.query<{ user_id: string; role: Role; is_bot: boolean }>(
     `SELECT cm.user_id, cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
@@ -586,17 +561,17 @@ async function removeMember(ctx: Context, tx: Queryable, events: BusEvent[], me:
     text += `; ${(await displayNames(tx, [heir.user_id])).get(heir.user_id) ?? 'someone'} is now the owner`;
   }
   const message = await appendSystemMessage(ctx, tx, id, me.user_id, text);
-  events.push(toRoom(id, 'chat:message_received', message));
-  events.push(toRoom(id, 'conversation:update', await sharedOf(ctx, tx, id)));
+  events.push(messageStored(message));
+  events.push(conversationChanged(await sharedOf(ctx, tx, id)));
   if (newOwner) {
     const view = await getConversation(ctx, newOwner, id, tx);
-    events.push(toUser(newOwner, 'conversation:update', view));
+    events.push(memberView(newOwner, view));
   }
   return { deleted: false };
 }
 
 export async function removeParticipant(ctx: Context, userId: string, id: string, targetId: string): Promise<RemovalOutcome> {
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     const me = await requireMember(tx, id, userId, { lock: true });
     if (targetId === userId) return removeMember(ctx, tx, events, me, userId, me.role);
     requireGroup(me, 'have members removed');
@@ -610,7 +585,7 @@ export async function removeParticipant(ctx: Context, userId: string, id: string
 
 /** Owner of a group or assistant conversation: delete it for everyone. Anyone else: leave it. */
 export async function deleteConversation(ctx: Context, userId: string, id: string): Promise<void> {
-  await commit(ctx, async (tx, events) => {
+  await commitWithEvents(ctx, async (tx, events) => {
     const me = await requireMember(tx, id, userId, { lock: true });
     if (me.role !== 'owner') {
       await removeMember(ctx, tx, events, me, userId, me.role);
@@ -621,13 +596,13 @@ export async function deleteConversation(ctx: Context, userId: string, id: strin
     await tx.query('DELETE FROM conversations WHERE id = $1', [id]);
     for (const m of members) {
       events.push(membership(m.user_id, id, false));
-      events.push(toUser(m.user_id, 'conversation:update', { id, deleted: true }));
+      events.push(memberView(m.user_id, { id, deleted: true }));
     }
   });
 }
 
 export async function changeRole(ctx: Context, userId: string, id: string, targetId: string, role: Role): Promise<Conversation> {
-  return commit(ctx, async (tx, events) => {
+  return commitWithEvents(ctx, async (tx, events) => {
     const me = await requireMember(tx, id, userId, { lock: true });
     requireGroup(me, 'have roles');
     if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can change roles');
@@ -652,11 +627,11 @@ export async function changeRole(ctx: Context, userId: string, id: string, targe
     const views = await hydratePairs(ctx, tx, [userId, targetId].map((u) => ({ conversationId: id, userId: u })));
     const mine = views.get(pairKey(id, userId))!;
     const theirs = views.get(pairKey(id, targetId));
-    events.push(toRoom(id, 'chat:message_received', message));
-    events.push(toRoom(id, 'conversation:update', sharedView(mine)));
+    events.push(messageStored(message));
+    events.push(conversationChanged(sharedView(mine)));
     // `role` is part of each member's own view; the two whose role changed get theirs.
-    if (theirs) events.push(toUser(targetId, 'conversation:update', theirs));
-    if (role === 'owner') events.push(toUser(userId, 'conversation:update', mine));
+    if (theirs) events.push(memberView(targetId, theirs));
+    if (role === 'owner') events.push(memberView(userId, mine));
     return mine;
   });
 }

@@ -1,6 +1,5 @@
 import { ConfabError, LIMITS, type Attachment, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
-import { emitToConversation } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
@@ -208,7 +207,7 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   if (inserted) {
     // The plaintext is at hand: no need to decrypt what was just encrypted.
     const message = toMessage(ctx, inserted, [], body.content);
-    emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', message);
+    ctx.bus.publish({ type: 'message_stored', message });
     return { message, created: true };
   }
   // Nothing inserted: either this clientId was sent before, or the caller is not a member.
@@ -231,7 +230,7 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   // Announced again: a client retries when it got no answer, e.g. because the node that stored the
   // message died between commit and publish; without this the others would see it only at their
   // next sync. Clients de-duplicate by id; `repeat` keeps the AI and notifications from reacting twice.
-  emitToConversation(ctx.bus, body.conversationId, 'chat:message_received', message, { repeat: true });
+  ctx.bus.publish({ type: 'message_stored', message, repeat: true });
   return { message, created: false };
 }
 
@@ -303,7 +302,7 @@ export async function editMessage(ctx: Context, userId: string, messageId: strin
     );
     return reload(ctx, tx, messageId);
   });
-  emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  ctx.bus.publish({ type: 'message_changed', message });
   return message;
 }
 
@@ -330,7 +329,7 @@ export async function deleteMessage(ctx: Context, userId: string, messageId: str
   });
   if (changed) {
     ctx.jobs.kick();
-    emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+    ctx.bus.publish({ type: 'message_changed', message });
   }
   return message;
 }
@@ -359,7 +358,7 @@ export async function markStatus(ctx: Context, userId: string, messageId: string
     { prepare: true },
   );
   if (moved.length > 0) {
-    emitToConversation(ctx.bus, row.conversation_id, 'chat:message_status_updated', { conversationId: row.conversation_id, userId, status, seq: row.seq });
+    ctx.bus.publish({ type: 'receipt_moved', receipt: { conversationId: row.conversation_id, userId, status, seq: row.seq } });
   }
   return { seq: row.seq };
 }
@@ -385,6 +384,6 @@ export async function setReaction(ctx: Context, userId: string, messageId: strin
     await tx.query('UPDATE messages SET updated_seq = $2 WHERE id = $1', [messageId, seq]);
     return { message: await reload(ctx, tx, messageId), changed: true };
   });
-  if (changed) emitToConversation(ctx.bus, message.conversationId, 'chat:message_updated', message);
+  if (changed) ctx.bus.publish({ type: 'message_changed', message });
   return message;
 }

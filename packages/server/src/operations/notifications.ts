@@ -7,7 +7,6 @@ import {
   type ServerEventPayload,
   type UpdateNotificationSettingsBody,
 } from '@confab/protocol';
-import { conversationRoom, emitToUser, type BusEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { PermanentJobError, RetryLaterError } from '../jobs/queue.ts';
@@ -152,7 +151,7 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
     // Presence unknown (Redis away): better told twice than not at all.
     ctx.log.warn({ err: error }, 'presence lookup failed; notifying in app and by push');
   }
-  for (const d of deliveries) if (d.inApp && (!online || online.has(d.userId))) emitToUser(ctx.bus, d.userId, 'notification', d.event);
+  for (const d of deliveries) if (d.inApp && (!online || online.has(d.userId))) ctx.bus.publish({ type: 'notification', userId: d.userId, notification: d.event });
   const offline = online ? deliveries.filter((d) => !online.has(d.userId)) : deliveries;
   if (offline.length === 0) return;
   const subscriptions = await ctx.db.query<{ id: string; user_id: string }>('SELECT id, user_id FROM push_subscriptions WHERE user_id = ANY($1::text[])', [
@@ -284,7 +283,7 @@ export interface NotificationTrigger {
 }
 
 /**
- * Listens to this node's bus for stored messages. Messages are gathered for `windowMs` and then
+ * Listens to this node's bus for stored messages and completed AI answers. Messages are gathered for `windowMs` and then
  * handled together (one query per batch, whatever its size), a few batches at a time: under load
  * the queries per second stay bounded instead of growing with the message rate (in the benchmarks,
  * two queries per message were as many round trips as storing the messages). A notification is a
@@ -295,7 +294,6 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
   const concurrency = opts.concurrency ?? 2;
   const maxQueued = opts.maxQueued ?? 10_000;
   const windowMs = opts.windowMs ?? 20;
-  const convPrefix = conversationRoom('');
   // Message ids seen lately, in two generations: the older one is dropped whole when the newer
   // fills, so 10,000–20,000 ids are remembered. (Evicting the oldest id of one Set for each new one
   // costs more per message than it should: V8 skips the deleted entries from the start on every
@@ -329,9 +327,9 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
     }
   };
 
-  const unsubscribe = ctx.bus.subscribe((event: BusEvent) => {
-    if (stopped || event.type !== 'emit' || event.event !== 'chat:message_received' || event.repeat || !event.room.startsWith(convPrefix)) return;
-    const message = event.payload as Message;
+  const unsubscribeStored = ctx.bus.subscribe('message_stored', (event) => {
+    if (stopped || event.repeat) return;
+    const { message } = event;
     if (message.kind === 'system' || message.status !== 'complete' || message.deletedAt) return;
     if (Date.now() - Date.parse(message.createdAt) > MAX_AGE_MS) return;
     if (recent.has(message.id) || older.has(message.id)) return;
@@ -345,13 +343,24 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
     schedule();
   });
 
+  const answering = new Set<Promise<void>>();
+  // "Your AI answer is ready": handled at once (answers are few), and waited for by stop().
+  const unsubscribeAnswers = ctx.bus.subscribe('answer_completed', (event) => {
+    if (stopped || event.status !== 'complete') return;
+    const task: Promise<void> = notifyAiAnswerReady(ctx, event.message)
+      .catch((error: unknown) => ctx.log.warn({ err: error }, 'AI answer notification failed'))
+      .finally(() => answering.delete(task));
+    answering.add(task);
+  });
+
   return {
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      unsubscribe();
+      unsubscribeStored();
+      unsubscribeAnswers();
       queue.length = 0;
-      while (running.size > 0) await Promise.allSettled([...running]);
+      while (running.size + answering.size > 0) await Promise.allSettled([...running, ...answering]);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
-import { LIMITS, type Message, type ServerEventName } from '@confab/protocol';
+import { LIMITS } from '@confab/protocol';
 import { Server } from 'socket.io';
-import { conversationRoom, userRoom, type BusEvent } from '../bus/bus.ts';
+import { conversationRoom, userRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { verifyAccessToken } from '../auth/tokens.ts';
@@ -15,9 +15,9 @@ import { messageHandlers } from './handlers/messages.ts';
 import { presenceHandlers } from './handlers/presence.ts';
 import { syncHandlers } from './handlers/sync.ts';
 import { typingHandlers } from './handlers/typing.ts';
-import { SeqGate } from './ordering.ts';
+import { startFanout } from './fanout.ts';
 import { Presence } from './presence.ts';
-import { createLocalPresenceStore, createRedisPresenceStore } from './presenceStore.ts';
+import { createLocalPresenceStore, createRedisPresenceStore, type PresenceStore } from './presenceStore.ts';
 import type { RedisClients } from './redis.ts';
 import { TypingTracker } from './typing.ts';
 import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded, SocketData } from './types.ts';
@@ -68,6 +68,14 @@ export interface GatewayDeps {
   httpServer: HttpServer;
   redis?: RedisClients | undefined;
   options?: Partial<GatewayOptions> | undefined;
+  /** Who is connected, across nodes (see presenceStoreFor); the composition root also gives it to notifications. */
+  presenceStore?: PresenceStore | undefined;
+}
+
+/** In Redis with several nodes, else in this process. */
+export function presenceStoreFor(redis: RedisClients | undefined, options?: Partial<GatewayOptions>): PresenceStore {
+  const ttlMs = options?.presenceTtlMs ?? DEFAULT_GATEWAY_OPTIONS.presenceTtlMs;
+  return redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs }) : createLocalPresenceStore();
 }
 
 interface ConnInternals {
@@ -143,7 +151,7 @@ function coalesceWrites(io: AppServer): void {
 /** The reorder buffer's hold with Redis (several nodes); see attachGateway. */
 const MULTI_NODE_HOLD_MS = 3;
 
-export function attachGateway({ ctx, metrics, httpServer, redis, options }: GatewayDeps): Gateway {
+export function attachGateway({ ctx, metrics, httpServer, redis, options, presenceStore }: GatewayDeps): Gateway {
   // With several nodes, most seq gaps a node sees were published by another node, straight to the
   // sockets through the adapter: they never pass this node's reorder buffer, so waiting 25 ms for
   // them only adds latency (many times the median delivery time over two nodes: docs/benchmarks.md).
@@ -165,7 +173,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
   if (redis) io.adapter(redis.socketAdapter);
   coalesceWrites(io);
 
-  const store = redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs: opts.presenceTtlMs }) : createLocalPresenceStore();
+  const store = presenceStore ?? presenceStoreFor(redis, opts);
   const presence = new Presence(ctx, io, store);
   const typing = new TypingTracker((state, isTyping, except) => {
     const target = except ? io.to(conversationRoom(state.conversationId)).except(except) : io.to(conversationRoom(state.conversationId));
@@ -255,31 +263,9 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
   };
   io.on('confab:sessions_ended', (ended) => onSessionsEnded(ended));
 
-  // ---- Bus: committed changes become emits ----
-  const gate = new SeqGate((e) => io.to(e.room).emit(e.event as ServerEventName, e.payload as never), { holdMs: opts.orderingHoldMs });
-  const CONV = conversationRoom('');
-  const unsubscribeBus = ctx.bus.subscribe((event: BusEvent) => {
-    if (closed) return;
-    if (event.type === 'membership') {
-      const change = { userId: event.userId, conversationId: event.conversationId, joined: event.joined };
-      onLiveMembership(change);
-      // Fire and forget: if it is lost, the other nodes' reconcile applies the change instead.
-      if (redis) io.serverSideEmit('confab:membership', change);
-      return;
-    }
-    if (event.type === 'sessions_ended') {
-      const ended = { userId: event.userId, sessionIds: event.sessionIds };
-      onSessionsEnded(ended);
-      if (redis) io.serverSideEmit('confab:sessions_ended', ended);
-      return;
-    }
-    if (event.room.startsWith(CONV)) {
-      const seq = event.event === 'chat:message_received' || event.event === 'chat:message_updated' ? (event.payload as Message).updatedSeq : undefined;
-      gate.push(event.room.slice(CONV.length), { room: event.room, event: event.event, payload: event.payload }, seq);
-    } else {
-      io.to(event.room).emit(event.event, event.payload as never);
-    }
-  });
+  // ---- Committed events become emits (fanout.ts), membership and ended sessions move sockets ----
+  const fanout = startFanout(ctx.bus, io, { onMembership: onLiveMembership, onSessionsEnded }, { holdMs: opts.orderingHoldMs, crossNodes: redis !== undefined });
+  const { gate } = fanout;
 
   // ---- Handshake: authenticate, then join the user's rooms before the client hears "connect" ----
   io.use(async (socket, next) => {
@@ -489,10 +475,10 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options }: Gate
     async close() {
       if (closed) return;
       closed = true;
+      fanout.stop();
       for (const t of timers) clearInterval(t);
       await reconciling;
       for (const off of redisListeners) off();
-      unsubscribeBus();
       gate.close();
       // The connections are dropped rather than closed politely: a stock socket.io-client that hears
       // "io server disconnect" stays offline, whereas it retries a dropped connection by itself (the
