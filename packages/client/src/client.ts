@@ -10,7 +10,6 @@ import {
   type LoginBody,
   type Me,
   type Message,
-  type MessageList,
   type RegisterBody,
   type ServerEventName,
   type ServerEventPayload,
@@ -18,6 +17,7 @@ import {
   type TokenPair,
 } from '@confab/protocol';
 import { io } from 'socket.io-client';
+import { RestApi } from './api.ts';
 import { Connection, type SocketFactory, type SocketLike } from './connection.ts';
 import { CrossTab, type TabMessage } from './crosstab.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
@@ -128,6 +128,8 @@ export class ConfabClient {
   private readonly storage: Storage;
   private readonly store: Store;
   private readonly rest: Rest;
+  /** Every REST route of the contract as a typed call (see REST_ROUTES); plain requests that leave the local store alone. */
+  readonly api: RestApi;
   private readonly session: Session;
   private readonly conn: Connection;
   private readonly outbox: Outbox;
@@ -221,6 +223,7 @@ export class ConfabClient {
       refresh: (rejected) => this.session.refresh(rejected),
       online: () => this.conn.network,
     });
+    this.api = new RestApi(this.rest);
     this.conn = new Connection({
       url: this.url,
       clock: this.clock,
@@ -561,8 +564,8 @@ export class ConfabClient {
   private fetchConversation(id: string): Promise<void> {
     let p = this.fetchingConversations.get(id);
     if (!p) {
-      p = this.rest
-        .request<Conversation>('GET', `/api/conversations/${encodeURIComponent(id)}`)
+      p = this.api
+        .getConversation(id)
         .then((c) => this.store.upsertConversation(c, { startWindowAtEnd: true }))
         .catch((error: unknown) => {
           if (error instanceof ConfabError && (error.code === 'NOT_FOUND' || error.code === 'FORBIDDEN')) this.store.removeConversation(id);
@@ -634,8 +637,7 @@ export class ConfabClient {
     try {
       let cursor: string | null = null;
       do {
-        const query: string = `?limit=${LIMITS.maxPageSize}&archived=all${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-        const page: ConversationList = await this.rest.request<ConversationList>('GET', `/api/conversations${query}`);
+        const page: ConversationList = await this.api.listConversations({ limit: LIMITS.maxPageSize, archived: 'all', ...(cursor ? { cursor } : {}) });
         for (const c of page.conversations) this.store.upsertConversation(c, { startWindowAtEnd: true });
         cursor = page.nextCursor;
       } while (cursor);
@@ -784,10 +786,7 @@ export class ConfabClient {
     this.store.beginOlderLoad(conversationId);
     const p = (async () => {
       try {
-        const page = await this.rest.request<MessageList>(
-          'GET',
-          `/api/messages/${encodeURIComponent(conversationId)}?limit=${this.pageSize}&before=${before}`,
-        );
+        const page = await this.api.listMessages(conversationId, { limit: this.pageSize, before });
         // The window may have moved while we waited (the conversation was dropped, or re-based).
         if (this.store.olderBefore(conversationId) !== before) this.store.endOlderLoad(conversationId, null);
         else {
@@ -903,27 +902,24 @@ export class ConfabClient {
   }
 
   edit(messageId: string, content: string): Promise<Message> {
-    const id = encodeURIComponent(messageId);
     return this.optimistic(
       messageId,
       // Idempotent: once the stored state shows the edit (live event before the ack), the guess steps aside.
       (m) => (m.content === content && m.editedAt ? m : { ...m, content, editedAt: new Date(this.clock.now()).toISOString() }),
-      () => this.call('chat:message_edit', { messageId, content }, () => this.rest.request<Message>('PATCH', `/api/messages/${id}`, { content })),
+      () => this.call('chat:message_edit', { messageId, content }, () => this.api.editMessage(messageId, content)),
     );
   }
 
   remove(messageId: string): Promise<Message> {
-    const id = encodeURIComponent(messageId);
     return this.optimistic(
       messageId,
       (m) => (m.deletedAt ? m : { ...m, content: '', attachments: [], reactions: [], deletedAt: new Date(this.clock.now()).toISOString() }),
-      () => this.call('chat:message_delete', { messageId }, () => this.rest.request<Message>('DELETE', `/api/messages/${id}`)),
+      () => this.call('chat:message_delete', { messageId }, () => this.api.deleteMessage(messageId)),
     );
   }
 
   react(messageId: string, emoji: string, on = true): Promise<Message> {
     const me = this.signedInAs ?? '';
-    const id = encodeURIComponent(messageId);
     return this.optimistic(
       messageId,
       (m) => {
@@ -938,11 +934,7 @@ export class ConfabClient {
         return { ...m, reactions: reactions.map((r) => ({ ...r, count: r.userIds.length })).filter((r) => r.count > 0) };
       },
       () =>
-        this.call('chat:reaction', { messageId, emoji, on }, () =>
-          on
-            ? this.rest.request<Message>('POST', `/api/messages/${id}/reactions`, { emoji })
-            : this.rest.request<Message>('DELETE', `/api/messages/${id}/reactions/${encodeURIComponent(emoji)}`),
-        ),
+        this.call('chat:reaction', { messageId, emoji, on }, () => (on ? this.api.addReaction(messageId, emoji) : this.api.removeReaction(messageId, emoji))),
     );
   }
 
@@ -972,9 +964,7 @@ export class ConfabClient {
     const m = this.store.getMessage(messageId);
     const rollback = m ? this.store.setOwnRead(m.conversationId, m.seq) : () => {};
     try {
-      return await this.call('chat:message_read', { messageId }, () =>
-        this.rest.request<{ seq: number }>('POST', `/api/messages/${encodeURIComponent(messageId)}/status`, { status: 'read' }),
-      );
+      return await this.call('chat:message_read', { messageId }, () => this.api.markMessage(messageId, 'read'));
     } catch (error) {
       rollback();
       throw error;
@@ -994,21 +984,24 @@ export class ConfabClient {
 
   // ================================================================ conversations and REST
 
-  /** Any REST route of the contract, with the session's token (and one refresh after a 401). */
+  /** Any REST route of the contract, with the session's token (and one refresh after a 401); `api` has a typed call for each. */
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     return this.rest.request<T>(method, path, body);
   }
 
+  /** A new group with the caller as owner, added to the local store. */
   async createGroup(title: string, participantIds: string[] = []): Promise<Conversation> {
-    return this.adopt(await this.rest.request<Conversation>('POST', '/api/conversations/group', { title, participantIds }));
+    return this.adopt(await this.api.createGroup({ title, participantIds }));
   }
 
+  /** The direct conversation with a user (created if there is none), added to the local store. */
   async createDirect(userId: string): Promise<Conversation> {
-    return this.adopt(await this.rest.request<Conversation>('POST', '/api/conversations/direct', { userId }));
+    return this.adopt(await this.api.createDirect(userId));
   }
 
+  /** A new conversation with the assistant, added to the local store. */
   async createAssistant(options: { model?: string; title?: string } = {}): Promise<Conversation> {
-    return this.adopt(await this.rest.request<Conversation>('POST', '/api/conversations/assistant', options));
+    return this.adopt(await this.api.createAssistant(options));
   }
 
   private adopt(c: Conversation): Conversation {
