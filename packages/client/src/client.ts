@@ -6,18 +6,16 @@ import {
   type ClientEventPayload,
   type ClientEventResults,
   type Conversation,
-  type ConversationList,
   type LoginBody,
   type Me,
   type Message,
-  type MessageList,
   type RegisterBody,
   type ServerEventName,
   type ServerEventPayload,
-  type SyncResult,
   type TokenPair,
 } from '@confab/protocol';
 import { io } from 'socket.io-client';
+import { RestApi } from './api.ts';
 import { Connection, type SocketFactory, type SocketLike } from './connection.ts';
 import { CrossTab, type TabMessage } from './crosstab.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
@@ -28,6 +26,7 @@ import { tokenExpiry } from './jwt.ts';
 import { indexedDbStorage } from './storage/indexeddb.ts';
 import { memoryStorage } from './storage/memory.ts';
 import { Store } from './store.ts';
+import { SyncEngine } from './sync.ts';
 import {
   systemClock,
   type ChatMessage,
@@ -92,8 +91,7 @@ export interface MessagesMeta {
   loadingOlder: boolean;
 }
 
-/** How long a gap in a conversation's live changes may stay open before we sync (see scheduleGapSync). */
-export const GAP_GRACE_MS = 100;
+export { GAP_GRACE_MS } from './sync.ts';
 
 const defaultSocketFactory: SocketFactory = (url, options) => io(url, options) as unknown as SocketLike;
 
@@ -128,6 +126,8 @@ export class ConfabClient {
   private readonly storage: Storage;
   private readonly store: Store;
   private readonly rest: Rest;
+  /** Every REST route of the contract as a typed call (see REST_ROUTES); plain requests that leave the local store alone. */
+  readonly api: RestApi;
   private readonly session: Session;
   private readonly conn: Connection;
   private readonly outbox: Outbox;
@@ -139,17 +139,7 @@ export class ConfabClient {
   private me: Me | null = null;
   private signedInAs: string | null = null;
 
-  // sync state
-  private syncing = false;
-  private syncQueued = false;
-  private synced = false;
-  private bootstrapped = false;
-  private buffer: (() => void)[] = [];
-  private syncRetryTimer: unknown = null;
-  /** Per conversation: changes applied ahead of a gap (updatedSeq > cursor + 1). */
-  private ahead = new Map<string, Set<number>>();
-  private gapTimer: unknown = null;
-  private syncFailures = 0;
+  private readonly sync: SyncEngine;
 
   private interest = new Map<string, number>();
   private typingSent = new Map<string, { isTyping: boolean; at: number }>();
@@ -159,7 +149,6 @@ export class ConfabClient {
   private typingQueries = new Map<string, LiveQuery<string[]>>();
   private metaQueries = new Map<string, LiveQuery<MessagesMeta>>();
   private conversationsLiveQuery: LiveQuery<Conversation[]> | null = null;
-  private fetchingConversations = new Map<string, Promise<void>>();
   private listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
     message: new Set(),
     notification: new Set(),
@@ -221,6 +210,7 @@ export class ConfabClient {
       refresh: (rejected) => this.session.refresh(rejected),
       online: () => this.conn.network,
     });
+    this.api = new RestApi(this.rest);
     this.conn = new Connection({
       url: this.url,
       clock: this.clock,
@@ -231,7 +221,7 @@ export class ConfabClient {
       attach: (socket, isCurrent) => this.attach(socket, isCurrent),
       onConnect: () => this.onConnect(),
       onDisconnect: () => {
-        this.synced = false;
+        this.sync.disconnected();
         this.signal();
       },
     });
@@ -240,15 +230,29 @@ export class ConfabClient {
       storage: this.storage,
       store: this.store,
       clock: this.clock,
-      apply: (m) => this.applyChange(m, { replaceEqual: true }),
+      apply: (m) => this.sync.applyChange(m, { replaceEqual: true }),
       send: (entry) => this.sendEntry(entry),
-      canDrain: () => this.conn.connected && this.synced && (this.tabs === null || this.tabs.isLeader),
+      canDrain: () => this.conn.connected && this.sync.synced && (this.tabs === null || this.tabs.isLeader),
       refresh: async () => (await this.session.refresh().catch(() => null)) !== null,
       onChange: (change) => {
         this.signal();
         if ('entry' in change) this.tabs?.post({ type: 'outbox', entry: change.entry });
         else this.tabs?.post({ type: 'outbox-removed', clientId: change.removed, message: change.message });
       },
+    });
+
+    this.sync = new SyncEngine({
+      store: this.store,
+      conn: this.conn,
+      api: this.api,
+      outbox: this.outbox,
+      clock: this.clock,
+      random: this.random,
+      pageSize: this.syncPageSize,
+      signedInAs: () => this.signedInAs,
+      closed: () => this.closed,
+      onError: (error) => this.emit('error', error),
+      signal: () => this.signal(),
     });
 
     const conn = this.conn;
@@ -372,10 +376,8 @@ export class ConfabClient {
     this.tabs = null;
     this.outbox.clear();
     this.store.clear();
-    this.bootstrapped = false;
-    this.synced = false;
+    this.sync.reset();
     this.typingSent.clear();
-    this.ahead.clear();
   }
 
   // ================================================================ cross-tab
@@ -469,219 +471,27 @@ export class ConfabClient {
       socket.on(event, (payload: ServerEventPayload<E>) => {
         if (!isCurrent() || this.closed) return;
         // While a sync runs, live events wait: what sync returns is applied first, then these, in order.
-        if (buffered && this.syncing) this.buffer.push(() => handler(payload));
+        if (buffered) this.sync.deliver(() => handler(payload));
         else handler(payload);
       });
     };
-    on('chat:message_received', (m) => this.applyChange(m));
-    on('chat:message_updated', (m) => this.applyChange(m));
+    on('chat:message_received', (m) => this.sync.applyChange(m));
+    on('chat:message_updated', (m) => this.sync.applyChange(m));
     on('chat:message_status_updated', (e) => this.store.receipt(e));
     on('chat:user_typing', (e) => this.store.userTyping(e), false);
     on('user:status_changed', (e) => this.store.setPresence(e), false);
-    on('conversation:update', (c) => this.onConversationUpdate(c));
+    on('conversation:update', (c) => this.sync.onConversationUpdate(c));
     on('ai:delta', (e) => this.store.aiDelta(e));
     on('ai:done', (e) => this.store.aiDone(e));
     on('notification', (e) => this.emit('notification', e), false);
   }
 
   private onConnect(): void {
-    this.synced = false;
     for (const id of this.fillBlocked) this.store.notifier.touch(`meta:${id}`);
     this.fillBlocked.clear();
     // Interest is per socket: tell the new one what is on screen.
     for (const id of this.interest.keys()) this.conn.request('subscribe', { conversationId: id }).catch(() => {});
-    this.syncFailures = 0;
-    this.requestSync();
-  }
-
-  /**
-   * A change to one message (live event or ack). The cursor moves only when the change is the
-   * next one in its conversation; a jump means we missed something, and sync fills the hole
-   * (the message itself is applied at once: the store orders by seq, not by arrival).
-   */
-  private applyChange(m: StoredMessage, opts: { replaceEqual?: boolean } = {}): void {
-    const conv = m.conversationId;
-    let cursor = this.store.cursor(conv);
-    if (cursor === null) {
-      // A conversation we have not heard of: start its window here; sync brings the conversation.
-      cursor = m.updatedSeq - 1;
-      this.store.setCursor(conv, cursor);
-      if (this.store.floor(conv) === null) this.store.setFloor(conv, m.updatedSeq);
-      this.requestSync();
-    }
-    this.applyStored(m, opts);
-    if (m.updatedSeq === cursor + 1) this.advanceCursor(conv, m.updatedSeq);
-    else if (m.updatedSeq > cursor + 1) {
-      let ahead = this.ahead.get(conv);
-      if (!ahead) this.ahead.set(conv, (ahead = new Set()));
-      ahead.add(m.updatedSeq);
-      this.scheduleGapSync();
-    }
-  }
-
-  /** Moves a cursor to `seq`, then on through changes that had arrived ahead of a gap it closes. */
-  private advanceCursor(conv: string, seq: number): void {
-    const ahead = this.ahead.get(conv);
-    let cursor = seq;
-    while (ahead?.delete(cursor + 1)) cursor++;
-    if (ahead?.size === 0) this.ahead.delete(conv);
-    this.store.setCursor(conv, cursor);
-  }
-
-  /**
-   * A gap rarely stays open: the missing change is usually an event a moment behind (two writers,
-   * two nodes). Wait briefly for it, then sync from the cursor for whatever is still missing.
-   */
-  private scheduleGapSync(): void {
-    if (this.gapTimer !== null) return;
-    this.gapTimer = this.clock.setTimeout(() => {
-      this.gapTimer = null;
-      let open = false;
-      for (const [conv, ahead] of this.ahead) {
-        const cursor = this.store.cursor(conv) ?? 0;
-        for (const seq of ahead) if (seq <= cursor) ahead.delete(seq);
-        if (ahead.size === 0) this.ahead.delete(conv);
-        else open = true;
-      }
-      if (open) this.requestSync();
-    }, GAP_GRACE_MS);
-  }
-
-  private applyStored(m: StoredMessage, opts: { replaceEqual?: boolean } = {}): void {
-    this.store.applyMessage(m, opts);
-    if (m.clientId && m.authorId === this.signedInAs) this.outbox.reconcile(m);
-  }
-
-  private onConversationUpdate(c: ServerEventPayload<'conversation:update'>): void {
-    const known = this.store.hasConversation(c.id);
-    if (!this.store.patchConversation(c) && !known) void this.fetchConversation(c.id);
-    else if (!known && this.store.hasConversation(c.id)) this.requestSync();
-  }
-
-  private fetchConversation(id: string): Promise<void> {
-    let p = this.fetchingConversations.get(id);
-    if (!p) {
-      p = this.rest
-        .request<Conversation>('GET', `/api/conversations/${encodeURIComponent(id)}`)
-        .then((c) => this.store.upsertConversation(c, { startWindowAtEnd: true }))
-        .catch((error: unknown) => {
-          if (error instanceof ConfabError && (error.code === 'NOT_FOUND' || error.code === 'FORBIDDEN')) this.store.removeConversation(id);
-          else this.emit('error', error);
-        })
-        .finally(() => this.fetchingConversations.delete(id));
-      this.fetchingConversations.set(id, p);
-    }
-    return p;
-  }
-
-  /** Runs a sync now, or right after the one running. */
-  private requestSync(): void {
-    if (!this.conn.connected || this.closed) return;
-    if (this.syncing) {
-      this.syncQueued = true;
-      return;
-    }
-    void this.runSync();
-  }
-
-  private async runSync(): Promise<void> {
-    this.syncing = true;
-    let ok = false;
-    try {
-      if (!this.bootstrapped) await this.bootstrap();
-      do {
-        this.syncQueued = false;
-        await this.syncLoop();
-      } while (this.syncQueued && this.conn.connected);
-      ok = true;
-      this.bootstrapped = true;
-      this.syncFailures = 0;
-    } catch (error) {
-      this.emit('error', error);
-      this.syncFailures++;
-    } finally {
-      // Live events that arrived during the sync, in arrival order, after what sync returned.
-      const buffered = this.buffer;
-      this.buffer = [];
-      this.syncing = false;
-      for (const apply of buffered) apply();
-    }
-    if (!this.conn.connected) return;
-    // Sends wait for the first sync of a connection, which reconciles messages whose ack was lost.
-    this.synced = true;
-    if (ok) {
-      for (const id of this.store.knownConversationIds()) {
-        if (!this.store.hasConversation(id) && this.store.cursor(id) !== null) void this.fetchConversation(id);
-      }
-    } else if (this.syncRetryTimer === null) {
-      const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.syncFailures, 5)) * (0.5 + this.random() / 2);
-      this.syncRetryTimer = this.clock.setTimeout(() => {
-        this.syncRetryTimer = null;
-        this.requestSync();
-      }, delay);
-    }
-    if (this.syncQueued) this.requestSync();
-    void this.outbox.drain();
-    this.signal();
-  }
-
-  /**
-   * A first start knows no conversation. Rather than have sync replay every conversation's whole
-   * history, list the conversations and start each window at its end; history is paged in when a
-   * conversation is watched. If the list fails, sync alone still brings everything.
-   */
-  private async bootstrap(): Promise<void> {
-    try {
-      let cursor: string | null = null;
-      do {
-        const query: string = `?limit=${LIMITS.maxPageSize}&archived=all${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-        const page: ConversationList = await this.rest.request<ConversationList>('GET', `/api/conversations${query}`);
-        for (const c of page.conversations) this.store.upsertConversation(c, { startWindowAtEnd: true });
-        cursor = page.nextCursor;
-      } while (cursor);
-    } catch (error) {
-      // Sync alone will do (it brings unknown conversations whole); try listing again next time.
-      this.emit('error', error);
-    }
-  }
-
-  private async syncLoop(): Promise<void> {
-    for (;;) {
-      const result = await this.conn.request('sync', { cursors: this.store.cursors(), limit: this.syncPageSize }, 30_000);
-      this.applySyncPage(result);
-      if (!result.hasMore) break;
-    }
-    // Conversations sync told us about without messages or cursors: start their windows at their end.
-    for (const id of this.store.knownConversationIds()) {
-      const c = this.store.getConversation(id);
-      if (!c) continue;
-      if (this.store.cursor(id) === null) this.store.setCursor(id, c.lastSeq);
-      if (this.store.floor(id) === null) this.store.setFloor(id, (this.store.cursor(id) ?? c.lastSeq) + 1);
-    }
-  }
-
-  /** One sync page, applied synchronously: its changes reach watchers in one notification. */
-  private applySyncPage(result: SyncResult): void {
-    for (const id of result.removedConversationIds ?? []) this.store.removeConversation(id);
-    for (const c of result.conversations) this.store.upsertConversation(c);
-    const minSeq = new Map<string, number>();
-    const maxUpdated = new Map<string, number>();
-    for (const m of result.messages) {
-      minSeq.set(m.conversationId, Math.min(minSeq.get(m.conversationId) ?? Infinity, m.seq));
-      maxUpdated.set(m.conversationId, Math.max(maxUpdated.get(m.conversationId) ?? -1, m.updatedSeq));
-    }
-    // A conversation new to us: its window starts at the oldest message this page brings.
-    for (const [id, seq] of minSeq) if (this.store.floor(id) === null) this.store.setFloor(id, seq);
-    for (const m of result.messages) this.applyStored(m);
-    const next = result.cursors ? Object.entries(result.cursors) : [...maxUpdated];
-    for (const [id, cursor] of next) {
-      this.store.setCursor(id, cursor);
-      const ahead = this.ahead.get(id);
-      if (ahead) {
-        for (const seq of ahead) if (seq <= cursor) ahead.delete(seq);
-        this.advanceCursor(id, this.store.cursor(id) ?? cursor);
-      }
-    }
+    this.sync.connected();
   }
 
   // ================================================================ live queries
@@ -784,10 +594,7 @@ export class ConfabClient {
     this.store.beginOlderLoad(conversationId);
     const p = (async () => {
       try {
-        const page = await this.rest.request<MessageList>(
-          'GET',
-          `/api/messages/${encodeURIComponent(conversationId)}?limit=${this.pageSize}&before=${before}`,
-        );
+        const page = await this.api.listMessages(conversationId, { limit: this.pageSize, before });
         // The window may have moved while we waited (the conversation was dropped, or re-based).
         if (this.store.olderBefore(conversationId) !== before) this.store.endOlderLoad(conversationId, null);
         else {
@@ -894,7 +701,7 @@ export class ConfabClient {
     const token = this.store.addOverlay(messageId, patch);
     try {
       const message = await write();
-      this.applyChange(message);
+      this.sync.applyChange(message);
       return message;
     } finally {
       // Confirmed: the stored state replaces the guess in the same notification. Refused: the guess goes.
@@ -903,27 +710,24 @@ export class ConfabClient {
   }
 
   edit(messageId: string, content: string): Promise<Message> {
-    const id = encodeURIComponent(messageId);
     return this.optimistic(
       messageId,
       // Idempotent: once the stored state shows the edit (live event before the ack), the guess steps aside.
       (m) => (m.content === content && m.editedAt ? m : { ...m, content, editedAt: new Date(this.clock.now()).toISOString() }),
-      () => this.call('chat:message_edit', { messageId, content }, () => this.rest.request<Message>('PATCH', `/api/messages/${id}`, { content })),
+      () => this.call('chat:message_edit', { messageId, content }, () => this.api.editMessage(messageId, content)),
     );
   }
 
   remove(messageId: string): Promise<Message> {
-    const id = encodeURIComponent(messageId);
     return this.optimistic(
       messageId,
       (m) => (m.deletedAt ? m : { ...m, content: '', attachments: [], reactions: [], deletedAt: new Date(this.clock.now()).toISOString() }),
-      () => this.call('chat:message_delete', { messageId }, () => this.rest.request<Message>('DELETE', `/api/messages/${id}`)),
+      () => this.call('chat:message_delete', { messageId }, () => this.api.deleteMessage(messageId)),
     );
   }
 
   react(messageId: string, emoji: string, on = true): Promise<Message> {
     const me = this.signedInAs ?? '';
-    const id = encodeURIComponent(messageId);
     return this.optimistic(
       messageId,
       (m) => {
@@ -938,11 +742,7 @@ export class ConfabClient {
         return { ...m, reactions: reactions.map((r) => ({ ...r, count: r.userIds.length })).filter((r) => r.count > 0) };
       },
       () =>
-        this.call('chat:reaction', { messageId, emoji, on }, () =>
-          on
-            ? this.rest.request<Message>('POST', `/api/messages/${id}/reactions`, { emoji })
-            : this.rest.request<Message>('DELETE', `/api/messages/${id}/reactions/${encodeURIComponent(emoji)}`),
-        ),
+        this.call('chat:reaction', { messageId, emoji, on }, () => (on ? this.api.addReaction(messageId, emoji) : this.api.removeReaction(messageId, emoji))),
     );
   }
 
@@ -972,9 +772,7 @@ export class ConfabClient {
     const m = this.store.getMessage(messageId);
     const rollback = m ? this.store.setOwnRead(m.conversationId, m.seq) : () => {};
     try {
-      return await this.call('chat:message_read', { messageId }, () =>
-        this.rest.request<{ seq: number }>('POST', `/api/messages/${encodeURIComponent(messageId)}/status`, { status: 'read' }),
-      );
+      return await this.call('chat:message_read', { messageId }, () => this.api.markMessage(messageId, 'read'));
     } catch (error) {
       rollback();
       throw error;
@@ -994,21 +792,24 @@ export class ConfabClient {
 
   // ================================================================ conversations and REST
 
-  /** Any REST route of the contract, with the session's token (and one refresh after a 401). */
+  /** Any REST route of the contract, with the session's token (and one refresh after a 401); `api` has a typed call for each. */
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     return this.rest.request<T>(method, path, body);
   }
 
+  /** A new group with the caller as owner, added to the local store. */
   async createGroup(title: string, participantIds: string[] = []): Promise<Conversation> {
-    return this.adopt(await this.rest.request<Conversation>('POST', '/api/conversations/group', { title, participantIds }));
+    return this.adopt(await this.api.createGroup({ title, participantIds }));
   }
 
+  /** The direct conversation with a user (created if there is none), added to the local store. */
   async createDirect(userId: string): Promise<Conversation> {
-    return this.adopt(await this.rest.request<Conversation>('POST', '/api/conversations/direct', { userId }));
+    return this.adopt(await this.api.createDirect(userId));
   }
 
+  /** A new conversation with the assistant, added to the local store. */
   async createAssistant(options: { model?: string; title?: string } = {}): Promise<Conversation> {
-    return this.adopt(await this.rest.request<Conversation>('POST', '/api/conversations/assistant', options));
+    return this.adopt(await this.api.createAssistant(options));
   }
 
   private adopt(c: Conversation): Conversation {
@@ -1063,7 +864,7 @@ export class ConfabClient {
 
   /** True when online, synced, and no message waits to be sent (failed ones do not count). */
   get isIdle(): boolean {
-    return this.conn.state === 'online' && this.conn.connected && this.synced && !this.syncing && this.outbox.pendingCount === 0;
+    return this.conn.state === 'online' && this.conn.connected && this.sync.synced && !this.sync.syncing && this.outbox.pendingCount === 0;
   }
 
   /** Resolves once `isIdle` (after a reconnect: synced and the outbox drained). */
@@ -1098,8 +899,7 @@ export class ConfabClient {
     this.tabs?.close();
     this.tabs = null;
     this.store.dispose();
-    if (this.syncRetryTimer !== null) this.clock.clearTimeout(this.syncRetryTimer);
-    if (this.gapTimer !== null) this.clock.clearTimeout(this.gapTimer);
+    this.sync.close();
     this.removeWindowListeners?.();
     this.signal();
     await this.outbox.flushed();

@@ -8,6 +8,7 @@ export { LiveQuery } from './query.ts';
 export type { SocketFactory, SocketLike, SocketOptions } from './connection.ts';
 export type { TokenProvider } from './session.ts';
 export type { FetchLike } from './rest.ts';
+export { RestApi, REST_ROUTES } from './api.ts';
 export { systemClock } from './types.ts';
 export type {
   ChatMessage,

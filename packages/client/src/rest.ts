@@ -31,7 +31,21 @@ export class Rest {
   constructor(private readonly opts: RestOptions) {}
 
   async request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
-    const auth = opts.auth ?? true;
+    const res = await this.exchange(method, path, body === undefined ? undefined : { data: JSON.stringify(body), type: 'application/json' }, opts.auth ?? true);
+    return (await this.parse(res)) as T;
+  }
+
+  /**
+   * Bytes rather than JSON: `body` goes as is with its content type, and a 2xx response is handed
+   * back unread (an attachment's bytes); an error response throws as `request` does.
+   */
+  async raw(method: string, path: string, body?: { data: BodyInit; type: string }): Promise<Response> {
+    const res = await this.exchange(method, path, body, true);
+    if (!res.ok) await this.parse(res);
+    return res;
+  }
+
+  private async exchange(method: string, path: string, body: { data: BodyInit; type: string } | undefined, auth: boolean): Promise<Response> {
     let token = auth ? await this.opts.token() : null;
     if (auth && !token) throw new ConfabError('UNAUTHENTICATED', 'not signed in');
     let res = await this.send(method, path, body, token);
@@ -40,6 +54,11 @@ export class Rest {
       if (!token) throw new ConfabError('UNAUTHENTICATED', 'the session has ended');
       res = await this.send(method, path, body, token);
     }
+    return res;
+  }
+
+  /** The JSON body of a response, or the contract's error for a failed one. */
+  private async parse(res: Response): Promise<unknown> {
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -48,17 +67,17 @@ export class Rest {
       parsed = text;
     }
     if (!res.ok) throw errorFromResponse(res.status, parsed);
-    return parsed as T;
+    return parsed;
   }
 
-  private async send(method: string, path: string, body: unknown, token: string | null): Promise<Response> {
+  private async send(method: string, path: string, body: { data: BodyInit; type: string } | undefined, token: string | null): Promise<Response> {
     if (!this.opts.online()) throw new ConfabError('UNAVAILABLE', 'offline');
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     const init: RequestInit = { method, headers };
     if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      init.body = JSON.stringify(body);
+      headers['content-type'] = body.type;
+      init.body = body.data;
     }
     try {
       return await this.opts.fetch(this.opts.baseUrl + path, init);

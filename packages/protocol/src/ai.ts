@@ -18,6 +18,9 @@ export const ModelList = z.object({ models: z.array(ModelInfo), defaultModel: z.
 export type ModelList = z.infer<typeof ModelList>;
 
 export const PutApiKeyBody = z.strictObject({ apiKey: z.string().trim().min(8).max(500) });
+export type PutApiKeyBody = z.infer<typeof PutApiKeyBody>;
 export const ProviderParams = z.strictObject({ provider: AiProvider });
+export type ProviderParams = z.infer<typeof ProviderParams>;
 /** Which providers the caller has stored a key for; keys themselves are never returned. */
 export const ApiKeyList = z.object({ providers: z.array(z.object({ provider: AiProvider, createdAt: z.string() })) });
+export type ApiKeyList = z.infer<typeof ApiKeyList>;

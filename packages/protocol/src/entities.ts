@@ -47,7 +47,9 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 }
 
 export const Id = z.string().min(1).max(64);
+export type Id = z.infer<typeof Id>;
 export const IsoTime = z.string();
+export type IsoTime = z.infer<typeof IsoTime>;
 
 export const Role = z.enum(['owner', 'admin', 'moderator', 'member']);
 export type Role = z.infer<typeof Role>;

@@ -15,6 +15,7 @@ export const ERROR_HTTP_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;
 export const ErrorCodeSchema = z.enum(Object.keys(ERROR_HTTP_STATUS) as [ErrorCode, ...ErrorCode[]]);
+export type ErrorCodeSchema = z.infer<typeof ErrorCodeSchema>;
 
 export const ErrorPayload = z.object({
   code: ErrorCodeSchema,

@@ -1,29 +1,50 @@
 import { z } from 'zod';
-import type { ErrorPayload } from './errors.ts';
+import { ErrorPayload } from './errors.ts';
 import { Conversation, Id, LIMITS, Message, MessageStatus } from './entities.ts';
-import { SendMessageBody } from './rest.ts';
+import { EditMessageBody, MessageStatusResult, ReactionBody, SendMessageBody } from './rest.ts';
+
+/**
+ * Socket inputs that act on one message. Where a socket event does what a REST route does, its
+ * payload is the REST body plus the message's id (the REST route has it in the path), so a field
+ * is defined once for both transports.
+ */
+export const MessageRef = z.strictObject({ messageId: Id });
+export type MessageRef = z.infer<typeof MessageRef>;
+export const EditMessageInput = z.strictObject({ ...MessageRef.shape, ...EditMessageBody.shape });
+export type EditMessageInput = z.infer<typeof EditMessageInput>;
+export const ReactionInput = z.strictObject({ ...MessageRef.shape, ...ReactionBody.shape, on: z.boolean() });
+export type ReactionInput = z.infer<typeof ReactionInput>;
+export const TypingInput = z.strictObject({ conversationId: Id, isTyping: z.boolean() });
+export type TypingInput = z.infer<typeof TypingInput>;
+export const ConversationRef = z.strictObject({ conversationId: Id });
+export type ConversationRef = z.infer<typeof ConversationRef>;
+export const SyncInput = z.strictObject({
+  cursors: z.record(Id, z.number().int().min(0)),
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+export type SyncInput = z.infer<typeof SyncInput>;
+export const AuthRefreshInput = z.strictObject({ token: z.string().min(1).max(4096) });
+export type AuthRefreshInput = z.infer<typeof AuthRefreshInput>;
 
 /** Socket.IO events, client to server. Every one is answered through its ack. */
 export const ClientEventSchemas = {
   'chat:message_send': SendMessageBody,
-  'chat:message_edit': z.strictObject({ messageId: Id, content: z.string() }),
-  'chat:message_delete': z.strictObject({ messageId: Id }),
-  'chat:message_delivered': z.strictObject({ messageId: Id }),
-  'chat:message_read': z.strictObject({ messageId: Id }),
-  'chat:reaction': z.strictObject({ messageId: Id, emoji: z.string().min(1).max(32), on: z.boolean() }),
-  'chat:typing': z.strictObject({ conversationId: Id, isTyping: z.boolean() }),
+  'chat:message_edit': EditMessageInput,
+  'chat:message_delete': MessageRef,
+  'chat:message_delivered': MessageRef,
+  'chat:message_read': MessageRef,
+  'chat:reaction': ReactionInput,
+  'chat:typing': TypingInput,
   'presence:online': z.strictObject({}).optional(),
   'presence:offline': z.strictObject({}).optional(),
-  subscribe: z.strictObject({ conversationId: Id }),
-  unsubscribe: z.strictObject({ conversationId: Id }),
-  sync: z.strictObject({
-    cursors: z.record(Id, z.number().int().min(0)),
-    limit: z.number().int().min(1).max(1000).optional(),
-  }),
-  'auth:refresh': z.strictObject({ token: z.string().min(1).max(4096) }),
-  'ai:stop': z.strictObject({ messageId: Id }),
-  'ai:regenerate': z.strictObject({ messageId: Id }),
+  subscribe: ConversationRef,
+  unsubscribe: ConversationRef,
+  sync: SyncInput,
+  'auth:refresh': AuthRefreshInput,
+  'ai:stop': MessageRef,
+  'ai:regenerate': MessageRef,
 } as const;
+export type ClientEventSchemas = typeof ClientEventSchemas;
 export type ClientEventName = keyof typeof ClientEventSchemas;
 export type ClientEventPayload<E extends ClientEventName> = z.infer<(typeof ClientEventSchemas)[E]>;
 
@@ -42,25 +63,33 @@ export const SyncResult = z.object({
 });
 export type SyncResult = z.infer<typeof SyncResult>;
 
-/** What each client event's ack carries on success. */
-export interface ClientEventResults {
-  'chat:message_send': Message;
-  'chat:message_edit': Message;
-  'chat:message_delete': Message;
-  'chat:message_delivered': { seq: number };
-  'chat:message_read': { seq: number };
-  'chat:reaction': Message;
-  'chat:typing': null;
-  'presence:online': null;
-  'presence:offline': null;
-  subscribe: null;
-  unsubscribe: null;
-  sync: SyncResult;
-  'auth:refresh': { expiresAt: string };
-  'ai:stop': null;
-  'ai:regenerate': Message;
-}
+export const AuthRefreshResult = z.object({ expiresAt: z.string() });
+export type AuthRefreshResult = z.infer<typeof AuthRefreshResult>;
 
+/** What each client event's ack carries on success. */
+export const ClientEventResultSchemas = {
+  'chat:message_send': Message,
+  'chat:message_edit': Message,
+  'chat:message_delete': Message,
+  'chat:message_delivered': MessageStatusResult,
+  'chat:message_read': MessageStatusResult,
+  'chat:reaction': Message,
+  'chat:typing': z.null(),
+  'presence:online': z.null(),
+  'presence:offline': z.null(),
+  subscribe: z.null(),
+  unsubscribe: z.null(),
+  sync: SyncResult,
+  'auth:refresh': AuthRefreshResult,
+  'ai:stop': z.null(),
+  'ai:regenerate': Message,
+} as const satisfies Record<ClientEventName, z.ZodType>;
+export type ClientEventResultSchemas = typeof ClientEventResultSchemas;
+export type ClientEventResults = { [E in ClientEventName]: z.infer<(typeof ClientEventResultSchemas)[E]> };
+
+/** An ack: `{ ok: true, data }` or `{ ok: false, error }`. */
+export const AckSchema = <T extends z.ZodType>(data: T) =>
+  z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), data }), z.object({ ok: z.literal(false), error: ErrorPayload })]);
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorPayload };
 
 export const ReceiptEvent = z.object({
@@ -84,22 +113,33 @@ export const NotificationEvent = z.object({
   body: z.string(),
 });
 
+export type ReceiptEvent = z.infer<typeof ReceiptEvent>;
+export type TypingEvent = z.infer<typeof TypingEvent>;
+export type PresenceEvent = z.infer<typeof PresenceEvent>;
+export type ConversationUpdateEvent = z.infer<typeof ConversationUpdateEvent>;
+export type AiDeltaEvent = z.infer<typeof AiDeltaEvent>;
+export type AiDoneEvent = z.infer<typeof AiDoneEvent>;
+export type NotificationEvent = z.infer<typeof NotificationEvent>;
+
 /** Socket.IO events, server to client, with their payloads. */
-export interface ServerEvents {
-  'chat:message_received': (message: Message) => void;
-  'chat:message_updated': (message: Message) => void;
-  'chat:message_status_updated': (event: z.infer<typeof ReceiptEvent>) => void;
-  'chat:user_typing': (event: z.infer<typeof TypingEvent>) => void;
-  'user:status_changed': (event: z.infer<typeof PresenceEvent>) => void;
+export const ServerEventSchemas = {
+  'chat:message_received': Message,
+  'chat:message_updated': Message,
+  'chat:message_status_updated': ReceiptEvent,
+  'chat:user_typing': TypingEvent,
+  'user:status_changed': PresenceEvent,
   /**
    * The conversation after a change; `deleted: true` when it was deleted for everyone,
    * `removed: true` when the receiving user left or was removed.
    */
-  'conversation:update': (conversation: z.infer<typeof ConversationUpdateEvent>) => void;
-  'ai:delta': (event: z.infer<typeof AiDeltaEvent>) => void;
-  'ai:done': (event: z.infer<typeof AiDoneEvent>) => void;
-  notification: (event: z.infer<typeof NotificationEvent>) => void;
-}
+  'conversation:update': ConversationUpdateEvent,
+  'ai:delta': AiDeltaEvent,
+  'ai:done': AiDoneEvent,
+  notification: NotificationEvent,
+} as const;
+export type ServerEventSchemas = typeof ServerEventSchemas;
+/** The typed Socket.IO server→client map. */
+export type ServerEvents = { [E in keyof ServerEventSchemas]: (payload: z.infer<ServerEventSchemas[E]>) => void };
 export type ServerEventName = keyof ServerEvents;
 export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerEvents[E]>[0];
 

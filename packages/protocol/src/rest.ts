@@ -117,6 +117,9 @@ export const SendMessageBody = z.strictObject({
 export type SendMessageBody = z.infer<typeof SendMessageBody>;
 export const EditMessageBody = z.strictObject({ content: z.string() });
 export const MessageStatusBody = z.strictObject({ status: z.enum(['delivered', 'read']) });
+/** The caller's receipt position after marking a message delivered or read. */
+export const MessageStatusResult = z.object({ seq: z.number() });
+export type MessageStatusResult = z.infer<typeof MessageStatusResult>;
 export const ReactionBody = z.strictObject({ emoji: z.string().min(1).max(32) });
 export const MessageIdParams = z.strictObject({ id: Id });
 export const ReactionParams = z.strictObject({ id: Id, emoji: z.string().min(1).max(32) });
@@ -163,6 +166,8 @@ export const PushSubscriptionBody = z.strictObject({
 export type PushSubscriptionBody = z.infer<typeof PushSubscriptionBody>;
 export const PushSubscriptionInfo = z.object({ id: Id, endpoint: z.string(), createdAt: IsoTime });
 export type PushSubscriptionInfo = z.infer<typeof PushSubscriptionInfo>;
+export const PushSubscriptionList = z.object({ subscriptions: z.array(PushSubscriptionInfo) });
+export type PushSubscriptionList = z.infer<typeof PushSubscriptionList>;
 export const DeletePushSubscriptionBody = z.strictObject({ endpoint: z.string().min(1).max(2048) });
 
 /** `all` messages, only `mentions` (and direct conversations), or `none`; per conversation, `muted` silences it. */
@@ -176,3 +181,37 @@ export const NotificationSettings = z.object({
 export type NotificationSettings = z.infer<typeof NotificationSettings>;
 export const UpdateNotificationSettingsBody = z.strictObject({ level: NotificationLevel.optional(), preview: z.boolean().optional() });
 export type UpdateNotificationSettingsBody = z.infer<typeof UpdateNotificationSettingsBody>;
+
+// Types of the schemas above: what the server sees after parsing. Query strings arrive as text and
+// get defaults, so `…Input` is what a caller may send: the parsed fields, the defaulted ones optional.
+export type LogoutBody = z.infer<typeof LogoutBody>;
+export type UserSearchQuery = z.infer<typeof UserSearchQuery>;
+export type UserList = z.infer<typeof UserList>;
+export type CreateDirectBody = z.infer<typeof CreateDirectBody>;
+export type CreateGroupBody = z.infer<typeof CreateGroupBody>;
+export type CreateAssistantBody = z.infer<typeof CreateAssistantBody>;
+export type ConversationListQuery = z.infer<typeof ConversationListQuery>;
+export type AddParticipantsBody = z.infer<typeof AddParticipantsBody>;
+export type ChangeRoleBody = z.infer<typeof ChangeRoleBody>;
+export type ConversationIdParams = z.infer<typeof ConversationIdParams>;
+export type ParticipantParams = z.infer<typeof ParticipantParams>;
+export type CreateProjectBody = z.infer<typeof CreateProjectBody>;
+export type UpdateProjectBody = z.infer<typeof UpdateProjectBody>;
+export type ProjectList = z.infer<typeof ProjectList>;
+export type MessageListQuery = z.infer<typeof MessageListQuery>;
+export type EditMessageBody = z.infer<typeof EditMessageBody>;
+export type MessageStatusBody = z.infer<typeof MessageStatusBody>;
+export type ReactionBody = z.infer<typeof ReactionBody>;
+export type MessageIdParams = z.infer<typeof MessageIdParams>;
+export type ReactionParams = z.infer<typeof ReactionParams>;
+export type ConversationMessagesParams = z.infer<typeof ConversationMessagesParams>;
+export type SearchQuery = z.infer<typeof SearchQuery>;
+export type AttachmentIdParams = z.infer<typeof AttachmentIdParams>;
+export type UploadQuery = z.infer<typeof UploadQuery>;
+export type VapidPublicKey = z.infer<typeof VapidPublicKey>;
+export type DeletePushSubscriptionBody = z.infer<typeof DeletePushSubscriptionBody>;
+export type UserSearchQueryInput = Partial<UserSearchQuery>;
+export type ConversationListQueryInput = Partial<ConversationListQuery>;
+export type MessageListQueryInput = Partial<MessageListQuery>;
+export type SearchQueryInput = Partial<SearchQuery> & Pick<SearchQuery, 'query'>;
+export type CreateGroupBodyInput = z.input<typeof CreateGroupBody>;

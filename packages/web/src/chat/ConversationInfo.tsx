@@ -36,7 +36,7 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
     if (r) toast('Renamed.');
   };
   const members = [...c.members].sort((a, b) => RANK[b.role] - RANK[a.role] || a.user.displayName.localeCompare(b.user.displayName));
-  const call = (method: string, path: string, body?: unknown) => client.request(method, path, body).catch((e: unknown) => toast(humanError(e), 'error'));
+  const call = (request: Promise<unknown>) => request.catch((e: unknown) => toast(humanError(e), 'error'));
 
   return (
     <Modal title={c.type === 'group' ? 'Group settings' : 'Details'} onClose={onClose} className="side-panel" focusFirst={false}>
@@ -90,10 +90,10 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
                 group={c.type === 'group'}
                 status={presence[m.userId]?.status}
                 lastSeen={presence[m.userId]?.lastSeenAt ?? m.user.lastSeenAt}
-                onRole={(role) => void call('PATCH', `/api/conversations/${encodeURIComponent(c.id)}/participants/${encodeURIComponent(m.userId)}`, { role })}
+                onRole={(role) => void call(client.api.changeRole(c.id, m.userId, role))}
                 onRemove={() => {
                   void confirmDialog({ title: `Remove ${m.user.displayName}?`, body: 'They will no longer see new messages in this group.', confirm: 'Remove', danger: true }).then(
-                    (ok) => ok && call('DELETE', `/api/conversations/${encodeURIComponent(c.id)}/participants/${encodeURIComponent(m.userId)}`),
+                    (ok) => ok && call(client.api.removeParticipant(c.id, m.userId)),
                   );
                 }}
               />
@@ -111,8 +111,8 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
               onClick={() => {
                 void confirmDialog({ title: `Leave “${title}”?`, body: 'You will need to be added again to come back.', confirm: 'Leave', danger: true }).then((ok) => {
                   if (!ok) return;
-                  client
-                    .request('DELETE', `/api/conversations/${encodeURIComponent(c.id)}/participants/${encodeURIComponent(me.id)}`)
+                  client.api
+                    .removeParticipant(c.id, me.id)
                     .then(() => {
                       onClose();
                       navigate('/');
@@ -207,8 +207,8 @@ function AddMembers({ conversation: c, onDone }: { conversation: Conversation; o
     c.members.map((m) => m.userId),
   );
   const add = (u: PublicUser) =>
-    client
-      .request('POST', `/api/conversations/${encodeURIComponent(c.id)}/participants`, { userIds: [u.id] })
+    client.api
+      .addParticipants(c.id, { userIds: [u.id] })
       .then(() => {
         toast(`${u.displayName} was added.`);
         onDone();

@@ -1,6 +1,6 @@
 import type { PublicUser } from '@confab/client';
 import { useConfabClient } from '@confab/client/react';
-import type { ModelInfo } from '@confab/protocol';
+import type { ModelList } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
 import { useMe } from '../state/me.tsx';
 import { conversationPath, navigate } from '../state/router.ts';
@@ -27,7 +27,7 @@ export function useUserSearch(query: string, exclude: readonly string[] = []) {
     }
     let cancelled = false;
     const t = window.setTimeout(() => {
-      client.request<{ users: PublicUser[] }>('GET', `/api/users?query=${encodeURIComponent(q)}&limit=10`).then(
+      client.api.searchUsers({ query: q, limit: 10 }).then(
         (r) => {
           if (cancelled) return;
           const skip = new Set(key.split(','));
@@ -195,10 +195,10 @@ function GroupForm({ onDone }: { onDone: () => void }) {
 
 export function useModels() {
   const client = useConfabClient();
-  const [models, setModels] = useState<{ models: ModelInfo[]; defaultModel: string | null } | null>(null);
+  const [models, setModels] = useState<ModelList | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    client.request<{ models: ModelInfo[]; defaultModel: string | null }>('GET', '/api/models').then(setModels, (e: unknown) => setError(humanError(e)));
+    client.api.listModels().then(setModels, (e: unknown) => setError(humanError(e)));
   }, [client]);
   return { models, error };
 }

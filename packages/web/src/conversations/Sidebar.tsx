@@ -423,7 +423,7 @@ function SearchResults({ query, onPick }: { query: string; onPick: () => void })
     }
     let cancelled = false;
     const t = window.setTimeout(() => {
-      client.request<SearchResult>('GET', `/api/search?query=${encodeURIComponent(query)}&limit=20`).then(
+      client.api.search({ query, limit: 20 }).then(
         (r) => !cancelled && (setResult(r), setError(null)),
         (e: unknown) => !cancelled && setError(humanError(e)),
       );

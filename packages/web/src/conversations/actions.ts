@@ -6,7 +6,7 @@ import { toast } from '../ui/toast.tsx';
 /** PATCH /api/conversations/:id; the store follows through the conversation:update event. */
 export async function patchConversation(client: ConfabClient, id: string, body: UpdateConversationBody): Promise<Conversation | null> {
   try {
-    return await client.request<Conversation>('PATCH', `/api/conversations/${encodeURIComponent(id)}`, body);
+    return await client.api.updateConversation(id, body);
   } catch (error) {
     toast(humanError(error), 'error');
     return null;
@@ -16,7 +16,7 @@ export async function patchConversation(client: ConfabClient, id: string, body: 
 /** Owner: deletes the conversation for everyone. Anyone else: leaves it. */
 export async function deleteOrLeave(client: ConfabClient, id: string): Promise<boolean> {
   try {
-    await client.request('DELETE', `/api/conversations/${encodeURIComponent(id)}`);
+    await client.api.deleteConversation(id);
     return true;
   } catch (error) {
     toast(humanError(error), 'error');

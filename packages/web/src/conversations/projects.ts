@@ -6,7 +6,7 @@ import { useCallback, useEffect, useState } from 'react';
 export function useProjects(client: ConfabClient) {
   const [projects, setProjects] = useState<Project[]>([]);
   const reload = useCallback(() => {
-    client.request<{ projects: Project[] }>('GET', '/api/projects').then(
+    client.api.listProjects().then(
       (r) => setProjects(r.projects),
       () => {},
     );
@@ -14,7 +14,7 @@ export function useProjects(client: ConfabClient) {
   useEffect(reload, [reload]);
   const create = useCallback(
     async (name: string) => {
-      const p = await client.request<Project>('POST', '/api/projects', { name });
+      const p = await client.api.createProject(name);
       setProjects((list) => [...list, p]);
       return p;
     },
@@ -22,14 +22,14 @@ export function useProjects(client: ConfabClient) {
   );
   const rename = useCallback(
     async (id: string, name: string) => {
-      const p = await client.request<Project>('PATCH', `/api/projects/${encodeURIComponent(id)}`, { name });
+      const p = await client.api.renameProject(id, name);
       setProjects((list) => list.map((x) => (x.id === id ? p : x)));
     },
     [client],
   );
   const remove = useCallback(
     async (id: string) => {
-      await client.request('DELETE', `/api/projects/${encodeURIComponent(id)}`);
+      await client.api.deleteProject(id);
       setProjects((list) => list.filter((x) => x.id !== id));
     },
     [client],

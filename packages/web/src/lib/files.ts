@@ -1,33 +1,12 @@
-import { ConfabError, type ConfabClient } from '@confab/client';
-import type { Attachment } from '@confab/protocol';
+import type { ConfabClient } from '@confab/client';
+import type { Attachment, CreateAttachmentBody } from '@confab/protocol';
 
 /**
- * Files are the one place the app leaves the SDK: the SDK's `request` speaks JSON, and an upload
- * (raw bytes to the ticket's URL) or a download (an image or audio file) is not JSON. The ticket
- * goes through the SDK (which also refreshes the token when it is close to expiry), and the bytes
- * go with the token the SDK holds. Downloads need the token too (attachments are for members only),
- * so previews are fetched as blobs and shown from blob: URLs, which the page's CSP allows.
+ * Files go through the SDK too: the ticket, the upload (raw bytes to the ticket's path) and the
+ * downloads, each with the session's token (refreshed when close to expiry). Downloads need the
+ * token (attachments are for members only), so previews are fetched as blobs and shown from blob:
+ * URLs, which the page's CSP allows.
  */
-interface Ticket {
-  attachmentId: string;
-  uploadUrl: string;
-}
-
-function token(client: ConfabClient): string {
-  const t = client.tokens?.accessToken;
-  if (!t) throw new ConfabError('UNAUTHENTICATED', 'not signed in');
-  return t;
-}
-
-async function errorOf(res: Response): Promise<ConfabError> {
-  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-  const code = body?.error?.code;
-  const known = ['VALIDATION_ERROR', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL'];
-  return new ConfabError(
-    (code && known.includes(code) ? code : res.status === 413 ? 'PAYLOAD_TOO_LARGE' : res.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL') as ConfabError['code'],
-    body?.error?.message ?? `HTTP ${res.status}`,
-  );
-}
 
 /** Measures an audio file's length (voice notes need it), or undefined when the browser can't tell. */
 export function audioDuration(file: Blob): Promise<number | undefined> {
@@ -48,20 +27,13 @@ export function audioDuration(file: Blob): Promise<number | undefined> {
 
 export async function uploadFile(client: ConfabClient, conversationId: string, file: File): Promise<Attachment> {
   const type = file.type || 'application/octet-stream';
-  const body: Record<string, unknown> = { conversationId, name: file.name || 'file', type, size: file.size };
+  const body: CreateAttachmentBody = { conversationId, name: file.name || 'file', type, size: file.size };
   if (type.startsWith('audio/')) {
     const ms = await audioDuration(file);
     if (ms !== undefined) body.durationMs = ms;
   }
-  const ticket = await client.request<Ticket>('POST', '/api/attachments', body);
-  let res: Response;
-  try {
-    res = await fetch(ticket.uploadUrl, { method: 'PUT', body: file, headers: { authorization: `Bearer ${token(client)}`, 'content-type': type } });
-  } catch {
-    throw new ConfabError('UNAVAILABLE', 'network error while uploading');
-  }
-  if (!res.ok) throw await errorOf(res);
-  return (await res.json()) as Attachment;
+  const ticket = await client.api.createAttachment(body);
+  return client.api.uploadAttachment(ticket, file, type);
 }
 
 const blobs = new Map<string, Promise<string>>();
@@ -72,10 +44,7 @@ export function attachmentUrl(client: ConfabClient, id: string, variant: 'origin
   let p = blobs.get(key);
   if (!p) {
     p = (async () => {
-      const path = `/api/attachments/${encodeURIComponent(id)}${variant === 'preview' ? '/preview' : ''}`;
-      const res = await fetch(client.url + path, { headers: { authorization: `Bearer ${token(client)}` } });
-      if (!res.ok) throw await errorOf(res);
-      return URL.createObjectURL(await res.blob());
+      return URL.createObjectURL(await client.api.downloadAttachment(id, variant));
     })();
     p.catch(() => blobs.delete(key));
     blobs.set(key, p);

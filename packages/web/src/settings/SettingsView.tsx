@@ -1,5 +1,5 @@
 import { useConfabClient } from '@confab/client/react';
-import type { Me } from '@confab/client';
+import type { AiProvider, NotificationSettings } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
 import { useMe } from '../state/me.tsx';
 import { navigate } from '../state/router.ts';
@@ -82,7 +82,7 @@ function Profile() {
     e.preventDefault();
     setBusy(true);
     try {
-      const updated = await client.request<Me>('PATCH', '/api/users/me', { displayName: name.trim() });
+      const updated = await client.api.updateMe({ displayName: name.trim() });
       setMe(updated);
       toast('Profile saved.');
     } catch (error) {
@@ -168,11 +168,6 @@ function Appearance() {
   );
 }
 
-interface NotificationSettings {
-  level: 'all' | 'mentions' | 'none';
-  preview: boolean;
-}
-
 function Notifications() {
   const client = useConfabClient();
   const [prefs, setPrefs] = useState<NotificationSettings | null>(null);
@@ -180,7 +175,7 @@ function Notifications() {
   const [push, setPush] = useState<'unknown' | 'on' | 'off' | 'blocked' | 'unsupported'>('unknown');
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    client.request<NotificationSettings>('GET', '/api/users/me/notifications').then(setPrefs, () => setUnavailable(true));
+    client.api.getNotificationSettings().then(setPrefs, () => setUnavailable(true));
     if (!pushSupported()) setPush('unsupported');
     else if (Notification.permission === 'denied') setPush('blocked');
     else void currentSubscription().then((s) => setPush(s ? 'on' : 'off'));
@@ -189,7 +184,7 @@ function Notifications() {
     if (!prefs) return;
     const next = { ...prefs, ...patch };
     setPrefs(next);
-    client.request<NotificationSettings>('PUT', '/api/users/me/notifications', patch).then(setPrefs, (e: unknown) => {
+    client.api.updateNotificationSettings(patch).then(setPrefs, (e: unknown) => {
       setPrefs(prefs);
       toast(humanError(e), 'error');
     });
@@ -268,7 +263,7 @@ function Ai() {
   const [instructions, setInstructions] = useState<string>(typeof settings.customInstructions === 'string' ? settings.customInstructions : '');
   const id = useId();
   const loadKeys = () =>
-    client.request<{ providers: { provider: string }[] }>('GET', '/api/users/me/keys').then(
+    client.api.listApiKeys().then(
       (r) => setKeys(new Set(r.providers.map((p) => p.provider))),
       () => {},
     );
@@ -279,9 +274,9 @@ function Ai() {
     if (typeof settings.customInstructions === 'string') setInstructions(settings.customInstructions);
   }, [settings.customInstructions]);
 
-  const saveKey = async (provider: string) => {
+  const saveKey = async (provider: AiProvider) => {
     try {
-      await client.request('PUT', `/api/users/me/keys/${provider}`, { apiKey: keyValue.trim() });
+      await client.api.putApiKey(provider, keyValue.trim());
       setEditing(null);
       setKeyValue('');
       toast('Key saved. It is stored encrypted and never shown again.');
@@ -290,10 +285,10 @@ function Ai() {
       toast(humanError(e), 'error');
     }
   };
-  const removeKey = async (provider: string) => {
+  const removeKey = async (provider: AiProvider) => {
     if (!(await confirmDialog({ title: 'Remove this key?', body: 'AI chats will use the server’s key for this provider, if it has one.', confirm: 'Remove key', danger: true }))) return;
     try {
-      await client.request('DELETE', `/api/users/me/keys/${provider}`);
+      await client.api.deleteApiKey(provider);
       void loadKeys();
     } catch (e) {
       toast(humanError(e), 'error');

@@ -25,15 +25,17 @@ export async function enablePush(client: ConfabClient): Promise<void> {
   if (permission !== 'granted') throw new Error('Notifications are blocked for this site. Allow them in the browser settings.');
   const reg = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
   await navigator.serviceWorker.ready;
-  const { publicKey } = await client.request<{ publicKey: string }>('GET', '/api/push/vapid-public-key');
+  const { publicKey } = await client.api.vapidPublicKey();
   const sub = (await reg.pushManager.getSubscription()) ?? (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
   const json = sub.toJSON();
-  await client.request('POST', '/api/push/subscriptions', { endpoint: json.endpoint, expirationTime: json.expirationTime ?? null, keys: json.keys });
+  // A subscription always has these; when one lacks them the server refuses it as before (VALIDATION_ERROR).
+  const keys = { p256dh: json.keys?.p256dh ?? '', auth: json.keys?.auth ?? '' };
+  await client.api.addPushSubscription({ endpoint: json.endpoint ?? '', expirationTime: json.expirationTime ?? null, keys });
 }
 
 export async function disablePush(client: ConfabClient): Promise<void> {
   const sub = await currentSubscription();
   if (!sub) return;
-  await client.request('DELETE', '/api/push/subscriptions', { endpoint: sub.endpoint }).catch(() => {});
+  await client.api.deletePushSubscription(sub.endpoint).catch(() => {});
   await sub.unsubscribe();
 }

@@ -79,7 +79,7 @@ export function SettingsProvider({ children }: { children: ReactNode }) {
     let cancelled = false;
     const load = () => {
       const at = changes.current;
-      return client.request<AppSettings>('GET', '/api/users/me/settings').then(
+      return client.api.getSettings<AppSettings>().then(
         (s) => {
           if (cancelled || at !== changes.current) return;
           setSettings(s ?? {});
@@ -108,7 +108,7 @@ export function SettingsProvider({ children }: { children: ReactNode }) {
       setSettings(next);
       applyAppearance(next);
       try {
-        const saved = (await client.request<AppSettings>('PUT', '/api/users/me/settings', next)) ?? next;
+        const saved = (await client.api.putSettings(next)) ?? next;
         changes.current++;
         latest.current = saved;
         setSettings(saved);

@@ -6,13 +6,13 @@ import {
   MessageList,
   MessageListQuery,
   MessageStatusBody,
+  MessageStatusResult,
   ReactionBody,
   ReactionParams,
   SearchQuery,
   SearchResult,
   SendMessageBody,
 } from '@confab/protocol';
-import { z } from 'zod';
 import type { Context } from '../../context.ts';
 import * as messages from '../../operations/messages.ts';
 import { search } from '../../operations/search.ts';
@@ -39,7 +39,7 @@ export function messageRoutes(app: App, ctx: Context) {
   );
   app.post(
     '/api/messages/:id/status',
-    { schema: { tags, security, params: MessageIdParams, body: MessageStatusBody, response: { 200: z.object({ seq: z.number() }) } } },
+    { schema: { tags, security, params: MessageIdParams, body: MessageStatusBody, response: { 200: MessageStatusResult } } },
     async (req) => messages.markStatus(ctx, await requireUser(ctx, req), req.params.id, req.body.status),
   );
   app.post('/api/messages/:id/reactions', { schema: { tags, security, params: MessageIdParams, body: ReactionBody, response: { 200: Message } } }, async (req) =>

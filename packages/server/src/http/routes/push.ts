@@ -1,5 +1,4 @@
-import { DeletePushSubscriptionBody, NotificationSettings, PushSubscriptionBody, PushSubscriptionInfo, UpdateNotificationSettingsBody, VapidPublicKey } from '@confab/protocol';
-import { z } from 'zod';
+import { DeletePushSubscriptionBody, NotificationSettings, PushSubscriptionBody, PushSubscriptionInfo, PushSubscriptionList, UpdateNotificationSettingsBody, VapidPublicKey } from '@confab/protocol';
 import type { Context } from '../../context.ts';
 import * as notifications from '../../operations/notifications.ts';
 import type { App } from '../app.ts';
@@ -13,7 +12,7 @@ export function pushRoutes(app: App, ctx: Context) {
     await requireUser(ctx, req);
     return { publicKey: ctx.push.publicKey };
   });
-  app.get('/api/push/subscriptions', { schema: { tags, security, response: { 200: z.object({ subscriptions: z.array(PushSubscriptionInfo) }) } } }, async (req) => ({
+  app.get('/api/push/subscriptions', { schema: { tags, security, response: { 200: PushSubscriptionList } } }, async (req) => ({
     subscriptions: await notifications.listPushSubscriptions(ctx, await requireUser(ctx, req)),
   }));
   app.post('/api/push/subscriptions', { schema: { tags, security, body: PushSubscriptionBody, response: { 201: PushSubscriptionInfo } } }, async (req, reply) =>

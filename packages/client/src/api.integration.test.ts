@@ -1,0 +1,208 @@
+/**
+ * The SDK's REST calls against a real Confab server: every route the server publishes has an SDK
+ * method (REST_ROUTES), and each `client.api` method works once end to end.
+ */
+import { ConfabError } from '@confab/protocol';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../../server/src/test/fakeOpenAI.ts';
+import { registerUser, startTestServer, type TestServer, type TestUser } from '../../server/src/test/harness.ts';
+import { REST_ROUTES, RestApi } from './api.ts';
+import { createClient, type ConfabClient } from './client.ts';
+
+const MODEL = 'openai:test-model';
+let fake: FakeOpenAI;
+let server: TestServer;
+const clients: ConfabClient[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  server = await startTestServer(
+    { ai: testAiConfig(fake.url, [MODEL]) },
+    { push: { allowInsecureEndpoints: true, subject: 'mailto:ops@confab.test', maxAttempts: 1 } },
+  );
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await server?.close();
+  await fake?.close();
+});
+
+/** A client for REST only (no socket), signed in as `user`. */
+function sdk(user: TestUser): ConfabClient {
+  const client = createClient({ url: server.url, autoConnect: false });
+  clients.push(client);
+  client.setSession({ accessToken: user.accessToken, refreshToken: user.refreshToken });
+  return client;
+}
+
+async function refused(p: Promise<unknown>): Promise<string> {
+  const error = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfabError);
+  return (error as ConfabError).code;
+}
+
+describe('REST_ROUTES', () => {
+  it('lists exactly the routes the server publishes, each with an SDK method that exists', async () => {
+    const docs = (await (await fetch(`${server.url}/api/docs`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const published = Object.entries(docs.paths)
+      .flatMap(([route, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${route.replace(/\{(\w+)\}/g, ':$1')}`))
+      .sort();
+    const listed = REST_ROUTES.map((r) => `${r.method} ${r.path}`).sort();
+    expect(listed).toEqual(published);
+    expect(published.length).toBeGreaterThanOrEqual(47);
+
+    const client = createClient({ url: server.url, autoConnect: false });
+    clients.push(client);
+    for (const route of REST_ROUTES) {
+      const [owner, name] = route.sdk.startsWith('api.') ? [client.api, route.sdk.slice(4)] : [client, route.sdk];
+      expect(typeof (owner as unknown as Record<string, unknown>)[name], `${route.method} ${route.path}: ${route.sdk}`).toBe('function');
+    }
+    // The table and the class agree both ways: no api method without a route.
+    const methods = Object.getOwnPropertyNames(RestApi.prototype).filter((n) => n !== 'constructor');
+    const named = new Set(REST_ROUTES.filter((r) => r.sdk.startsWith('api.')).map((r) => r.sdk.slice(4)));
+    expect(methods.filter((m) => !named.has(m))).toEqual([]);
+  });
+});
+
+describe('client.api against a real server', () => {
+  let alice: TestUser;
+  let bob: TestUser;
+  let a: ConfabClient;
+  let b: ConfabClient;
+  beforeAll(async () => {
+    alice = await registerUser(server, 'alice');
+    bob = await registerUser(server, 'bob');
+    a = sdk(alice);
+    b = sdk(bob);
+  });
+
+  it('users, profile, settings and notification settings', async () => {
+    const found = await a.api.searchUsers({ query: bob.user.handle, limit: 5 });
+    expect(found.users.map((u) => u.id)).toEqual([bob.id]);
+    expect((await a.api.getUser(bob.id)).handle).toBe(bob.user.handle);
+    expect(await refused(a.api.getUser('nobody-at-all'))).toBe('NOT_FOUND');
+
+    expect((await a.api.updateMe({ displayName: 'Alice A.' })).displayName).toBe('Alice A.');
+    expect(await refused(a.api.updateMe({ displayName: '' }))).toBe('VALIDATION_ERROR');
+
+    expect(await a.api.getSettings()).toEqual({});
+    expect(await a.api.putSettings({ theme: 'dark', nested: { a: [1, 2] } })).toEqual({ theme: 'dark', nested: { a: [1, 2] } });
+    expect(await a.api.getSettings()).toEqual({ theme: 'dark', nested: { a: [1, 2] } });
+
+    const prefs = await a.api.getNotificationSettings();
+    expect(prefs).toMatchObject({ level: expect.any(String), preview: expect.any(Boolean) });
+    expect(await a.api.updateNotificationSettings({ level: 'none' })).toEqual({ ...prefs, level: 'none' });
+    expect(await a.api.getNotificationSettings()).toEqual({ ...prefs, level: 'none' });
+  });
+
+  it('refreshes a token pair held elsewhere', async () => {
+    const other = await registerUser(server, 'carol');
+    const pair = await a.api.refreshTokens(other.refreshToken);
+    expect(pair).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String) });
+    expect(pair.refreshToken).not.toBe(other.refreshToken);
+    expect(await refused(a.api.refreshTokens('not-a-token'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('models and the caller’s own keys', async () => {
+    expect(await a.api.listModels()).toEqual({ models: [expect.objectContaining({ id: MODEL })], defaultModel: MODEL });
+    expect(await a.api.listApiKeys()).toEqual({ providers: [] });
+    await a.api.putApiKey('openai', 'sk-alice-own-key');
+    expect((await a.api.listApiKeys()).providers.map((p) => p.provider)).toEqual(['openai']);
+    await a.api.deleteApiKey('openai');
+    expect(await a.api.listApiKeys()).toEqual({ providers: [] });
+  });
+
+  it('conversations, members and projects', async () => {
+    const group = await a.api.createGroup({ title: 'Team' });
+    expect(group).toMatchObject({ type: 'group', title: 'Team', role: 'owner' });
+    expect((await a.api.createDirect(bob.id)).type).toBe('direct');
+    expect((await a.api.createAssistant({ title: 'Helper' })).type).toBe('assistant');
+
+    const added = await a.api.addParticipants(group.id, { userIds: [bob.id] });
+    expect(added.members.map((m) => m.userId).sort()).toEqual([alice.id, bob.id].sort());
+    const promoted = await a.api.changeRole(group.id, bob.id, 'admin');
+    expect(promoted.members.find((m) => m.userId === bob.id)?.role).toBe('admin');
+    await a.api.removeParticipant(group.id, bob.id);
+    expect(await refused(b.api.getConversation(group.id))).toMatch(/NOT_FOUND|FORBIDDEN/);
+
+    const project = await a.api.createProject('Work');
+    expect((await a.api.renameProject(project.id, 'Job')).name).toBe('Job');
+    expect((await a.api.listProjects()).projects.map((p) => p.name)).toEqual(['Job']);
+    const moved = await a.api.updateConversation(group.id, { projectId: project.id, pinned: true });
+    expect(moved).toMatchObject({ projectId: project.id, pinned: true });
+    expect((await a.api.getConversation(group.id)).pinned).toBe(true);
+    await a.api.deleteProject(project.id);
+    expect(await a.api.listProjects()).toEqual({ projects: [] });
+
+    const page = await a.api.listConversations({ limit: 2 });
+    expect(page.conversations).toHaveLength(2);
+    expect(page.nextCursor).not.toBeNull();
+    const rest = await a.api.listConversations({ limit: 2, cursor: page.nextCursor! });
+    expect(rest.conversations.map((c) => c.id)).not.toContain(page.conversations[0]!.id);
+
+    await a.api.deleteConversation(group.id);
+    expect(await refused(a.api.getConversation(group.id))).toBe('NOT_FOUND');
+  });
+
+  it('messages, receipts, reactions and search', async () => {
+    const group = await a.api.createGroup({ title: 'Chat', participantIds: [bob.id] });
+    const first = await a.api.sendMessage({ conversationId: group.id, content: 'hello brave world', clientId: 'api-1' });
+    expect(first).toMatchObject({ content: 'hello brave world', authorId: alice.id });
+    expect((await a.api.sendMessage({ conversationId: group.id, content: 'hello brave world', clientId: 'api-1' })).id).toBe(first.id);
+    const second = await b.api.sendMessage({ conversationId: group.id, content: 'second', clientId: 'api-2' });
+
+    expect((await a.api.editMessage(first.id, 'hello edited world')).editedAt).not.toBeNull();
+    expect((await b.api.markMessage(second.id, 'read')).seq).toBe(second.seq);
+    expect((await b.api.addReaction(first.id, '👍')).reactions).toEqual([{ emoji: '👍', count: 1, userIds: [bob.id] }]);
+    expect((await b.api.removeReaction(first.id, '👍')).reactions).toEqual([]);
+
+    const latest = await a.api.listMessages(group.id, { limit: 50 });
+    expect(latest.messages.filter((m) => m.kind !== 'system').map((m) => m.id)).toEqual([first.id, second.id]);
+    const older = await a.api.listMessages(group.id, { before: second.seq, limit: 50 });
+    expect(older.messages.map((m) => m.id)).not.toContain(second.id);
+
+    const hits = await a.api.search({ query: 'edited world', limit: 5 });
+    expect(hits.messages.map((m) => m.id)).toEqual([first.id]);
+    expect((await a.api.search({ query: 'edited', conversationId: group.id })).messages).toHaveLength(1);
+
+    expect(await refused(b.api.deleteMessage(first.id))).toBe('FORBIDDEN');
+    expect((await a.api.deleteMessage(first.id)).deletedAt).not.toBeNull();
+  });
+
+  it('attachments: ticket, upload, download (original and preview), delete', async () => {
+    const group = await a.api.createGroup({ title: 'Files', participantIds: [bob.id] });
+    const image = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 10, g: 120, b: 200 } } })
+      .jpeg()
+      .toBuffer();
+    const ticket = await a.api.createAttachment({ conversationId: group.id, name: 'photo.jpg', type: 'image/jpeg', size: image.length });
+    const stored = await a.api.uploadAttachment(ticket, new Uint8Array(image), 'image/jpeg');
+    expect(stored).toMatchObject({ id: ticket.attachmentId, type: 'image/jpeg', width: 320, height: 200, hasPreview: true });
+    await a.api.sendMessage({ conversationId: group.id, content: '', kind: 'image', clientId: 'img-1', attachmentIds: [stored.id] });
+
+    const original = await b.api.downloadAttachment(stored.id);
+    expect(Buffer.from(await original.arrayBuffer()).length).toBeGreaterThan(0);
+    expect(original.type).toBe('image/jpeg');
+    const preview = await b.api.downloadAttachment(stored.id, 'preview');
+    expect(preview.type).toBe('image/webp');
+
+    const spare = await a.api.createAttachment({ conversationId: group.id, name: 'note.txt', type: 'text/plain', size: 5 });
+    await a.api.uploadAttachment(spare, 'hello', 'text/plain');
+    await a.api.deleteAttachment(spare.attachmentId);
+    expect(await refused(a.api.downloadAttachment(spare.attachmentId))).toBe('NOT_FOUND');
+    expect(await refused(a.api.uploadAttachment({ uploadUrl: 'https://elsewhere.example/x' }, 'x', 'text/plain'))).toBe('VALIDATION_ERROR');
+  });
+
+  it('push subscriptions', async () => {
+    expect((await a.api.vapidPublicKey()).publicKey).toMatch(/^[\w-]+$/);
+    const endpoint = 'http://127.0.0.1:9/push/alice';
+    const info = await a.api.addPushSubscription({ endpoint, keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } });
+    expect(info.endpoint).toBe(endpoint);
+    expect((await a.api.listPushSubscriptions()).subscriptions.map((s) => s.endpoint)).toEqual([endpoint]);
+    await a.api.deletePushSubscription(endpoint);
+    expect(await a.api.listPushSubscriptions()).toEqual({ subscriptions: [] });
+  });
+});

@@ -1,0 +1,302 @@
+import {
+  ConfabError,
+  type AddParticipantsBody,
+  type AiProvider,
+  type ApiKeyList,
+  type Attachment,
+  type AttachmentTicket,
+  type Conversation,
+  type ConversationList,
+  type ConversationListQueryInput,
+  type CreateAssistantBody,
+  type CreateAttachmentBody,
+  type CreateGroupBodyInput,
+  type Me,
+  type Message,
+  type MessageList,
+  type MessageListQueryInput,
+  type MessageStatusBody,
+  type MessageStatusResult,
+  type ModelList,
+  type NotificationSettings,
+  type Project,
+  type ProjectList,
+  type PublicUser,
+  type PushSubscriptionBody,
+  type PushSubscriptionInfo,
+  type PushSubscriptionList,
+  type Role,
+  type SearchQueryInput,
+  type SearchResult,
+  type SendMessageBody,
+  type Settings,
+  type TokenPair,
+  type UpdateConversationBody,
+  type UpdateMeBody,
+  type UpdateNotificationSettingsBody,
+  type UserList,
+  type UserSearchQueryInput,
+  type VapidPublicKey,
+} from '@confab/protocol';
+import type { Rest } from './rest.ts';
+
+/**
+ * Every REST route of the server and the SDK method that calls it: `api.x` is `client.api.x`, a bare
+ * name is a method of the client itself (the session's calls). `client.createGroup`, `createDirect`
+ * and `createAssistant` wrap their `api` calls and also add the result to the local store. A test
+ * compares this table with the routes a started server publishes, so a new route needs a method.
+ */
+export const REST_ROUTES = [
+  { method: 'POST', path: '/api/auth/register', sdk: 'register' },
+  { method: 'POST', path: '/api/auth/login', sdk: 'login' },
+  { method: 'POST', path: '/api/auth/refresh', sdk: 'api.refreshTokens' },
+  { method: 'POST', path: '/api/auth/logout', sdk: 'logout' },
+  { method: 'GET', path: '/api/auth/me', sdk: 'fetchMe' },
+  { method: 'GET', path: '/api/users', sdk: 'api.searchUsers' },
+  { method: 'GET', path: '/api/users/:id', sdk: 'api.getUser' },
+  { method: 'PATCH', path: '/api/users/me', sdk: 'api.updateMe' },
+  { method: 'GET', path: '/api/users/me/settings', sdk: 'api.getSettings' },
+  { method: 'PUT', path: '/api/users/me/settings', sdk: 'api.putSettings' },
+  { method: 'GET', path: '/api/users/me/notifications', sdk: 'api.getNotificationSettings' },
+  { method: 'PUT', path: '/api/users/me/notifications', sdk: 'api.updateNotificationSettings' },
+  { method: 'GET', path: '/api/models', sdk: 'api.listModels' },
+  { method: 'GET', path: '/api/users/me/keys', sdk: 'api.listApiKeys' },
+  { method: 'PUT', path: '/api/users/me/keys/:provider', sdk: 'api.putApiKey' },
+  { method: 'DELETE', path: '/api/users/me/keys/:provider', sdk: 'api.deleteApiKey' },
+  { method: 'GET', path: '/api/conversations', sdk: 'api.listConversations' },
+  { method: 'GET', path: '/api/conversations/:id', sdk: 'api.getConversation' },
+  { method: 'POST', path: '/api/conversations/direct', sdk: 'api.createDirect' },
+  { method: 'POST', path: '/api/conversations/group', sdk: 'api.createGroup' },
+  { method: 'POST', path: '/api/conversations/assistant', sdk: 'api.createAssistant' },
+  { method: 'PATCH', path: '/api/conversations/:id', sdk: 'api.updateConversation' },
+  { method: 'DELETE', path: '/api/conversations/:id', sdk: 'api.deleteConversation' },
+  { method: 'POST', path: '/api/conversations/:id/participants', sdk: 'api.addParticipants' },
+  { method: 'PATCH', path: '/api/conversations/:id/participants/:userId', sdk: 'api.changeRole' },
+  { method: 'DELETE', path: '/api/conversations/:id/participants/:userId', sdk: 'api.removeParticipant' },
+  { method: 'GET', path: '/api/projects', sdk: 'api.listProjects' },
+  { method: 'POST', path: '/api/projects', sdk: 'api.createProject' },
+  { method: 'PATCH', path: '/api/projects/:id', sdk: 'api.renameProject' },
+  { method: 'DELETE', path: '/api/projects/:id', sdk: 'api.deleteProject' },
+  { method: 'GET', path: '/api/messages/:conversationId', sdk: 'api.listMessages' },
+  { method: 'POST', path: '/api/messages', sdk: 'api.sendMessage' },
+  { method: 'PATCH', path: '/api/messages/:id', sdk: 'api.editMessage' },
+  { method: 'DELETE', path: '/api/messages/:id', sdk: 'api.deleteMessage' },
+  { method: 'POST', path: '/api/messages/:id/status', sdk: 'api.markMessage' },
+  { method: 'POST', path: '/api/messages/:id/reactions', sdk: 'api.addReaction' },
+  { method: 'DELETE', path: '/api/messages/:id/reactions/:emoji', sdk: 'api.removeReaction' },
+  { method: 'GET', path: '/api/search', sdk: 'api.search' },
+  { method: 'POST', path: '/api/attachments', sdk: 'api.createAttachment' },
+  { method: 'PUT', path: '/api/attachments/:id/upload', sdk: 'api.uploadAttachment' },
+  { method: 'GET', path: '/api/attachments/:id', sdk: 'api.downloadAttachment' },
+  { method: 'GET', path: '/api/attachments/:id/preview', sdk: 'api.downloadAttachment' },
+  { method: 'DELETE', path: '/api/attachments/:id', sdk: 'api.deleteAttachment' },
+  { method: 'GET', path: '/api/push/vapid-public-key', sdk: 'api.vapidPublicKey' },
+  { method: 'GET', path: '/api/push/subscriptions', sdk: 'api.listPushSubscriptions' },
+  { method: 'POST', path: '/api/push/subscriptions', sdk: 'api.addPushSubscription' },
+  { method: 'DELETE', path: '/api/push/subscriptions', sdk: 'api.deletePushSubscription' },
+] as const;
+
+/** One path segment, escaped. */
+const seg = encodeURIComponent;
+
+/** A query string from the fields that are set ('' when none is). */
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const pairs = Object.entries(params).flatMap(([key, value]) => (value === undefined ? [] : [`${seg(key)}=${seg(String(value))}`]));
+  return pairs.length > 0 ? `?${pairs.join('&')}` : '';
+}
+
+/**
+ * The REST routes as typed calls, with the contract's types in and out. These are plain requests:
+ * they do not touch the client's local store (the server's socket events bring the changes there).
+ * Every call sends the session's token (refreshed when close to expiry) and throws ConfabError.
+ */
+export class RestApi {
+  constructor(private readonly rest: Rest) {}
+
+  // ---- auth
+  /** Trades a refresh token for a new pair, for tokens held outside this client (the client refreshes its own session itself). */
+  refreshTokens(refreshToken: string): Promise<TokenPair> {
+    return this.rest.request('POST', '/api/auth/refresh', { refreshToken }, { auth: false });
+  }
+
+  // ---- users
+  /** Users whose handle or name matches `query` (all users for an empty query), at most `limit`. */
+  searchUsers(q: UserSearchQueryInput = {}): Promise<UserList> {
+    return this.rest.request('GET', `/api/users${query(q)}`);
+  }
+  /** What anyone may see of one user. */
+  getUser(userId: string): Promise<PublicUser> {
+    return this.rest.request('GET', `/api/users/${seg(userId)}`);
+  }
+  /** Changes the caller's profile (display name, avatar, public key). */
+  updateMe(body: UpdateMeBody): Promise<Me> {
+    return this.rest.request('PATCH', '/api/users/me', body);
+  }
+  /** The caller's settings document (the client's to shape). */
+  getSettings<T extends Settings = Settings>(): Promise<T> {
+    return this.rest.request('GET', '/api/users/me/settings');
+  }
+  /** Replaces the caller's settings document; resolves to what was stored. */
+  putSettings<T extends Settings = Settings>(settings: T): Promise<T> {
+    return this.rest.request('PUT', '/api/users/me/settings', settings);
+  }
+  /** The caller's notification level and preview choice. */
+  getNotificationSettings(): Promise<NotificationSettings> {
+    return this.rest.request('GET', '/api/users/me/notifications');
+  }
+  /** Changes the fields given of the caller's notification settings. */
+  updateNotificationSettings(body: UpdateNotificationSettingsBody): Promise<NotificationSettings> {
+    return this.rest.request('PUT', '/api/users/me/notifications', body);
+  }
+
+  // ---- AI
+  /** The models the caller may use, with whose key pays, and the server's default. */
+  listModels(): Promise<ModelList> {
+    return this.rest.request('GET', '/api/models');
+  }
+  /** The providers the caller stored a key for (keys themselves are never returned). */
+  listApiKeys(): Promise<ApiKeyList> {
+    return this.rest.request('GET', '/api/users/me/keys');
+  }
+  /** Stores (or replaces) the caller's own key for a provider. */
+  async putApiKey(provider: AiProvider, apiKey: string): Promise<void> {
+    await this.rest.request('PUT', `/api/users/me/keys/${seg(provider)}`, { apiKey });
+  }
+  /** Deletes the caller's key for a provider. */
+  async deleteApiKey(provider: AiProvider): Promise<void> {
+    await this.rest.request('DELETE', `/api/users/me/keys/${seg(provider)}`);
+  }
+
+  // ---- conversations
+  /** One page of the caller's conversations, most recent first; pass `nextCursor` back as `cursor`. */
+  listConversations(q: ConversationListQueryInput = {}): Promise<ConversationList> {
+    return this.rest.request('GET', `/api/conversations${query(q)}`);
+  }
+  /** One conversation as the caller sees it. */
+  getConversation(conversationId: string): Promise<Conversation> {
+    return this.rest.request('GET', `/api/conversations/${seg(conversationId)}`);
+  }
+  /** The direct conversation with a user, created if there is none (prefer `client.createDirect`). */
+  createDirect(userId: string): Promise<Conversation> {
+    return this.rest.request('POST', '/api/conversations/direct', { userId });
+  }
+  /** A new group (prefer `client.createGroup`, which also adds it to the local store). */
+  createGroup(body: CreateGroupBodyInput): Promise<Conversation> {
+    return this.rest.request('POST', '/api/conversations/group', body);
+  }
+  /** A new conversation with the assistant (prefer `client.createAssistant`). */
+  createAssistant(body: CreateAssistantBody = {}): Promise<Conversation> {
+    return this.rest.request('POST', '/api/conversations/assistant', body);
+  }
+  /** Changes the title (admins) or the caller's own state: pinned, muted, archived, draft, project. */
+  updateConversation(conversationId: string, body: UpdateConversationBody): Promise<Conversation> {
+    return this.rest.request('PATCH', `/api/conversations/${seg(conversationId)}`, body);
+  }
+  /** Deletes a conversation for everyone when the caller owns it; anyone else leaves it. */
+  async deleteConversation(conversationId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/conversations/${seg(conversationId)}`);
+  }
+  /** Adds users to a group. */
+  addParticipants(conversationId: string, body: AddParticipantsBody): Promise<Conversation> {
+    return this.rest.request('POST', `/api/conversations/${seg(conversationId)}/participants`, body);
+  }
+  /** Changes a member's role. */
+  changeRole(conversationId: string, userId: string, role: Role): Promise<Conversation> {
+    return this.rest.request('PATCH', `/api/conversations/${seg(conversationId)}/participants/${seg(userId)}`, { role });
+  }
+  /** Removes a member (or, with the caller's own id, leaves). */
+  async removeParticipant(conversationId: string, userId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/conversations/${seg(conversationId)}/participants/${seg(userId)}`);
+  }
+
+  // ---- projects
+  /** The caller's projects (folders for conversations). */
+  listProjects(): Promise<ProjectList> {
+    return this.rest.request('GET', '/api/projects');
+  }
+  /** A new project. */
+  createProject(name: string): Promise<Project> {
+    return this.rest.request('POST', '/api/projects', { name });
+  }
+  /** Renames a project. */
+  renameProject(projectId: string, name: string): Promise<Project> {
+    return this.rest.request('PATCH', `/api/projects/${seg(projectId)}`, { name });
+  }
+  /** Deletes a project; its conversations stay, outside any project. */
+  async deleteProject(projectId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/projects/${seg(projectId)}`);
+  }
+
+  // ---- messages
+  /** One page of a conversation's messages, oldest first: the latest, or those `before`/`after` a seq. */
+  listMessages(conversationId: string, q: MessageListQueryInput = {}): Promise<MessageList> {
+    return this.rest.request('GET', `/api/messages/${seg(conversationId)}${query(q)}`);
+  }
+  /** Sends a message once (a repeated `clientId` returns the first); `client.send` adds an outbox and retries. */
+  sendMessage(body: SendMessageBody): Promise<Message> {
+    return this.rest.request('POST', '/api/messages', body);
+  }
+  /** Edits a message's content (its author). */
+  editMessage(messageId: string, content: string): Promise<Message> {
+    return this.rest.request('PATCH', `/api/messages/${seg(messageId)}`, { content });
+  }
+  /** Deletes a message, leaving a tombstone. */
+  deleteMessage(messageId: string): Promise<Message> {
+    return this.rest.request('DELETE', `/api/messages/${seg(messageId)}`);
+  }
+  /** Moves the caller's delivered or read receipt up to this message. */
+  markMessage(messageId: string, status: MessageStatusBody['status']): Promise<MessageStatusResult> {
+    return this.rest.request('POST', `/api/messages/${seg(messageId)}/status`, { status });
+  }
+  /** Adds the caller's reaction. */
+  addReaction(messageId: string, emoji: string): Promise<Message> {
+    return this.rest.request('POST', `/api/messages/${seg(messageId)}/reactions`, { emoji });
+  }
+  /** Takes the caller's reaction back. */
+  removeReaction(messageId: string, emoji: string): Promise<Message> {
+    return this.rest.request('DELETE', `/api/messages/${seg(messageId)}/reactions/${seg(emoji)}`);
+  }
+  /** Messages and conversations matching `query`, in the caller's conversations (or one of them). */
+  search(q: SearchQueryInput): Promise<SearchResult> {
+    return this.rest.request('GET', `/api/search${query(q)}`);
+  }
+
+  // ---- attachments
+  /** An upload ticket for a file the caller will attach to a message in `conversationId`. */
+  createAttachment(body: CreateAttachmentBody): Promise<AttachmentTicket> {
+    return this.rest.request('POST', '/api/attachments', body);
+  }
+  /** Uploads the bytes for a ticket; resolves to the stored attachment (its type sniffed by the server). */
+  async uploadAttachment(ticket: Pick<AttachmentTicket, 'uploadUrl'>, data: BodyInit, type: string): Promise<Attachment> {
+    if (!ticket.uploadUrl.startsWith('/')) throw new ConfabError('VALIDATION_ERROR', 'an upload URL is a path on this server');
+    const res = await this.rest.raw('PUT', ticket.uploadUrl, { data, type });
+    return (await res.json()) as Attachment;
+  }
+  /** An attachment's bytes, or its preview's (images), for members of its conversation. */
+  async downloadAttachment(attachmentId: string, variant: 'original' | 'preview' = 'original'): Promise<Blob> {
+    const res = await this.rest.raw('GET', `/api/attachments/${seg(attachmentId)}${variant === 'preview' ? '/preview' : ''}`);
+    return res.blob();
+  }
+  /** Deletes an attachment (the server decides who may). */
+  async deleteAttachment(attachmentId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/attachments/${seg(attachmentId)}`);
+  }
+
+  // ---- push notifications
+  /** The server's VAPID key, for `PushManager.subscribe`. */
+  vapidPublicKey(): Promise<VapidPublicKey> {
+    return this.rest.request('GET', '/api/push/vapid-public-key');
+  }
+  /** The caller's push subscriptions. */
+  listPushSubscriptions(): Promise<PushSubscriptionList> {
+    return this.rest.request('GET', '/api/push/subscriptions');
+  }
+  /** Registers a browser's push subscription (what `PushSubscription.toJSON()` gives). */
+  addPushSubscription(body: PushSubscriptionBody): Promise<PushSubscriptionInfo> {
+    return this.rest.request('POST', '/api/push/subscriptions', body);
+  }
+  /** Forgets a push subscription by its endpoint. */
+  async deletePushSubscription(endpoint: string): Promise<void> {
+    await this.rest.request('DELETE', '/api/push/subscriptions', { endpoint });
+  }
+}
