@@ -29,7 +29,6 @@ export interface RedisClients {
   close(): Promise<void>;
 }
 
-
 /**
  * How long a command on `pub` may go unanswered before it fails. Redis answers in well under a
  * millisecond; a request can make two or three Redis calls one after another (rate limits), and
