@@ -1,33 +1,18 @@
-import { ConfabError, LIMITS, type Attachment, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
+import { ConfabError, LIMITS, type Attachment, type Message, type MessageList, type SendMessageBody } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
 import { getOrCreate } from '../storage/batcher.ts';
 import type { Database, Queryable } from '../storage/db.ts';
+import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { SendBatcher, type PlainSend } from './sendBatch.ts';
 import { iso } from './users.ts';
 
-export interface MessageRow {
-  id: string;
-  conversation_id: string;
-  seq: number;
-  updated_seq: number;
-  author_id: string;
-  client_id: string | null;
-  kind: MessageKind;
-  content_enc: string;
-  reply_to_id: string | null;
-  attachments: Message['attachments'];
-  status: Message['status'];
-  model: string | null;
-  created_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
-  status_reason: string | null;
-}
+// Re-exported for ai/runner.ts, which moves to storage/rows.ts when its SQL moves (issue #17).
+export type { MessageRow } from '../storage/rows.ts';
 
 /** Every column but the search index, qualified with the `m` alias. */
 export const MESSAGE_COLUMNS = [
