@@ -5,6 +5,7 @@ import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
 import { getOrCreate } from '../storage/batcher.ts';
 import type { Database, Queryable } from '../storage/db.ts';
+import { takeNextSeq } from '../storage/messages.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
@@ -61,20 +62,11 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
   };
 }
 
-/**
- * Takes the conversation's next sequence number. The UPDATE holds the conversation row's lock
- * until the transaction ends, so changes commit in `seq` order: a client resuming from a cursor
- * can never skip a change that commits late with a lower number.
- * `activity` moves the conversation up the list (new messages do; edits and reactions do not).
- */
+/** The conversation's next sequence number (storage/messages.ts), or NOT_FOUND. */
 export async function nextSeq(tx: Queryable, conversationId: string, activity: boolean): Promise<number> {
-  const [row] = await tx.query<{ last_seq: number }>(
-    `UPDATE conversations SET last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}
-      WHERE id = $1 RETURNING last_seq`,
-    [conversationId],
-  );
-  if (!row) throw new ConfabError('NOT_FOUND', 'no such conversation');
-  return row.last_seq;
+  const seq = await takeNextSeq(tx, conversationId, activity);
+  if (seq === undefined) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return seq;
 }
 
 function checkContent(content: string, allowEmpty: boolean): void {
