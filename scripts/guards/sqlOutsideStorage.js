@@ -23,7 +23,6 @@ export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   // The job queue's table.
   'packages/server/src/jobs/queue.ts',
   // Operations: each table's queries, to move into per-table modules in storage/.
-  'packages/server/src/operations/access.ts',
   'packages/server/src/operations/attachments.ts',
   'packages/server/src/operations/auth.ts',
   'packages/server/src/operations/conversations.ts',

@@ -6,6 +6,7 @@ import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
 import { Batcher, getOrCreate } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
+import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
 import { toMe, type UserRow } from './users.ts';
 
 /** Who is calling, as the transports know it. */
@@ -16,14 +17,14 @@ export interface ClientInfo {
 async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionId: string): Promise<TokenPair> {
   const refreshToken = newRefreshToken();
   const expiresAt = new Date(Date.now() + ctx.config.refreshTokenTtlDays * 86_400_000);
-  await db.query('INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)', [sha256(refreshToken), sessionId, expiresAt]);
+  await insertRefreshToken(db, sha256(refreshToken), sessionId, expiresAt);
   const accessToken = await signAccessToken(ctx.keys.jwtKey, userId, sessionId, ctx.config.accessTokenTtlSeconds);
   return { accessToken, refreshToken };
 }
 
 async function startSession(ctx: Context, db: Queryable, userId: string): Promise<TokenPair> {
   const sessionId = newId();
-  await db.query('INSERT INTO sessions (id, user_id) VALUES ($1, $2)', [sessionId, userId]);
+  await insertSession(db, sessionId, userId);
   return issueTokens(ctx, db, userId, sessionId);
 }
 
@@ -71,16 +72,9 @@ export async function refresh(ctx: Context, refreshToken: string, client: Client
   await ctx.limits.consume('refreshPerIp', client.ip);
   const hash = sha256(refreshToken);
   const outcome = await ctx.db.transaction(async (tx) => {
-    const [spent] = await tx.query<{ session_id: string; user_id: string }>(
-      `UPDATE refresh_tokens t SET used_at = now()
-         FROM sessions s
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
-          AND s.id = t.session_id AND s.revoked_at IS NULL
-        RETURNING t.session_id, s.user_id`,
-      [hash],
-    );
+    const spent = await spendRefreshToken(tx, hash);
     if (spent) return { tokens: await issueTokens(ctx, tx, spent.user_id, spent.session_id) };
-    const [known] = await tx.query<{ session_id: string; used_at: Date | null }>('SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1', [hash]);
+    const known = await findRefreshToken(tx, hash);
     if (known?.used_at) {
       const ended = await revokeSessions(tx, { sessionIds: [known.session_id] });
       return { reused: ended };
@@ -117,21 +111,12 @@ async function revokeSessions(db: Queryable, which: SessionSelector): Promise<En
   const by = 'refreshTokenHash' in which ? { hash: which.refreshTokenHash } : which;
   // A selector that names nothing must not end every session there is.
   if (!('userId' in by && by.userId) && !('hash' in by && by.hash) && !('sessionIds' in by && by.sessionIds)) return [];
-  const rows = await db.query<{ id: string; user_id: string }>(
-    `UPDATE sessions SET revoked_at = now()
-      WHERE revoked_at IS NULL
-        AND ($1::text IS NULL OR user_id = $1)
-        AND ($2::text[] IS NULL OR id = ANY($2::text[]))
-        AND ($3::text IS NULL OR id <> $3)
-        AND ($4::text IS NULL OR id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $4))
-      RETURNING id, user_id`,
-    [
-      'userId' in by ? by.userId : null,
-      'sessionIds' in by ? (by.sessionIds ?? null) : null,
-      'exceptSessionId' in by ? (by.exceptSessionId ?? null) : null,
-      'hash' in by ? by.hash : null,
-    ],
-  );
+  const rows = await revokeLiveSessions(db, {
+    userId: 'userId' in by ? by.userId : null,
+    sessionIds: 'sessionIds' in by ? (by.sessionIds ?? null) : null,
+    exceptSessionId: 'exceptSessionId' in by ? (by.exceptSessionId ?? null) : null,
+    refreshTokenHash: 'hash' in by ? by.hash : null,
+  });
   const byUser = new Map<string, string[]>();
   for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), r.id]);
   return [...byUser].map(([userId, sessionIds]) => ({ userId, sessionIds }));
@@ -163,10 +148,7 @@ export async function endSessions(ctx: Context, which: SessionSelector): Promise
 export async function authenticate(ctx: Context, token: string | undefined): Promise<AccessClaims> {
   if (!token) throw new ConfabError('UNAUTHENTICATED', 'missing access token');
   const claims = await verifyAccessToken(ctx.keys.jwtKey, token);
-  const [session] = await ctx.db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM sessions WHERE id = $1 AND user_id = $2', [claims.sessionId, claims.userId], {
-    prepare: true,
-  });
-  if (!session || session.revoked_at) throw new ConfabError('UNAUTHENTICATED', 'this session has ended; sign in again');
+  if (!(await isSessionLive(ctx.db, claims.sessionId, claims.userId))) throw new ConfabError('UNAUTHENTICATED', 'this session has ended; sign in again');
   return claims;
 }
 
@@ -193,14 +175,10 @@ export function socketSession(ctx: Context, claims: AccessClaims): Promise<Socke
 async function loadSocketSessions(ctx: Context, batch: AccessClaims[]): Promise<Array<SocketSession | undefined>> {
   const key = (c: AccessClaims) => `${c.userId} ${c.sessionId}`;
   const distinct = [...new Map(batch.map((c) => [key(c), c])).values()];
-  const rows = await ctx.db.query<{ user_id: string; session_id: string; display_name: string; conversation_ids: string[] }>(
-    `SELECT q.user_id, q.session_id, u.display_name,
-            ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = q.user_id) AS conversation_ids
-       FROM unnest($1::text[], $2::text[]) AS q(user_id, session_id)
-       JOIN users u ON u.id = q.user_id
-       JOIN sessions s ON s.id = q.session_id AND s.user_id = q.user_id AND s.revoked_at IS NULL`,
-    [distinct.map((c) => c.userId), distinct.map((c) => c.sessionId)],
-    { prepare: true },
+  const rows = await liveSocketSessions(
+    ctx.db,
+    distinct.map((c) => c.userId),
+    distinct.map((c) => c.sessionId),
   );
   const found = new Map(rows.map((r) => [`${r.user_id} ${r.session_id}`, { displayName: r.display_name, conversationIds: r.conversation_ids }]));
   return batch.map((c) => found.get(key(c)));

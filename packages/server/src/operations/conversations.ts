@@ -18,7 +18,9 @@ import { newId } from '../ids.ts';
 import type { Queryable } from '../storage/db.ts';
 import { isAdmin, requireMember, roleRank, type MembershipRow } from './access.ts';
 import { commitWithEvents } from './events.ts';
-import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
+import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
+import { roleRankSql } from '../storage/members.ts';
+import type { MessageRow } from '../storage/rows.ts';
 import { iso, toPublicUser } from './users.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -71,8 +73,8 @@ interface OwnRow {
   unread_count: number;
 }
 
-/** Owner first, then by rank; SQL twin of roleRank for ORDER BY. */
-const RANK_SQL = `CASE cm.role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'moderator' THEN 1 ELSE 0 END`;
+/** Owner first, then by rank (the one ranking, as SQL for ORDER BY). */
+const RANK_SQL = roleRankSql('cm');
 
 /** The parts every member shares, for many conversations in a fixed number of queries. */
 async function loadShared(ctx: Context, db: Queryable, ids: string[]): Promise<Map<string, SharedConversation>> {

@@ -1,33 +1,19 @@
-import { ConfabError, LIMITS, type Attachment, type Message, type MessageKind, type MessageList, type SendMessageBody } from '@confab/protocol';
+import { ConfabError, LIMITS, type Attachment, type Message, type MessageList, type SendMessageBody } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
 import { getOrCreate } from '../storage/batcher.ts';
 import type { Database, Queryable } from '../storage/db.ts';
+import { takeNextSeq } from '../storage/messages.ts';
+import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { SendBatcher, type PlainSend } from './sendBatch.ts';
 import { iso } from './users.ts';
 
-export interface MessageRow {
-  id: string;
-  conversation_id: string;
-  seq: number;
-  updated_seq: number;
-  author_id: string;
-  client_id: string | null;
-  kind: MessageKind;
-  content_enc: string;
-  reply_to_id: string | null;
-  attachments: Message['attachments'];
-  status: Message['status'];
-  model: string | null;
-  created_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
-  status_reason: string | null;
-}
+// Re-exported for ai/runner.ts, which moves to storage/rows.ts when its SQL moves (issue #17).
+export type { MessageRow } from '../storage/rows.ts';
 
 /** Every column but the search index, qualified with the `m` alias. */
 export const MESSAGE_COLUMNS = [
@@ -76,20 +62,11 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
   };
 }
 
-/**
- * Takes the conversation's next sequence number. The UPDATE holds the conversation row's lock
- * until the transaction ends, so changes commit in `seq` order: a client resuming from a cursor
- * can never skip a change that commits late with a lower number.
- * `activity` moves the conversation up the list (new messages do; edits and reactions do not).
- */
+/** The conversation's next sequence number (storage/messages.ts), or NOT_FOUND. */
 export async function nextSeq(tx: Queryable, conversationId: string, activity: boolean): Promise<number> {
-  const [row] = await tx.query<{ last_seq: number }>(
-    `UPDATE conversations SET last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}
-      WHERE id = $1 RETURNING last_seq`,
-    [conversationId],
-  );
-  if (!row) throw new ConfabError('NOT_FOUND', 'no such conversation');
-  return row.last_seq;
+  const seq = await takeNextSeq(tx, conversationId, activity);
+  if (seq === undefined) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return seq;
 }
 
 function checkContent(content: string, allowEmpty: boolean): void {

@@ -3,7 +3,8 @@ import type { Context } from '../context.ts';
 import type { Database } from '../storage/db.ts';
 import { legacyQueryTerms, queryTerms, searchTerms } from '../search/terms.ts';
 import { getConversations } from './conversations.ts';
-import { hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
+import { hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
+import type { MessageRow } from '../storage/rows.ts';
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 

@@ -1,6 +1,6 @@
 import { BatchSlots, onceNextTurn } from '../storage/batcher.ts';
 import type { Database } from '../storage/db.ts';
-import type { MessageRow } from './messages.ts';
+import type { MessageRow } from '../storage/rows.ts';
 
 /** A plain send, ready to store: encrypted, indexed, with its id. */
 export interface PlainSend {

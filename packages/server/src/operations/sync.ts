@@ -4,7 +4,8 @@ import type { Context } from '../context.ts';
 import { Batcher, getOrCreate } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { conversationViewKey, getConversationViews } from './conversations.ts';
-import { hydrateMessages, MESSAGE_COLUMNS, type MessageRow } from './messages.ts';
+import { hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
+import type { MessageRow } from '../storage/rows.ts';
 
 export const SYNC_DEFAULT_LIMIT = 500;
 export const SYNC_MAX_LIMIT = 1000;
