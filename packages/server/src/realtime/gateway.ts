@@ -1,14 +1,13 @@
 import type { Server as HttpServer } from 'node:http';
 import { LIMITS } from '@confab/protocol';
 import { Server } from 'socket.io';
-import { conversationRoom, userRoom } from '../bus/bus.ts';
+import { conversationRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
-import { verifyAccessToken } from '../auth/tokens.ts';
 import { createOriginPolicy } from '../http/origins.ts';
-import { socketSession } from '../operations/auth.ts';
 import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import { eventListener } from './dispatch.ts';
+import { bufferedOutput, coalesceWrites, type ConnInternals } from './engine.ts';
 import { aiHandlers } from './handlers/ai.ts';
 import { authHandlers } from './handlers/auth.ts';
 import { messageHandlers } from './handlers/messages.ts';
@@ -16,11 +15,12 @@ import { presenceHandlers } from './handlers/presence.ts';
 import { syncHandlers } from './handlers/sync.ts';
 import { typingHandlers } from './handlers/typing.ts';
 import { startFanout } from './fanout.ts';
+import { useHandshake } from './handshake.ts';
 import { Presence } from './presence.ts';
 import { createLocalPresenceStore, createRedisPresenceStore, type PresenceStore } from './presenceStore.ts';
 import type { RedisClients } from './redis.ts';
 import { TypingTracker } from './typing.ts';
-import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded, SocketData } from './types.ts';
+import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded } from './types.ts';
 
 export interface GatewayOptions {
   /** The one periodic sweep: token expiry, slow consumers, typing expiry. */
@@ -78,75 +78,10 @@ export function presenceStoreFor(redis: RedisClients | undefined, options?: Part
   return redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs }) : createLocalPresenceStore();
 }
 
-interface ConnInternals {
-  writeBuffer?: Array<{ data?: unknown }>;
-  transport?: { name?: string; socket?: { bufferedAmount?: number; terminate?: () => void; _socket?: { cork(): void; uncork(): void } } };
-}
-
-/** Output queued for a socket: engine.io packets waiting for the transport, plus bytes the websocket has not flushed. */
-function bufferedOutput(socket: AppSocket): { packets: number; bytes: number } {
-  const conn = socket.conn as unknown as ConnInternals;
-  const queue = conn.writeBuffer ?? [];
-  let bytes = 0;
-  for (const p of queue) {
-    const d = p.data;
-    bytes += typeof d === 'string' ? d.length : d instanceof Uint8Array || d instanceof ArrayBuffer ? d.byteLength : 0;
-  }
-  if (conn.transport?.name === 'websocket') bytes += conn.transport.socket?.bufferedAmount ?? 0;
-  return { packets: queue.length, bytes };
-}
-
-/**
- * One write per socket per turn of the event loop, instead of one per frame.
- *
- * 1. engine.io flushes a socket's queue as soon as a packet is queued, so the first event of a turn
- *    went out alone and the rest of that turn's followed in a second write (a sender's own message
- *    and the ack of its send, a batch of messages committed together). Flushes are deferred to the
- *    end of the turn here: one `process.nextTick` for every socket, not a timer per socket. A tick
- *    runs after the promise continuations of the turn (where sends resolve and acks are emitted)
- *    and before any I/O or timer: with `setImmediate`, output that waited for the previous write
- *    sat a whole loop iteration longer, and the slow-consumer sweep took a fast reader's burst
- *    for a slow one.
- * 2. ws writes each frame with its own system call; corking the TCP socket while engine.io hands a
- *    flush's frames to it sends them in one. Listeners on the engine, not per socket: flush, send
- *    and drain run synchronously one after the other.
- * Over loopback a write costs more CPU than encoding the frame (it wakes the receiving process).
- */
-function coalesceWrites(io: AppServer): void {
-  type Conn = { flush(this: Conn): void };
-  let flushNow: Conn['flush'] | undefined;
-  let pending = new Set<Conn>();
-  const flushPending = () => {
-    const due = pending;
-    pending = new Set();
-    for (const conn of due) flushNow!.call(conn);
-  };
-  // One shared function (`this` is the connection): nothing is allocated per socket.
-  function flushAtEndOfTurn(this: Conn) {
-    if (pending.size === 0) process.nextTick(flushPending);
-    pending.add(this);
-  }
-  io.engine.on('connection', (conn: Conn) => {
-    flushNow ??= (Object.getPrototypeOf(conn) as Conn).flush;
-    conn.flush = flushAtEndOfTurn;
-  });
-
-  let corked: { cork(): void; uncork(): void } | undefined;
-  io.engine.on('flush', (conn: ConnInternals, buffer: unknown[]) => {
-    if (buffer.length < 2) return;
-    // ws keeps its TCP socket in `_socket` (not public API; without it nothing is corked).
-    corked = conn.transport?.socket?._socket;
-    corked?.cork();
-  });
-  io.engine.on('drain', () => {
-    corked?.uncork();
-    corked = undefined;
-  });
-}
-
 /**
  * Socket.IO on the HTTP server's port, path /socket.io. Transports stay thin: authentication and
- * room setup here, event handlers per domain in handlers/, every use-case in operations/.
+ * room setup wired here (handshake.ts, engine tuning in engine.ts), event handlers per domain in
+ * handlers/, every use-case in operations/.
  */
 /** The reorder buffer's hold with Redis (several nodes); see attachGateway. */
 const MULTI_NODE_HOLD_MS = 3;
@@ -268,61 +203,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
   const { gate } = fanout;
 
   // ---- Handshake: authenticate, then join the user's rooms before the client hears "connect" ----
-  io.use(async (socket, next) => {
-    const raw: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-    const token = typeof raw === 'string' && raw.length <= 4096 ? raw : undefined;
-    if (!token) return next(new Error('UNAUTHENTICATED'));
-    // The socket does not keep the bearer token: its claims are all it needs (auth:refresh sends a
-    // new one), and every connection would otherwise hold a few hundred bytes of secret for its life.
-    socket.handshake.auth = {};
-    let claims;
-    try {
-      // The signature and expiry here; that the session is still live, with the rooms below.
-      claims = await verifyAccessToken(ctx.keys.jwtKey, token);
-    } catch {
-      return next(new Error('UNAUTHENTICATED'));
-    }
-    const data: SocketData = {
-      userId: claims.userId,
-      sessionId: claims.sessionId,
-      exp: claims.exp,
-      displayName: '',
-      away: false,
-      counted: false,
-      membershipLog: [],
-      inFlight: 0,
-      gone: false,
-    };
-    socket.data = data;
-    // Registered before the query, so membership changes made while it runs are logged, not lost.
-    register(socket);
-    // The client may have gone while we authenticated; its engine 'close' has fired already then.
-    if (socket.conn.readyState !== 'open') {
-      unregister(socket);
-      return next(new Error('UNAVAILABLE'));
-    }
-    // on, not once: unregister is idempotent, and once would wrap the listener in three more objects per socket.
-    socket.conn.on('close', () => unregister(socket));
-    try {
-      // One batched statement: the session is live, the display name (for typing events) and every
-      // conversation of the user.
-      const session = await socketSession(ctx, claims);
-      if (!session) {
-        unregister(socket);
-        return next(new Error('UNAUTHENTICATED'));
-      }
-      data.displayName = session.displayName;
-      await socket.join([userRoom(claims.userId), ...session.conversationIds.map(conversationRoom)]);
-      const pending = data.membershipLog ?? [];
-      data.membershipLog = null;
-      for (const change of pending) applyMembership(socket, change);
-      next();
-    } catch (error) {
-      unregister(socket);
-      log.error({ err: error }, 'socket setup failed');
-      next(new Error('UNAVAILABLE'));
-    }
-  });
+  useHandshake(io, { ctx, log, register, unregister, applyMembership });
 
   io.on('connection', (socket) => {
     if (socket.data.gone || closed) {
