@@ -5,7 +5,6 @@ import { conversationRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { createOriginPolicy } from '../http/origins.ts';
-import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import { eventListener } from './dispatch.ts';
 import { bufferedOutput, coalesceWrites, type ConnInternals } from './engine.ts';
 import { aiHandlers } from './handlers/ai.ts';
@@ -16,6 +15,7 @@ import { syncHandlers } from './handlers/sync.ts';
 import { typingHandlers } from './handlers/typing.ts';
 import { startFanout } from './fanout.ts';
 import { useHandshake } from './handshake.ts';
+import { startSweeps } from './sweeps.ts';
 import { Presence } from './presence.ts';
 import { createLocalPresenceStore, createRedisPresenceStore, type PresenceStore } from './presenceStore.ts';
 import type { RedisClients } from './redis.ts';
@@ -173,10 +173,9 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
     for (const socket of byUser.get(change.userId) ?? []) applyMembership(socket, change);
     if (!change.joined) typing.endMembership(change.conversationId, change.userId);
   };
-  /** Membership changes heard live while a reconcile's query runs (see reconcile). */
-  let heardDuringReconcile: Set<string> | undefined;
+  // Runs only after attachGateway has returned (events come later), when `sweeps` is set.
   const onLiveMembership = (change: MembershipChange) => {
-    heardDuringReconcile?.add(`${change.userId} ${change.conversationId}`);
+    sweeps.heardLive(change);
     onMembership(change);
   };
   // Other nodes forward their membership changes here (instead of the adapter's socketsJoin, which
@@ -258,7 +257,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
       if (wasReady) {
         bounceAfterOutage();
         // Broadcasts from the other nodes may have been lost meanwhile: catch up now, not at the next tick.
-        reconcileNow();
+        sweeps.reconcileNow();
       }
       wasReady = true;
     };
@@ -266,80 +265,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
     redisListeners.push(() => client.off('ready', onReady));
   }
 
-  // ---- The periodic sweep (one timer per server, not per socket) ----
-  const sweep = () => {
-    const now = Date.now();
-    typing.sweep(now);
-    gate.sweep();
-    for (const socket of io.of('/').sockets.values()) {
-      if (socket.data.exp * 1000 <= now) {
-        // Expired without auth:refresh. The client refreshes its token and reconnects.
-        socket.disconnect(true);
-        continue;
-      }
-      checkOutput(socket);
-    }
-  };
-  /**
-   * The backstop for lost broadcasts: the membership changes and revoked sessions of the last few
-   * seconds, read from the database (one statement whatever the number of sockets; see
-   * liveChanges.ts), applied again to this node's sockets. A change is applied as the database has
-   * it now. One heard live while the query ran is left alone: the query may have read the state
-   * before it, and applying that would undo it (a removed member back in the room until the next
-   * tick); the next tick reads it anyway.
-   */
-  let changesReadAt: Date | undefined;
-  let reconciling: Promise<void> | undefined;
-  const reconcile = async () => {
-    const heard = new Set<string>();
-    heardDuringReconcile = heard;
-    try {
-      const changes = await recentChanges(ctx.db, changesReadAt);
-      changesReadAt = changes.at;
-      if (closed) return;
-      for (const m of changes.memberships) {
-        if (!byUser.has(m.userId) || heard.has(`${m.userId} ${m.conversationId}`)) continue;
-        onMembership({ userId: m.userId, conversationId: m.conversationId, joined: m.member });
-      }
-      for (const e of changes.endedSessions) onSessionsEnded({ userId: e.userId, sessionIds: [e.sessionId] });
-    } finally {
-      if (heardDuringReconcile === heard) heardDuringReconcile = undefined;
-    }
-  };
-  /**
-   * One run at a time: with a slow database, ticks that find one running are skipped. A failed run
-   * loses nothing (the next reads from the last successful one); while the database is away, one
-   * warning per 30 s is enough.
-   */
-  let lastReconcileWarning = 0;
-  const reconcileNow = () => {
-    if (reconciling || closed) return;
-    reconciling = reconcile()
-      .catch((error: unknown) => {
-        if (Date.now() - lastReconcileWarning < 30_000) return;
-        lastReconcileWarning = Date.now();
-        log.warn({ err: error }, 'reconcile failed');
-      })
-      .finally(() => (reconciling = undefined));
-  };
-  const heartbeat = async () => {
-    // Redis is away: nothing to refresh. The first heartbeat after it returns re-adds every entry.
-    if (redis && redis.pub.status !== 'ready') return;
-    const conns: Array<[string, string]> = [];
-    for (const socket of io.of('/').sockets.values()) if (socket.data.counted) conns.push([socket.data.userId, socket.id]);
-    await presence.revive(await store.heartbeat(conns));
-    for (const userId of await store.sweepExpired()) await presence.announceOffline(userId);
-  };
-  const guard = (name: string, fn: () => Promise<void>) => () => {
-    fn().catch((error: unknown) => log.warn({ err: error }, `${name} failed`));
-  };
-  const timers = [
-    setInterval(sweep, opts.sweepIntervalMs),
-    setInterval(reconcileNow, opts.reconcileIntervalMs),
-    setInterval(guard('pruning old changes', () => pruneChanges(ctx.db)), 10 * 60_000),
-    ...(redis ? [setInterval(guard('presence heartbeat', heartbeat), opts.presenceHeartbeatMs)] : []),
-  ];
-  for (const t of timers) t.unref();
+  // ---- The periodic sweeps (sweeps.ts: one timer each per server, not per socket) ----
+  const sweeps = startSweeps({ ctx, log, io, redis, typing, gate, presence, store, opts, byUser, checkOutput, onMembership, onSessionsEnded, isClosed: () => closed });
 
   return {
     io,
@@ -357,8 +284,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
       if (closed) return;
       closed = true;
       fanout.stop();
-      for (const t of timers) clearInterval(t);
-      await reconciling;
+      await sweeps.stop();
       for (const off of redisListeners) off();
       gate.close();
       // The connections are dropped rather than closed politely: a stock socket.io-client that hears
