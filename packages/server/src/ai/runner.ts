@@ -1,5 +1,4 @@
 import { ConfabError, type Message } from '@confab/protocol';
-import type { ModelMessage } from 'ai';
 import type { DomainEventOf } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
@@ -7,16 +6,15 @@ import { newId } from '../ids.ts';
 import { mentions } from '../operations/mentions.ts';
 import { hydrateMessages, keepPreviousVersion, MESSAGE_COLUMNS, nextSeq, type MessageRow } from '../operations/messages.ts';
 import { redisCall, type RedisClients } from '../realtime/redis.ts';
+import { ASSISTANT_ID } from './assistant.ts';
 import { describeFailure, failureLogFields, isConnectionFailure } from './failures.ts';
 import { answerModelId, resolveModel } from './models.ts';
+import { buildContext } from './prompt.ts';
 import { loadAiSdk } from './sdk.ts';
 import { LIVE_TTL_MS, type StreamRegistry } from './streams.ts';
+import { maybeTitle } from './titles.ts';
 
-/** The assistant is one bot user (created by migration 1), a member of every conversation it answers in. */
-export const ASSISTANT_ID = 'assistant';
 const INTERRUPTED = 'The answer was interrupted because the server restarted. Regenerate to try again.';
-const SYSTEM_PROMPT =
-  'You are Assistant, an AI assistant inside Confab, a chat app. Answer helpfully and concisely. Format with Markdown where it helps.';
 
 export interface AiRunnerOptions {
   redis?: RedisClients | undefined;
@@ -281,7 +279,7 @@ export class AiRunner {
       // conversation was created. A refusal ends the answer here, before any provider request.
       const { model } = await resolveModel(ctx, requestedBy, modelId);
       const { streamText } = await loadAiSdk();
-      const { system, messages } = await this.buildContext(message, requestedBy);
+      const { system, messages } = await buildContext(ctx, message, requestedBy);
       // A request that never reached the provider is sent once more, at once, while nothing has
       // been streamed (so nothing can show twice); every other failure ends the answer. The AI
       // SDK's own retries stay off: they would also wait out 429s and 5xx for seconds.
@@ -341,7 +339,7 @@ export class AiRunner {
     await this.streams.end(message.id);
     this.stats.answers++;
     this.options.metrics?.aiAnswers.inc({ status });
-    if (final) await this.maybeTitle(message.conversationId, requestedBy, modelId);
+    if (final) await maybeTitle(this.ctx, message.conversationId, requestedBy, modelId);
   }
 
   /** The final state takes the conversation's next seq, so `sync` delivers it to everyone. */
@@ -384,84 +382,6 @@ export class AiRunner {
     );
     if (!still || !(await this.assistantIsMember(conversationId))) return;
     await this.answer(conversationId, trigger);
-  }
-
-  /**
-   * What the model sees: the system prompt (Confab's, the conversation's, the asking user's custom
-   * instructions) and the latest history that fits the context budget, oldest first.
-   */
-  private async buildContext(answer: Message, requestedBy: string): Promise<{ system: string; messages: ModelMessage[] }> {
-    const { ctx } = this;
-    const [conv] = await ctx.db.query<{ type: string; system_prompt: string | null }>('SELECT type, system_prompt FROM conversations WHERE id = $1', [answer.conversationId]);
-    const [user] = await ctx.db.query<{ settings: { customInstructions?: unknown } }>('SELECT settings FROM users WHERE id = $1', [requestedBy]);
-    const rows = await ctx.db.query<{ author_id: string; content_enc: string; display_name: string; status: string }>(
-      `SELECT m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
-        WHERE m.conversation_id = $1 AND m.seq < $2 AND m.deleted_at IS NULL AND m.kind <> 'system'
-          AND m.status IN ('complete', 'stopped')
-        ORDER BY m.seq DESC LIMIT 400`,
-      [answer.conversationId, answer.seq],
-    );
-    const group = conv?.type === 'group';
-    const history: ModelMessage[] = [];
-    let budget = ctx.config.ai.contextChars;
-    for (const row of rows) {
-      const content = ctx.keys.decrypt(row.content_enc);
-      if (!content) continue;
-      const fromAssistant = row.author_id === ASSISTANT_ID;
-      let text = group && !fromAssistant ? `${row.display_name}: ${content}` : content;
-      if (history.length === 0) text = text.slice(-ctx.config.ai.contextChars); // the latest always goes in, trimmed to the budget
-      else if (text.length > budget) break;
-      budget -= text.length;
-      history.unshift({ role: fromAssistant ? 'assistant' : 'user', content: text });
-    }
-    // Providers want the conversation to start with the user and to alternate: merge neighbours.
-    const merged: ModelMessage[] = [];
-    for (const m of history) {
-      const prev = merged[merged.length - 1];
-      if (prev && prev.role === m.role) prev.content = `${prev.content as string}\n\n${m.content as string}`;
-      else if (merged.length > 0 || m.role === 'user') merged.push({ ...m } as ModelMessage);
-    }
-    const parts = [SYSTEM_PROMPT];
-    if (group) parts.push('This is a group chat; each user message starts with its author\'s name. Answer the latest message that mentions you.');
-    if (conv?.system_prompt) parts.push(conv.system_prompt);
-    const custom = user?.settings.customInstructions;
-    if (typeof custom === 'string' && custom.trim()) parts.push(`The user's custom instructions:\n${custom.slice(0, 4000)}`);
-    return { system: parts.join('\n\n'), messages: merged.length ? merged : [{ role: 'user', content: '(no message)' }] };
-  }
-
-  /** Titles a new assistant conversation from its first exchange: a cheap model, else the first words. */
-  private async maybeTitle(conversationId: string, requestedBy: string, modelId: string): Promise<void> {
-    const { ctx } = this;
-    const [conv] = await ctx.db.query<{ type: string; title: string | null }>('SELECT type, title FROM conversations WHERE id = $1', [conversationId]);
-    if (!conv || conv.type !== 'assistant' || conv.title) return;
-    const [first] = await ctx.db.query<{ content_enc: string }>(
-      `SELECT content_enc FROM messages WHERE conversation_id = $1 AND author_id <> $2 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
-      [conversationId, ASSISTANT_ID],
-    );
-    if (!first) return;
-    const question = ctx.keys.decrypt(first.content_enc);
-    let title = '';
-    try {
-      // The title model is the admin's choice, so it need not be among those offered; the answer's model was checked.
-      const titleModel = ctx.config.ai.titleModel;
-      const { model } = await resolveModel(ctx, requestedBy, titleModel ?? modelId, { unlisted: titleModel !== undefined });
-      const { generateText } = await loadAiSdk();
-      const result = await generateText({
-        model,
-        maxOutputTokens: ctx.config.ai.maxOutputTokens,
-        system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',
-        prompt: question.slice(0, 2000),
-        maxRetries: 0,
-        abortSignal: AbortSignal.timeout(15_000),
-      });
-      title = cleanTitle(result.text);
-    } catch (error) {
-      ctx.log.info({ conversationId, ...failureLogFields(ctx.config.ai.titleModel ?? modelId, error, false) }, 'title generation failed; using the first words');
-    }
-    title ||= firstWords(question);
-    if (!title) return;
-    const updated = await ctx.db.query('UPDATE conversations SET title = $2 WHERE id = $1 AND title IS NULL RETURNING 1', [conversationId, title]);
-    if (updated.length) ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, title } });
   }
 
   // ---- control from clients ----
@@ -591,17 +511,4 @@ export class AiRunner {
       this.ctx.log.warn({ messageId: row.id }, 'closed an AI answer interrupted by a restart');
     }
   }
-}
-
-function cleanTitle(raw: string): string {
-  const line = raw.replace(/[*_`#>"“”]/g, '').split('\n').find((l) => l.trim()) ?? '';
-  const title = line.trim().replace(/^title:\s*/i, '').replace(/[.\s]+$/, '');
-  return title.length > 80 ? `${title.slice(0, 79)}…` : title;
-}
-
-export function firstWords(text: string, count = 6): string {
-  const words = text.replace(/\s+/g, ' ').trim().split(' ');
-  const title = words.slice(0, count).join(' ');
-  const cut = title.length > 60 ? `${title.slice(0, 59)}…` : words.length > count ? `${title}…` : title;
-  return cut;
 }

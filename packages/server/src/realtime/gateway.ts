@@ -1,14 +1,12 @@
 import type { Server as HttpServer } from 'node:http';
 import { LIMITS } from '@confab/protocol';
 import { Server } from 'socket.io';
-import { conversationRoom, userRoom } from '../bus/bus.ts';
+import { conversationRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
-import { verifyAccessToken } from '../auth/tokens.ts';
 import { createOriginPolicy } from '../http/origins.ts';
-import { socketSession } from '../operations/auth.ts';
-import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import { eventListener } from './dispatch.ts';
+import { bufferedOutput, coalesceWrites, type ConnInternals } from './engine.ts';
 import { aiHandlers } from './handlers/ai.ts';
 import { authHandlers } from './handlers/auth.ts';
 import { messageHandlers } from './handlers/messages.ts';
@@ -16,11 +14,13 @@ import { presenceHandlers } from './handlers/presence.ts';
 import { syncHandlers } from './handlers/sync.ts';
 import { typingHandlers } from './handlers/typing.ts';
 import { startFanout } from './fanout.ts';
+import { useHandshake } from './handshake.ts';
+import { startSweeps } from './sweeps.ts';
 import { Presence } from './presence.ts';
 import { createLocalPresenceStore, createRedisPresenceStore, type PresenceStore } from './presenceStore.ts';
 import type { RedisClients } from './redis.ts';
 import { TypingTracker } from './typing.ts';
-import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded, SocketData } from './types.ts';
+import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded } from './types.ts';
 
 export interface GatewayOptions {
   /** The one periodic sweep: token expiry, slow consumers, typing expiry. */
@@ -78,75 +78,10 @@ export function presenceStoreFor(redis: RedisClients | undefined, options?: Part
   return redis ? createRedisPresenceStore(redis.pub, redis.prefix, { ttlMs }) : createLocalPresenceStore();
 }
 
-interface ConnInternals {
-  writeBuffer?: Array<{ data?: unknown }>;
-  transport?: { name?: string; socket?: { bufferedAmount?: number; terminate?: () => void; _socket?: { cork(): void; uncork(): void } } };
-}
-
-/** Output queued for a socket: engine.io packets waiting for the transport, plus bytes the websocket has not flushed. */
-function bufferedOutput(socket: AppSocket): { packets: number; bytes: number } {
-  const conn = socket.conn as unknown as ConnInternals;
-  const queue = conn.writeBuffer ?? [];
-  let bytes = 0;
-  for (const p of queue) {
-    const d = p.data;
-    bytes += typeof d === 'string' ? d.length : d instanceof Uint8Array || d instanceof ArrayBuffer ? d.byteLength : 0;
-  }
-  if (conn.transport?.name === 'websocket') bytes += conn.transport.socket?.bufferedAmount ?? 0;
-  return { packets: queue.length, bytes };
-}
-
-/**
- * One write per socket per turn of the event loop, instead of one per frame.
- *
- * 1. engine.io flushes a socket's queue as soon as a packet is queued, so the first event of a turn
- *    went out alone and the rest of that turn's followed in a second write (a sender's own message
- *    and the ack of its send, a batch of messages committed together). Flushes are deferred to the
- *    end of the turn here: one `process.nextTick` for every socket, not a timer per socket. A tick
- *    runs after the promise continuations of the turn (where sends resolve and acks are emitted)
- *    and before any I/O or timer: with `setImmediate`, output that waited for the previous write
- *    sat a whole loop iteration longer, and the slow-consumer sweep took a fast reader's burst
- *    for a slow one.
- * 2. ws writes each frame with its own system call; corking the TCP socket while engine.io hands a
- *    flush's frames to it sends them in one. Listeners on the engine, not per socket: flush, send
- *    and drain run synchronously one after the other.
- * Over loopback a write costs more CPU than encoding the frame (it wakes the receiving process).
- */
-function coalesceWrites(io: AppServer): void {
-  type Conn = { flush(this: Conn): void };
-  let flushNow: Conn['flush'] | undefined;
-  let pending = new Set<Conn>();
-  const flushPending = () => {
-    const due = pending;
-    pending = new Set();
-    for (const conn of due) flushNow!.call(conn);
-  };
-  // One shared function (`this` is the connection): nothing is allocated per socket.
-  function flushAtEndOfTurn(this: Conn) {
-    if (pending.size === 0) process.nextTick(flushPending);
-    pending.add(this);
-  }
-  io.engine.on('connection', (conn: Conn) => {
-    flushNow ??= (Object.getPrototypeOf(conn) as Conn).flush;
-    conn.flush = flushAtEndOfTurn;
-  });
-
-  let corked: { cork(): void; uncork(): void } | undefined;
-  io.engine.on('flush', (conn: ConnInternals, buffer: unknown[]) => {
-    if (buffer.length < 2) return;
-    // ws keeps its TCP socket in `_socket` (not public API; without it nothing is corked).
-    corked = conn.transport?.socket?._socket;
-    corked?.cork();
-  });
-  io.engine.on('drain', () => {
-    corked?.uncork();
-    corked = undefined;
-  });
-}
-
 /**
  * Socket.IO on the HTTP server's port, path /socket.io. Transports stay thin: authentication and
- * room setup here, event handlers per domain in handlers/, every use-case in operations/.
+ * room setup wired here (handshake.ts, engine tuning in engine.ts), event handlers per domain in
+ * handlers/, every use-case in operations/.
  */
 /** The reorder buffer's hold with Redis (several nodes); see attachGateway. */
 const MULTI_NODE_HOLD_MS = 3;
@@ -238,10 +173,9 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
     for (const socket of byUser.get(change.userId) ?? []) applyMembership(socket, change);
     if (!change.joined) typing.endMembership(change.conversationId, change.userId);
   };
-  /** Membership changes heard live while a reconcile's query runs (see reconcile). */
-  let heardDuringReconcile: Set<string> | undefined;
+  // Runs only after attachGateway has returned (events come later), when `sweeps` is set.
   const onLiveMembership = (change: MembershipChange) => {
-    heardDuringReconcile?.add(`${change.userId} ${change.conversationId}`);
+    sweeps.heardLive(change);
     onMembership(change);
   };
   // Other nodes forward their membership changes here (instead of the adapter's socketsJoin, which
@@ -268,61 +202,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
   const { gate } = fanout;
 
   // ---- Handshake: authenticate, then join the user's rooms before the client hears "connect" ----
-  io.use(async (socket, next) => {
-    const raw: unknown = (socket.handshake.auth as Record<string, unknown> | undefined)?.token;
-    const token = typeof raw === 'string' && raw.length <= 4096 ? raw : undefined;
-    if (!token) return next(new Error('UNAUTHENTICATED'));
-    // The socket does not keep the bearer token: its claims are all it needs (auth:refresh sends a
-    // new one), and every connection would otherwise hold a few hundred bytes of secret for its life.
-    socket.handshake.auth = {};
-    let claims;
-    try {
-      // The signature and expiry here; that the session is still live, with the rooms below.
-      claims = await verifyAccessToken(ctx.keys.jwtKey, token);
-    } catch {
-      return next(new Error('UNAUTHENTICATED'));
-    }
-    const data: SocketData = {
-      userId: claims.userId,
-      sessionId: claims.sessionId,
-      exp: claims.exp,
-      displayName: '',
-      away: false,
-      counted: false,
-      membershipLog: [],
-      inFlight: 0,
-      gone: false,
-    };
-    socket.data = data;
-    // Registered before the query, so membership changes made while it runs are logged, not lost.
-    register(socket);
-    // The client may have gone while we authenticated; its engine 'close' has fired already then.
-    if (socket.conn.readyState !== 'open') {
-      unregister(socket);
-      return next(new Error('UNAVAILABLE'));
-    }
-    // on, not once: unregister is idempotent, and once would wrap the listener in three more objects per socket.
-    socket.conn.on('close', () => unregister(socket));
-    try {
-      // One batched statement: the session is live, the display name (for typing events) and every
-      // conversation of the user.
-      const session = await socketSession(ctx, claims);
-      if (!session) {
-        unregister(socket);
-        return next(new Error('UNAUTHENTICATED'));
-      }
-      data.displayName = session.displayName;
-      await socket.join([userRoom(claims.userId), ...session.conversationIds.map(conversationRoom)]);
-      const pending = data.membershipLog ?? [];
-      data.membershipLog = null;
-      for (const change of pending) applyMembership(socket, change);
-      next();
-    } catch (error) {
-      unregister(socket);
-      log.error({ err: error }, 'socket setup failed');
-      next(new Error('UNAVAILABLE'));
-    }
-  });
+  useHandshake(io, { ctx, log, register, unregister, applyMembership });
 
   io.on('connection', (socket) => {
     if (socket.data.gone || closed) {
@@ -377,7 +257,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
       if (wasReady) {
         bounceAfterOutage();
         // Broadcasts from the other nodes may have been lost meanwhile: catch up now, not at the next tick.
-        reconcileNow();
+        sweeps.reconcileNow();
       }
       wasReady = true;
     };
@@ -385,80 +265,8 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
     redisListeners.push(() => client.off('ready', onReady));
   }
 
-  // ---- The periodic sweep (one timer per server, not per socket) ----
-  const sweep = () => {
-    const now = Date.now();
-    typing.sweep(now);
-    gate.sweep();
-    for (const socket of io.of('/').sockets.values()) {
-      if (socket.data.exp * 1000 <= now) {
-        // Expired without auth:refresh. The client refreshes its token and reconnects.
-        socket.disconnect(true);
-        continue;
-      }
-      checkOutput(socket);
-    }
-  };
-  /**
-   * The backstop for lost broadcasts: the membership changes and revoked sessions of the last few
-   * seconds, read from the database (one statement whatever the number of sockets; see
-   * liveChanges.ts), applied again to this node's sockets. A change is applied as the database has
-   * it now. One heard live while the query ran is left alone: the query may have read the state
-   * before it, and applying that would undo it (a removed member back in the room until the next
-   * tick); the next tick reads it anyway.
-   */
-  let changesReadAt: Date | undefined;
-  let reconciling: Promise<void> | undefined;
-  const reconcile = async () => {
-    const heard = new Set<string>();
-    heardDuringReconcile = heard;
-    try {
-      const changes = await recentChanges(ctx.db, changesReadAt);
-      changesReadAt = changes.at;
-      if (closed) return;
-      for (const m of changes.memberships) {
-        if (!byUser.has(m.userId) || heard.has(`${m.userId} ${m.conversationId}`)) continue;
-        onMembership({ userId: m.userId, conversationId: m.conversationId, joined: m.member });
-      }
-      for (const e of changes.endedSessions) onSessionsEnded({ userId: e.userId, sessionIds: [e.sessionId] });
-    } finally {
-      if (heardDuringReconcile === heard) heardDuringReconcile = undefined;
-    }
-  };
-  /**
-   * One run at a time: with a slow database, ticks that find one running are skipped. A failed run
-   * loses nothing (the next reads from the last successful one); while the database is away, one
-   * warning per 30 s is enough.
-   */
-  let lastReconcileWarning = 0;
-  const reconcileNow = () => {
-    if (reconciling || closed) return;
-    reconciling = reconcile()
-      .catch((error: unknown) => {
-        if (Date.now() - lastReconcileWarning < 30_000) return;
-        lastReconcileWarning = Date.now();
-        log.warn({ err: error }, 'reconcile failed');
-      })
-      .finally(() => (reconciling = undefined));
-  };
-  const heartbeat = async () => {
-    // Redis is away: nothing to refresh. The first heartbeat after it returns re-adds every entry.
-    if (redis && redis.pub.status !== 'ready') return;
-    const conns: Array<[string, string]> = [];
-    for (const socket of io.of('/').sockets.values()) if (socket.data.counted) conns.push([socket.data.userId, socket.id]);
-    await presence.revive(await store.heartbeat(conns));
-    for (const userId of await store.sweepExpired()) await presence.announceOffline(userId);
-  };
-  const guard = (name: string, fn: () => Promise<void>) => () => {
-    fn().catch((error: unknown) => log.warn({ err: error }, `${name} failed`));
-  };
-  const timers = [
-    setInterval(sweep, opts.sweepIntervalMs),
-    setInterval(reconcileNow, opts.reconcileIntervalMs),
-    setInterval(guard('pruning old changes', () => pruneChanges(ctx.db)), 10 * 60_000),
-    ...(redis ? [setInterval(guard('presence heartbeat', heartbeat), opts.presenceHeartbeatMs)] : []),
-  ];
-  for (const t of timers) t.unref();
+  // ---- The periodic sweeps (sweeps.ts: one timer each per server, not per socket) ----
+  const sweeps = startSweeps({ ctx, log, io, redis, typing, gate, presence, store, opts, byUser, checkOutput, onMembership, onSessionsEnded, isClosed: () => closed });
 
   return {
     io,
@@ -476,8 +284,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
       if (closed) return;
       closed = true;
       fanout.stop();
-      for (const t of timers) clearInterval(t);
-      await reconciling;
+      await sweeps.stop();
       for (const off of redisListeners) off();
       gate.close();
       // The connections are dropped rather than closed politely: a stock socket.io-client that hears

@@ -1,0 +1,52 @@
+import type { Context } from '../context.ts';
+import { ASSISTANT_ID } from './assistant.ts';
+import { failureLogFields } from './failures.ts';
+import { resolveModel } from './models.ts';
+import { loadAiSdk } from './sdk.ts';
+
+/** Titles a new assistant conversation from its first exchange: a cheap model, else the first words. */
+export async function maybeTitle(ctx: Context, conversationId: string, requestedBy: string, modelId: string): Promise<void> {
+  const [conv] = await ctx.db.query<{ type: string; title: string | null }>('SELECT type, title FROM conversations WHERE id = $1', [conversationId]);
+  if (!conv || conv.type !== 'assistant' || conv.title) return;
+  const [first] = await ctx.db.query<{ content_enc: string }>(
+    `SELECT content_enc FROM messages WHERE conversation_id = $1 AND author_id <> $2 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
+    [conversationId, ASSISTANT_ID],
+  );
+  if (!first) return;
+  const question = ctx.keys.decrypt(first.content_enc);
+  let title = '';
+  try {
+    // The title model is the admin's choice, so it need not be among those offered; the answer's model was checked.
+    const titleModel = ctx.config.ai.titleModel;
+    const { model } = await resolveModel(ctx, requestedBy, titleModel ?? modelId, { unlisted: titleModel !== undefined });
+    const { generateText } = await loadAiSdk();
+    const result = await generateText({
+      model,
+      maxOutputTokens: ctx.config.ai.maxOutputTokens,
+      system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',
+      prompt: question.slice(0, 2000),
+      maxRetries: 0,
+      abortSignal: AbortSignal.timeout(15_000),
+    });
+    title = cleanTitle(result.text);
+  } catch (error) {
+    ctx.log.info({ conversationId, ...failureLogFields(ctx.config.ai.titleModel ?? modelId, error, false) }, 'title generation failed; using the first words');
+  }
+  title ||= firstWords(question);
+  if (!title) return;
+  const updated = await ctx.db.query('UPDATE conversations SET title = $2 WHERE id = $1 AND title IS NULL RETURNING 1', [conversationId, title]);
+  if (updated.length) ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, title } });
+}
+
+function cleanTitle(raw: string): string {
+  const line = raw.replace(/[*_`#>"“”]/g, '').split('\n').find((l) => l.trim()) ?? '';
+  const title = line.trim().replace(/^title:\s*/i, '').replace(/[.\s]+$/, '');
+  return title.length > 80 ? `${title.slice(0, 79)}…` : title;
+}
+
+export function firstWords(text: string, count = 6): string {
+  const words = text.replace(/\s+/g, ' ').trim().split(' ');
+  const title = words.slice(0, count).join(' ');
+  const cut = title.length > 60 ? `${title.slice(0, 59)}…` : words.length > count ? `${title}…` : title;
+  return cut;
+}
