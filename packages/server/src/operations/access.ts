@@ -3,8 +3,6 @@ import type { Queryable } from '../storage/db.ts';
 import { findMembership, ROLE_RANK as RANK } from '../storage/members.ts';
 import type { MembershipRow } from '../storage/rows.ts';
 
-export type { MembershipRow } from '../storage/rows.ts';
-
 const NOT_FOUND = 'no such conversation';
 
 /**

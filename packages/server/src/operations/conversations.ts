@@ -16,11 +16,11 @@ import type { DomainEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { Queryable } from '../storage/db.ts';
-import { isAdmin, requireMember, roleRank, type MembershipRow } from './access.ts';
+import { isAdmin, requireMember, roleRank } from './access.ts';
 import { commitWithEvents } from './events.ts';
 import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
 import { roleRankSql } from '../storage/members.ts';
-import type { MessageRow } from '../storage/rows.ts';
+import type { MembershipRow, MessageRow } from '../storage/rows.ts';
 import { iso, toPublicUser } from './users.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -12,9 +12,6 @@ import { deleteMessageAttachments, resolveMessageAttachments } from './attachmen
 import { SendBatcher, type PlainSend } from './sendBatch.ts';
 import { iso } from './users.ts';
 
-// Re-exported for ai/runner.ts, which moves to storage/rows.ts when its SQL moves (issue #17).
-export type { MessageRow } from '../storage/rows.ts';
-
 /** Every column but the search index, qualified with the `m` alias. */
 export const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
