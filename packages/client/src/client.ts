@@ -99,6 +99,16 @@ function isBrowser(): boolean {
   return typeof window !== 'undefined' && typeof document !== 'undefined';
 }
 
+/** The live query kept for `key`, made on first use: every watcher of one slice shares one query. */
+function sharedQuery<Q>(queries: Map<string, Q>, key: string, make: () => Q): Q {
+  let query = queries.get(key);
+  if (!query) {
+    query = make();
+    queries.set(key, query);
+  }
+  return query;
+}
+
 /** A UUID v4. crypto.randomUUID exists only in secure contexts; getRandomValues everywhere. */
 function newClientId(): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
@@ -540,33 +550,24 @@ export class ConfabClient {
   }
 
   messagesQuery(conversationId: string): LiveQuery<ChatMessage[]> {
-    let q = this.messageQueries.get(conversationId);
-    if (!q) {
-      q = this.store.messagesQuery(conversationId, (active) => this.setInterest(conversationId, active));
-      this.messageQueries.set(conversationId, q);
-    }
-    return q;
+    return sharedQuery(this.messageQueries, conversationId, () =>
+      this.store.messagesQuery(conversationId, (active) => this.setInterest(conversationId, active)),
+    );
   }
 
   messagesMetaQuery(conversationId: string): LiveQuery<MessagesMeta> {
-    let q = this.metaQueries.get(conversationId);
-    if (!q) {
-      q = new LiveQuery(this.store.notifier, () => [`meta:${conversationId}`], () => ({
+    return sharedQuery(this.metaQueries, conversationId, () =>
+      new LiveQuery(this.store.notifier, () => [`meta:${conversationId}`], () => ({
         hasMore: this.store.hasOlder(conversationId),
         loadingOlder: this.loadingOlder.has(conversationId),
-      }));
-      this.metaQueries.set(conversationId, q);
-    }
-    return q;
+      })),
+    );
   }
 
   typingQuery(conversationId: string): LiveQuery<string[]> {
-    let q = this.typingQueries.get(conversationId);
-    if (!q) {
-      q = this.store.typingQuery(conversationId, (active) => this.setInterest(conversationId, active));
-      this.typingQueries.set(conversationId, q);
-    }
-    return q;
+    return sharedQuery(this.typingQueries, conversationId, () =>
+      this.store.typingQuery(conversationId, (active) => this.setInterest(conversationId, active)),
+    );
   }
 
   presenceQuery(userIds: readonly string[]): LiveQuery<Record<string, Presence>> {

@@ -64,25 +64,36 @@ export function NewChatDialog({ initial, onClose }: { initial: NewChatKind; onCl
   );
 }
 
+/**
+ * Creates a conversation, then closes the dialog and opens it. `busy` names what is being created
+ * (a person's id, 'group' or 'assistant'); a failure is shown and the form can be sent again.
+ */
+function useCreateAndOpen(onDone: () => void) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const createAndOpen = async (what: string, create: () => Promise<{ id: string }>) => {
+    setBusy(what);
+    setFailure(null);
+    try {
+      const conversation = await create();
+      onDone();
+      navigate(conversationPath(conversation.id));
+    } catch (err) {
+      setFailure(humanError(err));
+      setBusy(null);
+    }
+  };
+  return { busy, failure, setFailure, createAndOpen };
+}
+
 function DirectForm({ onDone }: { onDone: () => void }) {
   const client = useConfabClient();
   const { me } = useMe();
   const [query, setQuery] = useState('');
   const { users, error } = useUserSearch(query, [me.id]);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
+  const { busy, failure, createAndOpen } = useCreateAndOpen(onDone);
   const id = useId();
-  const start = async (u: PublicUser) => {
-    setBusy(u.id);
-    try {
-      const c = await client.createDirect(u.id);
-      onDone();
-      navigate(conversationPath(c.id));
-    } catch (e) {
-      setFailure(humanError(e));
-      setBusy(null);
-    }
-  };
+  const start = (u: PublicUser) => createAndOpen(u.id, () => client.createDirect(u.id));
   return (
     <div className="stack">
       <label htmlFor={`${id}-q`}>Find a person by name or username</label>
@@ -142,8 +153,7 @@ function GroupForm({ onDone }: { onDone: () => void }) {
   const [query, setQuery] = useState('');
   const [picked, setPicked] = useState<PublicUser[]>([]);
   const { users, error } = useUserSearch(query, [me.id]);
-  const [busy, setBusy] = useState(false);
-  const [failure, setFailure] = useState<string | null>(null);
+  const { busy, failure, setFailure, createAndOpen } = useCreateAndOpen(onDone);
   const id = useId();
   const selected = new Set(picked.map((u) => u.id));
   const create = async (e: React.FormEvent) => {
@@ -152,15 +162,7 @@ function GroupForm({ onDone }: { onDone: () => void }) {
       setFailure('Give the group a name.');
       return;
     }
-    setBusy(true);
-    try {
-      const c = await client.createGroup(title.trim(), picked.map((u) => u.id));
-      onDone();
-      navigate(conversationPath(c.id));
-    } catch (err) {
-      setFailure(humanError(err));
-      setBusy(false);
-    }
+    await createAndOpen('group', () => client.createGroup(title.trim(), picked.map((u) => u.id)));
   };
   return (
     <form className="stack" onSubmit={create}>
@@ -186,7 +188,7 @@ function GroupForm({ onDone }: { onDone: () => void }) {
         onPick={(u) => setPicked((p) => (p.some((x) => x.id === u.id) ? p.filter((x) => x.id !== u.id) : [...p, u]))}
       />
       {failure && <p className="form-error" role="alert">{failure}</p>}
-      <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+      <button type="submit" className="btn btn-primary btn-block" disabled={busy !== null}>
         {busy ? <Spinner size={16} /> : `Create group${picked.length ? ` with ${picked.length + 1} people` : ''}`}
       </button>
     </form>
@@ -208,8 +210,7 @@ function AssistantForm({ onDone }: { onDone: () => void }) {
   const { settings } = useSettings();
   const { models, error } = useModels();
   const [model, setModel] = useState<string>('');
-  const [busy, setBusy] = useState(false);
-  const [failure, setFailure] = useState<string | null>(null);
+  const { busy, failure, createAndOpen } = useCreateAndOpen(onDone);
   const id = useId();
   useEffect(() => {
     if (!models || model) return;
@@ -218,15 +219,7 @@ function AssistantForm({ onDone }: { onDone: () => void }) {
   }, [models, model, settings.defaultModel]);
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    try {
-      const c = await client.createAssistant(model ? { model } : {});
-      onDone();
-      navigate(conversationPath(c.id));
-    } catch (err) {
-      setFailure(humanError(err));
-      setBusy(false);
-    }
+    await createAndOpen('assistant', () => client.createAssistant(model ? { model } : {}));
   };
   return (
     <form className="stack" onSubmit={create}>
@@ -249,7 +242,7 @@ function AssistantForm({ onDone }: { onDone: () => void }) {
         </select>
       )}
       {failure && <p className="form-error" role="alert">{failure}</p>}
-      <button type="submit" className="btn btn-primary btn-block" disabled={busy || !models || models.models.length === 0} autoFocus>
+      <button type="submit" className="btn btn-primary btn-block" disabled={busy !== null || !models || models.models.length === 0} autoFocus>
         {busy ? <Spinner size={16} /> : 'Start AI chat'}
       </button>
     </form>
