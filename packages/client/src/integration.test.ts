@@ -70,6 +70,17 @@ async function group(owner: TestUser, ...others: TestUser[]): Promise<string> {
   return res.body.id as string;
 }
 
+/** Alice and Bob in a group, each with an SDK client that has caught up. */
+async function aliceAndBobOnline() {
+  const alice = await registerUser(server, 'alice');
+  const bob = await registerUser(server, 'bob');
+  const conv = await group(alice, bob);
+  const a = sdk(alice);
+  const b = sdk(bob);
+  await Promise.all([a.idle(), b.idle()]);
+  return { alice, bob, conv, a, b };
+}
+
 function expectSameHistory(a: ChatMessage[], b: ChatMessage[]) {
   const ids = (l: ChatMessage[]) => l.map((m) => m.id);
   expect(ids(a)).toEqual(ids(b));
@@ -83,12 +94,7 @@ function expectSameHistory(a: ChatMessage[], b: ChatMessage[]) {
 
 describe('two SDK clients in a group, one of them offline for a while', () => {
   it('converges on the same 40 messages, in the same order, without duplicates or leftovers', async () => {
-    const alice = await registerUser(server, 'alice');
-    const bob = await registerUser(server, 'bob');
-    const conv = await group(alice, bob);
-    const a = sdk(alice);
-    const b = sdk(bob);
-    await Promise.all([a.idle(), b.idle()]);
+    const { alice, conv, a, b } = await aliceAndBobOnline();
     const va = view(a, conv);
     const vb = view(b, conv);
     await settled(a, conv);
@@ -203,12 +209,7 @@ describe('optimistic states against the server', () => {
   });
 
   it('rolls back an edit the server refuses (FORBIDDEN) and keeps an accepted one', async () => {
-    const alice = await registerUser(server, 'alice');
-    const bob = await registerUser(server, 'bob');
-    const conv = await group(alice, bob);
-    const a = sdk(alice);
-    const b = sdk(bob);
-    await Promise.all([a.idle(), b.idle()]);
+    const { conv, a, b } = await aliceAndBobOnline();
     const vb = view(b, conv);
     const m = await a.send(conv, { content: 'mine' }).settled;
     await until('B has it', () => vb.list.some((x) => x.id === m.id));
@@ -233,12 +234,7 @@ describe('optimistic states against the server', () => {
   });
 
   it('calls a live query back once per change, not once per event', async () => {
-    const alice = await registerUser(server, 'alice');
-    const bob = await registerUser(server, 'bob');
-    const conv = await group(alice, bob);
-    const a = sdk(alice);
-    const b = sdk(bob);
-    await Promise.all([a.idle(), b.idle()]);
+    const { alice, bob, conv, a, b } = await aliceAndBobOnline();
     const vb = view(b, conv);
     await settled(b, conv);
     const conversations: unknown[] = [];
@@ -261,12 +257,7 @@ describe('optimistic states against the server', () => {
   });
 
   it('shows typing and presence', async () => {
-    const alice = await registerUser(server, 'alice');
-    const bob = await registerUser(server, 'bob');
-    const conv = await group(alice, bob);
-    const a = sdk(alice);
-    const b = sdk(bob);
-    await Promise.all([a.idle(), b.idle()]);
+    const { alice, conv, a, b } = await aliceAndBobOnline();
     const typing: string[][] = [];
     b.watchTyping(conv, (ids) => typing.push(ids));
     await new Promise((r) => setTimeout(r, 100));
