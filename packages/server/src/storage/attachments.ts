@@ -128,12 +128,12 @@ export async function findComplete(db: Queryable, id: string): Promise<Attachmen
   return row;
 }
 
-/** The text of a complete attachment (encrypted) and what decides who may read it. */
-export async function findCompleteText(
-  db: Queryable,
-  id: string,
-): Promise<{ text_status: AttachmentRow['text_status']; text_enc: string | null; conversation_id: string; message_id: string | null; uploader_id: string } | undefined> {
-  const [row] = await db.query<{ text_status: AttachmentRow['text_status']; text_enc: string | null; conversation_id: string; message_id: string | null; uploader_id: string }>(
+/** An attachment's extracted text (encrypted) and what decides who may read it. */
+export type AttachmentTextRow = Pick<AttachmentRow, 'text_status' | 'conversation_id' | 'message_id' | 'uploader_id'> & { text_enc: string | null };
+
+/** The text of a complete attachment; undefined for one that is missing or not complete. */
+export async function findCompleteText(db: Queryable, id: string): Promise<AttachmentTextRow | undefined> {
+  const [row] = await db.query<AttachmentTextRow>(
     `SELECT text_status, text_enc, conversation_id, message_id, uploader_id FROM attachments WHERE id = $1 AND status = 'complete'`,
     [id],
   );

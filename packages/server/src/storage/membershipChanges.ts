@@ -12,6 +12,15 @@ export async function insertMembershipChanges(tx: Queryable, userIds: string[], 
   await tx.query('INSERT INTO membership_changes (user_id, conversation_id) SELECT * FROM unnest($1::text[], $2::text[])', [userIds, conversationIds]);
 }
 
+/** One row of readRecentChanges: which fields are set depends on `kind`. */
+export interface RecentChangeRow {
+  kind: 'at' | 'm' | 's';
+  user_id: string | null;
+  id: string | null;
+  member: boolean | null;
+  at: Date | string | null;
+}
+
 /**
  * The database's clock (kind 'at', in `at`), then one row per user and conversation whose
  * membership changed (kind 'm': `id` is the conversation, `member` whether the user is in it now),
@@ -22,8 +31,8 @@ export async function readRecentChanges(
   db: Queryable,
   since: Date | null,
   overlapMs: number,
-): Promise<Array<{ kind: 'at' | 'm' | 's'; user_id: string | null; id: string | null; member: boolean | null; at: Date | string | null }>> {
-  return db.query<{ kind: 'at' | 'm' | 's'; user_id: string | null; id: string | null; member: boolean | null; at: Date | string | null }>(
+): Promise<RecentChangeRow[]> {
+  return db.query<RecentChangeRow>(
     `SELECT 'at' AS kind, NULL::text AS user_id, NULL::text AS id, NULL::boolean AS member, now() AS at
      UNION ALL
      SELECT 'm', c.user_id, c.conversation_id, x.member IS NOT NULL, NULL
