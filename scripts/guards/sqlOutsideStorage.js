@@ -21,25 +21,13 @@ export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   'packages/server/src/ai/prompt.ts',
   'packages/server/src/ai/runner.ts',
   'packages/server/src/ai/titles.ts',
-  // HTTP: the readiness probe's `SELECT 1`.
-  'packages/server/src/http/routes/ops.ts',
-  // The job queue's table.
-  'packages/server/src/jobs/queue.ts',
   // Operations: each table's queries, to move into per-table modules in storage/.
-  'packages/server/src/operations/attachments.ts',
-  'packages/server/src/operations/auth.ts',
   'packages/server/src/operations/conversations.ts',
-  'packages/server/src/operations/liveChanges.ts',
   'packages/server/src/operations/messages.ts',
-  'packages/server/src/operations/notifications.ts',
   'packages/server/src/operations/projects.ts',
   'packages/server/src/operations/search.ts',
   'packages/server/src/operations/sendBatch.ts',
   'packages/server/src/operations/sync.ts',
-  'packages/server/src/operations/users.ts',
-  // Realtime: presence's membership queries (realtime should call operations, never SQL).
-  'packages/server/src/realtime/handlers/presence.ts',
-  'packages/server/src/realtime/presence.ts',
 ];
 
 /** @type {import('eslint').Linter.Config[]} */

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../storage/db.ts';
+import { claimJobs, deleteClaimedJob, insertJobs, purgeDeadJobs, releaseFailedJob } from '../storage/jobs.ts';
+import type { ClaimedJobRow } from '../storage/rows.ts';
 
 /**
  * A small retrying job queue in the database (table `jobs`, migration 3).
@@ -92,14 +94,6 @@ export interface JobQueue {
   readonly options: JobQueueOptions;
 }
 
-interface ClaimedRow {
-  id: number;
-  kind: string;
-  payload: unknown;
-  attempts: number;
-  max_attempts: number;
-}
-
 export function backoffMs(attempt: number, opts: Pick<JobQueueOptions, 'backoffBaseMs' | 'backoffMaxMs'>, random = Math.random): number {
   const exp = Math.min(opts.backoffMaxMs, opts.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
   // ±20 % jitter, so jobs that failed together (a push service outage) do not retry in lockstep.
@@ -122,46 +116,25 @@ export function createJobQueue(db: Database, log: Logger, options: Partial<JobQu
   // Dead letters are kept a month for an operator to look at, then go.
   maintenance.push({
     name: 'jobs.purge_dead',
-    fn: async () => void (await db.query(`DELETE FROM jobs WHERE status = 'dead' AND updated_at < now() - interval '30 days'`)),
+    fn: () => purgeDeadJobs(db),
   });
 
-  async function claim(limit: number): Promise<ClaimedRow[]> {
-    // A job whose lease ran out (its node died) is claimable again, like a due pending one.
-    return db.query<ClaimedRow>(
-      `UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, locked_by = $2,
-              locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
-        WHERE j.id IN (
-          SELECT id FROM jobs
-           WHERE (status = 'pending' AND run_at <= now()) OR (status = 'running' AND locked_until < now())
-           ORDER BY run_at, id
-           LIMIT $1
-           FOR UPDATE SKIP LOCKED)
-        RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts`,
-      [limit, nodeId, opts.leaseMs],
-    );
-  }
-
-  async function finish(row: ClaimedRow): Promise<void> {
+  async function finish(row: ClaimedJobRow): Promise<void> {
     // Guarded by the claim, so a node whose lease ran out cannot delete a job another node now runs.
-    await db.query('DELETE FROM jobs WHERE id = $1 AND locked_by = $2 AND attempts = $3', [row.id, nodeId, row.attempts]);
+    await deleteClaimedJob(db, row.id, nodeId, row.attempts);
   }
 
-  async function fail(row: ClaimedRow, error: unknown): Promise<void> {
+  async function fail(row: ClaimedJobRow, error: unknown): Promise<void> {
     const permanent = error instanceof PermanentJobError;
     const dead = permanent || row.attempts >= row.max_attempts;
     const delay = error instanceof RetryLaterError ? Math.min(Math.max(error.retryAfterMs, 0), opts.backoffMaxMs) : backoffMs(row.attempts, opts);
-    await db.query(
-      `UPDATE jobs SET status = $4, run_at = now() + $5 * interval '1 millisecond', locked_until = NULL, locked_by = NULL,
-              last_error = $6, updated_at = now()
-        WHERE id = $1 AND locked_by = $2 AND attempts = $3`,
-      [row.id, nodeId, row.attempts, dead ? 'dead' : 'pending', dead ? 0 : delay, errorText(error)],
-    );
+    await releaseFailedJob(db, { id: row.id, nodeId, attempts: row.attempts }, { status: dead ? 'dead' : 'pending', delayMs: dead ? 0 : delay, error: errorText(error) });
     const fields = { jobId: row.id, kind: row.kind, attempt: row.attempts, err: error };
     if (dead) qlog.warn(fields, permanent ? 'job failed for good: dead-lettered' : 'job failed its last attempt: dead-lettered');
     else qlog.info({ ...fields, retryInMs: delay }, 'job failed; will retry');
   }
 
-  async function runOne(row: ClaimedRow): Promise<void> {
+  async function runOne(row: ClaimedJobRow): Promise<void> {
     const handler = handlers.get(row.kind);
     try {
       if (!handler) throw new PermanentJobError(`no handler for job kind ${row.kind}`);
@@ -177,7 +150,8 @@ export function createJobQueue(db: Database, log: Logger, options: Partial<JobQu
 
   /** Claims and runs one batch; returns how many jobs it ran. */
   async function runBatch(): Promise<number> {
-    const rows = await claim(opts.concurrency);
+    // Leased for opts.leaseMs: if this node dies mid-job, another claims it again after that.
+    const rows = await claimJobs(db, opts.concurrency, nodeId, opts.leaseMs);
     await Promise.all(rows.map(runOne));
     return rows.length;
   }
@@ -228,12 +202,13 @@ export function createJobQueue(db: Database, log: Logger, options: Partial<JobQu
 
   async function insert(q: Queryable, kind: string, payloads: unknown[], o: EnqueueOptions): Promise<number> {
     if (payloads.length === 0) return 0;
-    const rows = await q.query<{ id: number }>(
-      `INSERT INTO jobs (kind, payload, max_attempts, run_at)
-       SELECT $1, p, $3, now() + $4 * interval '1 millisecond' FROM unnest($2::jsonb[]) AS p RETURNING id`,
-      [kind, payloads.map((p) => JSON.stringify(p)), o.maxAttempts ?? opts.defaultMaxAttempts, o.delayMs ?? 0],
+    return insertJobs(
+      q,
+      kind,
+      payloads.map((p) => JSON.stringify(p)),
+      o.maxAttempts ?? opts.defaultMaxAttempts,
+      o.delayMs ?? 0,
     );
-    return rows[0]?.id ?? 0;
   }
 
   return {

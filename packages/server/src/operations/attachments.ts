@@ -11,7 +11,26 @@ import type { FilesOptions } from '../files/options.ts';
 import { FileNotFoundError, objectKey, type Variant } from '../files/store.ts';
 import { categoryOf, extractFileText, hasText } from '../files/text.ts';
 import { newId } from '../ids.ts';
+import {
+  claimUpload,
+  completeUpload,
+  deleteAbandonedUploads,
+  deleteAttachmentsOfMessage,
+  deleteUnusedUpload,
+  findComplete,
+  findCompleteText,
+  findDownloadable,
+  findForMessage,
+  findTextStatus,
+  findUploadOfMember,
+  insertAttachment,
+  isUploader,
+  markTextFailed,
+  releaseUpload,
+  storeText,
+} from '../storage/attachments.ts';
 import type { Queryable } from '../storage/db.ts';
+import type { AttachmentRow } from '../storage/rows.ts';
 import { requireMember } from './access.ts';
 
 /**
@@ -21,31 +40,6 @@ import { requireMember } from './access.ts';
  * references attachments. Files are deleted by the database: a trigger on `attachments` queues
  * their deletion whenever rows go (message deleted, conversation deleted, abandoned upload).
  */
-
-interface AttachmentRow {
-  id: string;
-  conversation_id: string;
-  uploader_id: string;
-  message_id: string | null;
-  status: 'pending' | 'uploading' | 'complete' | 'failed';
-  name: string;
-  declared_type: string;
-  declared_size: number | string;
-  type: string | null;
-  size: number | string | null;
-  width: number | null;
-  height: number | null;
-  duration_ms: number | null;
-  has_preview: boolean;
-  preview_size: number | null;
-  text_status: 'none' | 'pending' | 'ready' | 'failed';
-  text_enc: string | null;
-  created_at: Date;
-}
-
-/** The columns callers need (not the extracted text, which can be large). */
-const COLUMNS = `a.id, a.conversation_id, a.uploader_id, a.message_id, a.status, a.name, a.declared_type, a.declared_size,
-  a.type, a.size, a.width, a.height, a.duration_ms, a.has_preview, a.preview_size, a.text_status, a.created_at`;
 
 export function toAttachment(r: AttachmentRow): Attachment {
   return {
@@ -74,11 +68,15 @@ export async function createAttachment(ctx: Context, userId: string, body: Creat
   await ctx.limits.consume('uploadsPerUser', userId);
   if (body.size > 0) await ctx.limits.consume('uploadBytesPerUser', userId, body.size);
   const id = newId();
-  await ctx.db.query(
-    `INSERT INTO attachments (id, conversation_id, uploader_id, name, declared_type, declared_size, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [id, body.conversationId, userId, sanitizeFileName(body.name), body.type.slice(0, 255), body.size, body.durationMs ?? null],
-  );
+  await insertAttachment(ctx.db, {
+    id,
+    conversationId: body.conversationId,
+    uploaderId: userId,
+    name: sanitizeFileName(body.name),
+    declaredType: body.type.slice(0, 255),
+    declaredSize: body.size,
+    durationMs: body.durationMs ?? null,
+  });
   const expires = Math.floor(Date.now() / 1000) + uploadUrlTtlSeconds;
   const signature = ctx.files.signer.sign(id, userId, expires);
   return {
@@ -103,7 +101,7 @@ export interface UploadInput {
 const unlinkQuietly = (file: string) => unlink(file).catch(() => {});
 
 async function setStatus(ctx: Context, id: string, status: 'pending' | 'failed'): Promise<void> {
-  await ctx.db.query(`UPDATE attachments SET status = $2, updated_at = now() WHERE id = $1 AND status = 'uploading'`, [id, status]).catch(() => {});
+  await releaseUpload(ctx.db, id, status).catch(() => {});
 }
 
 /**
@@ -112,12 +110,7 @@ async function setStatus(ctx: Context, id: string, status: 'pending' | 'failed')
  * is refused (413) as soon as it passes the declared size or the limit.
  */
 export async function uploadAttachment(ctx: Context, userId: string, attachmentId: string, input: UploadInput): Promise<Attachment> {
-  const [row] = await ctx.db.query<AttachmentRow>(
-    `SELECT ${COLUMNS} FROM attachments a
-       JOIN conversation_members cm ON cm.conversation_id = a.conversation_id AND cm.user_id = a.uploader_id
-      WHERE a.id = $1 AND a.uploader_id = $2`,
-    [attachmentId, userId],
-  );
+  const row = await findUploadOfMember(ctx.db, attachmentId, userId);
   if (!row) throw new ConfabError('NOT_FOUND', 'no such attachment');
   const verdict = ctx.files.signer.verify(row.id, row.uploader_id, input.expires, input.signature);
   if (verdict === 'expired') throw new ConfabError('FORBIDDEN', 'this upload URL has expired; ask for a new one');
@@ -129,8 +122,8 @@ export async function uploadAttachment(ctx: Context, userId: string, attachmentI
     throw new ConfabError('PAYLOAD_TOO_LARGE', `this upload was declared with ${declared} bytes`, { declaredSize: declared });
   }
   // One upload at a time per attachment; a finished one cannot be overwritten.
-  const claimed = await ctx.db.query(`UPDATE attachments SET status = 'uploading', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id`, [row.id]);
-  if (claimed.length === 0) {
+  const claimed = await claimUpload(ctx.db, row.id);
+  if (!claimed) {
     throw new ConfabError('CONFLICT', row.status === 'complete' ? 'this attachment is already uploaded' : row.status === 'uploading' ? 'an upload of this attachment is in progress' : 'this upload failed; ask for a new attachment');
   }
 
@@ -158,13 +151,18 @@ export async function uploadAttachment(ctx: Context, userId: string, attachmentI
     const result = await processUpload(ctx, row, scratch, received);
     stored = result.keys;
     const attachment = await ctx.db.transaction(async (tx) => {
-      const [done] = await tx.query<AttachmentRow>(
-        `UPDATE attachments a SET status = 'complete', type = $2, size = $3, width = $4, height = $5, has_preview = $6,
-                preview_size = $7, name = $8, duration_ms = $9, text_status = $10, text_enc = $11, updated_at = now()
-          WHERE a.id = $1 AND a.status = 'uploading' RETURNING ${COLUMNS}`,
-        [row.id, result.type, result.size, result.width, result.height, result.previewSize !== null, result.previewSize, result.name,
-          result.durationMs, result.textStatus, result.text === null ? null : ctx.keys.encrypt(result.text)],
-      );
+      const done = await completeUpload(tx, row.id, {
+        type: result.type,
+        size: result.size,
+        width: result.width,
+        height: result.height,
+        hasPreview: result.previewSize !== null,
+        previewSize: result.previewSize,
+        name: result.name,
+        durationMs: result.durationMs,
+        textStatus: result.textStatus,
+        textEnc: result.text === null ? null : ctx.keys.encrypt(result.text),
+      });
       if (done && result.textStatus === 'pending') await ctx.jobs.enqueue(tx, 'attachments.extract_text', { attachmentId: row.id }, { maxAttempts: 3 });
       return done;
     });
@@ -286,13 +284,8 @@ async function processUpload(ctx: Context, row: AttachmentRow, scratch: string, 
 
 /** The uploader cancels an upload that no message uses yet. */
 export async function deleteAttachment(ctx: Context, userId: string, attachmentId: string): Promise<void> {
-  const rows = await ctx.db.query(
-    `DELETE FROM attachments WHERE id = $1 AND uploader_id = $2 AND message_id IS NULL AND status <> 'uploading' RETURNING id`,
-    [attachmentId, userId],
-  );
-  if (rows.length === 0) {
-    const [attached] = await ctx.db.query(`SELECT 1 FROM attachments WHERE id = $1 AND uploader_id = $2`, [attachmentId, userId]);
-    if (!attached) throw new ConfabError('NOT_FOUND', 'no such attachment');
+  if (!(await deleteUnusedUpload(ctx.db, attachmentId, userId))) {
+    if (!(await isUploader(ctx.db, attachmentId, userId))) throw new ConfabError('NOT_FOUND', 'no such attachment');
     throw new ConfabError('CONFLICT', 'this attachment is part of a message (delete the message) or is being uploaded');
   }
   ctx.jobs.kick();
@@ -320,12 +313,7 @@ const ACTIVE = /html|xml|svg|javascript|ecmascript/;
  * Everyone else, and every member for a missing preview, gets NOT_FOUND.
  */
 export async function openDownload(ctx: Context, userId: string, attachmentId: string, variant: Variant): Promise<Download> {
-  const [row] = await ctx.db.query<AttachmentRow>(
-    `SELECT ${COLUMNS} FROM attachments a
-       JOIN conversation_members cm ON cm.conversation_id = a.conversation_id AND cm.user_id = $2
-      WHERE a.id = $1 AND a.status = 'complete' AND (a.message_id IS NOT NULL OR a.uploader_id = $2)`,
-    [attachmentId, userId],
-  );
+  const row = await findDownloadable(ctx.db, attachmentId, userId);
   if (!row || !row.type) throw new ConfabError('NOT_FOUND', 'no such attachment');
   if (variant === 'preview') {
     if (!row.has_preview || row.preview_size === null) throw new ConfabError('NOT_FOUND', 'this attachment has no preview');
@@ -384,13 +372,7 @@ export async function resolveMessageAttachments(
   }
   if (new Set(ids).size !== ids.length) throw new ConfabError('VALIDATION_ERROR', 'attachmentIds: the same attachment twice');
   if (ids.length > ctx.files.options.maxPerMessage) throw new ConfabError('VALIDATION_ERROR', `attachmentIds: at most ${ctx.files.options.maxPerMessage}`);
-  const rows = await ctx.db.query<AttachmentRow & { own_retry: boolean }>(
-    `SELECT ${COLUMNS}, (m.id IS NOT NULL) AS own_retry
-       FROM attachments a
-       LEFT JOIN messages m ON m.id = a.message_id AND m.author_id = $2 AND m.conversation_id = $3 AND m.client_id = $4
-      WHERE a.id = ANY($1::text[]) AND a.uploader_id = $2 AND a.conversation_id = $3`,
-    [ids, userId, body.conversationId, body.clientId],
-  );
+  const rows = await findForMessage(ctx.db, ids, userId, body.conversationId, body.clientId);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const ordered = ids.map((id) => {
     const r = byId.get(id);
@@ -415,8 +397,7 @@ export async function resolveMessageAttachments(
 
 /** Inside deleteMessage's transaction: the rows go now; the trigger queues their files. */
 export async function deleteMessageAttachments(tx: Queryable, messageId: string): Promise<number> {
-  const rows = await tx.query('DELETE FROM attachments WHERE message_id = $1 RETURNING id', [messageId]);
-  return rows.length;
+  return deleteAttachmentsOfMessage(tx, messageId);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,7 +420,7 @@ const pdfLimits = (opts: FilesOptions) => ({ maxPages: opts.pdfMaxPages, timeout
 
 /** Extracts and stores the text of a complete attachment; the job and the lazy path share it. */
 async function extractAndStore(ctx: Context, id: string): Promise<string | null> {
-  const [row] = await ctx.db.query<AttachmentRow>(`SELECT ${COLUMNS} FROM attachments a WHERE a.id = $1 AND a.status = 'complete'`, [id]);
+  const row = await findComplete(ctx.db, id);
   if (!row?.type) return null;
   const category = categoryOf(row.type);
   if (!hasText(category)) return null;
@@ -452,11 +433,11 @@ async function extractAndStore(ctx: Context, id: string): Promise<string | null>
     if (!extracted.complete) ctx.log.info({ attachmentId: id }, 'the text of an attachment was cut short by the extraction limits');
   } catch (error) {
     if (error instanceof FileNotFoundError) return null;
-    await ctx.db.query(`UPDATE attachments SET text_status = 'failed' WHERE id = $1`, [id]);
+    await markTextFailed(ctx.db, id);
     ctx.log.warn({ err: error, attachmentId: id }, 'could not extract the text of an attachment');
     return null;
   }
-  await ctx.db.query(`UPDATE attachments SET text_status = 'ready', text_enc = $2 WHERE id = $1`, [id, ctx.keys.encrypt(text)]);
+  await storeText(ctx.db, id, ctx.keys.encrypt(text));
   return text;
 }
 
@@ -466,10 +447,7 @@ async function extractAndStore(ctx: Context, id: string): Promise<string | null>
  * Pass `userId` to have membership checked (NOT_FOUND otherwise); without it, the caller has.
  */
 export async function getAttachmentText(ctx: Context, attachmentId: string, opts: { userId?: string } = {}): Promise<string | null> {
-  const [row] = await ctx.db.query<{ text_status: AttachmentRow['text_status']; text_enc: string | null; conversation_id: string; message_id: string | null; uploader_id: string }>(
-    `SELECT text_status, text_enc, conversation_id, message_id, uploader_id FROM attachments WHERE id = $1 AND status = 'complete'`,
-    [attachmentId],
-  );
+  const row = await findCompleteText(ctx.db, attachmentId);
   if (opts.userId !== undefined) {
     if (!row || (row.message_id === null && row.uploader_id !== opts.userId)) throw new ConfabError('NOT_FOUND', 'no such attachment');
     await requireMember(ctx.db, row.conversation_id, opts.userId).catch(() => {
@@ -501,19 +479,15 @@ export function registerAttachmentJobs(ctx: Context): void {
   ctx.jobs.register('attachments.extract_text', async (job) => {
     const id = (job.payload as { attachmentId?: unknown }).attachmentId;
     if (typeof id !== 'string') return;
-    const [row] = await ctx.db.query<{ text_status: string }>('SELECT text_status FROM attachments WHERE id = $1', [id]);
-    if (row?.text_status === 'pending') await extractAndStore(ctx, id);
+    if ((await findTextStatus(ctx.db, id)) === 'pending') await extractAndStore(ctx, id);
   });
   ctx.jobs.addMaintenance('attachments.abandoned', async () => void (await sweepAbandonedUploads(ctx)));
 }
 
 /** Uploads no message used within `abandonedAfterMs`, and scratch files of dead processes. */
 export async function sweepAbandonedUploads(ctx: Context): Promise<number> {
-  const rows = await ctx.db.query(
-    `DELETE FROM attachments WHERE message_id IS NULL AND created_at < now() - $1 * interval '1 millisecond' RETURNING id`,
-    [ctx.files.options.abandonedAfterMs],
-  );
+  const deleted = await deleteAbandonedUploads(ctx.db, ctx.files.options.abandonedAfterMs);
   await ctx.files.store.sweepTmp();
-  if (rows.length > 0) ctx.jobs.kick();
-  return rows.length;
+  if (deleted > 0) ctx.jobs.kick();
+  return deleted;
 }

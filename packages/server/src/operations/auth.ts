@@ -7,7 +7,9 @@ import { newId } from '../ids.ts';
 import { Batcher, getOrCreate } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
-import { toMe, type UserRow } from './users.ts';
+import type { UserRow } from '../storage/rows.ts';
+import { findUserByLoginEmail, findUsersWithEmailOrHandle, insertUser } from '../storage/users.ts';
+import { toMe } from './users.ts';
 
 /** Who is calling, as the transports know it. */
 export interface ClientInfo {
@@ -33,17 +35,10 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
   const passwordHash = await hashPassword(body.password, ctx.config.fastPasswordHashing);
   return ctx.db.transaction(async (tx) => {
     // The unique indexes decide; a pre-check only gives the nicer message for the common case.
-    const taken = await tx.query<{ email: string | null; handle: string }>(
-      'SELECT email, handle FROM users WHERE lower(email) = lower($1) OR lower(handle) = lower($2)',
-      [body.email, body.handle],
-    );
+    const taken = await findUsersWithEmailOrHandle(tx, body.email, body.handle);
     if (taken.some((u) => u.email?.toLowerCase() === body.email.toLowerCase())) throw new ConfabError('CONFLICT', 'this email is already registered');
     if (taken.length > 0) throw new ConfabError('CONFLICT', 'this handle is taken');
-    const [user] = await tx.query<UserRow>(
-      `INSERT INTO users (id, email, handle, display_name, password_hash) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT DO NOTHING RETURNING *`,
-      [newId(), body.email, body.handle, body.displayName, passwordHash],
-    );
+    const user = await insertUser(tx, { id: newId(), email: body.email, handle: body.handle, displayName: body.displayName, passwordHash });
     if (!user) throw new ConfabError('CONFLICT', 'this email or handle is taken');
     return { user: toMe(user), ...(await startSession(ctx, tx, user.id)) };
   });
@@ -54,7 +49,7 @@ export async function login(ctx: Context, body: LoginBody, client: ClientInfo): 
   let user: UserRow | undefined;
   // The attempt is counted before the password is verified (see guardLogin), never after.
   const ok = await ctx.limits.guardLogin(body.email, client.ip, async () => {
-    [user] = await ctx.db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1) AND NOT is_bot', [body.email]);
+    user = await findUserByLoginEmail(ctx.db, body.email);
     // Verify against a dummy hash for unknown accounts so response time does not reveal which exist.
     return verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
   });

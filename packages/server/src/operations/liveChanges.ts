@@ -1,4 +1,5 @@
 import type { Queryable } from '../storage/db.ts';
+import { insertMembershipChanges, pruneMembershipChanges, readRecentChanges } from '../storage/membershipChanges.ts';
 
 /**
  * Changes every node must apply to its live sockets: membership (a socket's rooms) and ended
@@ -15,16 +16,14 @@ import type { Queryable } from '../storage/db.ts';
  */
 export const CHANGE_OVERLAP_MS = 10_000;
 
-/** Rows older than this are deleted: long past every node's window. */
-const KEEP_CHANGES = '1 hour';
-
 /** Written in the change's own transaction (see commit() in conversations.ts). */
 export async function recordMembershipChanges(tx: Queryable, changes: Array<{ userId: string; conversationId: string }>): Promise<void> {
   if (changes.length === 0) return;
-  await tx.query('INSERT INTO membership_changes (user_id, conversation_id) SELECT * FROM unnest($1::text[], $2::text[])', [
+  await insertMembershipChanges(
+    tx,
     changes.map((c) => c.userId),
     changes.map((c) => c.conversationId),
-  ]);
+  );
 }
 
 export interface RecentChanges {
@@ -43,22 +42,7 @@ export interface RecentChanges {
  * database's clock, not the node's: nodes' clocks may differ.
  */
 export async function recentChanges(db: Queryable, since: Date | undefined): Promise<RecentChanges> {
-  const rows = await db.query<{ kind: 'at' | 'm' | 's'; user_id: string | null; id: string | null; member: boolean | null; at: Date | string | null }>(
-    `SELECT 'at' AS kind, NULL::text AS user_id, NULL::text AS id, NULL::boolean AS member, now() AS at
-     UNION ALL
-     SELECT 'm', c.user_id, c.conversation_id, x.member IS NOT NULL, NULL
-       FROM (SELECT DISTINCT user_id, conversation_id FROM membership_changes
-              WHERE changed_at > coalesce($1::timestamptz, now()) - $2 * interval '1 millisecond') c
-       -- A probe of the primary key per change. (As EXISTS, PostgreSQL may hash every membership
-       -- of every conversation instead, on each run.)
-       LEFT JOIN LATERAL (SELECT true AS member FROM conversation_members m
-                           WHERE m.conversation_id = c.conversation_id AND m.user_id = c.user_id LIMIT 1) x ON true
-     UNION ALL
-     SELECT 's', s.user_id, s.id, NULL, NULL
-       FROM sessions s WHERE s.revoked_at > coalesce($1::timestamptz, now()) - $2 * interval '1 millisecond'`,
-    [since ?? null, CHANGE_OVERLAP_MS],
-    { prepare: true },
-  );
+  const rows = await readRecentChanges(db, since ?? null, CHANGE_OVERLAP_MS);
   const out: RecentChanges = { at: new Date(), memberships: [], endedSessions: [] };
   for (const r of rows) {
     if (r.kind === 'at') out.at = new Date(r.at!);
@@ -70,5 +54,5 @@ export async function recentChanges(db: Queryable, since: Date | undefined): Pro
 
 /** Deletes changes every node has long read (any node may run it; running it twice is harmless). */
 export async function pruneChanges(db: Queryable): Promise<void> {
-  await db.query(`DELETE FROM membership_changes WHERE changed_at < now() - interval '${KEEP_CHANGES}'`);
+  await pruneMembershipChanges(db);
 }

@@ -11,6 +11,20 @@ import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import { PermanentJobError, RetryLaterError } from '../jobs/queue.ts';
 import type { SendOptions } from '../push/sender.ts';
+import { findMessageAuthor } from '../storage/messages.ts';
+import { findNotificationPreferences, peopleOfConversation, recipientsOfConversations, upsertNotificationPreferences } from '../storage/notificationPreferences.ts';
+import {
+  deleteOlderPushSubscriptions,
+  deletePushSubscription,
+  deleteUserPushSubscription,
+  findPushSubscription,
+  findPushSubscriptionByEndpoint,
+  listUserPushSubscriptions,
+  markPushDelivered,
+  pushSubscriptionsOfUsers,
+  upsertPushSubscription,
+} from '../storage/pushSubscriptions.ts';
+import type { NotificationRecipientRow, PushSubscriptionRow } from '../storage/rows.ts';
 import { mentions } from './mentions.ts';
 import { iso } from './users.ts';
 
@@ -28,7 +42,6 @@ import { iso } from './users.ts';
  */
 
 type NotificationEvent = ServerEventPayload<'notification'>;
-type Level = NotificationSettings['level'];
 
 export const DEFAULT_NOTIFICATION_SETTINGS: NotificationSettings = { level: 'all', preview: true };
 /** Announcements of older messages are replays (a retried send, a sync), not news. */
@@ -41,30 +54,16 @@ const BODY_CHARS = 200;
 // ---------------------------------------------------------------------------------------------
 
 export async function getNotificationSettings(ctx: Context, userId: string): Promise<NotificationSettings> {
-  const [row] = await ctx.db.query<{ level: Level; preview: boolean }>('SELECT level, preview FROM notification_preferences WHERE user_id = $1', [userId]);
+  const row = await findNotificationPreferences(ctx.db, userId);
   return row ? { level: row.level, preview: row.preview } : { ...DEFAULT_NOTIFICATION_SETTINGS };
 }
 
 export async function updateNotificationSettings(ctx: Context, userId: string, patch: UpdateNotificationSettingsBody): Promise<NotificationSettings> {
-  const [row] = await ctx.db.query<{ level: Level; preview: boolean }>(
-    `INSERT INTO notification_preferences (user_id, level, preview) VALUES ($1, COALESCE($2, 'all'), COALESCE($3, true))
-     ON CONFLICT (user_id) DO UPDATE SET level = COALESCE($2, notification_preferences.level),
-       preview = COALESCE($3, notification_preferences.preview), updated_at = now()
-     RETURNING level, preview`,
-    [userId, patch.level ?? null, patch.preview ?? null],
-  );
-  return { level: row!.level, preview: row!.preview };
+  const row = await upsertNotificationPreferences(ctx.db, userId, { level: patch.level ?? null, preview: patch.preview ?? null });
+  return { level: row.level, preview: row.preview };
 }
 
-interface SubscriptionRow {
-  id: string;
-  user_id: string;
-  endpoint: string;
-  keys_enc: string;
-  created_at: Date;
-}
-
-const toInfo = (r: Pick<SubscriptionRow, 'id' | 'endpoint' | 'created_at'>): PushSubscriptionInfo => ({ id: r.id, endpoint: r.endpoint, createdAt: iso(r.created_at)! });
+const toInfo = (r: Pick<PushSubscriptionRow, 'id' | 'endpoint' | 'created_at'>): PushSubscriptionInfo => ({ id: r.id, endpoint: r.endpoint, createdAt: iso(r.created_at)! });
 
 /**
  * Registers a device. The same endpoint again updates it; an endpoint known under another account
@@ -75,32 +74,23 @@ export async function subscribePush(ctx: Context, userId: string, body: PushSubs
   const target = { endpoint: body.endpoint, keys: { p256dh: body.keys.p256dh, auth: body.keys.auth } };
   ctx.push.validateSubscription(target);
   const keysJson = JSON.stringify(target.keys);
-  const [existing] = await ctx.db.query<SubscriptionRow>('SELECT * FROM push_subscriptions WHERE endpoint = $1', [body.endpoint]);
+  const existing = await findPushSubscriptionByEndpoint(ctx.db, body.endpoint);
   if (existing && existing.user_id !== userId && ctx.keys.decrypt(existing.keys_enc) !== keysJson) {
     throw new ConfabError('CONFLICT', 'this push endpoint is registered with other keys');
   }
-  const [row] = await ctx.db.query<SubscriptionRow>(
-    `INSERT INTO push_subscriptions (id, user_id, endpoint, keys_enc) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (endpoint) DO UPDATE SET user_id = EXCLUDED.user_id, keys_enc = EXCLUDED.keys_enc
-     RETURNING id, endpoint, created_at`,
-    [newId(), userId, body.endpoint, ctx.keys.encrypt(keysJson)],
-  );
+  const row = await upsertPushSubscription(ctx.db, { id: newId(), userId, endpoint: body.endpoint, keysEnc: ctx.keys.encrypt(keysJson) });
   // Browsers that were reset leave dead subscriptions behind; keep the newest few.
-  await ctx.db.query(
-    `DELETE FROM push_subscriptions WHERE id IN (
-       SELECT id FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id OFFSET $2)`,
-    [userId, MAX_SUBSCRIPTIONS_PER_USER],
-  );
-  return toInfo(row!);
+  await deleteOlderPushSubscriptions(ctx.db, userId, MAX_SUBSCRIPTIONS_PER_USER);
+  return toInfo(row);
 }
 
 /** Idempotent, and silent about endpoints that are not the caller's. */
 export async function unsubscribePush(ctx: Context, userId: string, endpoint: string): Promise<void> {
-  await ctx.db.query('DELETE FROM push_subscriptions WHERE endpoint = $1 AND user_id = $2', [endpoint, userId]);
+  await deleteUserPushSubscription(ctx.db, userId, endpoint);
 }
 
 export async function listPushSubscriptions(ctx: Context, userId: string): Promise<PushSubscriptionInfo[]> {
-  const rows = await ctx.db.query<SubscriptionRow>('SELECT id, endpoint, created_at FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at', [userId]);
+  const rows = await listUserPushSubscriptions(ctx.db, userId);
   return rows.map(toInfo);
 }
 
@@ -154,9 +144,7 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
   for (const d of deliveries) if (d.inApp && (!online || online.has(d.userId))) ctx.bus.publish({ type: 'notification', userId: d.userId, notification: d.event });
   const offline = online ? deliveries.filter((d) => !online.has(d.userId)) : deliveries;
   if (offline.length === 0) return;
-  const subscriptions = await ctx.db.query<{ id: string; user_id: string }>('SELECT id, user_id FROM push_subscriptions WHERE user_id = ANY($1::text[])', [
-    offline.map((d) => d.userId),
-  ]);
+  const subscriptions = await pushSubscriptionsOfUsers(ctx.db, offline.map((d) => d.userId));
   if (subscriptions.length === 0) return;
   const byUser = new Map(offline.map((d) => [d.userId, d]));
   const ttlSeconds = ctx.push.options.ttlSeconds;
@@ -178,28 +166,6 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
 
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
-/** Members of conversations with their notification preferences; callers add the WHERE. */
-const RECIPIENTS = `SELECT cm.conversation_id, cm.user_id, u.handle, u.display_name, u.is_bot, cm.muted, cm.last_read_seq,
-    COALESCE(np.level, 'all') AS level, COALESCE(np.preview, true) AS preview, c.type, c.title
-  FROM conversation_members cm
-  JOIN conversations c ON c.id = cm.conversation_id
-  JOIN users u ON u.id = cm.user_id
-  LEFT JOIN notification_preferences np ON np.user_id = cm.user_id`;
-
-interface RecipientRow {
-  conversation_id: string;
-  user_id: string;
-  handle: string;
-  display_name: string;
-  is_bot: boolean;
-  muted: boolean;
-  last_read_seq: number;
-  level: Level;
-  preview: boolean;
-  type: 'direct' | 'group' | 'assistant';
-  title: string | null;
-}
-
 /**
  * Notifies the other members of newly stored messages (those this node stored), with one query for
  * the members of all their conversations (the authors' names included), however many messages
@@ -208,8 +174,8 @@ interface RecipientRow {
 export async function notifyNewMessages(ctx: Context, messages: Message[]): Promise<void> {
   if (messages.length === 0) return;
   const conversationIds = [...new Set(messages.map((m) => m.conversationId))];
-  const rows = await ctx.db.query<RecipientRow>(`${RECIPIENTS} WHERE cm.conversation_id = ANY($1::text[])`, [conversationIds], { prepare: true });
-  const members = new Map<string, RecipientRow[]>();
+  const rows = await recipientsOfConversations(ctx.db, conversationIds);
+  const members = new Map<string, NotificationRecipientRow[]>();
   for (const r of rows) {
     // Appended in place: copying the list per row was quadratic in a large group's member count.
     const list = members.get(r.conversation_id);
@@ -254,13 +220,10 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
 export async function notifyAiAnswerReady(ctx: Context, message: Message, opts: { userIds?: string[] } = {}): Promise<void> {
   let userIds = opts.userIds;
   if (!userIds && message.replyToId) {
-    const [asker] = await ctx.db.query<{ author_id: string }>('SELECT author_id FROM messages WHERE id = $1 AND conversation_id = $2', [message.replyToId, message.conversationId]);
-    if (asker) userIds = [asker.author_id];
+    const askerId = await findMessageAuthor(ctx.db, message.replyToId, message.conversationId);
+    if (askerId) userIds = [askerId];
   }
-  const rows = await ctx.db.query<RecipientRow>(
-    `${RECIPIENTS} WHERE cm.conversation_id = $1 AND NOT u.is_bot AND ($2::text[] IS NULL OR cm.user_id = ANY($2::text[]))`,
-    [message.conversationId, userIds ?? null],
-  );
+  const rows = await peopleOfConversation(ctx.db, message.conversationId, userIds ?? null);
   const body = summarize(message);
   const deliveries: Delivery[] = rows
     .filter((r) => !r.muted && r.level !== 'none')
@@ -376,7 +339,7 @@ interface PushJobPayload {
 export function registerNotificationJobs(ctx: Context): void {
   ctx.jobs.register('push.send', async (job) => {
     const p = job.payload as PushJobPayload;
-    const [sub] = await ctx.db.query<SubscriptionRow>('SELECT * FROM push_subscriptions WHERE id = $1', [p.subscriptionId]);
+    const sub = await findPushSubscription(ctx.db, p.subscriptionId);
     if (!sub) return; // unsubscribed meanwhile
     const remainingSeconds = p.expiresAt === undefined ? ctx.push.options.ttlSeconds : Math.floor((p.expiresAt - Date.now()) / 1000);
     if (remainingSeconds <= 0) return; // retried past its TTL: nobody wants it now
@@ -388,11 +351,11 @@ export function registerNotificationJobs(ctx: Context): void {
     });
     switch (result.outcome) {
       case 'delivered':
-        await ctx.db.query('UPDATE push_subscriptions SET last_success_at = now() WHERE id = $1', [sub.id]);
+        await markPushDelivered(ctx.db, sub.id);
         return;
       case 'gone':
         // The browser unsubscribed or the subscription expired: it will never work again.
-        await ctx.db.query('DELETE FROM push_subscriptions WHERE id = $1', [sub.id]);
+        await deletePushSubscription(ctx.db, sub.id);
         ctx.log.info({ subscriptionId: sub.id, status: result.status }, 'push subscription is gone: removed');
         return;
       case 'retry':

@@ -1,5 +1,6 @@
 import { conversationRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
+import { conversationsByUser, markLastSeen } from '../operations/presence.ts';
 import type { PresenceStore } from './presenceStore.ts';
 import type { AppServer, AppSocket } from './types.ts';
 
@@ -73,40 +74,30 @@ export class Presence {
 
   /** Stamps last_seen_at and tells the user's conversations, unless the user came back meanwhile. */
   async announceOffline(userId: string): Promise<void> {
-    const [row] = await this.ctx.db.query<{ last_seen_at: Date; conversation_ids: string[] }>(
-      `UPDATE users SET last_seen_at = now() WHERE id = $1
-       RETURNING last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = $1) AS conversation_ids`,
-      [userId],
-    );
-    if (!row || row.conversation_ids.length === 0) return;
+    const seen = await markLastSeen(this.ctx, userId);
+    if (!seen || seen.conversationIds.length === 0) return;
     if ((await this.store.online([userId])).has(userId)) return;
-    this.io.to(row.conversation_ids.map(conversationRoom)).emit('user:status_changed', {
+    this.io.to(seen.conversationIds.map(conversationRoom)).emit('user:status_changed', {
       userId,
       status: 'offline',
-      lastSeenAt: new Date(row.last_seen_at).toISOString(),
+      lastSeenAt: seen.lastSeenAt.toISOString(),
     });
   }
 
   /** Users brought back by a heartbeat after their entries had expired (a stalled node). */
   async revive(userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
-    const rows = await this.ctx.db.query<{ user_id: string; conversation_id: string }>(
-      'SELECT user_id, conversation_id FROM conversation_members WHERE user_id = ANY($1::text[])',
-      [userIds],
-    );
-    const byUser = new Map<string, string[]>();
-    for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), conversationRoom(r.conversation_id)]);
-    for (const [userId, rooms] of byUser) this.announceOnline(userId, rooms);
+    for (const [userId, conversationIds] of await conversationsByUser(this.ctx, userIds)) this.announceOnline(userId, conversationIds.map(conversationRoom));
   }
 
   /** The current status of these users, for a client that just put a conversation on screen. */
-  async snapshot(socket: AppSocket, members: Array<{ id: string; last_seen_at: Date | null }>): Promise<void> {
+  async snapshot(socket: AppSocket, members: Array<{ id: string; lastSeenAt: Date | null }>): Promise<void> {
     const online = await this.store.online(members.map((m) => m.id));
     for (const m of members) {
       socket.emit('user:status_changed', {
         userId: m.id,
         status: online.has(m.id) ? 'online' : 'offline',
-        lastSeenAt: m.last_seen_at ? new Date(m.last_seen_at).toISOString() : null,
+        lastSeenAt: m.lastSeenAt ? new Date(m.lastSeenAt).toISOString() : null,
       });
     }
   }

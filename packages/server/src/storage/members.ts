@@ -28,3 +28,19 @@ export async function findMembership(db: Queryable, conversationId: string, user
   );
   return row;
 }
+
+/** Every conversation of each of these users, as (user, conversation) pairs. */
+export async function conversationsOfUsers(db: Queryable, userIds: string[]): Promise<Array<{ user_id: string; conversation_id: string }>> {
+  return db.query<{ user_id: string; conversation_id: string }>('SELECT user_id, conversation_id FROM conversation_members WHERE user_id = ANY($1::text[])', [
+    userIds,
+  ]);
+}
+
+/** The other members of a conversation (all but `exceptUserId`), with when each was last seen. */
+export async function otherMembersLastSeen(db: Queryable, conversationId: string, exceptUserId: string): Promise<Array<{ id: string; last_seen_at: Date | null }>> {
+  return db.query<{ id: string; last_seen_at: Date | null }>(
+    `SELECT u.id, u.last_seen_at FROM conversation_members m JOIN users u ON u.id = m.user_id
+          WHERE m.conversation_id = $1 AND u.id <> $2`,
+    [conversationId, exceptUserId],
+  );
+}

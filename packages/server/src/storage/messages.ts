@@ -16,3 +16,9 @@ export async function takeNextSeq(tx: Queryable, conversationId: string, activit
   );
   return row?.last_seq;
 }
+
+/** Who wrote a message of this conversation; undefined if there is no such message there. */
+export async function findMessageAuthor(db: Queryable, messageId: string, conversationId: string): Promise<string | undefined> {
+  const [row] = await db.query<{ author_id: string }>('SELECT author_id FROM messages WHERE id = $1 AND conversation_id = $2', [messageId, conversationId]);
+  return row?.author_id;
+}

@@ -1,7 +1,7 @@
 // Row types: what a table's row looks like as the database driver returns it (snake_case, Date for
 // timestamptz). One module for all tables so a query module and the operation that reads its rows
 // agree on one shape (issue #17, item 2). Protocol types (camelCase, ISO strings) are built from these.
-import type { Message, MessageKind, Role } from '@confab/protocol';
+import type { Message, MessageKind, NotificationSettings, Role } from '@confab/protocol';
 
 /** messages: every column but the search index. */
 export interface MessageRow {
@@ -36,4 +36,84 @@ export interface MembershipRow {
   user_id: string;
   role: Role;
   type: 'direct' | 'group' | 'assistant';
+}
+
+/** users: a person or a bot. */
+export interface UserRow {
+  id: string;
+  email: string | null;
+  handle: string;
+  display_name: string;
+  avatar_url: string | null;
+  public_key: string | null;
+  is_bot: boolean;
+  password_hash: string | null;
+  created_at: Date;
+  last_seen_at: Date | null;
+}
+
+/**
+ * attachments: every column but the extracted text (text_enc), which can be large and is read on
+ * its own. Sizes are int8: a count that fits in a double, but PGlite returns a string.
+ */
+export interface AttachmentRow {
+  id: string;
+  conversation_id: string;
+  uploader_id: string;
+  message_id: string | null;
+  status: 'pending' | 'uploading' | 'complete' | 'failed';
+  name: string;
+  declared_type: string;
+  declared_size: number | string;
+  type: string | null;
+  size: number | string | null;
+  width: number | null;
+  height: number | null;
+  duration_ms: number | null;
+  has_preview: boolean;
+  preview_size: number | null;
+  text_status: 'none' | 'pending' | 'ready' | 'failed';
+  created_at: Date;
+}
+
+/** notification_preferences: a user's choice; a user without a row gets the defaults. */
+export interface NotificationPreferencesRow {
+  level: NotificationSettings['level'];
+  preview: boolean;
+}
+
+/** push_subscriptions: one device of a user for web push; keys encrypted at rest. */
+export interface PushSubscriptionRow {
+  id: string;
+  user_id: string;
+  endpoint: string;
+  keys_enc: string;
+  created_at: Date;
+}
+
+/**
+ * A member of a conversation as notifications see them: conversation_members joined with the
+ * user, the conversation, and the user's notification preferences (defaults filled in).
+ */
+export interface NotificationRecipientRow {
+  conversation_id: string;
+  user_id: string;
+  handle: string;
+  display_name: string;
+  is_bot: boolean;
+  muted: boolean;
+  last_read_seq: number;
+  level: NotificationSettings['level'];
+  preview: boolean;
+  type: 'direct' | 'group' | 'assistant';
+  title: string | null;
+}
+
+/** jobs: a job as a claim returns it. */
+export interface ClaimedJobRow {
+  id: number;
+  kind: string;
+  payload: unknown;
+  attempts: number;
+  max_attempts: number;
 }

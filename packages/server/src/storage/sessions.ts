@@ -12,6 +12,14 @@ export function sessionIsLive(alias: string): string {
   return `${alias}.revoked_at IS NULL`;
 }
 
+/**
+ * The other side of the same rule: the session under `alias` stopped being live after `instant`
+ * (a SQL expression). Nodes read these back to close the sockets of ended sessions.
+ */
+export function sessionEndedAfter(alias: string, instant: string): string {
+  return `${alias}.revoked_at > ${instant}`;
+}
+
 /** Whether the session exists, belongs to the user and is live: checked on every REST request. */
 export async function isSessionLive(db: Queryable, sessionId: string, userId: string): Promise<boolean> {
   const [row] = await db.query<{ live: boolean }>(`SELECT ${sessionIsLive('s')} AS live FROM sessions s WHERE s.id = $1 AND s.user_id = $2`, [sessionId, userId], {

@@ -1,5 +1,6 @@
 import type { Context } from '../../context.ts';
 import type { Metrics } from '../../metrics.ts';
+import { ping } from '../../storage/health.ts';
 import type { App } from '../app.ts';
 import { createMetricsAccess } from '../metricsAccess.ts';
 
@@ -8,7 +9,7 @@ export function opsRoutes(app: App, ctx: Context, metrics: Metrics, extraReadine
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (request, reply) => {
     try {
-      await ctx.db.query('SELECT 1');
+      await ping(ctx.db);
       await extraReadiness();
       return { status: 'ready' };
     } catch (error) {

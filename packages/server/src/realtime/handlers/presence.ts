@@ -1,6 +1,6 @@
 import { ConfabError } from '@confab/protocol';
 import { conversationRoom } from '../../bus/bus.ts';
-import { requireMember } from '../../operations/access.ts';
+import { otherMembersOf } from '../../operations/presence.ts';
 import type { EventHandlers, RealtimeServices } from '../types.ts';
 
 /**
@@ -23,13 +23,8 @@ export function presenceHandlers({ ctx, presence }: RealtimeServices): Pick<Even
       return null;
     },
     async subscribe(socket, { conversationId }) {
-      // Checked against the database, not the room cache: this answer reveals the member list.
-      await requireMember(ctx.db, conversationId, socket.data.userId);
-      const members = await ctx.db.query<{ id: string; last_seen_at: Date | null }>(
-        `SELECT u.id, u.last_seen_at FROM conversation_members m JOIN users u ON u.id = m.user_id
-          WHERE m.conversation_id = $1 AND u.id <> $2`,
-        [conversationId, socket.data.userId],
-      );
+      // The member list comes from the database, not the room cache (see otherMembersOf).
+      const members = await otherMembersOf(ctx, socket.data.userId, conversationId);
       await presence.snapshot(socket, members);
       return null;
     },

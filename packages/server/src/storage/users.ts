@@ -1,0 +1,98 @@
+// Queries on users (issue #17, item 2: the query layer). The SQL moved here as it was from
+// operations/users.ts, operations/auth.ts and realtime/presence.ts; those keep the rules (who may
+// see whom, the settings limit, registration's conflicts, presence's announcements).
+import type { Settings } from '@confab/protocol';
+import type { Queryable } from './db.ts';
+import type { UserRow } from './rows.ts';
+
+export async function findUser(db: Queryable, userId: string): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [userId]);
+  return row;
+}
+
+/** The person (never a bot) who signs in with this email, compared without case. */
+export async function findUserByLoginEmail(db: Queryable, email: string): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1) AND NOT is_bot', [email]);
+  return row;
+}
+
+/** Users who already have this email or this handle, compared without case. */
+export async function findUsersWithEmailOrHandle(db: Queryable, email: string, handle: string): Promise<Array<{ email: string | null; handle: string }>> {
+  return db.query<{ email: string | null; handle: string }>('SELECT email, handle FROM users WHERE lower(email) = lower($1) OR lower(handle) = lower($2)', [email, handle]);
+}
+
+/** Inserts a person; undefined if a unique index (email, handle) refused them. */
+export async function insertUser(
+  db: Queryable,
+  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string },
+): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>(
+    `INSERT INTO users (id, email, handle, display_name, password_hash) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING *`,
+    [user.id, user.email, user.handle, user.displayName, user.passwordHash],
+  );
+  return row;
+}
+
+/** `text` as a LIKE pattern that matches it literally. */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * Users other than `callerId` whose handle or display name contains `query` (without case),
+ * those whose handle starts with it first.
+ */
+export async function searchUsers(db: Queryable, callerId: string, query: string, limit: number): Promise<UserRow[]> {
+  const pattern = `%${likeLiteral(query)}%`;
+  const prefix = `${likeLiteral(query)}%`;
+  return db.query<UserRow>(
+    `SELECT * FROM users
+      WHERE id <> $1 AND (handle ILIKE $2 OR display_name ILIKE $2)
+      ORDER BY (handle ILIKE $3) DESC, lower(handle)
+      LIMIT $4`,
+    [callerId, pattern, prefix, limit],
+  );
+}
+
+/** A profile change: an absent field stays as it is; a null avatar or key clears it. */
+export interface ProfilePatch {
+  displayName?: string | undefined;
+  avatarUrl?: string | null | undefined;
+  publicKey?: string | null | undefined;
+}
+
+/** Applies the patch; undefined if there is no such user. */
+export async function updateProfile(db: Queryable, userId: string, patch: ProfilePatch): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>(
+    `UPDATE users SET
+       display_name = COALESCE($2, display_name),
+       avatar_url = CASE WHEN $3::boolean THEN $4 ELSE avatar_url END,
+       public_key = CASE WHEN $5::boolean THEN $6 ELSE public_key END
+     WHERE id = $1 RETURNING *`,
+    [userId, patch.displayName ?? null, patch.avatarUrl !== undefined, patch.avatarUrl ?? null, patch.publicKey !== undefined, patch.publicKey ?? null],
+  );
+  return row;
+}
+
+/** The user's settings as stored; undefined if there is no such user. */
+export async function findSettings(db: Queryable, userId: string): Promise<Settings | undefined> {
+  const [row] = await db.query<{ settings: Settings }>('SELECT settings FROM users WHERE id = $1', [userId]);
+  return row?.settings;
+}
+
+/** Replaces the user's settings with `json` (already serialized: the caller checked its size). */
+export async function replaceSettings(db: Queryable, userId: string, json: string): Promise<void> {
+  await db.query('UPDATE users SET settings = $2::jsonb WHERE id = $1', [userId, json]);
+}
+
+/**
+ * Stamps the user's last_seen_at with now, returning it with every conversation the user is in
+ * (the rooms to tell), in one statement; undefined if there is no such user.
+ */
+export async function stampLastSeen(db: Queryable, userId: string): Promise<{ last_seen_at: Date; conversation_ids: string[] } | undefined> {
+  const [row] = await db.query<{ last_seen_at: Date; conversation_ids: string[] }>(
+    `UPDATE users SET last_seen_at = now() WHERE id = $1
+       RETURNING last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = $1) AS conversation_ids`,
+    [userId],
+  );
+  return row;
+}
