@@ -20,7 +20,7 @@ import { createPushSender, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
 import { attachGateway, presenceStoreFor, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
-import { connectRedis, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
+import { connectRedis, redisLimiterFactory, type RedisClients } from './redis/redis.ts';
 import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
