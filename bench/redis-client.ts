@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { REDIS_COMMAND_TIMEOUT_MS, withHandledCalls } from '../packages/server/src/realtime/redis.ts';
+import { REDIS_COMMAND_TIMEOUT_MS, withHandledCalls } from '../packages/server/src/redis/redis.ts';
 import { startOwnRedis } from '../packages/server/src/test/faults.ts';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } } });

@@ -70,13 +70,15 @@ describe('no import cycles between folders', () => {
       'packages/server/src/ai/runner.ts': "import { send } from '../operations/messages.ts';\nexport const answer = () => send();\n",
       'packages/server/src/operations/messages.ts': "import { answer } from '../ai/runner.ts';\nexport const send = (): unknown => answer;\n",
     };
-    expect(await cruise(tree(listed), 'packages')).toEqual([]);
+    // The repository's own list is empty now: the test lists this cycle itself.
+    const list = { CONFAB_KNOWN_CYCLES: JSON.stringify([['packages/server/src/ai', 'packages/server/src/operations'], ['packages/server/src/operations', 'packages/server/src/ai']]) };
+    expect(await cruise(tree(listed), 'packages', list)).toEqual([]);
     const planted = tree({
       ...listed,
       'packages/server/src/ai/sql.ts': "import { q } from '../storage/q.ts';\nexport const run = () => q;\n",
       'packages/server/src/storage/q.ts': "import { run } from '../ai/sql.ts';\nexport const q = (): unknown => run;\n",
     });
-    expect(edges(await cruise(planted, 'packages'))).toEqual([
+    expect(edges(await cruise(planted, 'packages', list))).toEqual([
       'packages/server/src/ai -> packages/server/src/storage',
       'packages/server/src/storage -> packages/server/src/ai',
     ]);

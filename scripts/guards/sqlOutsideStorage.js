@@ -15,12 +15,6 @@ const message =
  * Do not add to it: a new file puts its SQL in storage/.
  */
 export const SQL_OUTSIDE_STORAGE_ALLOWED = [
-  // AI: the runner's claim/stream/checkpoint/finish queries, model and key settings, the prompt's
-  // history and the title's first message (moved out of the runner with their queries).
-  'packages/server/src/ai/models.ts',
-  'packages/server/src/ai/prompt.ts',
-  'packages/server/src/ai/runner.ts',
-  'packages/server/src/ai/titles.ts',
   // Operations: each table's queries, to move into per-table modules in storage/.
   'packages/server/src/operations/conversations.ts',
   'packages/server/src/operations/messages.ts',

@@ -1,5 +1,5 @@
+import type { Message } from '@confab/protocol';
 import type { Logger } from 'pino';
-import type { AiRunner } from './ai/runner.ts';
 import type { StreamRegistry } from './ai/streams.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
@@ -11,6 +11,7 @@ import type { JobQueue } from './jobs/queue.ts';
 import type { PushSender } from './push/sender.ts';
 import type { RateLimits } from './rateLimits.ts';
 import type { Database } from './storage/db.ts';
+import type { MessageRow } from './storage/rows.ts';
 
 /** What every operation needs; built once by the composition root (server.ts). */
 export interface Context {
@@ -23,8 +24,8 @@ export interface Context {
   limits: RateLimits;
   /** Live text of AI answers being streamed (in process, or in Redis with several nodes). */
   streams: StreamRegistry;
-  /** The AI runner; set by the composition root right after the context (they refer to each other). */
-  ai?: AiRunner;
+  /** Stop and regenerate requests for AI answers, served by the assistant (assistant/runner.ts). */
+  answers: AnswerControl;
   /** Attachment bytes (local disk or S3), limits and upload-URL signing. */
   files: { store: FileStore; options: FilesOptions; signer: UrlSigner };
   /** The retrying job queue (web push, file deletion, text extraction). */
@@ -35,6 +36,21 @@ export interface Context {
    * gateway's presence store. Unset means nobody is: notifications then always go out by push.
    */
   presence?: PresenceLookup;
+}
+
+/**
+ * What operations/ai.ts asks of the assistant once it has checked access. Requests, not domain
+ * events: the caller's ack waits for the outcome (the regenerated message, or why it failed), and
+ * only the assistant knows which answers run on this node.
+ */
+export interface AnswerControl {
+  /** Stops a `streaming` answer wherever it runs, or closes it with its checkpointed text if no node runs it any more. */
+  stop(answer: MessageRow): Promise<void>;
+  /**
+   * Writes `answer` again as a new version, or a new answer when there is none yet; `requestedBy`
+   * pays. Resolves with the message in its new `streaming` state.
+   */
+  regenerate(requestedBy: string, conversationId: string, answer: MessageRow | undefined): Promise<Message>;
 }
 
 export interface PresenceLookup {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimits, type RateLimits, type RateLimitsOptions } from './rateLimits.ts';
-import { connectRedis, deleteKeys, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
+import { connectRedis, deleteKeys, redisLimiterFactory, type RedisClients } from './redis/redis.ts';
 import { newRedisPrefix, testRedisUrl } from './test/harness.ts';
 import { until } from './realtime/test/kit.ts';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AiRunner } from './ai/runner.ts';
 import { memoryStreamRegistry, redisStreamRegistry } from './ai/streams.ts';
+import { AiRunner } from './assistant/runner.ts';
 import { createLocalBus } from './bus/bus.ts';
 import { wireView } from './realtime/fanout.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -20,7 +20,7 @@ import { createPushSender, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
 import { attachGateway, presenceStoreFor, type Gateway, type GatewayOptions } from './realtime/gateway.ts';
-import { connectRedis, redisLimiterFactory, type RedisClients } from './realtime/redis.ts';
+import { connectRedis, redisLimiterFactory, type RedisClients } from './redis/redis.ts';
 import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
@@ -34,6 +34,8 @@ export interface ConfabServer {
   url: string;
   /** Socket.IO (realtime half of the contract). */
   gateway: Gateway;
+  /** The AI assistant (its counters are read by tests and metrics). */
+  assistant: AiRunner;
   /** Graceful stop: stop accepting, finish in-flight requests, close the database. */
   close(): Promise<void>;
 }
@@ -114,12 +116,11 @@ export async function createServer(given: Config = loadConfig(), options: Server
   const presence = presenceStoreFor(redis, options.realtime);
   // Realtime's wire view, for the bus's catch-all subscribers (tests, diagnostics).
   const bus = createLocalBus(wireView);
-  const ctx: Context = { config, db, keys, log, bus, limits, streams, files, jobs, push, presence };
-  // The runner and the context refer to each other (operations reach the runner through ctx.ai):
-  // set here, before anything can call it; it subscribes to the bus in start().
   const metrics = createMetrics(options.defaultMetrics ?? false);
-  const ai = new AiRunner(ctx, streams, { redis, metrics });
-  ctx.ai = ai;
+  // The assistant serves stop and regenerate (ctx.answers) for operations/ai.ts; it gets the
+  // context, and subscribes to the bus, in start().
+  const ai = new AiRunner(streams, { redis, metrics });
+  const ctx: Context = { config, db, keys, log, bus, limits, streams, answers: ai, files, jobs, push, presence };
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
   registerSearchJobs(ctx);
@@ -146,7 +147,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
     stops.push(() => attached.close());
     // Closes answers a crash left streaming before anyone can see them as live.
     stops.push(() => ai.close());
-    await ai.start();
+    await ai.start(ctx);
     // A deep accept queue: after a restart thousands of clients reconnect within a second or two.
     // With Node's default (511) the kernel drops the SYNs that overflow it, and a dropped SYN is
     // retried after 1, 3, 7, 15 s…, so a few clients come back tens of seconds late. The kernel caps
@@ -168,6 +169,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
     ctx,
     url: `http://${shownHost}:${port}`,
     gateway,
+    assistant: ai,
     close() {
       closing ??= (async () => {
         // Stop accepting at once: a client reconnecting now is refused and retries soon (the SDK

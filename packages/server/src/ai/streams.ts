@@ -1,5 +1,5 @@
 import type { Message } from '@confab/protocol';
-import { redisBatch, type RedisClients } from '../realtime/redis.ts';
+import { redisBatch, type RedisClients } from '../redis/redis.ts';
 
 /**
  * The live text of answers being streamed, so a client that joins, reloads or reconnects to any

@@ -11,7 +11,8 @@ import {
   type UpdateConversationBody,
 } from '@confab/protocol';
 import { z } from 'zod';
-import { DEFAULT_MODEL, requireListedModel } from '../ai/models.ts';
+import { DEFAULT_MODEL } from '../ai/models.ts';
+import { requireListedModel } from './ai.ts';
 import type { DomainEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';

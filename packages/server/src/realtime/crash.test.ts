@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../storage/db.ts';
 import { createPostgresDatabase, newRedisPrefix, registerUser, testRedisUrl, type TestUser } from '../test/harness.ts';
-import { deleteKeys } from './redis.ts';
+import { deleteKeys } from '../redis/redis.ts';
 import { call, connect, createGroup, Mirror, ok, until, type Client } from './test/kit.ts';
 
 // PostgreSQL pass only (vitest.config.ts): several processes share the database.

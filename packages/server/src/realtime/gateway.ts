@@ -18,7 +18,7 @@ import { useHandshake } from './handshake.ts';
 import { startSweeps } from './sweeps.ts';
 import { Presence } from './presence.ts';
 import { createLocalPresenceStore, createRedisPresenceStore, type PresenceStore } from './presenceStore.ts';
-import type { RedisClients } from './redis.ts';
+import type { RedisClients } from '../redis/redis.ts';
 import { TypingTracker } from './typing.ts';
 import type { AppServer, AppSocket, EventHandlers, MembershipChange, RealtimeServices, SessionsEnded } from './types.ts';
 

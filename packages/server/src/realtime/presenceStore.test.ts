@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRedisPrefix, testRedisUrl } from '../test/harness.ts';
 import { createLocalPresenceStore, createRedisPresenceStore, type PresenceStore } from './presenceStore.ts';
-import { deleteKeys } from './redis.ts';
+import { deleteKeys } from '../redis/redis.ts';
 import { sleep } from './test/kit.ts';
 
 let redis: Redis;

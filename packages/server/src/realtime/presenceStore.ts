@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { redisBatch } from './redis.ts';
+import { redisBatch } from '../redis/redis.ts';
 
 /**
  * Who is online: the set of a user's live, non-away connections, across all nodes.

@@ -3,7 +3,7 @@ import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import type { SeqGate } from './ordering.ts';
 import type { Presence } from './presence.ts';
 import type { PresenceStore } from './presenceStore.ts';
-import type { RedisClients } from './redis.ts';
+import type { RedisClients } from '../redis/redis.ts';
 import type { TypingTracker } from './typing.ts';
 import type { AppServer, AppSocket, MembershipChange, SessionsEnded } from './types.ts';
 

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { AuthResult } from '@confab/protocol';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config.ts';
-import { deleteKeys } from '../realtime/redis.ts';
+import { deleteKeys } from '../redis/redis.ts';
 import { createServer, type ConfabServer, type ServerOptions } from '../server.ts';
 import { openEmbedded, openPostgres, type Database } from '../storage/db.ts';
 

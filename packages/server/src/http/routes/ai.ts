@@ -1,6 +1,6 @@
 import { ApiKeyList, ModelList, ProviderParams, PutApiKeyBody } from '@confab/protocol';
 import type { Context } from '../../context.ts';
-import { deleteApiKey, listApiKeys, listModels, putApiKey } from '../../ai/models.ts';
+import { deleteApiKey, listApiKeys, listModels, putApiKey } from '../../operations/ai.ts';
 import type { App } from '../app.ts';
 import { requireUser } from '../auth.ts';
 

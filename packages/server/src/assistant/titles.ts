@@ -1,17 +1,15 @@
+import { ASSISTANT_ID } from '../ai/assistant.ts';
+import { failureLogFields } from '../ai/failures.ts';
+import { loadAiSdk } from '../ai/sdk.ts';
 import type { Context } from '../context.ts';
-import { ASSISTANT_ID } from './assistant.ts';
-import { failureLogFields } from './failures.ts';
-import { resolveModel } from './models.ts';
-import { loadAiSdk } from './sdk.ts';
+import { resolveModel } from '../operations/ai.ts';
+import { findFirstQuestion, findTitleState, setTitleIfUntitled } from '../storage/answers.ts';
 
 /** Titles a new assistant conversation from its first exchange: a cheap model, else the first words. */
 export async function maybeTitle(ctx: Context, conversationId: string, requestedBy: string, modelId: string): Promise<void> {
-  const [conv] = await ctx.db.query<{ type: string; title: string | null }>('SELECT type, title FROM conversations WHERE id = $1', [conversationId]);
+  const conv = await findTitleState(ctx.db, conversationId);
   if (!conv || conv.type !== 'assistant' || conv.title) return;
-  const [first] = await ctx.db.query<{ content_enc: string }>(
-    `SELECT content_enc FROM messages WHERE conversation_id = $1 AND author_id <> $2 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
-    [conversationId, ASSISTANT_ID],
-  );
+  const first = await findFirstQuestion(ctx.db, conversationId, ASSISTANT_ID);
   if (!first) return;
   const question = ctx.keys.decrypt(first.content_enc);
   let title = '';
@@ -34,8 +32,7 @@ export async function maybeTitle(ctx: Context, conversationId: string, requested
   }
   title ||= firstWords(question);
   if (!title) return;
-  const updated = await ctx.db.query('UPDATE conversations SET title = $2 WHERE id = $1 AND title IS NULL RETURNING 1', [conversationId, title]);
-  if (updated.length) ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, title } });
+  if (await setTitleIfUntitled(ctx.db, conversationId, title)) ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, title } });
 }
 
 function cleanTitle(raw: string): string {

@@ -81,10 +81,10 @@ describe('AI answers on one node', () => {
     expect(row!.status).toBe('complete');
     expect(server.ctx.keys.decrypt(row!.content_enc)).toBe(tokens(40));
     // Only one answer was started (the unmentioned message started none).
-    expect(server.ctx.ai!.stats.answers).toBe(1);
+    expect(server.assistant.stats.answers).toBe(1);
     // At most one checkpoint per 500 ms, plus the final write: never one per token.
-    expect(server.ctx.ai!.stats.textWrites).toBeLessThanOrEqual(Math.ceil(seconds / 0.5) + 1);
-    expect(server.ctx.ai!.stats.textWrites).toBeLessThan(40);
+    expect(server.assistant.stats.textWrites).toBeLessThanOrEqual(Math.ceil(seconds / 0.5) + 1);
+    expect(server.assistant.stats.textWrites).toBeLessThan(40);
   });
 
   it('gives a second tab that opens mid-answer the text so far, then the rest, each piece once', async () => {
@@ -174,7 +174,7 @@ describe('AI answers on one node', () => {
     );
     await server.ctx.db.query('UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1', [conv]);
     const status = async () => (await server.ctx.db.query<{ status: string }>('SELECT status FROM messages WHERE id = $1', [id]))[0]!.status;
-    const sweep = () => (server.ctx.ai as unknown as { closeOrphans(): Promise<void> }).closeOrphans();
+    const sweep = () => (server.assistant as unknown as { closeOrphans(): Promise<void> }).closeOrphans();
     await sweep();
     expect(await status()).toBe('streaming');
     // Once it is in neither the registry nor the running answers, it is an orphan.

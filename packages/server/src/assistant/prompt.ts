@@ -1,7 +1,8 @@
 import type { Message } from '@confab/protocol';
 import type { ModelMessage } from 'ai';
+import { ASSISTANT_ID } from '../ai/assistant.ts';
 import type { Context } from '../context.ts';
-import { ASSISTANT_ID } from './assistant.ts';
+import { findPromptConversation, findPromptHistory, findUserSettings } from '../storage/answers.ts';
 
 const SYSTEM_PROMPT =
   'You are Assistant, an AI assistant inside Confab, a chat app. Answer helpfully and concisely. Format with Markdown where it helps.';
@@ -11,15 +12,9 @@ const SYSTEM_PROMPT =
  * instructions) and the latest history that fits the context budget, oldest first.
  */
 export async function buildContext(ctx: Context, answer: Message, requestedBy: string): Promise<{ system: string; messages: ModelMessage[] }> {
-  const [conv] = await ctx.db.query<{ type: string; system_prompt: string | null }>('SELECT type, system_prompt FROM conversations WHERE id = $1', [answer.conversationId]);
-  const [user] = await ctx.db.query<{ settings: { customInstructions?: unknown } }>('SELECT settings FROM users WHERE id = $1', [requestedBy]);
-  const rows = await ctx.db.query<{ author_id: string; content_enc: string; display_name: string; status: string }>(
-    `SELECT m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
-      WHERE m.conversation_id = $1 AND m.seq < $2 AND m.deleted_at IS NULL AND m.kind <> 'system'
-        AND m.status IN ('complete', 'stopped')
-      ORDER BY m.seq DESC LIMIT 400`,
-    [answer.conversationId, answer.seq],
-  );
+  const conv = await findPromptConversation(ctx.db, answer.conversationId);
+  const user = await findUserSettings(ctx.db, requestedBy);
+  const rows = await findPromptHistory(ctx.db, answer.conversationId, answer.seq);
   const group = conv?.type === 'group';
   const history: ModelMessage[] = [];
   let budget = ctx.config.ai.contextChars;

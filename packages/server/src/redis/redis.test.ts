@@ -4,7 +4,7 @@ import { createRateLimits } from '../rateLimits.ts';
 import { breakableProxy, startOwnRedis, type BreakableProxy } from '../test/faults.ts';
 import { newRedisPrefix, registerUser, startTestServer, testRedisUrl, type TestServer } from '../test/harness.ts';
 import { connectRedis, deleteKeys, redisLimiterFactory } from './redis.ts';
-import { call, connect, createGroup, ok, until, waitFor } from './test/kit.ts';
+import { call, connect, createGroup, ok, until, waitFor } from '../realtime/test/kit.ts';
 
 let proxy: BreakableProxy;
 let server: TestServer;

@@ -1,0 +1,200 @@
+import { ConfabError, type Message } from '@confab/protocol';
+import { ASSISTANT_ID } from '../ai/assistant.ts';
+import { describeFailure, failureLogFields, isConnectionFailure } from '../ai/failures.ts';
+import { loadAiSdk } from '../ai/sdk.ts';
+import type { StreamRegistry } from '../ai/streams.ts';
+import type { Context } from '../context.ts';
+import { newId } from '../ids.ts';
+import type { Metrics } from '../metrics.ts';
+import { resolveModel } from '../operations/ai.ts';
+import { hydrateMessages, keepPreviousVersion, nextSeq } from '../operations/messages.ts';
+import { checkpointAnswer, claimConversation, insertAnswer, releaseConversation, setAnswerFinal, setAnswerRestarted } from '../storage/answers.ts';
+import type { MessageRow } from '../storage/rows.ts';
+import { buildContext } from './prompt.ts';
+import { maybeTitle } from './titles.ts';
+
+// One answer's life: claim the conversation, create (or restart) the answer message, stream the
+// provider's pieces with checkpoints, and finish with the conversation's next seq.
+
+export const INTERRUPTED = 'The answer was interrupted because the server restarted. Regenerate to try again.';
+
+export interface AiStats {
+  answers: number;
+  /** Database writes of answer text: checkpoints plus the final write. */
+  textWrites: number;
+}
+
+/** An answer streaming on this node. */
+export interface Running {
+  conversationId: string;
+  controller: AbortController;
+  /** Why it was aborted, when it was. */
+  reason?: 'stopped' | 'timeout' | 'shutdown';
+  done: Promise<void>;
+}
+
+/** What writing answers needs besides the context; the runner (runner.ts) holds one. */
+export interface AnswerDeps {
+  ctx: Context;
+  streams: StreamRegistry;
+  stats: AiStats;
+  metrics?: Metrics | undefined;
+  /** Tells every node the conversation is free again (control.ts), so a trigger queued elsewhere gets its answer. */
+  announceRelease(conversationId: string): void;
+}
+
+function countWrite(deps: AnswerDeps): void {
+  deps.stats.textWrites++;
+  deps.metrics?.aiTextWrites.inc();
+}
+
+/**
+ * One answer at a time per conversation, enforced in the database (`conversations.generating`), so
+ * two nodes cannot both answer. The conversation's stored model comes back: which model that means
+ * depends on who pays (answerModelId in operations/ai.ts). Undefined when it is taken.
+ */
+export async function claim(ctx: Context, conversationId: string): Promise<{ model: string | null } | undefined> {
+  return claimConversation(ctx.db, conversationId);
+}
+
+export async function release(deps: AnswerDeps, conversationId: string): Promise<void> {
+  await releaseConversation(deps.ctx.db, conversationId);
+  deps.ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, generating: false } });
+  deps.announceRelease(conversationId);
+}
+
+/** A new answer message: the conversation's next seq, `streaming`, empty. */
+export async function createAnswer(deps: AnswerDeps, conversationId: string, modelId: string): Promise<Message> {
+  const { ctx, streams } = deps;
+  const id = newId();
+  // Registered before the row exists, so the orphan sweep never mistakes a fresh answer for a dead one.
+  await streams.begin(id);
+  const row = await insertAnswer(ctx.db, { id, conversationId, authorId: ASSISTANT_ID, contentEnc: ctx.keys.encrypt(''), model: modelId });
+  if (!row) {
+    await streams.end(id);
+    throw new ConfabError('NOT_FOUND', 'no such conversation');
+  }
+  const message = { ...(await hydrateMessages(ctx, ctx.db, [row]))[0]!, streamIndex: 0 };
+  ctx.bus.publish({ type: 'message_stored', message });
+  ctx.bus.publish({ type: 'conversation_changed', change: { id: conversationId, generating: true } });
+  return message;
+}
+
+/** An existing answer written again as a new version (the previous text is kept in message_versions). */
+export async function restart(deps: AnswerDeps, answer: MessageRow, modelId: string): Promise<Message> {
+  const { ctx } = deps;
+  const id = answer.id;
+  await deps.streams.begin(id);
+  const message = await ctx.db.transaction(async (tx) => {
+    await keepPreviousVersion(tx, id, answer.content_enc, answer.edited_at ?? answer.created_at);
+    const seq = await nextSeq(tx, answer.conversation_id, true);
+    const rows = await setAnswerRestarted(tx, id, { contentEnc: ctx.keys.encrypt(''), model: modelId, seq });
+    return { ...(await hydrateMessages(ctx, tx, rows))[0]!, streamIndex: 0 };
+  });
+  ctx.bus.publish({ type: 'message_changed', message });
+  ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: true } });
+  return message;
+}
+
+/**
+ * Streams one answer: pieces go to every member's sockets as `ai:delta` (through the bus, so
+ * through Redis to every node), the text is checkpointed to the database at most every
+ * `checkpointMs`, and the end takes the conversation's next seq with the final text.
+ * `requestedBy` pays: the author of the triggering message, or whoever asked to regenerate.
+ */
+export async function streamAnswer(deps: AnswerDeps, message: Message, requestedBy: string, modelId: string, run: Running): Promise<void> {
+  const { ctx, streams } = deps;
+  const ai = ctx.config.ai;
+  let text = '';
+  let pieces = 0;
+  let lastCheckpoint = Date.now();
+  let checkpoint: Promise<unknown> | undefined;
+  let status: Message['status'] = 'complete';
+  let reason: string | null = null;
+  // One timer per answer, refreshed on every piece: a provider that goes quiet is given up on.
+  const idle = setTimeout(() => {
+    run.reason ??= 'timeout';
+    run.controller.abort();
+  }, ai.idleTimeoutMs);
+  try {
+    // Checked again now, for the one who pays: their key or the model may be gone since the
+    // conversation was created. A refusal ends the answer here, before any provider request.
+    const { model } = await resolveModel(ctx, requestedBy, modelId);
+    const { streamText } = await loadAiSdk();
+    const { system, messages } = await buildContext(ctx, message, requestedBy);
+    // A request that never reached the provider is sent once more, at once, while nothing has
+    // been streamed (so nothing can show twice); every other failure ends the answer. The AI
+    // SDK's own retries stay off: they would also wait out 429s and 5xx for seconds.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = streamText({
+          model,
+          system,
+          messages,
+          maxOutputTokens: ai.maxOutputTokens,
+          abortSignal: run.controller.signal,
+          maxRetries: 0,
+          onError: () => {},
+        });
+        for await (const part of result.fullStream) {
+          if (part.type === 'text-delta' && part.text) {
+            idle.refresh();
+            // Recorded for late joiners before it is announced (see ai/streams.ts).
+            streams.append(message.id, part.text);
+            ctx.bus.publish({ type: 'answer_delta', delta: { conversationId: message.conversationId, messageId: message.id, index: pieces, text: part.text } });
+            text += part.text;
+            pieces++;
+            if (!checkpoint && Date.now() - lastCheckpoint >= ai.checkpointMs) {
+              lastCheckpoint = Date.now();
+              countWrite(deps);
+              // Only while still streaming: a stop or the end may already have written the final state.
+              checkpoint = checkpointAnswer(ctx.db, message.id, ctx.keys.encrypt(text))
+                .catch((error: unknown) => ctx.log.warn({ err: error }, 'checkpoint failed'))
+                .finally(() => (checkpoint = undefined));
+            }
+          } else if (part.type === 'error') {
+            throw part.error;
+          } else if (part.type === 'abort') {
+            break;
+          }
+        }
+        break;
+      } catch (error) {
+        if (attempt < 2 && pieces === 0 && !run.reason && isConnectionFailure(error)) continue;
+        throw error;
+      }
+    }
+    if (run.reason) throw new Error(`aborted: ${run.reason}`);
+  } catch (error) {
+    if (run.reason === 'stopped') status = 'stopped';
+    else {
+      status = 'error';
+      reason = run.reason === 'shutdown' ? INTERRUPTED : describeFailure(error, run.reason === 'timeout');
+      if (run.reason !== 'shutdown') ctx.log.warn({ messageId: message.id, ...failureLogFields(modelId, error, run.reason === 'timeout') }, 'AI answer ended in error');
+    }
+  } finally {
+    clearTimeout(idle);
+  }
+  await checkpoint;
+  const final = await finishAnswer(deps, message, text, status, reason);
+  await streams.end(message.id);
+  deps.stats.answers++;
+  deps.metrics?.aiAnswers.inc({ status });
+  if (final) await maybeTitle(ctx, message.conversationId, requestedBy, modelId);
+}
+
+/** The final state takes the conversation's next seq, so `sync` delivers it to everyone. */
+export async function finishAnswer(deps: AnswerDeps, message: Message, text: string, status: Message['status'], reason: string | null): Promise<Message | undefined> {
+  const { ctx } = deps;
+  countWrite(deps);
+  const final = await ctx.db.transaction(async (tx) => {
+    const seq = await nextSeq(tx, message.conversationId, false);
+    const rows = await setAnswerFinal(tx, message.id, { contentEnc: ctx.keys.encrypt(text), status, reason, seq });
+    await releaseConversation(tx, message.conversationId);
+    return (await hydrateMessages(ctx, tx, rows))[0];
+  });
+  if (final) ctx.bus.publish({ type: 'answer_completed', message: final, status });
+  ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: false } });
+  deps.announceRelease(message.conversationId);
+  return final;
+}

@@ -1,0 +1,180 @@
+// Queries of the AI assistant's answers (issue #17, item 2: the query layer): claiming a
+// conversation, creating, checkpointing, finishing and regenerating answers, and what the prompt
+// and the title read. The SQL moved here as it was from ai/runner.ts, ai/prompt.ts and
+// ai/titles.ts; the assistant (assistant/) and operations/ai.ts keep the rules. The assistant's
+// user id is passed in (it is ai/assistant.ts's), so storage depends on nothing above it.
+import type { Message } from '@confab/protocol';
+import type { Queryable } from './db.ts';
+import { MESSAGE_COLUMNS, type MessageRow } from './rows.ts';
+
+// ---- conversations, as the assistant sees them ----
+
+export async function findConversationType(db: Queryable, conversationId: string): Promise<{ type: 'direct' | 'group' | 'assistant' } | undefined> {
+  const [row] = await db.query<{ type: 'direct' | 'group' | 'assistant' }>('SELECT type FROM conversations WHERE id = $1', [conversationId]);
+  return row;
+}
+
+export async function isMember(db: Queryable, conversationId: string, userId: string): Promise<boolean> {
+  const rows = await db.query('SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId]);
+  return rows.length > 0;
+}
+
+/**
+ * Claims the conversation for one answer (`generating`), unless one is being written already:
+ * undefined then. Returns the conversation's stored model.
+ */
+export async function claimConversation(db: Queryable, conversationId: string): Promise<{ model: string | null } | undefined> {
+  const [row] = await db.query<{ model: string | null }>('UPDATE conversations SET generating = true WHERE id = $1 AND NOT generating RETURNING model', [
+    conversationId,
+  ]);
+  return row;
+}
+
+export async function releaseConversation(db: Queryable, conversationId: string): Promise<void> {
+  await db.query('UPDATE conversations SET generating = false WHERE id = $1', [conversationId]);
+}
+
+// ---- answer messages ----
+
+/**
+ * Inserts a new, empty, `streaming` answer with the conversation's next seq, in one statement
+ * (the conversation row is locked while it takes the seq). Undefined if there is no such conversation.
+ */
+export async function insertAnswer(
+  db: Queryable,
+  answer: { id: string; conversationId: string; authorId: string; contentEnc: string; model: string },
+): Promise<MessageRow | undefined> {
+  const [row] = await db.query<MessageRow>(
+    `WITH conv AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR UPDATE),
+       ins AS (
+         INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, kind, content_enc, status, model)
+         SELECT $2, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, 'text', $4, 'streaming', $5 FROM conv
+         RETURNING ${MESSAGE_COLUMNS}
+       ), bump AS (
+         UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
+       )
+       SELECT * FROM ins`,
+    [answer.conversationId, answer.id, answer.authorId, answer.contentEnc, answer.model],
+  );
+  return row;
+}
+
+/** The text so far, only while still streaming: a stop or the end may already have written the final state. */
+export async function checkpointAnswer(db: Queryable, messageId: string, contentEnc: string): Promise<void> {
+  await db.query(`UPDATE messages SET content_enc = $2 WHERE id = $1 AND status = 'streaming'`, [messageId, contentEnc]);
+}
+
+/** The final state with the seq taken for it; undefined if the answer was no longer streaming. */
+export async function setAnswerFinal(
+  tx: Queryable,
+  messageId: string,
+  final: { contentEnc: string; status: Message['status']; reason: string | null; seq: number },
+): Promise<MessageRow[]> {
+  return tx.query<MessageRow>(
+    `UPDATE messages AS m SET content_enc = $2, status = $3, status_reason = $4, updated_seq = $5
+          WHERE id = $1 AND status = 'streaming' RETURNING ${MESSAGE_COLUMNS}`,
+    [messageId, final.contentEnc, final.status, final.reason, final.seq],
+  );
+}
+
+/** An answer written again: empty, `streaming`, with the model and the seq taken for it. */
+export async function setAnswerRestarted(tx: Queryable, messageId: string, again: { contentEnc: string; model: string; seq: number }): Promise<MessageRow[]> {
+  return tx.query<MessageRow>(
+    `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4
+            WHERE id = $1 RETURNING ${MESSAGE_COLUMNS}`,
+    [messageId, again.contentEnc, again.model, again.seq],
+  );
+}
+
+/**
+ * Whether a trigger that came while an answer streamed still asks for one: it came after the
+ * assistant's last answer, is not deleted, and its author is still a member.
+ */
+export async function triggerStillUnanswered(db: Queryable, triggerId: string, conversationId: string, assistantId: string): Promise<boolean> {
+  const [still] = await db.query(
+    `SELECT 1 FROM messages t
+         JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id
+        WHERE t.id = $1 AND t.conversation_id = $2 AND t.deleted_at IS NULL
+          AND t.seq > (SELECT COALESCE(max(seq), 0) FROM messages WHERE conversation_id = $2 AND author_id = $3)`,
+    [triggerId, conversationId, assistantId],
+  );
+  return still !== undefined;
+}
+
+/** The first answer after `afterSeq` (the answer to a user message), if any. */
+export async function findAnswerAfter(db: Queryable, conversationId: string, assistantId: string, afterSeq: number): Promise<MessageRow | undefined> {
+  const [row] = await db.query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND author_id = $2 AND seq > $3 AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
+    [conversationId, assistantId, afterSeq],
+  );
+  return row;
+}
+
+/** A message the user can see (they are a member of its conversation), not deleted. */
+export async function findVisibleMessage(db: Queryable, messageId: string, userId: string): Promise<MessageRow | undefined> {
+  const [row] = await db.query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
+        WHERE m.id = $1 AND m.deleted_at IS NULL`,
+    [messageId, userId],
+  );
+  return row;
+}
+
+export async function findMessageRows(db: Queryable, messageId: string): Promise<MessageRow[]> {
+  return db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE id = $1`, [messageId]);
+}
+
+/** Every answer still `streaming`, on any node (the orphan sweep tells live ones from dead ones). */
+export async function findStreamingAnswers(db: Queryable): Promise<MessageRow[]> {
+  return db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE status = 'streaming'`);
+}
+
+// ---- what the prompt reads ----
+
+export async function findPromptConversation(db: Queryable, conversationId: string): Promise<{ type: string; system_prompt: string | null } | undefined> {
+  const [conv] = await db.query<{ type: string; system_prompt: string | null }>('SELECT type, system_prompt FROM conversations WHERE id = $1', [conversationId]);
+  return conv;
+}
+
+export async function findUserSettings(db: Queryable, userId: string): Promise<{ settings: { customInstructions?: unknown } } | undefined> {
+  const [user] = await db.query<{ settings: { customInstructions?: unknown } }>('SELECT settings FROM users WHERE id = $1', [userId]);
+  return user;
+}
+
+/** The latest finished messages before `beforeSeq`, newest first, with their authors' names. */
+export async function findPromptHistory(
+  db: Queryable,
+  conversationId: string,
+  beforeSeq: number,
+): Promise<{ author_id: string; content_enc: string; display_name: string; status: string }[]> {
+  return db.query<{ author_id: string; content_enc: string; display_name: string; status: string }>(
+    `SELECT m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
+      WHERE m.conversation_id = $1 AND m.seq < $2 AND m.deleted_at IS NULL AND m.kind <> 'system'
+        AND m.status IN ('complete', 'stopped')
+      ORDER BY m.seq DESC LIMIT 400`,
+    [conversationId, beforeSeq],
+  );
+}
+
+// ---- what the title reads and writes ----
+
+export async function findTitleState(db: Queryable, conversationId: string): Promise<{ type: string; title: string | null } | undefined> {
+  const [conv] = await db.query<{ type: string; title: string | null }>('SELECT type, title FROM conversations WHERE id = $1', [conversationId]);
+  return conv;
+}
+
+/** The first message someone other than the assistant wrote in the conversation. */
+export async function findFirstQuestion(db: Queryable, conversationId: string, assistantId: string): Promise<{ content_enc: string } | undefined> {
+  const [first] = await db.query<{ content_enc: string }>(
+    `SELECT content_enc FROM messages WHERE conversation_id = $1 AND author_id <> $2 AND kind <> 'system' AND deleted_at IS NULL ORDER BY seq LIMIT 1`,
+    [conversationId, assistantId],
+  );
+  return first;
+}
+
+/** Sets the title unless one was set meanwhile; whether it was set. */
+export async function setTitleIfUntitled(db: Queryable, conversationId: string, title: string): Promise<boolean> {
+  const updated = await db.query('UPDATE conversations SET title = $2 WHERE id = $1 AND title IS NULL RETURNING 1', [conversationId, title]);
+  return updated.length > 0;
+}
