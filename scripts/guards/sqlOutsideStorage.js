@@ -30,11 +30,9 @@ export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   'packages/server/src/operations/auth.ts',
   'packages/server/src/operations/conversations.ts',
   'packages/server/src/operations/liveChanges.ts',
-  'packages/server/src/operations/messages.ts',
   'packages/server/src/operations/notifications.ts',
   'packages/server/src/operations/projects.ts',
   'packages/server/src/operations/search.ts',
-  'packages/server/src/operations/sendBatch.ts',
   'packages/server/src/operations/sync.ts',
   'packages/server/src/operations/users.ts',
   // Realtime: presence's membership queries (realtime should call operations, never SQL).
