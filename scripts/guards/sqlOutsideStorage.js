@@ -31,7 +31,6 @@ export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   'packages/server/src/operations/conversations.ts',
   'packages/server/src/operations/liveChanges.ts',
   'packages/server/src/operations/notifications.ts',
-  'packages/server/src/operations/projects.ts',
   'packages/server/src/operations/search.ts',
   'packages/server/src/operations/sync.ts',
   'packages/server/src/operations/users.ts',
