@@ -28,7 +28,6 @@ export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   // Operations: each table's queries, to move into per-table modules in storage/.
   'packages/server/src/operations/attachments.ts',
   'packages/server/src/operations/auth.ts',
-  'packages/server/src/operations/conversations.ts',
   'packages/server/src/operations/liveChanges.ts',
   'packages/server/src/operations/notifications.ts',
   'packages/server/src/operations/search.ts',
