@@ -30,8 +30,6 @@ export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   'packages/server/src/operations/auth.ts',
   'packages/server/src/operations/liveChanges.ts',
   'packages/server/src/operations/notifications.ts',
-  'packages/server/src/operations/search.ts',
-  'packages/server/src/operations/sync.ts',
   'packages/server/src/operations/users.ts',
   // Realtime: presence's membership queries (realtime should call operations, never SQL).
   'packages/server/src/realtime/handlers/presence.ts',
