@@ -16,12 +16,6 @@ const message =
  */
 export const SQL_OUTSIDE_STORAGE_ALLOWED = [
   // Operations: each table's queries, to move into per-table modules in storage/.
-  'packages/server/src/operations/conversations.ts',
-  'packages/server/src/operations/messages.ts',
-  'packages/server/src/operations/projects.ts',
-  'packages/server/src/operations/search.ts',
-  'packages/server/src/operations/sendBatch.ts',
-  'packages/server/src/operations/sync.ts',
 ];
 
 /** @type {import('eslint').Linter.Config[]} */

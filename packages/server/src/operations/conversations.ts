@@ -3,7 +3,6 @@ import {
   LIMITS,
   type Conversation,
   type ConversationList,
-  type ConversationType,
   type Member,
   type Message,
   type Role,
@@ -16,12 +15,40 @@ import { requireListedModel } from './ai.ts';
 import type { DomainEvent } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
+import {
+  containsPattern,
+  type ConversationListCursor,
+  deleteConversation as deleteConversationRow,
+  findConversations,
+  findTitle,
+  insertAssistantConversation,
+  insertDirectConversation,
+  insertGroupConversation,
+  listConversationPage,
+  lockDirectConversation,
+  setTitle,
+} from '../storage/conversations.ts';
 import type { Queryable } from '../storage/db.ts';
+import {
+  deleteMember,
+  findMemberIds,
+  findMemberProfiles,
+  findMemberRole,
+  findMemberRoleAndKind,
+  findMembersBySeniority,
+  findMemberStates,
+  insertMembers,
+  setMemberRole,
+  updateMemberState,
+  type MemberStateChanges,
+} from '../storage/members.ts';
+import { findLastMessages } from '../storage/messages.ts';
+import { lockOwnProject } from '../storage/projects.ts';
+import type { MembershipRow } from '../storage/rows.ts';
+import { findDisplayNames as displayNames, findIsBot, findUserKinds } from '../storage/users.ts';
 import { isAdmin, requireMember, roleRank } from './access.ts';
 import { commitWithEvents } from './events.ts';
-import { appendSystemMessage, hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
-import { roleRankSql } from '../storage/members.ts';
-import type { MembershipRow, MessageRow } from '../storage/rows.ts';
+import { appendSystemMessage, hydrateMessages } from './messages.ts';
 import { iso, toPublicUser } from './users.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -35,75 +62,11 @@ type OwnField = (typeof OWN_FIELDS)[number];
 export type SharedConversation = Omit<Conversation, OwnField>;
 type OwnState = Pick<Conversation, OwnField>;
 
-interface ConversationRow {
-  id: string;
-  type: ConversationType;
-  title: string | null;
-  model: string | null;
-  created_at: Date;
-  last_activity_at: Date;
-  last_seq: number;
-  generating: boolean;
-}
-
-interface MemberRow {
-  conversation_id: string;
-  user_id: string;
-  role: Role;
-  joined_at: Date;
-  last_read_seq: number;
-  last_delivered_seq: number;
-  handle: string;
-  display_name: string;
-  avatar_url: string | null;
-  is_bot: boolean;
-  last_seen_at: Date | null;
-}
-
-interface OwnRow {
-  conversation_id: string;
-  user_id: string;
-  role: Role;
-  pinned: boolean;
-  muted: boolean;
-  archived: boolean;
-  draft_enc: string | null;
-  project_id: string | null;
-  last_read_seq: number;
-  last_delivered_seq: number;
-  unread_count: number;
-}
-
-/** Owner first, then by rank (the one ranking, as SQL for ORDER BY). */
-const RANK_SQL = roleRankSql('cm');
-
 /** The parts every member shares, for many conversations in a fixed number of queries. */
 async function loadShared(ctx: Context, db: Queryable, ids: string[]): Promise<Map<string, SharedConversation>> {
   const result = new Map<string, SharedConversation>();
   if (ids.length === 0) return result;
-  const [convs, members, lastRows] = [
-    await db.query<ConversationRow>(
-      `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating
-         FROM conversations WHERE id = ANY($1::text[])`,
-      [ids],
-    ),
-    await db.query<MemberRow>(
-      `SELECT cm.conversation_id, cm.user_id, cm.role, cm.joined_at, cm.last_read_seq, cm.last_delivered_seq,
-              u.handle, u.display_name, u.avatar_url, u.is_bot, u.last_seen_at
-         FROM conversation_members cm JOIN users u ON u.id = cm.user_id
-        WHERE cm.conversation_id = ANY($1::text[])
-        ORDER BY cm.joined_at, ${RANK_SQL} DESC, cm.user_id`,
-      [ids],
-    ),
-    // One index probe per conversation on UNIQUE (conversation_id, seq), rather than a scan.
-    await db.query<MessageRow>(
-      `SELECT l.* FROM unnest($1::text[]) AS ids(id)
-         CROSS JOIN LATERAL (
-           SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = ids.id ORDER BY m.seq DESC LIMIT 1
-         ) l`,
-      [ids],
-    ),
-  ];
+  const [convs, members, lastRows] = [await findConversations(db, ids), await findMemberProfiles(db, ids), await findLastMessages(db, ids)];
   const lastMessages = new Map((await hydrateMessages(ctx, db, lastRows)).map((m) => [m.conversationId, m]));
   const membersBy = new Map<string, Member[]>();
   for (const r of members) {
@@ -144,16 +107,7 @@ const pairKey = (conversationId: string, userId: string) => `${conversationId}\u
 async function hydratePairs(ctx: Context, db: Queryable, pairs: { conversationId: string; userId: string }[]): Promise<Map<string, Conversation>> {
   const out = new Map<string, Conversation>();
   if (pairs.length === 0) return out;
-  const own = await db.query<OwnRow>(
-    `SELECT cm.conversation_id, cm.user_id, cm.role, cm.pinned, cm.muted, cm.archived, cm.draft_enc, cm.project_id,
-            cm.last_read_seq, cm.last_delivered_seq,
-            (SELECT count(*)::int FROM messages m
-              WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
-                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system') AS unread_count
-       FROM unnest($1::text[], $2::text[]) AS p(conversation_id, user_id)
-       JOIN conversation_members cm ON cm.conversation_id = p.conversation_id AND cm.user_id = p.user_id`,
-    [pairs.map((p) => p.conversationId), pairs.map((p) => p.userId)],
-  );
+  const own = await findMemberStates(db, pairs);
   const shared = await loadShared(ctx, db, [...new Set(own.map((r) => r.conversation_id))]);
   for (const r of own) {
     const s = shared.get(r.conversation_id);
@@ -240,11 +194,6 @@ async function announceJoins(ctx: Context, tx: Queryable, conversationId: string
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-async function displayNames(tx: Queryable, ids: string[]): Promise<Map<string, string>> {
-  const rows = await tx.query<{ id: string; display_name: string }>('SELECT id, display_name FROM users WHERE id = ANY($1::text[])', [ids]);
-  return new Map(rows.map((r) => [r.id, r.display_name]));
-}
-
 function nameList(names: string[]): string {
   if (names.length <= 1) return names.join('');
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
@@ -253,7 +202,7 @@ function nameList(names: string[]): string {
 /** Every id must name an existing user, or nothing happens (NOT_FOUND). */
 async function requireUsers(tx: Queryable, ids: string[]): Promise<{ id: string; is_bot: boolean }[]> {
   if (ids.length === 0) return [];
-  const rows = await tx.query<{ id: string; is_bot: boolean }>('SELECT id, is_bot FROM users WHERE id = ANY($1::text[])', [ids]);
+  const rows = await findUserKinds(tx, ids);
   if (rows.length !== ids.length) throw new ConfabError('NOT_FOUND', 'no such user');
   return rows;
 }
@@ -262,16 +211,6 @@ function checkMemberCap(count: number): void {
   if (count > LIMITS.maxParticipants) {
     throw new ConfabError('VALIDATION_ERROR', `a conversation can have at most ${LIMITS.maxParticipants} members`);
   }
-}
-
-async function insertMembers(tx: Queryable, conversationId: string, userIds: string[], role: Role, watermark: number): Promise<void> {
-  if (userIds.length === 0) return;
-  await tx.query(
-    `INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq, last_delivered_seq)
-     SELECT $1, u, $2, $3, $3 FROM unnest($4::text[]) AS u
-     ON CONFLICT DO NOTHING`,
-    [conversationId, role, watermark, userIds],
-  );
 }
 
 const ASSISTANT_USER_ID = 'assistant';
@@ -294,37 +233,33 @@ export async function createDirect(ctx: Context, userId: string, peerId: string)
   if (peerId === userId) throw new ConfabError('VALIDATION_ERROR', 'a direct conversation needs another person');
   const directKey = [userId, peerId].sort().join(':');
   return commitWithEvents(ctx, async (tx, events) => {
-    const [peer] = await tx.query<{ is_bot: boolean }>('SELECT is_bot FROM users WHERE id = $1', [peerId]);
-    if (!peer) throw new ConfabError('NOT_FOUND', 'no such user');
-    if (peer.is_bot) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
+    const peerIsBot = await findIsBot(tx, peerId);
+    if (peerIsBot === undefined) throw new ConfabError('NOT_FOUND', 'no such user');
+    if (peerIsBot) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
 
-    const [inserted] = await tx.query<{ id: string }>(
-      `INSERT INTO conversations (id, type, direct_key, created_by) VALUES ($1, 'direct', $2, $3)
-       ON CONFLICT (direct_key) DO NOTHING RETURNING id`,
-      [newId(), directKey, userId],
-    );
-    if (inserted) {
-      await insertMembers(tx, inserted.id, [userId, peerId], 'member', 0);
-      await announceJoins(ctx, tx, inserted.id, [userId, peerId], events);
-      return { conversation: await getConversation(ctx, userId, inserted.id, tx), created: true };
+    const insertedId = await insertDirectConversation(tx, newId(), directKey, userId);
+    if (insertedId) {
+      await insertMembers(tx, insertedId, [userId, peerId], 'member', 0);
+      await announceJoins(ctx, tx, insertedId, [userId, peerId], events);
+      return { conversation: await getConversation(ctx, userId, insertedId, tx), created: true };
     }
 
     // The lock orders this against a concurrent leave or rejoin of the same pair.
-    const [existing] = await tx.query<{ id: string }>('SELECT id FROM conversations WHERE direct_key = $1 FOR UPDATE', [directKey]);
+    const existingId = await lockDirectConversation(tx, directKey);
     // Only possible if the row was deleted between our insert and this select (both sides left
     // concurrently); the caller retrying creates a fresh one.
-    if (!existing) throw new ConfabError('UNAVAILABLE', 'the conversation changed concurrently; try again');
-    const present = new Set((await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [existing.id])).map((r) => r.user_id));
+    if (!existingId) throw new ConfabError('UNAVAILABLE', 'the conversation changed concurrently; try again');
+    const present = new Set(await findMemberIds(tx, existingId));
     const missing = [userId, peerId].filter((u) => !present.has(u));
     if (missing.length > 0) {
       const names = await displayNames(tx, missing);
-      const message = await appendSystemMessage(ctx, tx, existing.id, userId, `${nameList(missing.map((u) => names.get(u) ?? 'someone'))} rejoined the conversation`);
-      await insertMembers(tx, existing.id, missing, 'member', message.seq);
-      await announceJoins(ctx, tx, existing.id, missing, events);
+      const message = await appendSystemMessage(ctx, tx, existingId, userId, `${nameList(missing.map((u) => names.get(u) ?? 'someone'))} rejoined the conversation`);
+      await insertMembers(tx, existingId, missing, 'member', message.seq);
+      await announceJoins(ctx, tx, existingId, missing, events);
       events.push(messageStored(message));
-      events.push(conversationChanged(await sharedOf(ctx, tx, existing.id)));
+      events.push(conversationChanged(await sharedOf(ctx, tx, existingId)));
     }
-    return { conversation: await getConversation(ctx, userId, existing.id, tx), created: false };
+    return { conversation: await getConversation(ctx, userId, existingId, tx), created: false };
   });
 }
 
@@ -334,7 +269,7 @@ export async function createGroup(ctx: Context, userId: string, body: { title: s
   return commitWithEvents(ctx, async (tx, events) => {
     await requireUsers(tx, others);
     const id = newId();
-    await tx.query(`INSERT INTO conversations (id, type, title, created_by) VALUES ($1, 'group', $2, $3)`, [id, body.title, userId]);
+    await insertGroupConversation(tx, id, body.title, userId);
     await insertMembers(tx, id, [userId], 'owner', 0);
     await insertMembers(tx, id, others, 'member', 0);
     await announceJoins(ctx, tx, id, [userId, ...others], events);
@@ -351,12 +286,7 @@ export async function createAssistant(ctx: Context, userId: string, body: { mode
   if (body.model !== undefined) await requireListedModel(ctx, userId, body.model);
   return commitWithEvents(ctx, async (tx, events) => {
     const id = newId();
-    await tx.query(`INSERT INTO conversations (id, type, title, model, created_by) VALUES ($1, 'assistant', $2, $3, $4)`, [
-      id,
-      body.title ?? null,
-      body.model ?? DEFAULT_MODEL,
-      userId,
-    ]);
+    await insertAssistantConversation(tx, id, body.title ?? null, body.model ?? DEFAULT_MODEL, userId);
     await insertMembers(tx, id, [userId], 'owner', 0);
     await insertMembers(tx, id, [ASSISTANT_USER_ID], 'member', 0);
     await announceJoins(ctx, tx, id, [userId, ASSISTANT_USER_ID], events);
@@ -396,8 +326,6 @@ function decodeCursor(cursor: string): z.infer<typeof CursorSchema> {
   }
 }
 
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 export interface ListQuery {
   limit: number;
   cursor?: string | undefined;
@@ -410,30 +338,17 @@ export interface ListQuery {
  * keyset pagination neither skips nor repeats rows that tie on time).
  */
 export async function listConversations(ctx: Context, userId: string, q: ListQuery): Promise<ConversationList> {
-  const params: unknown[] = [userId];
-  const param = (v: unknown) => `$${params.push(v)}`;
-  const where: string[] = ['cm.user_id = $1'];
-  const archived = q.archived ?? 'false';
-  if (archived !== 'all') where.push(archived === 'true' ? 'cm.archived' : 'NOT cm.archived');
-  if (q.query) {
-    const p = param(`%${escapeLike(q.query)}%`);
-    where.push(`(c.title ILIKE ${p} OR (c.type = 'direct' AND EXISTS (
-      SELECT 1 FROM conversation_members o JOIN users u ON u.id = o.user_id
-       WHERE o.conversation_id = c.id AND o.user_id <> $1 AND (u.display_name ILIKE ${p} OR u.handle ILIKE ${p}))))`);
-  }
+  let after: ConversationListCursor | undefined;
   if (q.cursor !== undefined) {
     const [pinned, activity, id] = decodeCursor(q.cursor);
-    // Every sort column is descending, so "after the cursor" is one row comparison.
-    where.push(`(cm.pinned, c.last_activity_at, c.id) < (${param(pinned)}::boolean, ${param(activity)}::timestamptz, ${param(id)}::text)`);
+    after = { pinned, activity, id };
   }
-  const rows = await ctx.db.query<{ id: string; pinned: boolean; activity: string }>(
-    `SELECT c.id, cm.pinned, to_char(c.last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS activity
-       FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
-      WHERE ${where.join(' AND ')}
-      ORDER BY cm.pinned DESC, c.last_activity_at DESC, c.id DESC
-      LIMIT ${param(q.limit + 1)}`,
-    params,
-  );
+  const rows = await listConversationPage(ctx.db, userId, {
+    archived: q.archived ?? 'false',
+    pattern: q.query ? containsPattern(q.query) : undefined,
+    after,
+    limit: q.limit + 1,
+  });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
   return {
@@ -453,37 +368,33 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
     if (patch.title !== undefined) {
       if (me.type === 'direct') throw new ConfabError('FORBIDDEN', 'a direct conversation has no title');
       if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can rename the conversation');
-      const [current] = await tx.query<{ title: string | null }>('SELECT title FROM conversations WHERE id = $1', [id]);
+      const current = await findTitle(tx, id);
       if (current?.title !== patch.title) {
-        await tx.query('UPDATE conversations SET title = $2 WHERE id = $1', [id, patch.title]);
+        await setTitle(tx, id, patch.title);
         const names = await displayNames(tx, [userId]);
         renamed = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} renamed the conversation to "${patch.title}"`);
       }
     }
     if (patch.projectId) {
       // FOR SHARE keeps the project from being deleted before this commits (the FK would fail).
-      const [project] = await tx.query('SELECT 1 FROM projects WHERE id = $1 AND owner_id = $2 FOR SHARE', [patch.projectId, userId]);
-      if (!project) throw new ConfabError('NOT_FOUND', 'no such project');
+      if (!(await lockOwnProject(tx, patch.projectId, userId))) throw new ConfabError('NOT_FOUND', 'no such project');
     }
-    const own: string[] = [];
-    const params: unknown[] = [id, userId];
-    const set = (column: string, value: unknown) => own.push(`${column} = $${params.push(value)}`);
-    if (patch.pinned !== undefined) set('pinned', patch.pinned);
-    if (patch.muted !== undefined) set('muted', patch.muted);
-    if (patch.archived !== undefined) set('archived', patch.archived);
+    const own: MemberStateChanges = {};
+    if (patch.pinned !== undefined) own.pinned = patch.pinned;
+    if (patch.muted !== undefined) own.muted = patch.muted;
+    if (patch.archived !== undefined) own.archived = patch.archived;
     // An empty draft is no draft: clients clear their input by sending "" as often as null.
-    if (patch.draft !== undefined) set('draft_enc', patch.draft ? ctx.keys.encrypt(patch.draft) : null);
-    if (patch.projectId !== undefined) set('project_id', patch.projectId);
-    if (own.length > 0) {
-      await tx.query(`UPDATE conversation_members SET ${own.join(', ')} WHERE conversation_id = $1 AND user_id = $2`, params);
-    }
+    if (patch.draft !== undefined) own.draft_enc = patch.draft ? ctx.keys.encrypt(patch.draft) : null;
+    if (patch.projectId !== undefined) own.project_id = patch.projectId;
+    const ownChanged = Object.keys(own).length > 0;
+    if (ownChanged) await updateMemberState(tx, id, userId, own);
     const view = await getConversation(ctx, userId, id, tx);
     if (renamed) {
       events.push(messageStored(renamed));
       events.push(conversationChanged(sharedView(view)));
     }
     // The caller's other devices learn of pins, drafts, etc.; nobody else does.
-    if (own.length > 0 || renamed) events.push(memberView(userId, view));
+    if (ownChanged || renamed) events.push(memberView(userId, view));
     return view;
   });
 }
@@ -508,7 +419,7 @@ export async function addParticipants(ctx: Context, userId: string, id: string, 
     if (roleRank(role) >= roleRank(me.role)) throw new ConfabError('FORBIDDEN', `only the owner can add ${role}s`);
     const wanted = [...new Set(body.userIds)];
     await requireUsers(tx, wanted);
-    const present = new Set((await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [id])).map((r) => r.user_id));
+    const present = new Set(await findMemberIds(tx, id));
     const added = wanted.filter((u) => !present.has(u));
     if (added.length === 0) return getConversation(ctx, userId, id, tx);
     checkMemberCap(present.size + added.length);
@@ -538,18 +449,14 @@ export interface RemovalOutcome {
 async function removeMember(ctx: Context, tx: Queryable, events: DomainEvent[], me: MembershipRow, targetId: string, targetRole: Role): Promise<RemovalOutcome> {
   const id = me.conversation_id;
   const leaving = targetId === me.user_id;
-  await tx.query('DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [id, targetId]);
+  await deleteMember(tx, id, targetId);
   events.push(membership(targetId, id, false));
   events.push(memberView(targetId, { id, removed: true }));
 
-  const remaining = await tx.query<{ user_id: string; role: Role; is_bot: boolean }>(
-    `SELECT cm.user_id, cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
-      WHERE cm.conversation_id = $1 ORDER BY cm.joined_at, cm.user_id`,
-    [id],
-  );
+  const remaining = await findMembersBySeniority(tx, id);
   const people = remaining.filter((r) => !r.is_bot);
   if (people.length === 0) {
-    await tx.query('DELETE FROM conversations WHERE id = $1', [id]);
+    await deleteConversationRow(tx, id);
     for (const bot of remaining) events.push(membership(bot.user_id, id, false));
     return { deleted: true };
   }
@@ -559,7 +466,7 @@ async function removeMember(ctx: Context, tx: Queryable, events: DomainEvent[], 
   let newOwner: string | undefined;
   if (targetRole === 'owner') {
     const heir = people.find((r) => r.role === 'admin') ?? people[0]!;
-    await tx.query(`UPDATE conversation_members SET role = 'owner' WHERE conversation_id = $1 AND user_id = $2`, [id, heir.user_id]);
+    await setMemberRole(tx, id, heir.user_id, 'owner');
     newOwner = heir.user_id;
     text += `; ${(await displayNames(tx, [heir.user_id])).get(heir.user_id) ?? 'someone'} is now the owner`;
   }
@@ -579,10 +486,10 @@ export async function removeParticipant(ctx: Context, userId: string, id: string
     if (targetId === userId) return removeMember(ctx, tx, events, me, userId, me.role);
     requireGroup(me, 'have members removed');
     if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can remove members');
-    const [target] = await tx.query<{ role: Role }>('SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [id, targetId]);
-    if (!target) throw new ConfabError('NOT_FOUND', 'no such member');
-    if (roleRank(target.role) >= roleRank(me.role)) throw new ConfabError('FORBIDDEN', 'you can only remove members ranked below you');
-    return removeMember(ctx, tx, events, me, targetId, target.role);
+    const targetRole = await findMemberRole(tx, id, targetId);
+    if (!targetRole) throw new ConfabError('NOT_FOUND', 'no such member');
+    if (roleRank(targetRole) >= roleRank(me.role)) throw new ConfabError('FORBIDDEN', 'you can only remove members ranked below you');
+    return removeMember(ctx, tx, events, me, targetId, targetRole);
   });
 }
 
@@ -594,12 +501,12 @@ export async function deleteConversation(ctx: Context, userId: string, id: strin
       await removeMember(ctx, tx, events, me, userId, me.role);
       return;
     }
-    const members = await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [id]);
+    const members = await findMemberIds(tx, id);
     // One statement: messages, versions, reactions and members go by ON DELETE CASCADE, all or nothing.
-    await tx.query('DELETE FROM conversations WHERE id = $1', [id]);
-    for (const m of members) {
-      events.push(membership(m.user_id, id, false));
-      events.push(memberView(m.user_id, { id, deleted: true }));
+    await deleteConversationRow(tx, id);
+    for (const member of members) {
+      events.push(membership(member, id, false));
+      events.push(memberView(member, { id, deleted: true }));
     }
   });
 }
@@ -610,11 +517,7 @@ export async function changeRole(ctx: Context, userId: string, id: string, targe
     requireGroup(me, 'have roles');
     if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can change roles');
     if (targetId === userId) throw new ConfabError('FORBIDDEN', 'you cannot change your own role');
-    const [target] = await tx.query<{ role: Role; is_bot: boolean }>(
-      `SELECT cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
-        WHERE cm.conversation_id = $1 AND cm.user_id = $2`,
-      [id, targetId],
-    );
+    const target = await findMemberRoleAndKind(tx, id, targetId);
     if (!target) throw new ConfabError('NOT_FOUND', 'no such member');
     if (me.role !== 'owner' && (roleRank(target.role) >= roleRank(me.role) || roleRank(role) >= roleRank(me.role))) {
       throw new ConfabError('FORBIDDEN', 'admins can only make members ranked below them moderators or members');
@@ -622,9 +525,9 @@ export async function changeRole(ctx: Context, userId: string, id: string, targe
     if (role === 'owner' && target.is_bot) throw new ConfabError('VALIDATION_ERROR', 'a bot cannot own a conversation');
     if (target.role === role) return getConversation(ctx, userId, id, tx);
 
-    await tx.query('UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2', [id, targetId, role]);
+    await setMemberRole(tx, id, targetId, role);
     // A group has exactly one owner: handing it over makes the old owner an admin.
-    if (role === 'owner') await tx.query(`UPDATE conversation_members SET role = 'admin' WHERE conversation_id = $1 AND user_id = $2`, [id, userId]);
+    if (role === 'owner') await setMemberRole(tx, id, userId, 'admin');
     const names = await displayNames(tx, [userId, targetId]);
     const message = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} made ${names.get(targetId) ?? 'someone'} ${ROLE_WORDS[role]}`);
     const views = await hydratePairs(ctx, tx, [userId, targetId].map((u) => ({ conversationId: id, userId: u })));

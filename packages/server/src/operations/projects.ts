@@ -1,16 +1,9 @@
 import { ConfabError, type Project } from '@confab/protocol';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
+import { deleteOwnProject, insertProject, listOwnProjects, renameOwnProject } from '../storage/projects.ts';
+import type { ProjectRow } from '../storage/rows.ts';
 import { iso } from './users.ts';
-
-interface ProjectRow {
-  id: string;
-  name: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-const COLUMNS = 'id, name, created_at, updated_at';
 
 function toProject(row: ProjectRow): Project {
   return { id: row.id, name: row.name, createdAt: iso(row.created_at)!, updatedAt: iso(row.updated_at)! };
@@ -20,26 +13,20 @@ function toProject(row: ProjectRow): Project {
 const notFound = () => new ConfabError('NOT_FOUND', 'no such project');
 
 export async function listProjects(ctx: Context, userId: string): Promise<Project[]> {
-  const rows = await ctx.db.query<ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE owner_id = $1 ORDER BY created_at, id`, [userId]);
-  return rows.map(toProject);
+  return (await listOwnProjects(ctx.db, userId)).map(toProject);
 }
 
 export async function createProject(ctx: Context, userId: string, name: string): Promise<Project> {
-  const [row] = await ctx.db.query<ProjectRow>(`INSERT INTO projects (id, owner_id, name) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`, [newId(), userId, name]);
-  return toProject(row!);
+  return toProject(await insertProject(ctx.db, newId(), userId, name));
 }
 
 export async function renameProject(ctx: Context, userId: string, id: string, name: string): Promise<Project> {
-  const [row] = await ctx.db.query<ProjectRow>(
-    `UPDATE projects SET name = $3, updated_at = now() WHERE id = $1 AND owner_id = $2 RETURNING ${COLUMNS}`,
-    [id, userId, name],
-  );
+  const row = await renameOwnProject(ctx.db, id, userId, name);
   if (!row) throw notFound();
   return toProject(row);
 }
 
 /** Conversations filed in the project stay; their project_id becomes NULL (ON DELETE SET NULL). */
 export async function deleteProject(ctx: Context, userId: string, id: string): Promise<void> {
-  const deleted = await ctx.db.query('DELETE FROM projects WHERE id = $1 AND owner_id = $2 RETURNING 1', [id, userId]);
-  if (deleted.length === 0) throw notFound();
+  if (!(await deleteOwnProject(ctx.db, id, userId))) throw notFound();
 }

@@ -1,12 +1,20 @@
 import type { SearchResult } from '@confab/protocol';
 import type { Context } from '../context.ts';
-import type { Database } from '../storage/db.ts';
 import { legacyQueryTerms, queryTerms, searchTerms } from '../search/terms.ts';
-import { getConversations } from './conversations.ts';
-import { hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
+import { containsPattern } from '../storage/conversations.ts';
 import type { MessageRow } from '../storage/rows.ts';
-
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+import {
+  findConversationIdsByName,
+  findLegacyMessagesByTerms,
+  findMessagesByTerms,
+  findSearchableConversationIds,
+  jobPending,
+  legacyRowsRemain,
+  lockLegacyRows,
+  setReindexedTerms,
+} from '../storage/search.ts';
+import { getConversations } from './conversations.ts';
+import { hydrateMessages } from './messages.ts';
 
 /**
  * Messages and conversations the caller can see that match. Message text is encrypted at rest, so
@@ -16,22 +24,10 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
  */
 export async function search(ctx: Context, userId: string, q: { query: string; limit: number; conversationId?: string | undefined }): Promise<SearchResult> {
   const rows = await searchMessages(ctx, userId, q);
-  const pattern = `%${escapeLike(q.query)}%`;
-  const convIds = q.conversationId
-    ? []
-    : await ctx.db.query<{ id: string }>(
-        `SELECT c.id FROM conversations c
-           JOIN conversation_members me ON me.conversation_id = c.id AND me.user_id = $1
-          WHERE c.title ILIKE $2
-             OR (c.type = 'direct' AND EXISTS (
-                  SELECT 1 FROM conversation_members o JOIN users u ON u.id = o.user_id
-                   WHERE o.conversation_id = c.id AND o.user_id <> $1 AND (u.display_name ILIKE $2 OR u.handle ILIKE $2)))
-          ORDER BY c.last_activity_at DESC LIMIT $3`,
-        [userId, pattern, q.limit],
-      );
+  const convIds = q.conversationId ? [] : await findConversationIdsByName(ctx.db, userId, containsPattern(q.query), q.limit);
   return {
     messages: await hydrateMessages(ctx, ctx.db, rows),
-    conversations: await getConversations(ctx, userId, convIds.map((r) => r.id)),
+    conversations: await getConversations(ctx, userId, convIds),
   };
 }
 
@@ -42,52 +38,23 @@ export async function search(ctx: Context, userId: string, q: { query: string; l
  */
 export async function searchMessages(ctx: Context, userId: string, q: { query: string; limit: number; conversationId?: string | undefined }): Promise<MessageRow[]> {
   if (legacyQueryTerms(ctx.keys.searchKey, q.query).length === 0) return [];
-  const memberships = await ctx.db.query<{ conversation_id: string }>(
-    `SELECT conversation_id FROM conversation_members WHERE user_id = $1 AND ($2::text IS NULL OR conversation_id = $2)`,
-    [userId, q.conversationId ?? null],
-  );
-  if (memberships.length === 0) return [];
-  const ids = memberships.map((m) => m.conversation_id);
+  const ids = await findSearchableConversationIds(ctx.db, userId, q.conversationId ?? null);
+  if (ids.length === 0) return [];
   const perConversation = ids.map((id) => queryTerms(ctx.keys.searchKey, id, q.query));
-  // One pass over the GIN index finds the candidates (messages holding, in their conversation's
-  // hashes, the longest query word, which queryTerms puts first); each is then checked against all
-  // the words of its conversation. The planner guesses that `&&` with one value per conversation
-  // matches much of the table and would scan all of it: the scan is forced to the index.
-  const rows = await ctx.db.transaction(async (tx) => {
-    await tx.query('SET LOCAL enable_seqscan = off');
-    return tx.query<MessageRow>(
-      `WITH candidates AS MATERIALIZED (
-         SELECT m.* FROM messages m
-          WHERE m.search_terms && $4::bigint[] AND m.search_version = 2 AND m.deleted_at IS NULL AND m.kind <> 'system'
-       )
-       SELECT ${MESSAGE_COLUMNS} FROM candidates m
-         JOIN unnest($2::text[], $3::text[]) AS q(conversation_id, terms) ON q.conversation_id = m.conversation_id
-         JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1
-        WHERE m.search_terms @> q.terms::bigint[]
-        ORDER BY m.created_at DESC LIMIT $5`,
-      [userId, ids, perConversation.map((t) => `{${t.join(',')}}`), perConversation.map((t) => t[0]!), q.limit],
-    );
-  });
+  // The candidates are the messages holding, in their conversation's hashes, the longest query
+  // word, which queryTerms puts first; each is then checked against all the words (storage/search.ts).
+  const rows = await findMessagesByTerms(
+    ctx.db,
+    userId,
+    { conversationIds: ids, terms: perConversation.map((t) => `{${t.join(',')}}`), candidateTerms: perConversation.map((t) => t[0]!) },
+    q.limit,
+  );
+  // Asked on every search rather than remembered per process: it is one probe of a partial index
+  // that is empty once the re-index is done, and another node may still be re-indexing.
   if (!(await legacyRowsRemain(ctx.db))) return rows;
   // Rows not re-indexed yet match the old way (one key for all conversations).
-  const legacy = await ctx.db.query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} FROM messages m
-       JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $1
-      WHERE m.search_terms @> $2::bigint[] AND m.search_version = 1 AND m.deleted_at IS NULL AND m.kind <> 'system'
-        AND ($3::text IS NULL OR m.conversation_id = $3)
-      ORDER BY m.created_at DESC LIMIT $4`,
-    [userId, legacyQueryTerms(ctx.keys.searchKey, q.query), q.conversationId ?? null, q.limit],
-  );
+  const legacy = await findLegacyMessagesByTerms(ctx.db, userId, legacyQueryTerms(ctx.keys.searchKey, q.query), q.conversationId ?? null, q.limit);
   return [...rows, ...legacy].sort((a, b) => +new Date(b.created_at) - +new Date(a.created_at)).slice(0, q.limit);
-}
-
-/**
- * Asked on every search rather than remembered per process: it is one probe of a partial index
- * that is empty once the re-index is done, and another node may still be re-indexing.
- */
-async function legacyRowsRemain(db: Database): Promise<boolean> {
-  const [row] = await db.query<{ remain: boolean }>('SELECT EXISTS (SELECT 1 FROM messages WHERE search_version = 1) AS remain');
-  return Boolean(row?.remain);
 }
 
 export const REINDEX_JOB = 'search.reindex';
@@ -113,17 +80,10 @@ export function registerSearchJobs(ctx: Context): void {
 
 export async function reindexBatch(ctx: Context): Promise<number> {
   return ctx.db.transaction(async (tx) => {
-    const rows = await tx.query<{ id: string; conversation_id: string; content_enc: string; indexed: boolean }>(
-      `SELECT id, conversation_id, content_enc, cardinality(search_terms) > 0 AS indexed FROM messages
-        WHERE search_version = 1 ORDER BY id LIMIT ${REINDEX_BATCH} FOR UPDATE SKIP LOCKED`,
-    );
+    const rows = await lockLegacyRows(tx, REINDEX_BATCH);
     if (rows.length === 0) return 0;
     const terms = rows.map((r) => (r.indexed && r.content_enc ? `{${searchTerms(ctx.keys.searchKey, r.conversation_id, ctx.keys.decrypt(r.content_enc)).join(',')}}` : '{}'));
-    await tx.query(
-      `UPDATE messages m SET search_terms = t.terms::bigint[], search_version = 2
-         FROM unnest($1::text[], $2::text[]) AS t(id, terms) WHERE m.id = t.id AND m.search_version = 1`,
-      [rows.map((r) => r.id), terms],
-    );
+    await setReindexedTerms(tx, rows.map((r) => r.id), terms);
     return rows.length;
   });
 }
@@ -131,6 +91,5 @@ export async function reindexBatch(ctx: Context): Promise<number> {
 /** At start: queues the re-index when version 1 rows remain and no re-index job is waiting. */
 export async function scheduleReindex(ctx: Context): Promise<void> {
   if (!(await legacyRowsRemain(ctx.db))) return;
-  const [queued] = await ctx.db.query(`SELECT 1 FROM jobs WHERE kind = $1 AND status IN ('pending', 'running') LIMIT 1`, [REINDEX_JOB]);
-  if (!queued) await ctx.jobs.enqueue(ctx.db, REINDEX_JOB, {});
+  if (!(await jobPending(ctx.db, REINDEX_JOB))) await ctx.jobs.enqueue(ctx.db, REINDEX_JOB, {});
 }

@@ -1,18 +1,7 @@
 import { BatchSlots, onceNextTurn } from '../storage/batcher.ts';
 import type { Database } from '../storage/db.ts';
+import { storeSends, type PlainSend } from '../storage/messages.ts';
 import type { MessageRow } from '../storage/rows.ts';
-
-/** A plain send, ready to store: encrypted, indexed, with its id. */
-export interface PlainSend {
-  id: string;
-  conversationId: string;
-  authorId: string;
-  clientId: string;
-  kind: string;
-  contentEnc: string;
-  /** bigint[] literal of the blind-index terms, e.g. `{12,-34}`. */
-  terms: string;
-}
 
 /**
  * How many batches run at once. Every call of the batch function has a fixed cost much larger than
@@ -36,7 +25,8 @@ export const SEND_BATCHING: Record<Database['kind'], { maxConcurrent: number; sp
  * engine on PGlite) is paid once per batch. A send that finds the database idle
  * goes at once, alone, so batching never adds latency when there is nothing to batch.
  *
- * A batch is one call of `confab_store_sends` (storage/migrations.ts, version 6), one round trip:
+ * A batch is one call of `confab_store_sends` (storage/messages.ts, storeSends and the function's
+ * body, which migration 6 created), one round trip:
  *  1. it locks every conversation of the batch, in id order (two batches cannot deadlock);
  *  2. in new statements (so under READ COMMITTED they see every send committed before the locks
  *     were granted) it inserts the sends whose author is a member, numbering them last_seq + 1,
@@ -57,7 +47,6 @@ export class SendBatcher {
   constructor(
     private readonly db: Database,
     private readonly single: (send: PlainSend) => Promise<MessageRow | undefined>,
-    private readonly columns: string,
     private readonly opts: { maxConcurrent: number; spareAfterMs: number; maxBatch: number } = SEND_BATCHING[db.kind],
   ) {
     this.slots = new BatchSlots(opts, () => this.pump());
@@ -120,7 +109,7 @@ export class SendBatcher {
         const key = `${send.conversationId} ${send.authorId} ${send.clientId}`;
         if (!firsts.has(key)) firsts.set(key, send);
       }
-      const rows = await this.storeMany([...firsts.values()]);
+      const rows = await storeSends(this.db, [...firsts.values()]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const b of batch) b.resolve(byId.get(b.send.id));
     } catch (error) {
@@ -131,15 +120,5 @@ export class SendBatcher {
       // A send stored before, or one bad send: store them one by one (the others must not fail).
       for (const b of batch) await this.single(b.send).then(b.resolve, b.reject);
     }
-  }
-
-  /** One call, one round trip: the function of migration 6 locks the conversations and inserts. */
-  private storeMany(sends: PlainSend[]): Promise<MessageRow[]> {
-    const column = <K extends keyof PlainSend>(key: K) => sends.map((s) => s[key]);
-    return this.db.query<MessageRow>(
-      `SELECT ${this.columns} FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) m`,
-      [column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms')],
-      { prepare: true },
-    );
   }
 }

@@ -3,9 +3,10 @@ import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
 import { Batcher, getOrCreate } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
-import { conversationViewKey, getConversationViews } from './conversations.ts';
-import { hydrateMessages, MESSAGE_COLUMNS } from './messages.ts';
 import type { MessageRow } from '../storage/rows.ts';
+import { findChangesSince, findMemberConversations, findStreamingAnswers, findSyncStates } from '../storage/sync.ts';
+import { conversationViewKey, getConversationViews } from './conversations.ts';
+import { hydrateMessages } from './messages.ts';
 
 export const SYNC_DEFAULT_LIMIT = 500;
 export const SYNC_MAX_LIMIT = 1000;
@@ -111,14 +112,7 @@ async function syncBatch(ctx: Context, batch: SyncRequest[]): Promise<SyncResult
 
 /** Each user's conversations, their last seq and whether an answer is streaming: one statement for the batch. */
 async function syncStates(ctx: Context, userIds: string[]): Promise<Map<string, ConversationState[]>> {
-  const rows = await ctx.db.query<ConversationState & { user_id: string }>(
-    `SELECT m.user_id, c.id, c.last_seq, EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id AND s.status = 'streaming') AS streaming
-       FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-      WHERE m.user_id = ANY($1::text[])`,
-    [userIds],
-    { prepare: true },
-  );
-  return groupBy(rows, (r) => r.user_id);
+  return groupBy(await findSyncStates(ctx.db, userIds), (r) => r.user_id);
 }
 
 /**
@@ -139,14 +133,7 @@ function upToDate(state: ConversationState[], cursors: Record<string, number>): 
  */
 async function withStreamingAnswers(ctx: Context, requests: SyncRequest[], pages: Map<SyncRequest, SyncResult>): Promise<Map<SyncRequest, SyncResult>> {
   const lastPages = requests.filter((r) => !pages.get(r)!.hasMore);
-  const rows = lastPages.length
-    ? await ctx.db.query<MessageRow & { viewer: string }>(
-        `SELECT cm.user_id AS viewer, ${MESSAGE_COLUMNS} FROM messages m
-           JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ANY($1::text[])
-          WHERE m.status = 'streaming'`,
-        [[...new Set(lastPages.map((r) => r.userId))]],
-      )
-    : [];
+  const rows = lastPages.length ? await findStreamingAnswers(ctx.db, [...new Set(lastPages.map((r) => r.userId))]) : [];
   const hydrated = await hydrateOnce(ctx, ctx.db, rows);
   const byViewer = groupBy(rows, (r) => r.viewer);
   const out = new Map(pages);
@@ -173,14 +160,7 @@ async function changesSince(ctx: Context, requests: SyncRequest[]): Promise<Map<
     // messages: otherwise a change committing between two statements could be returned without
     // being covered by the cursor (harmless) or covered by a lastSeq read before it was visible
     // (a lost change).
-    const members = groupBy(
-      await tx.query<{ user_id: string; id: string; last_seq: number }>(
-        `SELECT m.user_id, c.id, c.last_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-          WHERE m.user_id = ANY($1::text[]) ORDER BY c.id`,
-        [[...new Set(requests.map((r) => r.userId))]],
-      ),
-      (r) => r.user_id,
-    );
+    const members = groupBy(await findMemberConversations(tx, [...new Set(requests.map((r) => r.userId))]), (r) => r.user_id);
     const plans = requests.map((r) => {
       const cursors = r.input.cursors;
       const member = members.get(r.userId) ?? [];
@@ -196,10 +176,9 @@ async function changesSince(ctx: Context, requests: SyncRequest[]): Promise<Map<
       };
     });
 
-    // Every request's messages in one statement: per request (r), its candidate conversations in
-    // its order (c.ord, numbered across the whole batch, so it also orders the requests), then by
-    // updatedSeq, which is where a page may be cut; limit + 1 rows per request tell whether it was.
-    // Ordered by position, not by id: JavaScript and the database could collate ids differently.
+    // Every request's messages in one statement (findChangesSince): per request, its candidate
+    // conversations in its order, then by updatedSeq, which is where a page may be cut; limit + 1
+    // rows per request tell whether it was.
     const req: number[] = [];
     const ids: string[] = [];
     const from: number[] = [];
@@ -210,20 +189,7 @@ async function changesSince(ctx: Context, requests: SyncRequest[]): Promise<Map<
         from.push(Math.min(p.request.input.cursors[c.id] ?? 0, 2 ** 31 - 1));
       }
     }
-    const rows = ids.length
-      ? await tx.query<MessageRow & { req: number; ord: string }>(
-          `SELECT p.* FROM unnest($1::int[], $2::int[]) AS r(req, lim)
-            CROSS JOIN LATERAL (
-              SELECT ${MESSAGE_COLUMNS}, c.req, c.ord
-                FROM unnest($3::int[], $4::text[], $5::int[]) WITH ORDINALITY AS c(req, id, cursor, ord)
-                JOIN messages m ON m.conversation_id = c.id AND m.updated_seq > c.cursor
-               WHERE c.req = r.req
-               ORDER BY c.ord, m.updated_seq
-               LIMIT r.lim) p
-            ORDER BY p.ord, p.updated_seq`,
-          [plans.map((_, i) => i), plans.map((p) => p.limit + 1), req, ids, from],
-        )
-      : [];
+    const rows = ids.length ? await findChangesSince(tx, plans.map((p) => p.limit + 1), { req, ids, cursors: from }) : [];
     const rowsOf = groupBy(rows, (r) => r.req);
     const hydrated = await hydrateOnce(ctx, tx, rows);
 

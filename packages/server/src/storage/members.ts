@@ -1,8 +1,9 @@
 // Queries on conversation_members (issue #17, item 2: the query layer), and the one ranking of
-// roles, used by the access rules (operations/access.ts) and, as SQL, to order member lists.
+// roles, used by the access rules (operations/access.ts) and, as SQL, to order member lists. The
+// membership queries of operations/conversations.ts moved here as they were.
 import type { Role } from '@confab/protocol';
 import type { Queryable } from './db.ts';
-import type { MembershipRow } from './rows.ts';
+import type { MemberProfileRow, MembershipRow, MemberStateRow } from './rows.ts';
 
 /** THE ranking of roles: a higher rank may do everything a lower one may. */
 export const ROLE_RANK: Readonly<Record<Role, number>> = { owner: 3, admin: 2, moderator: 1, member: 0 };
@@ -43,4 +44,106 @@ export async function otherMembersLastSeen(db: Queryable, conversationId: string
           WHERE m.conversation_id = $1 AND u.id <> $2`,
     [conversationId, exceptUserId],
   );
+}
+
+/** Owner first, then by rank (the one ranking, as SQL for ORDER BY). */
+const RANK_SQL = roleRankSql('cm');
+
+/** The members of these conversations with their users: by joining time, then rank (owner first), then id. */
+export function findMemberProfiles(db: Queryable, conversationIds: string[]): Promise<MemberProfileRow[]> {
+  return db.query<MemberProfileRow>(
+    `SELECT cm.conversation_id, cm.user_id, cm.role, cm.joined_at, cm.last_read_seq, cm.last_delivered_seq,
+            u.handle, u.display_name, u.avatar_url, u.is_bot, u.last_seen_at
+       FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+      WHERE cm.conversation_id = ANY($1::text[])
+      ORDER BY cm.joined_at, ${RANK_SQL} DESC, cm.user_id`,
+    [conversationIds],
+  );
+}
+
+/**
+ * Each (conversation, user) pair's own state in the conversation, with the user's unread count
+ * (messages of others after their read watermark, not deleted, not system). Pairs whose user is
+ * not a member have no row.
+ */
+export function findMemberStates(db: Queryable, pairs: { conversationId: string; userId: string }[]): Promise<MemberStateRow[]> {
+  return db.query<MemberStateRow>(
+    `SELECT cm.conversation_id, cm.user_id, cm.role, cm.pinned, cm.muted, cm.archived, cm.draft_enc, cm.project_id,
+            cm.last_read_seq, cm.last_delivered_seq,
+            (SELECT count(*)::int FROM messages m
+              WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
+                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system') AS unread_count
+       FROM unnest($1::text[], $2::text[]) AS p(conversation_id, user_id)
+       JOIN conversation_members cm ON cm.conversation_id = p.conversation_id AND cm.user_id = p.user_id`,
+    [pairs.map((p) => p.conversationId), pairs.map((p) => p.userId)],
+  );
+}
+
+/** Adds the users as members with `role`, their watermarks at `watermark`; those already members are left as they are. */
+export async function insertMembers(tx: Queryable, conversationId: string, userIds: string[], role: Role, watermark: number): Promise<void> {
+  if (userIds.length === 0) return;
+  await tx.query(
+    `INSERT INTO conversation_members (conversation_id, user_id, role, last_read_seq, last_delivered_seq)
+     SELECT $1, u, $2, $3, $3 FROM unnest($4::text[]) AS u
+     ON CONFLICT DO NOTHING`,
+    [conversationId, role, watermark, userIds],
+  );
+}
+
+export async function findMemberIds(tx: Queryable, conversationId: string): Promise<string[]> {
+  const rows = await tx.query<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1', [conversationId]);
+  return rows.map((r) => r.user_id);
+}
+
+/** The members with their role and whether each is a bot, longest-standing first. */
+export function findMembersBySeniority(tx: Queryable, conversationId: string): Promise<{ user_id: string; role: Role; is_bot: boolean }[]> {
+  return tx.query<{ user_id: string; role: Role; is_bot: boolean }>(
+    `SELECT cm.user_id, cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+      WHERE cm.conversation_id = $1 ORDER BY cm.joined_at, cm.user_id`,
+    [conversationId],
+  );
+}
+
+/** The member's role; undefined if the user is not a member. */
+export async function findMemberRole(tx: Queryable, conversationId: string, userId: string): Promise<Role | undefined> {
+  const [target] = await tx.query<{ role: Role }>('SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId]);
+  return target?.role;
+}
+
+/** The member's role and whether the member is a bot; undefined if the user is not a member. */
+export async function findMemberRoleAndKind(tx: Queryable, conversationId: string, userId: string): Promise<{ role: Role; is_bot: boolean } | undefined> {
+  const [target] = await tx.query<{ role: Role; is_bot: boolean }>(
+    `SELECT cm.role, u.is_bot FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+      WHERE cm.conversation_id = $1 AND cm.user_id = $2`,
+    [conversationId, userId],
+  );
+  return target;
+}
+
+export async function setMemberRole(tx: Queryable, conversationId: string, userId: string, role: Role): Promise<void> {
+  await tx.query('UPDATE conversation_members SET role = $3 WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId, role]);
+}
+
+export async function deleteMember(tx: Queryable, conversationId: string, userId: string): Promise<void> {
+  await tx.query('DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId]);
+}
+
+/** A member's own settings of a conversation; an absent field stays as it is. */
+export interface MemberStateChanges {
+  pinned?: boolean;
+  muted?: boolean;
+  archived?: boolean;
+  draft_enc?: string | null;
+  project_id?: string | null;
+}
+
+/** Sets the given fields of the member's own state (nothing when none is given). */
+export async function updateMemberState(tx: Queryable, conversationId: string, userId: string, changes: MemberStateChanges): Promise<void> {
+  const set: string[] = [];
+  const params: unknown[] = [conversationId, userId];
+  for (const column of ['pinned', 'muted', 'archived', 'draft_enc', 'project_id'] as const) {
+    if (changes[column] !== undefined) set.push(`${column} = $${params.push(changes[column])}`);
+  }
+  if (set.length === 0) return;
+  await tx.query(`UPDATE conversation_members SET ${set.join(', ')} WHERE conversation_id = $1 AND user_id = $2`, params);
 }

@@ -1,4 +1,5 @@
 import type { Database } from './db.ts';
+import { STORE_SENDS_FUNCTION_V6 } from './messages.ts';
 
 /**
  * Versioned migrations, applied in order at start-up. Never edit a migration that has shipped:
@@ -303,6 +304,8 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
+    // The function's text lives in storage/messages.ts (STORE_SENDS_FUNCTION_V6), beside the query
+    // that calls it; it is the same text this migration always ran (storage/migrations.test.ts).
     version: 6,
     name: 'store a batch of sends with a plan that cannot degrade',
     sql: /* sql */ `
@@ -317,51 +320,7 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       -- whole: the server then stores its sends one by one (operations/sendBatch.ts). Repeats are
       -- rare (a client resending after a lost ack), so that path costs nothing in the common case.
       -- With nothing left for the parameters to decide, the plan is made once per session.
-      CREATE OR REPLACE FUNCTION confab_store_sends(
-        p_ids text[], p_conversation_ids text[], p_author_ids text[], p_client_ids text[],
-        p_kinds text[], p_contents text[], p_terms text[]
-      ) RETURNS SETOF messages LANGUAGE plpgsql VOLATILE
-      SET plan_cache_mode = force_generic_plan AS $$
-      DECLARE
-        expected integer;
-        stored integer;
-      BEGIN
-        -- In id order, so two batches cannot deadlock.
-        PERFORM 1 FROM conversations WHERE id = ANY(p_conversation_ids) ORDER BY id FOR UPDATE;
-        -- Sends whose author is a member; the others are not stored, and that is no failure.
-        SELECT count(*) INTO expected
-          FROM unnest(p_conversation_ids, p_author_ids) AS t(conversation_id, author_id)
-          JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id;
-        RETURN QUERY
-        WITH fresh AS (
-          SELECT t.* FROM unnest(p_ids, p_conversation_ids, p_author_ids, p_client_ids, p_kinds, p_contents, p_terms)
-            WITH ORDINALITY AS t(id, conversation_id, author_id, client_id, kind, content_enc, terms, ord)
-            JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id
-        ), numbered AS (
-          SELECT f.*, c.last_seq + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
-            FROM fresh f JOIN conversations c ON c.id = f.conversation_id
-        ), ins AS (
-          INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, search_terms)
-          SELECT n.id, n.conversation_id, n.seq, n.seq, n.author_id, n.client_id, n.kind, n.content_enc, n.terms::bigint[]
-            FROM numbered n ORDER BY n.ord
-          ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
-          RETURNING m.*
-        ), bump AS (
-          UPDATE conversations c SET last_seq = x.seq, last_activity_at = now()
-            FROM (SELECT i.conversation_id, max(i.seq) AS seq FROM ins i GROUP BY i.conversation_id) x WHERE c.id = x.conversation_id
-        ), own_watermarks AS (
-          UPDATE conversation_members cm SET last_read_seq = x.seq, last_delivered_seq = x.seq
-            FROM (SELECT i.conversation_id, i.author_id, max(i.seq) AS seq FROM ins i GROUP BY i.conversation_id, i.author_id) x
-           WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.author_id
-        )
-        SELECT * FROM ins;
-        GET DIAGNOSTICS stored = ROW_COUNT;
-        IF stored < expected THEN
-          -- Undoes the whole batch (the statement's transaction), holes and all.
-          RAISE EXCEPTION 'a send of this batch was stored before' USING ERRCODE = 'unique_violation';
-        END IF;
-      END
-      $$;
+      ${STORE_SENDS_FUNCTION_V6}
     `,
   },
   {

@@ -1,7 +1,7 @@
 // Row types: what a table's row looks like as the database driver returns it (snake_case, Date for
 // timestamptz). One module for all tables so a query module and the operation that reads its rows
 // agree on one shape (issue #17, item 2). Protocol types (camelCase, ISO strings) are built from these.
-import type { Message, MessageKind, NotificationSettings, Role } from '@confab/protocol';
+import type { ConversationType, Message, MessageKind, NotificationSettings, Role } from '@confab/protocol';
 
 /** messages: every column but the search index. */
 export interface MessageRow {
@@ -125,4 +125,61 @@ export interface ClaimedJobRow {
   payload: unknown;
   attempts: number;
   max_attempts: number;
+}
+
+/** conversations: the columns every member sees alike. */
+export interface ConversationRow {
+  id: string;
+  type: ConversationType;
+  title: string | null;
+  model: string | null;
+  created_at: Date;
+  last_activity_at: Date;
+  last_seq: number;
+  generating: boolean;
+}
+
+/** conversation_members joined with the member's user: one entry of a conversation's member list. */
+export interface MemberProfileRow {
+  conversation_id: string;
+  user_id: string;
+  role: Role;
+  joined_at: Date;
+  last_read_seq: number;
+  last_delivered_seq: number;
+  handle: string;
+  display_name: string;
+  avatar_url: string | null;
+  is_bot: boolean;
+  last_seen_at: Date | null;
+}
+
+/** conversation_members: one member's own state in a conversation, with their unread count. */
+export interface MemberStateRow {
+  conversation_id: string;
+  user_id: string;
+  role: Role;
+  pinned: boolean;
+  muted: boolean;
+  archived: boolean;
+  draft_enc: string | null;
+  project_id: string | null;
+  last_read_seq: number;
+  last_delivered_seq: number;
+  unread_count: number;
+}
+
+/** message_reactions grouped by (message, emoji): who reacted, in the order they did. */
+export interface ReactionGroupRow {
+  message_id: string;
+  emoji: string;
+  user_ids: string[];
+}
+
+/** projects: a user's private folder of conversations. */
+export interface ProjectRow {
+  id: string;
+  name: string;
+  created_at: Date;
+  updated_at: Date;
 }

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from './migrations.ts';
+
+/**
+ * What each shipped migration ran, as a SHA-256 of its SQL text. A database records only the
+ * versions it applied, so a migration whose text changed would leave new databases different from
+ * the ones migrated before; parts of a migration's text kept elsewhere (the send batch function,
+ * storage/messages.ts) must not change it either. A new migration adds its line here.
+ */
+const SHIPPED: Record<number, string> = {
+  1: 'e26684bf5135da9e97f49052ac3ee5787868fc98939fcb6121ca891763c8e476',
+  2: '5de36a34d881664235b6195fdca261172ec89f4ea08248f9e45de64f568c2053',
+  3: 'ae4a960fca3061e01211e6f282f23db58e007a6c57114be8273708264e66c0b7',
+  4: 'c776bff6c190850a1ba294fe9d0a88d7c3d358514e8de20f33bc9c23952a1b47',
+  5: '119c926b155c59c62c7be6f03a312fe13155be98611c1bc6704ab654a293aabb',
+  6: '248afdd16aaeecfaa5cf124741d867288b37b28305be92cf7b94d201cf02fe32',
+  7: '69b4b855f6fe36d0361d52ef4631fdf31e56432b101f0a624e6357a4f42608e3',
+  8: '3a1028b68c37d8478013aa0711ce4b4c0125589dcf8ae1c83146e45420306738',
+};
+
+describe('migrations', () => {
+  it('run the same SQL text they shipped with', () => {
+    for (const m of MIGRATIONS) {
+      const sha256 = createHash('sha256').update(m.sql).digest('hex');
+      expect({ version: m.version, sha256 }).toEqual({ version: m.version, sha256: SHIPPED[m.version] });
+    }
+  });
+});
