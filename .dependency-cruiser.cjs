@@ -1,17 +1,7 @@
 // Import cycles between folders, checked by `npm run lint` (dependency-cruiser, folder scope: a
 // folder's files count as one unit, nested folders as part of their parent). A cycle between
-// folders means neither can be understood, tested or moved without the other.
-//
-// The cycles known today are allowed, each listed with its reason, in
-// scripts/guards/knownFolderCycles.cjs; any other import that closes a cycle fails.
-// CONFAB_KNOWN_CYCLES=none drops the list, so that its test can see every cycle there is; a JSON
-// list there replaces it (the test checks that a listed cycle is allowed and an unlisted one is not).
-const fromEnv = process.env.CONFAB_KNOWN_CYCLES;
-const KNOWN_FOLDER_CYCLES =
-  fromEnv === 'none' ? [] : fromEnv ? JSON.parse(fromEnv) : require('./scripts/guards/knownFolderCycles.cjs');
-
-const exact = (folders) => `^(${folders.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
-const fromFolders = [...new Set(KNOWN_FOLDER_CYCLES.map(([from]) => from))];
+// folders means neither can be understood, tested or moved without the other: move the shared
+// part to a folder both can import (docs/architecture.md, "Layers", says which folder may import which).
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -21,18 +11,33 @@ module.exports = {
       comment: 'This import closes a cycle between folders: move the shared part to a folder both can import.',
       severity: 'error',
       scope: 'folder',
-      from: { pathNot: exact(fromFolders) },
+      from: {},
       to: { circular: true },
     },
-    // Folders with known cycles: any cycle other than their listed ones still fails.
-    ...fromFolders.map((from) => ({
-      name: 'no-folder-cycle',
-      comment: 'This import closes a cycle between folders: move the shared part to a folder both can import.',
+    // The server's layers (docs/architecture.md, "Layers"): storage/ at the bottom holds SQL and
+    // imports no other server folder; ai/ (providers, model catalog, live text) sits just above it;
+    // assistant/ (the runner) is at the top and only the composition root starts it.
+    {
+      name: 'storage-is-the-bottom',
+      comment: 'storage/ holds SQL only: it takes plain arguments and returns rows, and imports nothing of the server above it.',
       severity: 'error',
-      scope: 'folder',
-      from: { path: exact([from]) },
-      to: { circular: true, pathNot: exact(KNOWN_FOLDER_CYCLES.filter(([f]) => f === from).map(([, to]) => to)) },
-    })),
+      from: { path: '^packages/server/src/storage/' },
+      to: { path: '^packages/server/src/(?!storage/)' },
+    },
+    {
+      name: 'ai-below-operations',
+      comment: 'ai/ talks to providers and keeps live text; the rules and the runner that use it live in operations/ and assistant/.',
+      severity: 'error',
+      from: { path: '^packages/server/src/ai/' },
+      to: { path: '^packages/server/src/(operations|assistant|realtime|http|storage)/' },
+    },
+    {
+      name: 'assistant-started-by-server-only',
+      comment: 'Operations reach the assistant through ctx.answers (context.ts) and domain events, never by importing it.',
+      severity: 'error',
+      from: { path: '^packages/server/src/', pathNot: '^packages/server/src/(assistant/|server\\.ts$)' },
+      to: { path: '^packages/server/src/assistant/' },
+    },
   ],
   options: {
     // Type-only imports count: a type shared both ways ties two folders as much as a value does.

@@ -9,15 +9,6 @@ const SQL = SQL_START.source;
 const message =
   'SQL belongs in packages/server/src/storage/ (the query layer): add a query function there and call it.';
 
-/**
- * Files that held SQL outside storage/ when this check was written. Each stays allowed until the
- * query-layer work (issue #17, item 2) moves its SQL into storage/; that work empties this list.
- * Do not add to it: a new file puts its SQL in storage/.
- */
-export const SQL_OUTSIDE_STORAGE_ALLOWED = [
-  // Operations: each table's queries, to move into per-table modules in storage/.
-];
-
 /** @type {import('eslint').Linter.Config[]} */
 export const sqlOutsideStorage = [
   {
@@ -26,7 +17,6 @@ export const sqlOutsideStorage = [
       'packages/server/src/storage/**',
       '**/*.test.ts',
       '**/test/**',
-      ...SQL_OUTSIDE_STORAGE_ALLOWED,
     ],
     rules: {
       'no-restricted-syntax': [

@@ -8,7 +8,8 @@ import { newId } from '../ids.ts';
 import type { Metrics } from '../metrics.ts';
 import { resolveModel } from '../operations/ai.ts';
 import { hydrateMessages, keepPreviousVersion, nextSeq } from '../operations/messages.ts';
-import { checkpointAnswer, claimConversation, insertAnswer, releaseConversation, setAnswerFinal, setAnswerRestarted } from '../storage/answers.ts';
+import { checkpointAnswer, claimConversation, releaseConversation, setAnswerFinal, setAnswerRestarted } from '../storage/answers.ts';
+import { insertMessage } from '../storage/messages.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { buildContext } from './prompt.ts';
 import { maybeTitle } from './titles.ts';
@@ -69,7 +70,8 @@ export async function createAnswer(deps: AnswerDeps, conversationId: string, mod
   const id = newId();
   // Registered before the row exists, so the orphan sweep never mistakes a fresh answer for a dead one.
   await streams.begin(id);
-  const row = await insertAnswer(ctx.db, { id, conversationId, authorId: ASSISTANT_ID, contentEnc: ctx.keys.encrypt(''), model: modelId });
+  const answer = { id, conversationId, authorId: ASSISTANT_ID, kind: 'text', contentEnc: ctx.keys.encrypt(''), status: 'streaming', model: modelId } as const;
+  const row = await ctx.db.transaction((tx) => insertMessage(tx, answer, { activity: true }));
   if (!row) {
     await streams.end(id);
     throw new ConfabError('NOT_FOUND', 'no such conversation');

@@ -2,7 +2,8 @@ import type { Message } from '@confab/protocol';
 import type { Logger } from 'pino';
 import { hydrateMessages } from '../operations/messages.ts';
 import { redisCall, type RedisClients } from '../redis/redis.ts';
-import { findMessageRows, findStreamingAnswers } from '../storage/answers.ts';
+import { findStreamingAnswers } from '../storage/answers.ts';
+import { findMessage } from '../storage/messages.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { finishAnswer, INTERRUPTED, type AnswerDeps, type Running } from './answer.ts';
 
@@ -97,8 +98,8 @@ export async function closeDeadAnswer(deps: AnswerDeps, answer: MessageRow): Pro
 }
 
 async function loadMessage({ ctx }: AnswerDeps, id: string): Promise<Message | undefined> {
-  const rows = await findMessageRows(ctx.db, id);
-  return (await hydrateMessages(ctx, ctx.db, rows))[0];
+  const row = await findMessage(ctx.db, id);
+  return row && (await hydrateMessages(ctx, ctx.db, [row]))[0];
 }
 
 /**

@@ -3,7 +3,8 @@ import { ASSISTANT_ID } from '../ai/assistant.ts';
 import { DEFAULT_MODEL, modelAccess, modelFor, PROVIDER_NAMES, serverDefaultModel, type AnswerModel, type ModelAccess } from '../ai/models.ts';
 import type { Context } from '../context.ts';
 import { deleteUserKey, findUserKeys, listUserKeyProviders, upsertUserKey } from '../storage/apiKeys.ts';
-import { findAnswerAfter, findVisibleMessage, isMember } from '../storage/answers.ts';
+import { findAnswerAfter, findVisibleMessage } from '../storage/answers.ts';
+import { findMembership } from '../storage/members.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { iso } from './users.ts';
 
@@ -68,7 +69,7 @@ export async function listApiKeys(ctx: Context, userId: string) {
 
 /** The assistant acts only where it is a member (never in a direct conversation, nor in a group that removed it). */
 export async function assistantIsMember(ctx: Context, conversationId: string): Promise<boolean> {
-  return isMember(ctx.db, conversationId, ASSISTANT_ID);
+  return (await findMembership(ctx.db, conversationId, ASSISTANT_ID)) !== undefined;
 }
 
 /** Stops an answer from any member's socket, on any node. Stopping a finished answer does nothing. */

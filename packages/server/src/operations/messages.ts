@@ -10,13 +10,13 @@ import {
   countReactionsBy,
   eraseMessage,
   findMessage,
+  findMessageAuthor,
   findReactions,
   findSentByClientId,
   insertMessage,
   insertSend,
   keepPreviousVersion as storeVersion,
   listMessagePage,
-  messageIsIn,
   removeReaction,
   setUpdatedSeq,
   takeNextSeq,
@@ -29,9 +29,6 @@ import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { SendBatcher } from './sendBatch.ts';
 import { iso } from './users.ts';
-
-// Kept for ai/runner.ts, which imports it from here until it moves to the query layer.
-export { MESSAGE_COLUMNS } from '../storage/messages.ts';
 
 /** Turns stored rows into protocol messages: decrypts content and gathers reactions in one query. */
 export async function hydrateMessages(ctx: Context, db: Queryable, rows: MessageRow[]): Promise<Message[]> {
@@ -125,7 +122,7 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   const attachmentIds = attachments.map((a) => a.id);
   if (body.replyToId) {
     // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
-    if (!(await messageIsIn(ctx.db, body.replyToId, body.conversationId))) {
+    if ((await findMessageAuthor(ctx.db, body.replyToId, body.conversationId)) === undefined) {
       // A non-member gets the answer of any send to a conversation they are not in, whether or not
       // the message is there: otherwise the two answers would tell them which ids live where.
       await requireMember(ctx.db, body.conversationId, userId);

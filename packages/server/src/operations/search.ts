@@ -8,11 +8,11 @@ import {
   findLegacyMessagesByTerms,
   findMessagesByTerms,
   findSearchableConversationIds,
-  jobPending,
   legacyRowsRemain,
   lockLegacyRows,
   setReindexedTerms,
 } from '../storage/search.ts';
+import { jobPending } from '../storage/jobs.ts';
 import { getConversations } from './conversations.ts';
 import { hydrateMessages } from './messages.ts';
 

@@ -5,18 +5,14 @@
 // user id is passed in (it is ai/assistant.ts's), so storage depends on nothing above it.
 import type { Message } from '@confab/protocol';
 import type { Queryable } from './db.ts';
-import { MESSAGE_COLUMNS, type MessageRow } from './rows.ts';
+import { MESSAGE_COLUMNS } from './messages.ts';
+import type { MessageRow } from './rows.ts';
 
 // ---- conversations, as the assistant sees them ----
 
 export async function findConversationType(db: Queryable, conversationId: string): Promise<{ type: 'direct' | 'group' | 'assistant' } | undefined> {
   const [row] = await db.query<{ type: 'direct' | 'group' | 'assistant' }>('SELECT type FROM conversations WHERE id = $1', [conversationId]);
   return row;
-}
-
-export async function isMember(db: Queryable, conversationId: string, userId: string): Promise<boolean> {
-  const rows = await db.query('SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId]);
-  return rows.length > 0;
 }
 
 /**
@@ -35,29 +31,6 @@ export async function releaseConversation(db: Queryable, conversationId: string)
 }
 
 // ---- answer messages ----
-
-/**
- * Inserts a new, empty, `streaming` answer with the conversation's next seq, in one statement
- * (the conversation row is locked while it takes the seq). Undefined if there is no such conversation.
- */
-export async function insertAnswer(
-  db: Queryable,
-  answer: { id: string; conversationId: string; authorId: string; contentEnc: string; model: string },
-): Promise<MessageRow | undefined> {
-  const [row] = await db.query<MessageRow>(
-    `WITH conv AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR UPDATE),
-       ins AS (
-         INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, kind, content_enc, status, model)
-         SELECT $2, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, 'text', $4, 'streaming', $5 FROM conv
-         RETURNING ${MESSAGE_COLUMNS}
-       ), bump AS (
-         UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
-       )
-       SELECT * FROM ins`,
-    [answer.conversationId, answer.id, answer.authorId, answer.contentEnc, answer.model],
-  );
-  return row;
-}
 
 /** The text so far, only while still streaming: a stop or the end may already have written the final state. */
 export async function checkpointAnswer(db: Queryable, messageId: string, contentEnc: string): Promise<void> {
@@ -119,10 +92,6 @@ export async function findVisibleMessage(db: Queryable, messageId: string, userI
     [messageId, userId],
   );
   return row;
-}
-
-export async function findMessageRows(db: Queryable, messageId: string): Promise<MessageRow[]> {
-  return db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE id = $1`, [messageId]);
 }
 
 /** Every answer still `streaming`, on any node (the orphan sweep tells live ones from dead ones). */

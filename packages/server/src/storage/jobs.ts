@@ -62,3 +62,9 @@ export async function releaseFailedJob(
 export async function purgeDeadJobs(db: Queryable): Promise<void> {
   await db.query(`DELETE FROM jobs WHERE status = 'dead' AND updated_at < now() - interval '30 days'`);
 }
+
+/** Whether a job of this kind is waiting or running. */
+export async function jobPending(db: Queryable, kind: string): Promise<boolean> {
+  const [queued] = await db.query(`SELECT 1 FROM jobs WHERE kind = $1 AND status IN ('pending', 'running') LIMIT 1`, [kind]);
+  return queued !== undefined;
+}

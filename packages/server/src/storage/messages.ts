@@ -205,12 +205,6 @@ export async function findMessage(db: Queryable, messageId: string): Promise<Mes
   return row;
 }
 
-/** Whether the message is in this conversation (a reply's target). */
-export async function messageIsIn(db: Queryable, messageId: string, conversationId: string): Promise<boolean> {
-  const [target] = await db.query('SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2', [messageId, conversationId]);
-  return target !== undefined;
-}
-
 /** The message an author sent with this clientId, if the author is still a member of its conversation. */
 export async function findSentByClientId(db: Queryable, conversationId: string, authorId: string, clientId: string): Promise<MessageRow | undefined> {
   const [existing] = await db.query<MessageRow>(

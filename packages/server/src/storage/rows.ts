@@ -23,14 +23,6 @@ export interface MessageRow {
   status_reason: string | null;
 }
 
-/**
- * The columns of a MessageRow, for SELECT and RETURNING on `messages AS m`. Kept beside the row
- * type so storage modules (which may not import operations/) select exactly the shape they return.
- */
-export const MESSAGE_COLUMNS = [
-  'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
-  'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at', 'status_reason',
-].map((c) => `m.${c}`).join(', ');
 
 /** sessions: a signed-in device; live while revoked_at is null. */
 export interface SessionRow {

@@ -101,9 +101,3 @@ export async function setReindexedTerms(tx: Queryable, ids: string[], terms: str
     [ids, terms],
   );
 }
-
-/** Whether a job of this kind is waiting or running. */
-export async function jobPending(db: Queryable, kind: string): Promise<boolean> {
-  const [queued] = await db.query(`SELECT 1 FROM jobs WHERE kind = $1 AND status IN ('pending', 'running') LIMIT 1`, [kind]);
-  return queued !== undefined;
-}

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,15 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../..');
 const config = join(root, '.dependency-cruiser.cjs');
 const depcruise = join(root, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
-const known = createRequire(import.meta.url)('./knownFolderCycles.cjs') as Array<[string, string]>;
 
 interface Violation { from: string; to: string; rule: { name: string } }
 
-/** Runs the check `npm run lint` runs, on `target`, from `cwd`; returns its folder-cycle violations. */
-async function cruise(cwd: string, target: string, env: Record<string, string> = {}): Promise<Violation[]> {
+/** Runs the check `npm run lint` runs, on `target`, from `cwd`; returns the violations of `rule`. */
+async function cruise(cwd: string, target: string, rule = 'no-folder-cycle'): Promise<Violation[]> {
   const run = promisify(execFile)(process.execPath, [depcruise, target, '--config', config, '--output-type', 'json'], {
     cwd,
-    env: { ...process.env, ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
   // depcruise exits non-zero when it finds violations; the JSON is on stdout either way.
@@ -26,15 +23,14 @@ async function cruise(cwd: string, target: string, env: Record<string, string> =
     return { stdout: error.stdout };
   });
   const result = JSON.parse(stdout) as { summary: { violations: Violation[] } };
-  return result.summary.violations.filter((v) => v.rule.name === 'no-folder-cycle');
+  return result.summary.violations.filter((v) => v.rule.name === rule);
 }
 
 const edges = (violations: Violation[]) => [...new Set(violations.map((v) => `${v.from} -> ${v.to}`))].sort();
 
 describe('no import cycles between folders', () => {
-  it('lists exactly the cycles that exist today, so the allow-list only shrinks', async () => {
-    const all = await cruise(root, 'packages', { CONFAB_KNOWN_CYCLES: 'none' });
-    expect(edges(all)).toEqual(known.map(([from, to]) => `${from} -> ${to}`).sort());
+  it('finds none in the repository', async () => {
+    expect(edges(await cruise(root, 'packages'))).toEqual([]);
   });
 
   const dirs: string[] = [];
@@ -65,22 +61,19 @@ describe('no import cycles between folders', () => {
     ]);
   });
 
-  it('allows a listed cycle, but fails a new cycle through a folder that has one', async () => {
-    const listed = {
-      'packages/server/src/ai/runner.ts': "import { send } from '../operations/messages.ts';\nexport const answer = () => send();\n",
-      'packages/server/src/operations/messages.ts': "import { answer } from '../ai/runner.ts';\nexport const send = (): unknown => answer;\n",
-    };
-    // The repository's own list is empty now: the test lists this cycle itself.
-    const list = { CONFAB_KNOWN_CYCLES: JSON.stringify([['packages/server/src/ai', 'packages/server/src/operations'], ['packages/server/src/operations', 'packages/server/src/ai']]) };
-    expect(await cruise(tree(listed), 'packages', list)).toEqual([]);
-    const planted = tree({
-      ...listed,
-      'packages/server/src/ai/sql.ts': "import { q } from '../storage/q.ts';\nexport const run = () => q;\n",
-      'packages/server/src/storage/q.ts': "import { run } from '../ai/sql.ts';\nexport const q = (): unknown => run;\n",
+
+  it('fails on an import against the layers: storage/ upwards, ai/ into operations/, anything but server.ts into assistant/', async () => {
+    const dir = tree({
+      'packages/server/src/storage/messages.ts': "import { LIMIT } from '../operations/limits.ts';\nexport const n = LIMIT;\n",
+      'packages/server/src/operations/limits.ts': 'export const LIMIT = 1;\n',
+      'packages/server/src/ai/models.ts': "import { LIMIT } from '../operations/limits.ts';\nexport const m = LIMIT;\n",
+      'packages/server/src/realtime/handlers.ts': "import { start } from '../assistant/runner.ts';\nexport const h = start;\n",
+      'packages/server/src/assistant/runner.ts': 'export const start = () => 1;\n',
+      'packages/server/src/server.ts': "import { start } from './assistant/runner.ts';\nexport const s = start;\n",
     });
-    expect(edges(await cruise(planted, 'packages', list))).toEqual([
-      'packages/server/src/ai -> packages/server/src/storage',
-      'packages/server/src/storage -> packages/server/src/ai',
-    ]);
+    const found = async (rule: string) => (await cruise(dir, 'packages', rule)).map((v) => `${v.from} -> ${v.to}`);
+    expect(await found('storage-is-the-bottom')).toEqual(['packages/server/src/storage/messages.ts -> packages/server/src/operations/limits.ts']);
+    expect(await found('ai-below-operations')).toEqual(['packages/server/src/ai/models.ts -> packages/server/src/operations/limits.ts']);
+    expect(await found('assistant-started-by-server-only')).toEqual(['packages/server/src/realtime/handlers.ts -> packages/server/src/assistant/runner.ts']);
   });
 });
