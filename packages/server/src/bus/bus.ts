@@ -69,7 +69,7 @@ export type WireView = (event: DomainEvent, out: (wire: BusEvent) => void) => vo
  * - socket emits (every event with a room): the Socket.IO Redis adapter, from realtime/fanout.ts;
  * - `membership` and `sessions_ended`: `serverSideEmit` to the other nodes' gateways (they apply it
  *   to their own sockets; membership is also written to the database, read back by liveChanges.ts);
- * - AI stop requests and "conversation free" signals: the runner's Redis control channel;
+ * - AI stop requests and "conversation free" signals: the Redis control channel (assistant/control.ts);
  * - live AI answer text: the stream registry in Redis (ai/streams.ts).
  */
 export interface Bus {

@@ -1,7 +1,7 @@
 // Queries of the AI assistant's answers (issue #17, item 2: the query layer): claiming a
-// conversation, creating, checkpointing, finishing and regenerating answers, and what the prompt
-// and the title read. The SQL moved here as it was from ai/runner.ts, ai/prompt.ts and
-// ai/titles.ts; the assistant (assistant/) and operations/ai.ts keep the rules. The assistant's
+// conversation, checkpointing, finishing and regenerating answers, and what the prompt
+// and the title read. The SQL moved here as it was from the AI runner, its prompt and its titles
+// (now assistant/); the assistant and operations/ai.ts keep the rules. The assistant's
 // user id is passed in (it is ai/assistant.ts's), so storage depends on nothing above it.
 import type { Message } from '@confab/protocol';
 import type { Queryable } from './db.ts';
