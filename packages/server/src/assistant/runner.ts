@@ -41,10 +41,6 @@ export class AiRunner implements AnswerControl {
     private readonly options: AiRunnerOptions = {},
   ) {}
 
-  get activeAnswers(): number {
-    return this.running.size;
-  }
-
   async start(ctx: Context): Promise<void> {
     const control = new ControlChannel(this.options.redis, ctx.log, {
       stop: (messageId) => this.abortLocal(messageId),

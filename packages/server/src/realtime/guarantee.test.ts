@@ -1,15 +1,15 @@
 import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startTestServer, testDatabase, type TestServer } from '../test/harness.ts';
-import { connect, createGroup, ok, until, type Client, Mirror } from './test/kit.ts';
+import { connect, createGroup, ok, socketPool, until, type Client, Mirror } from './test/kit.ts';
 
 let server: TestServer;
-const open: Client[] = [];
+const pool = socketPool();
 beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(async () => {
-  for (const s of open) s.close();
+  pool.closeAll();
   await server?.close();
 });
 
@@ -44,7 +44,7 @@ describe(`the delivery guarantee (${testDatabase})`, () => {
       s2: await connect(server.url, s2!.accessToken),
       r: await connect(server.url, r!.accessToken),
     };
-    open.push(...Object.values(sockets));
+    pool.track(...Object.values(sockets));
     for (const k of ['s1', 's2', 'r'] as const) {
       mirrors[k].attach(sockets[k]);
       await mirrors[k].sync();
@@ -59,7 +59,7 @@ describe(`the delivery guarantee (${testDatabase})`, () => {
       const seenBeforeDrop = mirrors.r.list(conversationId).length;
       await until(() => acks >= 1500, 30_000, '1,500 acks');
       const again = await connect(server.url, r!.accessToken);
-      open.push(again);
+      pool.track(again);
       mirrors.r.attach(again);
       await mirrors.r.sync();
       return seenBeforeDrop;

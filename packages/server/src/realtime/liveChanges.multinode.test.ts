@@ -4,7 +4,7 @@ import { pruneChanges, recentChanges } from '../operations/liveChanges.ts';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../test/fakeOpenAI.ts';
 import { breakableProxy, type BreakableProxy } from '../test/faults.ts';
 import { Api, registerUser, startTestNodes, startTestServer, testRedisUrl, type TestNodes, type TestServer, type TestUser } from '../test/harness.ts';
-import { call, closedAfter, connect, ok, record, until, waitFor, type Client } from './test/kit.ts';
+import { call, closedAfter, ok, record, socketPool, until, waitFor } from './test/kit.ts';
 
 /**
  * Ended sessions and membership changes reach every node's live sockets within 2 s, also when the
@@ -56,12 +56,8 @@ describe('two nodes, node B\u2019s Redis link cut (PostgreSQL)', () => {
   let cluster: TestNodes;
   let A: TestServer;
   let B: TestServer;
-  const open: Client[] = [];
-  const on = async (node: TestServer, token: string) => {
-    const s = await connect(node.url, token);
-    open.push(s);
-    return s;
-  };
+  const sockets = socketPool();
+  const on = sockets.on;
 
   beforeAll(async () => {
     fake = await startFakeOpenAI({ defaultDelayMs: 2 });
@@ -70,7 +66,7 @@ describe('two nodes, node B\u2019s Redis link cut (PostgreSQL)', () => {
     [A, B] = cluster.nodes as [TestServer, TestServer];
   });
   afterAll(async () => {
-    for (const s of open) s.close();
+    sockets.closeAll();
     proxy?.restore();
     await cluster?.close();
     await proxy?.close();

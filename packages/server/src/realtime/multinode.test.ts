@@ -1,7 +1,7 @@
 import type { Message } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startTestNodes, type TestNodes, type TestServer } from '../test/harness.ts';
-import { call, connect, createGroup, Mirror, ok, record, sleep, until, waitFor, type Client } from './test/kit.ts';
+import { call, createGroup, Mirror, ok, record, sleep, socketPool, until, waitFor } from './test/kit.ts';
 
 // Several nodes share one database, so this needs PostgreSQL (the embedded database is one process):
 // it runs in the PostgreSQL pass only (vitest.config.ts), and startTestNodes fails without it.
@@ -10,19 +10,15 @@ describe('two nodes (PostgreSQL + Redis)', () => {
   let cluster: TestNodes;
   let A: TestServer;
   let B: TestServer;
-  const open: Client[] = [];
-  const on = async (node: TestServer, token: string) => {
-    const s = await connect(node.url, token);
-    open.push(s);
-    return s;
-  };
+  const sockets = socketPool();
+  const on = sockets.on;
 
   beforeAll(async () => {
     cluster = await startTestNodes(2);
     [A, B] = cluster.nodes as [TestServer, TestServer];
   });
   afterAll(async () => {
-    for (const s of open) s.close();
+    sockets.closeAll();
     await cluster?.close();
   });
 

@@ -2,15 +2,15 @@ import type { Message, SyncResult } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYNC_MAX_CONVERSATIONS, syncBatchStats } from '../operations/sync.ts';
 import { registerUser, startTestServer, type TestServer } from '../test/harness.ts';
-import { connect, createGroup, ok, type Client } from './test/kit.ts';
+import { connect, createGroup, ok, socketPool, type Client } from './test/kit.ts';
 
 let server: TestServer;
-const open: Client[] = [];
+const pool = socketPool();
 beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(async () => {
-  for (const s of open) s.close();
+  pool.closeAll();
   await server?.close();
 });
 
@@ -20,7 +20,7 @@ async function setup(groups = 1) {
   for (let i = 0; i < groups; i++) ids.push(await createGroup(server, server.ctx.db, alice!, [bob!], `g${i}`));
   const a = await connect(server.url, alice!.accessToken);
   const b = await connect(server.url, bob!.accessToken);
-  open.push(a, b);
+  pool.track(a, b);
   return { alice: alice!, bob: bob!, a, b, ids };
 }
 
@@ -154,7 +154,7 @@ describe('sync', () => {
     await send(a, ids[2]!, 'z0');
     const left = await createGroup(server, server.ctx.db, alice, [], 'left');
     const more = await Promise.all(Array.from({ length: 5 }, () => connect(server.url, alice.accessToken)));
-    open.push(...more);
+    pool.track(...more);
     const clients = [a, b, ...more];
     // Different cursors, limits and users; some requests identical (one user's devices).
     const requests = clients.flatMap((client, i) => [

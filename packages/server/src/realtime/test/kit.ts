@@ -185,6 +185,26 @@ export class Mirror {
 }
 
 /** Resolves with the disconnect reason and how long after `since` it came. */
+/** The sockets a test opens, closed together in its afterAll. */
+export function socketPool() {
+  const open: Client[] = [];
+  return {
+    /** Connects to `node` with `token`, to be closed by closeAll. */
+    async on(node: { url: string }, token: string): Promise<Client> {
+      const s = await connect(node.url, token);
+      open.push(s);
+      return s;
+    },
+    /** Sockets opened otherwise, to be closed by closeAll too. */
+    track(...sockets: Client[]): void {
+      open.push(...sockets);
+    },
+    closeAll(): void {
+      for (const s of open) s.close();
+    },
+  };
+}
+
 export const closedAfter = (s: Client) => {
   const since = { at: Date.now() };
   const done = new Promise<{ reason: string; ms: number }>((resolve) => s.once('disconnect', (reason) => resolve({ reason, ms: Date.now() - since.at })));
