@@ -4,6 +4,9 @@ import {
   type AiProvider,
   type ApiKeyList,
   type Attachment,
+  type Channel,
+  type ChannelList,
+  type ChannelListQueryInput,
   type AttachmentTicket,
   type Conversation,
   type ConversationList,
@@ -19,6 +22,7 @@ import {
   type MessageStatusResult,
   type ModelList,
   type NotificationSettings,
+  type PinList,
   type Project,
   type ProjectList,
   type PublicUser,
@@ -85,6 +89,12 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/messages/:id/reactions', sdk: 'api.addReaction' },
   { method: 'DELETE', path: '/api/messages/:id/reactions/:emoji', sdk: 'api.removeReaction' },
   { method: 'GET', path: '/api/search', sdk: 'api.search' },
+  { method: 'GET', path: '/api/channels', sdk: 'api.listChannels' },
+  { method: 'GET', path: '/api/channels/:id', sdk: 'api.getChannel' },
+  { method: 'POST', path: '/api/channels/:id/join', sdk: 'api.joinChannel' },
+  { method: 'GET', path: '/api/conversations/:id/pins', sdk: 'api.listPins' },
+  { method: 'POST', path: '/api/messages/:id/pin', sdk: 'api.pinMessage' },
+  { method: 'DELETE', path: '/api/messages/:id/pin', sdk: 'api.unpinMessage' },
   { method: 'POST', path: '/api/attachments', sdk: 'api.createAttachment' },
   { method: 'PUT', path: '/api/attachments/:id/upload', sdk: 'api.uploadAttachment' },
   { method: 'GET', path: '/api/attachments/:id', sdk: 'api.downloadAttachment' },
@@ -259,6 +269,32 @@ export class RestApi {
   /** Messages and conversations matching `query`, in the caller's conversations (or one of them). */
   search(q: SearchQueryInput): Promise<SearchResult> {
     return this.rest.request('GET', `/api/search${query(q)}`);
+  }
+
+  // ---- channels and pins
+  /** Public channels by title, with member counts and whether the caller is in each; `query` matches titles and topics. */
+  listChannels(q: ChannelListQueryInput = {}): Promise<ChannelList> {
+    return this.rest.request('GET', `/api/channels${query(q)}`);
+  }
+  /** One public channel's summary (what a non-member may see); NOT_FOUND for anything else. */
+  getChannel(conversationId: string): Promise<Channel> {
+    return this.rest.request('GET', `/api/channels/${seg(conversationId)}`);
+  }
+  /** Joins a public channel (prefer `client.joinChannel`, which also adds it to the local store). */
+  joinChannel(conversationId: string): Promise<Conversation> {
+    return this.rest.request('POST', `/api/channels/${seg(conversationId)}/join`);
+  }
+  /** A conversation's pinned messages, most recently pinned first. */
+  listPins(conversationId: string): Promise<PinList> {
+    return this.rest.request('GET', `/api/conversations/${seg(conversationId)}/pins`);
+  }
+  /** Pins a message (prefer `client.pin`). */
+  pinMessage(messageId: string): Promise<Message> {
+    return this.rest.request('POST', `/api/messages/${seg(messageId)}/pin`);
+  }
+  /** Unpins a message (prefer `client.pin(id, false)`). */
+  unpinMessage(messageId: string): Promise<Message> {
+    return this.rest.request('DELETE', `/api/messages/${seg(messageId)}/pin`);
   }
 
   // ---- attachments

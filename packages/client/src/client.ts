@@ -13,12 +13,14 @@ import {
   type ServerEventName,
   type ServerEventPayload,
   type TokenPair,
+  type Visibility,
 } from '@confab/protocol';
 import { io } from 'socket.io-client';
 import { RestApi } from './api.ts';
 import { Connection, type SocketFactory, type SocketLike } from './connection.ts';
 import { CrossTab, type TabMessage } from './crosstab.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
+import { PinsTracker, type PinsState } from './pins.ts';
 import { LiveQuery } from './query.ts';
 import { Rest, type FetchLike } from './rest.ts';
 import { Session, REFRESH_MARGIN_MS, type TokenProvider } from './session.ts';
@@ -123,6 +125,7 @@ function newClientId(): string {
 const MESSAGE_KEYS = [
   'id', 'conversationId', 'seq', 'authorId', 'clientId', 'kind', 'content', 'replyToId', 'attachments', 'reactions',
   'createdAt', 'editedAt', 'deletedAt', 'status', 'model', 'updatedSeq', 'statusReason', 'streamIndex', 'sendState', 'error',
+  'pinnedAt', 'pinnedBy',
 ] as const;
 
 /**
@@ -157,6 +160,8 @@ export class ConfabClient {
   private fillBlocked = new Set<string>();
   private messageQueries = new Map<string, LiveQuery<ChatMessage[]>>();
   private typingQueries = new Map<string, LiveQuery<string[]>>();
+  private pinQueries = new Map<string, LiveQuery<PinsState>>();
+  private readonly pins: PinsTracker;
   private metaQueries = new Map<string, LiveQuery<MessagesMeta>>();
   private conversationsLiveQuery: LiveQuery<Conversation[]> | null = null;
   private listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
@@ -221,6 +226,8 @@ export class ConfabClient {
       online: () => this.conn.network,
     });
     this.api = new RestApi(this.rest);
+    this.pins = new PinsTracker(this.store.notifier, (id) => this.api.listPins(id));
+    this.store.onApplied = (m) => this.pins.observe(m);
     this.conn = new Connection({
       url: this.url,
       clock: this.clock,
@@ -386,6 +393,7 @@ export class ConfabClient {
     this.tabs = null;
     this.outbox.clear();
     this.store.clear();
+    this.pins.forget();
     this.sync.reset();
     this.typingSent.clear();
   }
@@ -572,6 +580,15 @@ export class ConfabClient {
 
   presenceQuery(userIds: readonly string[]): LiveQuery<Record<string, Presence>> {
     return this.store.presenceQuery(userIds);
+  }
+
+  /** A conversation's pinned messages, most recently pinned first: fetched when first watched, then kept live. */
+  watchPins(conversationId: string, cb: (state: PinsState) => void): Unsubscribe {
+    return this.watch(this.pinsQuery(conversationId), cb);
+  }
+
+  pinsQuery(conversationId: string): LiveQuery<PinsState> {
+    return sharedQuery(this.pinQueries, conversationId, () => this.pins.query(conversationId));
   }
 
   /** While watched: fetch the first page when the window holds less than a page (and whenever it moves). */
@@ -798,9 +815,25 @@ export class ConfabClient {
     return this.rest.request<T>(method, path, body);
   }
 
-  /** A new group with the caller as owner, added to the local store. */
-  async createGroup(title: string, participantIds: string[] = []): Promise<Conversation> {
-    return this.adopt(await this.api.createGroup({ title, participantIds }));
+  /**
+   * A new group with the caller as owner, added to the local store. `visibility: 'public'` makes it
+   * a channel anyone may find (`api.listChannels`) and join; `topic` is shown in its header.
+   */
+  async createGroup(title: string, participantIds: string[] = [], options: { visibility?: Visibility; topic?: string | null } = {}): Promise<Conversation> {
+    return this.adopt(await this.api.createGroup({ title, participantIds, ...options }));
+  }
+
+  /** Joins a public channel (again is harmless), added to the local store; its history pages in as for any conversation. */
+  async joinChannel(conversationId: string): Promise<Conversation> {
+    return this.adopt(await this.api.joinChannel(conversationId));
+  }
+
+  /** Pins (or with `on = false` unpins) a message in its conversation; watchers see `pinnedAt` change. */
+  async pin(messageId: string, on = true): Promise<Message> {
+    this.assertOpen();
+    const message = on ? await this.api.pinMessage(messageId) : await this.api.unpinMessage(messageId);
+    this.sync.applyChange(message);
+    return message;
   }
 
   /** The direct conversation with a user (created if there is none), added to the local store. */

@@ -5,6 +5,7 @@ export { fileStorage } from './storage/file.ts';
 export { indexedDbStorage } from './storage/indexeddb.ts';
 export { createBackoff, type Backoff, type BackoffOptions } from './backoff.ts';
 export { LiveQuery } from './query.ts';
+export type { PinsState } from './pins.ts';
 export type { SocketFactory, SocketLike, SocketOptions } from './connection.ts';
 export type { TokenProvider } from './session.ts';
 export type { FetchLike } from './rest.ts';
@@ -25,4 +26,4 @@ export type {
 } from './types.ts';
 // The contract's error class and wire types, so apps need one import.
 export { ConfabError } from '@confab/protocol';
-export type { Conversation, ErrorCode, ErrorPayload, Me, Member, Message, PublicUser } from '@confab/protocol';
+export type { Channel, ChannelList, Conversation, ErrorCode, ErrorPayload, Me, Member, Message, PublicUser, Visibility } from '@confab/protocol';

@@ -114,6 +114,8 @@ export class Store {
   private overlayTokens = 0;
   /** Message ids seen for the first time are reported here (bots listen through `client.on('message')`). */
   onNewMessage: ((m: Message) => void) | null = null;
+  /** Every stored message applied (live, sync, page, ack) is reported here, before the window decides to keep it (pins). */
+  onApplied: ((m: Message) => void) | null = null;
 
   constructor(private readonly clock: Clock) {}
 
@@ -295,6 +297,7 @@ export class Store {
    * lets an ack (same state, now marked `sendState: 'sent'`) replace the live copy.
    */
   applyMessage(m: StoredMessage, opts: { replaceEqual?: boolean } = {}): ApplyResult {
+    this.onApplied?.(m);
     const st = this.ensure(m.conversationId);
     if (m.status !== 'streaming' && this.streams.has(m.id)) this.streams.delete(m.id);
     const existing = st.byId.get(m.id);

@@ -17,6 +17,10 @@ export const LIMITS = {
   pageSize: 50,
   maxPageSize: 200,
   maxParticipants: 1000,
+  /** Longest group topic in characters. */
+  topicChars: 250,
+  /** Most messages pinned in one conversation at once. */
+  maxPins: 100,
 } as const;
 
 /**
@@ -59,6 +63,10 @@ export type ConversationType = z.infer<typeof ConversationType>;
 
 export const MessageKind = z.enum(['text', 'image', 'file', 'voice', 'system']);
 export type MessageKind = z.infer<typeof MessageKind>;
+
+/** A group's visibility: `public` (a channel anyone on the instance may find and join) or `private`. */
+export const Visibility = z.enum(['public', 'private']);
+export type Visibility = z.infer<typeof Visibility>;
 
 export const MessageStatus = z.enum(['complete', 'streaming', 'stopped', 'error']);
 export type MessageStatus = z.infer<typeof MessageStatus>;
@@ -128,6 +136,9 @@ export const Message = z.object({
    * applies only deltas with `index >= streamIndex`, so no piece is shown twice or skipped.
    */
   streamIndex: z.number().int().optional(),
+  /** Pins (addition): when the message was pinned in its conversation and by whom; null when it is not. */
+  pinnedAt: IsoTime.nullable().optional(),
+  pinnedBy: Id.nullable().optional(),
 });
 export type Message = z.infer<typeof Message>;
 
@@ -156,6 +167,10 @@ export const Conversation = z.object({
   unreadCount: z.number().int(),
   /** True while an AI answer streams in this conversation. */
   generating: z.boolean(),
+  /** Channels: `public` groups can be found and joined by anyone; everything else is `private`. */
+  visibility: Visibility,
+  /** A group's topic (shown in its header and in the channel directory); null when none is set. */
+  topic: z.string().nullable(),
   // The caller's own state:
   role: Role,
   pinned: z.boolean(),
@@ -175,3 +190,19 @@ export const Project = z.object({
   updatedAt: IsoTime,
 });
 export type Project = z.infer<typeof Project>;
+
+/**
+ * A public channel as the directory shows it, to members and non-members alike: never its messages
+ * or member list, only what a person needs to decide to join.
+ */
+export const Channel = z.object({
+  id: Id,
+  title: z.string(),
+  topic: z.string().nullable(),
+  memberCount: z.number().int(),
+  /** Whether the caller is a member already. */
+  isMember: z.boolean(),
+  createdAt: IsoTime,
+  lastActivityAt: IsoTime,
+});
+export type Channel = z.infer<typeof Channel>;

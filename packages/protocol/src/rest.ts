@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Conversation, Id, IsoTime, LIMITS, Me, Message, MessageKind, nestedDeeperThan, Project, PublicUser, Role } from './entities.ts';
+import { Channel, Conversation, Id, IsoTime, LIMITS, Me, Message, MessageKind, nestedDeeperThan, Project, PublicUser, Role, Visibility } from './entities.ts';
 
 /**
  * Request and response bodies of the REST half of the contract.
@@ -51,10 +51,14 @@ export const Settings = z
 export type Settings = z.infer<typeof Settings>;
 
 // ---- conversations ----
+/** A group's topic; an empty one (after trimming) means none. */
+const Topic = z.string().trim().max(LIMITS.topicChars);
 export const CreateDirectBody = z.strictObject({ userId: Id });
 export const CreateGroupBody = z.strictObject({
   title: z.string().trim().min(1).max(200),
   participantIds: z.array(Id).max(LIMITS.maxParticipants).default([]),
+  visibility: Visibility.optional(),
+  topic: Topic.nullable().optional(),
 });
 export const CreateAssistantBody = z.strictObject({
   model: z.string().min(1).max(200).optional(),
@@ -79,6 +83,10 @@ export const UpdateConversationBody = z.strictObject({
   draft: z.string().max(LIMITS.draftChars).nullable().optional(),
   archived: z.boolean().optional(),
   projectId: Id.nullable().optional(),
+  /** Groups, admins: make it a public channel or a private group. */
+  visibility: Visibility.optional(),
+  /** Groups, admins: the topic; null or "" clears it. */
+  topic: Topic.nullable().optional(),
 });
 export type UpdateConversationBody = z.infer<typeof UpdateConversationBody>;
 export const AddParticipantsBody = z.strictObject({
@@ -88,6 +96,28 @@ export const AddParticipantsBody = z.strictObject({
 export const ChangeRoleBody = z.strictObject({ role: Role });
 export const ConversationIdParams = z.strictObject({ id: Id });
 export const ParticipantParams = z.strictObject({ id: Id, userId: Id });
+
+// ---- channels ----
+export const ChannelListQuery = z.strictObject({
+  /** Matches titles and topics, anywhere, case-insensitively. */
+  query: z.string().trim().max(200).optional(),
+  limit: QueryInt(1, LIMITS.maxPageSize).default(LIMITS.pageSize),
+  cursor: z.string().max(500).optional(),
+});
+export type ChannelListQuery = z.infer<typeof ChannelListQuery>;
+export type ChannelListQueryInput = Partial<ChannelListQuery>;
+export const ChannelList = z.object({
+  /** By title (case-insensitive), then id. */
+  channels: z.array(Channel),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type ChannelList = z.infer<typeof ChannelList>;
+
+// ---- pins ----
+/** A conversation's pinned messages, the most recently pinned first. */
+export const PinList = z.object({ messages: z.array(Message) });
+export type PinList = z.infer<typeof PinList>;
 
 // ---- projects ----
 export const CreateProjectBody = z.strictObject({ name: z.string().trim().min(1).max(100) });

@@ -6,6 +6,7 @@
 import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import type { ConfabClient } from '../client.ts';
 import type { LiveQuery } from '../query.ts';
+import type { PinsState } from '../pins.ts';
 import type { ChatMessage, ConnectionState, OutgoingMessage, Presence, SendInput } from '../types.ts';
 import type { Conversation } from '@confab/protocol';
 
@@ -64,6 +65,12 @@ export function usePresence(userIds: readonly string[]): Record<string, Presence
   // Keyed by the ids' content, not the array's identity: `usePresence([a, b])` inline is fine.
   const query = useMemo(() => client.presenceQuery(userIds), [client, key]);
   return useLive(query);
+}
+
+/** A conversation's pinned messages (most recently pinned first), fetched on first use and kept live. */
+export function usePins(conversationId: string): PinsState {
+  const client = useConfabClient();
+  return useLive(client.pinsQuery(conversationId));
 }
 
 export function useConnection(): ConnectionState {

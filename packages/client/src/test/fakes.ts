@@ -89,6 +89,8 @@ export function conversation(over: Partial<Conversation> & { id: string }): Conv
     lastMessage: null,
     unreadCount: 0,
     generating: false,
+    visibility: 'private',
+    topic: null,
     role: 'member',
     pinned: false,
     muted: false,

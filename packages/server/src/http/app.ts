@@ -11,6 +11,7 @@ import { createOriginPolicy } from './origins.ts';
 import { aiRoutes } from './routes/ai.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
+import { channelRoutes } from './routes/channels.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -90,6 +91,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   conversationRoutes(app, ctx);
   projectRoutes(app, ctx);
   messageRoutes(app, ctx);
+  channelRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

@@ -8,6 +8,7 @@ import {
   type Role,
   type ServerEventPayload,
   type UpdateConversationBody,
+  type Visibility,
 } from '@confab/protocol';
 import { z } from 'zod';
 import { DEFAULT_MODEL } from '../ai/models.ts';
@@ -47,6 +48,7 @@ import { lockOwnProject } from '../storage/projects.ts';
 import type { MembershipRow } from '../storage/rows.ts';
 import { findDisplayNames as displayNames, findIsBot, findUserKinds } from '../storage/users.ts';
 import { isAdmin, requireMember, roleRank } from './access.ts';
+import { applyChannelSettings } from './channelSettings.ts';
 import { commitWithEvents } from './events.ts';
 import { appendSystemMessage, hydrateMessages } from './messages.ts';
 import { iso, toPublicUser } from './users.ts';
@@ -93,6 +95,8 @@ async function loadShared(ctx: Context, db: Queryable, ids: string[]): Promise<M
       members: membersBy.get(c.id) ?? [],
       lastMessage: lastMessages.get(c.id) ?? null,
       generating: c.generating,
+      visibility: c.visibility,
+      topic: c.topic,
     });
   }
   return result;
@@ -163,7 +167,7 @@ export function sharedView(c: Conversation | SharedConversation): SharedConversa
   return copy as SharedConversation;
 }
 
-async function sharedOf(ctx: Context, db: Queryable, id: string): Promise<SharedConversation> {
+export async function sharedOf(ctx: Context, db: Queryable, id: string): Promise<SharedConversation> {
   const s = (await loadShared(ctx, db, [id])).get(id);
   if (!s) throw new ConfabError('NOT_FOUND', 'no such conversation');
   return s;
@@ -174,13 +178,13 @@ async function sharedOf(ctx: Context, db: Queryable, id: string): Promise<Shared
 // (commitWithEvents in events.ts).
 // ---------------------------------------------------------------------------------------------
 
-const messageStored = (message: Message): DomainEvent => ({ type: 'message_stored', message });
-const conversationChanged = (change: ServerEventPayload<'conversation:update'>): DomainEvent => ({ type: 'conversation_changed', change });
+export const messageStored = (message: Message): DomainEvent => ({ type: 'message_stored', message });
+export const conversationChanged = (change: ServerEventPayload<'conversation:update'>): DomainEvent => ({ type: 'conversation_changed', change });
 const memberView = (userId: string, view: ServerEventPayload<'conversation:update'>): DomainEvent => ({ type: 'member_view_changed', userId, view });
 const membership = (userId: string, conversationId: string, joined: boolean): DomainEvent => ({ type: 'membership', userId, conversationId, joined });
 
 /** Each member of a new conversation (or a new member) gets their own full view plus room membership. */
-async function announceJoins(ctx: Context, tx: Queryable, conversationId: string, userIds: string[], events: DomainEvent[]): Promise<void> {
+export async function announceJoins(ctx: Context, tx: Queryable, conversationId: string, userIds: string[], events: DomainEvent[]): Promise<void> {
   // Membership first: the gateway then puts the user's live sockets in the room before anything is sent to it.
   for (const u of userIds) events.push(membership(u, conversationId, true));
   const views = await hydratePairs(ctx, tx, userIds.map((userId) => ({ conversationId, userId })));
@@ -207,7 +211,7 @@ async function requireUsers(tx: Queryable, ids: string[]): Promise<{ id: string;
   return rows;
 }
 
-function checkMemberCap(count: number): void {
+export function checkMemberCap(count: number): void {
   if (count > LIMITS.maxParticipants) {
     throw new ConfabError('VALIDATION_ERROR', `a conversation can have at most ${LIMITS.maxParticipants} members`);
   }
@@ -263,13 +267,17 @@ export async function createDirect(ctx: Context, userId: string, peerId: string)
   });
 }
 
-export async function createGroup(ctx: Context, userId: string, body: { title: string; participantIds: string[] }): Promise<Conversation> {
+export async function createGroup(
+  ctx: Context,
+  userId: string,
+  body: { title: string; participantIds: string[]; visibility?: Visibility | undefined; topic?: string | null | undefined },
+): Promise<Conversation> {
   const others = [...new Set(body.participantIds)].filter((id) => id !== userId);
   checkMemberCap(others.length + 1);
   return commitWithEvents(ctx, async (tx, events) => {
     await requireUsers(tx, others);
     const id = newId();
-    await insertGroupConversation(tx, id, body.title, userId);
+    await insertGroupConversation(tx, id, body.title, userId, { visibility: body.visibility ?? 'private', topic: body.topic || null });
     await insertMembers(tx, id, [userId], 'owner', 0);
     await insertMembers(tx, id, others, 'member', 0);
     await announceJoins(ctx, tx, id, [userId, ...others], events);
@@ -363,7 +371,8 @@ export async function listConversations(ctx: Context, userId: string, q: ListQue
 
 export async function updateConversation(ctx: Context, userId: string, id: string, patch: UpdateConversationBody): Promise<Conversation> {
   return commitWithEvents(ctx, async (tx, events) => {
-    const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined });
+    const channelChange = patch.visibility !== undefined || patch.topic !== undefined;
+    const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined || channelChange });
     let renamed: Message | undefined;
     if (patch.title !== undefined) {
       if (me.type === 'direct') throw new ConfabError('FORBIDDEN', 'a direct conversation has no title');
@@ -375,6 +384,8 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
         renamed = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} renamed the conversation to "${patch.title}"`);
       }
     }
+    // Visibility and topic (channelSettings.ts): one system message per change, like a rename.
+    const channelMessages = channelChange ? await applyChannelSettings(ctx, tx, me, patch) : [];
     if (patch.projectId) {
       // FOR SHARE keeps the project from being deleted before this commits (the FK would fail).
       if (!(await lockOwnProject(tx, patch.projectId, userId))) throw new ConfabError('NOT_FOUND', 'no such project');
@@ -389,12 +400,13 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
     const ownChanged = Object.keys(own).length > 0;
     if (ownChanged) await updateMemberState(tx, id, userId, own);
     const view = await getConversation(ctx, userId, id, tx);
-    if (renamed) {
-      events.push(messageStored(renamed));
+    const stored = [...(renamed ? [renamed] : []), ...channelMessages];
+    if (stored.length > 0) {
+      for (const m of stored) events.push(messageStored(m));
       events.push(conversationChanged(sharedView(view)));
     }
     // The caller's other devices learn of pins, drafts, etc.; nobody else does.
-    if (ownChanged || renamed) events.push(memberView(userId, view));
+    if (ownChanged || stored.length > 0) events.push(memberView(userId, view));
     return view;
   });
 }

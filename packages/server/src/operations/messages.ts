@@ -63,6 +63,8 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     model: r.model,
     updatedSeq: r.updated_seq,
     ...(r.status_reason ? { statusReason: r.status_reason } : {}),
+    pinnedAt: iso(r.pinned_at ?? null),
+    pinnedBy: r.pinned_by ?? null,
   };
 }
 
@@ -187,7 +189,7 @@ export async function listMessages(
 }
 
 /** Loads a message and the caller's membership of its conversation, locking the conversation. */
-async function loadForChange(tx: Queryable, messageId: string, userId: string) {
+export async function loadForChange(tx: Queryable, messageId: string, userId: string) {
   const row = await findMessage(tx, messageId);
   if (!row) throw new ConfabError('NOT_FOUND', 'no such message');
   try {
@@ -198,7 +200,7 @@ async function loadForChange(tx: Queryable, messageId: string, userId: string) {
   }
 }
 
-async function reload(ctx: Context, tx: Queryable, messageId: string): Promise<Message> {
+export async function reload(ctx: Context, tx: Queryable, messageId: string): Promise<Message> {
   const row = await findMessage(tx, messageId);
   return (await hydrateMessages(ctx, tx, row ? [row] : []))[0]!;
 }

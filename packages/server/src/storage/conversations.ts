@@ -11,7 +11,7 @@ export function containsPattern(text: string): string {
 
 export function findConversations(db: Queryable, ids: string[]): Promise<ConversationRow[]> {
   return db.query<ConversationRow>(
-    `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating
+    `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating, visibility, topic
        FROM conversations WHERE id = ANY($1::text[])`,
     [ids],
   );
@@ -36,8 +36,20 @@ export async function lockDirectConversation(tx: Queryable, directKey: string): 
   return existing?.id;
 }
 
-export async function insertGroupConversation(tx: Queryable, id: string, title: string, createdBy: string): Promise<void> {
-  await tx.query(`INSERT INTO conversations (id, type, title, created_by) VALUES ($1, 'group', $2, $3)`, [id, title, createdBy]);
+export async function insertGroupConversation(
+  tx: Queryable,
+  id: string,
+  title: string,
+  createdBy: string,
+  channel: { visibility: 'public' | 'private'; topic: string | null } = { visibility: 'private', topic: null },
+): Promise<void> {
+  await tx.query(`INSERT INTO conversations (id, type, title, created_by, visibility, topic) VALUES ($1, 'group', $2, $3, $4, $5)`, [
+    id,
+    title,
+    createdBy,
+    channel.visibility,
+    channel.topic,
+  ]);
 }
 
 export async function insertAssistantConversation(tx: Queryable, id: string, title: string | null, model: string, createdBy: string): Promise<void> {

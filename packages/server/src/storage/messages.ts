@@ -10,6 +10,7 @@ import type { MessageRow, ReactionGroupRow } from './rows.ts';
 export const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
   'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at', 'status_reason',
+  'pinned_at', 'pinned_by',
 ].map((c) => `m.${c}`).join(', ');
 
 // ---------------------------------------------------------------------------------------------
@@ -270,13 +271,14 @@ export async function updateMessageContent(tx: Queryable, messageId: string, con
 
 /**
  * Deletes a message for everyone, leaving a tombstone stamped with the seq `seq`: its content,
- * edit history, reactions, search terms and attachment list are erased, not hidden.
+ * edit history, reactions, search terms and attachment list are erased, not hidden; a pin goes too.
  */
 export async function eraseMessage(tx: Queryable, messageId: string, seq: number): Promise<void> {
   await tx.query('DELETE FROM message_versions WHERE message_id = $1', [messageId]);
   await tx.query('DELETE FROM message_reactions WHERE message_id = $1', [messageId]);
   await tx.query(
-    `UPDATE messages SET content_enc = '', search_terms = '{}', attachments = '[]'::jsonb, deleted_at = now(), updated_seq = $2 WHERE id = $1`,
+    `UPDATE messages SET content_enc = '', search_terms = '{}', attachments = '[]'::jsonb, deleted_at = now(), updated_seq = $2,
+            pinned_at = NULL, pinned_by = NULL WHERE id = $1`,
     [messageId, seq],
   );
 }

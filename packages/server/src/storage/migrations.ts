@@ -357,6 +357,28 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX messages_search_v1_idx ON messages (id) WHERE search_version = 1;
     `,
   },
+  {
+    version: 9,
+    name: 'channels (public groups, topics) and pinned messages',
+    sql: /* sql */ `
+      -- A group is a public channel (anyone may find and join it) or private (members are added).
+      -- Direct and assistant conversations are always private. Topics, like titles, are shown to
+      -- people outside the conversation (the channel directory), so they are not encrypted.
+      ALTER TABLE conversations ADD COLUMN visibility text NOT NULL DEFAULT 'private'
+        CONSTRAINT conversations_visibility_check CHECK (visibility IN ('public', 'private'));
+      ALTER TABLE conversations ADD CONSTRAINT conversations_public_is_group CHECK (visibility = 'private' OR type = 'group');
+      ALTER TABLE conversations ADD COLUMN topic text;
+      -- The directory lists public channels by title (storage/channels.ts): a small partial index.
+      CREATE INDEX conversations_public_idx ON conversations (lower(title), id) WHERE visibility = 'public';
+
+      -- A pin is a change of the message (it takes the conversation's next seq, like an edit), so
+      -- it lives on the message row and sync carries it. No foreign key on pinned_by: a pin stays
+      -- when its user goes.
+      ALTER TABLE messages ADD COLUMN pinned_at timestamptz;
+      ALTER TABLE messages ADD COLUMN pinned_by text;
+      CREATE INDEX messages_pinned_idx ON messages (conversation_id, pinned_at DESC) WHERE pinned_at IS NOT NULL;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

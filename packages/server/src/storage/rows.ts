@@ -21,6 +21,9 @@ export interface MessageRow {
   edited_at: Date | null;
   deleted_at: Date | null;
   status_reason: string | null;
+  /** Pins: absent from rows read before migration 9's columns were selected (older column lists). */
+  pinned_at?: Date | null;
+  pinned_by?: string | null;
 }
 
 
@@ -129,6 +132,8 @@ export interface ConversationRow {
   last_activity_at: Date;
   last_seq: number;
   generating: boolean;
+  visibility: 'public' | 'private';
+  topic: string | null;
 }
 
 /** conversation_members joined with the member's user: one entry of a conversation's member list. */
@@ -174,4 +179,17 @@ export interface ProjectRow {
   name: string;
   created_at: Date;
   updated_at: Date;
+}
+
+/** A public channel as the directory lists it, with its member count and whether the viewer is in it. */
+export interface ChannelRow {
+  id: string;
+  title: string;
+  /** lower(title): the directory's sort key, as the database computes it (for cursors). */
+  sort_title: string;
+  topic: string | null;
+  created_at: Date;
+  last_activity_at: Date;
+  member_count: number;
+  is_member: boolean;
 }

@@ -1,5 +1,6 @@
 import { useConfabClient, useConversations } from '@confab/client/react';
 import { useEffect, useState } from 'react';
+import { ChannelDirectory } from '../channels/ChannelDirectory.tsx';
 import { ConversationView } from '../chat/ConversationView.tsx';
 import { Sidebar } from '../conversations/Sidebar.tsx';
 import { SettingsView } from '../settings/SettingsView.tsx';
@@ -69,7 +70,7 @@ export function Shell() {
   );
 
   const inConversation = route.name === 'conversation';
-  const inSettings = route.name === 'settings';
+  const inSettings = route.name === 'settings' || route.name === 'channels';
   return (
     <div className={`shell ${inConversation || inSettings ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
       <a className="skip-link" href="#main">
@@ -88,6 +89,7 @@ export function Shell() {
           <ErrorBoundary kind="screen" resetKey={route}>
             {route.name === 'conversation' && <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'channels' && <ChannelDirectory onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
           </ErrorBoundary>
         </main>

@@ -14,6 +14,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { Modal } from '../ui/Modal.tsx';
 import { toast } from '../ui/toast.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
+import { ChannelSettings } from '../channels/ChannelSettings.tsx';
 
 const ROLES: Role[] = ['owner', 'admin', 'moderator', 'member'];
 const RANK: Record<Role, number> = { owner: 3, admin: 2, moderator: 1, member: 0 };
@@ -57,6 +58,8 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
           </div>
         </form>
       )}
+
+      <ChannelSettings conversation={c} />
 
       <div className="info-section">
         <label className="switch">

@@ -15,6 +15,9 @@ import { Composer, type ComposerHandle } from './Composer.tsx';
 import { ChatContext, type ChatContextValue } from './context.ts';
 import { ConversationInfo } from './ConversationInfo.tsx';
 import { MessageList, useScrollOnOwnSend, type MessageListHandle } from './MessageList.tsx';
+import { ChannelJoin } from '../channels/ChannelJoin.tsx';
+import { canPinIn } from './PinButton.tsx';
+import { PinsPanel } from './PinsPanel.tsx';
 
 export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawer: () => void }) {
   const client = useConfabClient();
@@ -26,6 +29,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
   const [replyTo, setReplyTo] = useState<ChatMessage | null>(null);
   const [editingKey, setEditingKey] = useState<string | null>(null);
   const [info, setInfo] = useState(false);
+  const [pinsOpen, setPinsOpen] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [missing, setMissing] = useState(false);
   const list = useRef<MessageListHandle>(null);
@@ -89,6 +93,23 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
     composer.current?.focus();
   }, []);
   const jumpTo = useCallback((messageId: string) => list.current?.jumpTo(messageId), []);
+  // Pins panel: page older messages in (a bounded number of pages) until the message is in the list.
+  const jumpToLoading = useCallback(
+    async (messageId: string) => {
+      const frame = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      for (let page = 0; page < 20; page++) {
+        if (client.getMessages(id).some((m) => m.id === messageId)) {
+          await frame();
+          list.current?.jumpTo(messageId);
+          return true;
+        }
+        if (!client.messagesMetaQuery(id).get().hasMore) return false;
+        await client.loadOlder(id).catch(() => undefined);
+      }
+      return false;
+    },
+    [client, id],
+  );
   const editLast = useCallback(() => {
     for (let i = messages.length - 1; i >= 0; i--) {
       const m = messages[i]!;
@@ -106,14 +127,20 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
   );
 
   if (!conversation && missing) {
+    // A public channel the caller is not in shows its join screen; anything else is not found.
     return (
-      <div className="welcome">
-        <h2>Conversation not found</h2>
-        <p>It may have been deleted, or you are no longer a member.</p>
-        <button type="button" className="btn" onClick={() => navigate('/')}>
-          Back to your conversations
-        </button>
-      </div>
+      <ChannelJoin
+        id={id}
+        fallback={
+          <div className="welcome">
+            <h2>Conversation not found</h2>
+            <p>It may have been deleted, or you are no longer a member.</p>
+            <button type="button" className="btn" onClick={() => navigate('/')}>
+              Back to your conversations
+            </button>
+          </div>
+        }
+      />
     );
   }
 
@@ -124,7 +151,15 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
   else if (conversation?.type === 'direct' && peer) {
     const p = presence[peer.userId];
     subtitle = p?.status === 'online' ? <span className="online-sub">online</span> : formatLastSeen(p?.lastSeenAt ?? peer.user.lastSeenAt);
-  } else if (conversation?.type === 'group') subtitle = `${conversation.members.length} members`;
+  } else if (conversation?.type === 'group') {
+    subtitle = (
+      <>
+        {conversation.visibility === 'public' ? 'Public channel · ' : ''}
+        {conversation.members.length} members
+        {conversation.topic && <span className="conv-topic"> · {conversation.topic}</span>}
+      </>
+    );
+  }
   else if (conversation?.type === 'assistant') subtitle = <span className="model-badge">{modelLabel(conversation.model)}</span>;
 
   const stopLatest = generating?.id && ai.stop ? () => void ai.stop!(generating.id!).catch((e: unknown) => toast(humanError(e), 'error')) : null;
@@ -183,6 +218,9 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
               >
                 <Icon name="pin" />
               </button>
+              <button type="button" className="icon-btn" aria-label="Pinned messages" title="Pinned messages" onClick={() => setPinsOpen(true)}>
+                <Icon name="bookmark" />
+              </button>
               <button type="button" className="icon-btn" aria-label="Conversation details" title="Details" onClick={() => setInfo(true)}>
                 <Icon name="info" />
               </button>
@@ -231,6 +269,9 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
         )}
       </div>
       {info && conversation && <ConversationInfo conversation={conversation} onClose={() => setInfo(false)} />}
+      {pinsOpen && conversation && (
+        <PinsPanel conversation={conversation} me={me.id} canPin={canPinIn(conversation)} jumpTo={jumpToLoading} onClose={() => setPinsOpen(false)} />
+      )}
     </ChatContext.Provider>
   );
 }

@@ -1,4 +1,6 @@
-import { memo, useMemo, useSyncExternalStore } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef, useSyncExternalStore } from 'react';
+import { linkChannels, useChannelIndex } from '../channels/channelIndex.ts';
+import { navigate } from '../state/router.ts';
 import { toast } from '../ui/toast.tsx';
 import { highlighterReady, onHighlighterReady, renderMarkdown } from '../lib/markdown.ts';
 
@@ -7,11 +9,24 @@ export const Markdown = memo(function Markdown({ text, streaming = false }: { te
   // Renders again once highlight.js has loaded (only messages with code blocks need it).
   const ready = useSyncExternalStore(onHighlighterReady, highlighterReady);
   const html = useMemo(() => renderMarkdown(text, streaming), [text, streaming, ready]);
+  // `#channel` of a known public channel becomes a link (channels/channelIndex.ts).
+  const root = useRef<HTMLDivElement>(null);
+  const channels = useChannelIndex();
+  useLayoutEffect(() => {
+    if (root.current && linkChannels(root.current, channels.index)) channels.refresh();
+  }, [html, channels]);
   return (
     <div
+      ref={root}
       className="md"
       onClick={(e) => {
         const target = e.target as HTMLElement;
+        const channel = target.closest<HTMLAnchorElement>('a[data-channel-id]');
+        if (channel && !e.ctrlKey && !e.metaKey && !e.shiftKey) {
+          e.preventDefault();
+          navigate(`/c/${encodeURIComponent(channel.dataset.channelId!)}`);
+          return;
+        }
         if (target.matches('button[data-copy]')) {
           const code = target.closest('.code-block')?.querySelector('code')?.textContent ?? '';
           navigator.clipboard.writeText(code).then(

@@ -10,6 +10,7 @@ import { toast } from '../ui/toast.tsx';
 import { Attachments } from './Attachments.tsx';
 import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
+import { PinButton, PinnedMark } from './PinButton.tsx';
 import { plainPreview } from '../lib/markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
@@ -154,6 +155,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
               {streaming && m.content && <span className="caret" aria-hidden="true" />}
               <Attachments attachments={m.attachments} kind={m.kind} />
               {m.editedAt && <span className="edited">(edited)</span>}
+              <PinnedMark m={m} />
             </>
           )}
         </div>
@@ -201,6 +203,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
               )}
             </div>
           )}
+          <PinButton m={m} />
           <button type="button" className="icon-btn" aria-label="Reply" title="Reply" onClick={() => chat.reply(m)}>
             <Icon name="reply" size={16} />
           </button>

@@ -10,6 +10,7 @@ import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { Modal } from '../ui/Modal.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
+import { ChannelFields, type ChannelChoice } from './ChannelFields.tsx';
 
 export type NewChatKind = 'direct' | 'group' | 'assistant';
 
@@ -45,9 +46,9 @@ export function useUserSearch(query: string, exclude: readonly string[] = []) {
   return { users, error };
 }
 
-export function NewChatDialog({ initial, onClose }: { initial: NewChatKind; onClose: () => void }) {
+export function NewChatDialog({ initial, onClose, publicChannel = false }: { initial: NewChatKind; onClose: () => void; publicChannel?: boolean }) {
   const [kind, setKind] = useState<NewChatKind>(initial);
-  const titles: Record<NewChatKind, string> = { direct: 'New message', group: 'New group', assistant: 'New AI chat' };
+  const titles: Record<NewChatKind, string> = { direct: 'New message', group: publicChannel ? 'New channel' : 'New group', assistant: 'New AI chat' };
   return (
     <Modal title={titles[kind]} onClose={onClose}>
       <div className="tabs" role="tablist" aria-label="Kind of conversation">
@@ -58,7 +59,7 @@ export function NewChatDialog({ initial, onClose }: { initial: NewChatKind; onCl
         ))}
       </div>
       {kind === 'direct' && <DirectForm onDone={onClose} />}
-      {kind === 'group' && <GroupForm onDone={onClose} />}
+      {kind === 'group' && <GroupForm onDone={onClose} publicChannel={publicChannel} />}
       {kind === 'assistant' && <AssistantForm onDone={onClose} />}
     </Modal>
   );
@@ -146,10 +147,11 @@ function UserResults({
   );
 }
 
-function GroupForm({ onDone }: { onDone: () => void }) {
+function GroupForm({ onDone, publicChannel }: { onDone: () => void; publicChannel: boolean }) {
   const client = useConfabClient();
   const { me } = useMe();
   const [title, setTitle] = useState('');
+  const [channel, setChannel] = useState<ChannelChoice>({ visibility: publicChannel ? 'public' : 'private', topic: '' });
   const [query, setQuery] = useState('');
   const [picked, setPicked] = useState<PublicUser[]>([]);
   const { users, error } = useUserSearch(query, [me.id]);
@@ -162,12 +164,13 @@ function GroupForm({ onDone }: { onDone: () => void }) {
       setFailure('Give the group a name.');
       return;
     }
-    await createAndOpen('group', () => client.createGroup(title.trim(), picked.map((u) => u.id)));
+    await createAndOpen('group', () => client.createGroup(title.trim(), picked.map((u) => u.id), { visibility: channel.visibility, topic: channel.topic.trim() || null }));
   };
   return (
     <form className="stack" onSubmit={create}>
       <label htmlFor={`${id}-title`}>Group name</label>
       <input id={`${id}-title`} autoFocus required maxLength={200} value={title} onChange={(e) => setTitle(e.target.value)} placeholder="e.g. Weekend trip" />
+      <ChannelFields value={channel} onChange={setChannel} />
       <label htmlFor={`${id}-q`}>Add people</label>
       {picked.length > 0 && (
         <div className="chips" aria-label="People added">
@@ -189,7 +192,7 @@ function GroupForm({ onDone }: { onDone: () => void }) {
       />
       {failure && <p className="form-error" role="alert">{failure}</p>}
       <button type="submit" className="btn btn-primary btn-block" disabled={busy !== null}>
-        {busy ? <Spinner size={16} /> : `Create group${picked.length ? ` with ${picked.length + 1} people` : ''}`}
+        {busy ? <Spinner size={16} /> : `Create ${channel.visibility === 'public' ? 'channel' : 'group'}${picked.length ? ` with ${picked.length + 1} people` : ''}`}
       </button>
     </form>
   );

@@ -19,6 +19,7 @@ import { conversationTitle, directPeer, memberName, messagePreview } from './hel
 import { NewChatDialog, type NewChatKind } from './NewChatDialog.tsx';
 import { useProjects } from './projects.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
+import { BrowseChannelsLink } from './BrowseChannelsLink.tsx';
 
 const FOLDERS_KEY = 'confab.folders.collapsed';
 
@@ -106,6 +107,7 @@ export function Sidebar({ activeId, onOpenSwitcher, onClose }: { activeId: strin
           items={[
             { label: 'New message', icon: <Icon name="user" />, onSelect: () => setNewChat('direct') },
             { label: 'New group', icon: <Icon name="users" />, onSelect: () => setNewChat('group') },
+            { label: 'Browse channels', icon: <Icon name="search" />, onSelect: () => navigate('/channels') },
             { label: 'New AI chat', icon: <Icon name="sparkles" />, onSelect: () => setNewChat('assistant') },
             {
               label: 'New folder',
@@ -132,6 +134,7 @@ export function Sidebar({ activeId, onOpenSwitcher, onClose }: { activeId: strin
           <kbd>{/Mac|iPhone|iPad/.test(navigator.platform) ? '⌘K' : 'Ctrl K'}</kbd>
         </button>
       </div>
+      <BrowseChannelsLink />
       <nav className="conv-list" aria-label="Conversation list">
         {!loaded && conversations.length === 0 && <ListSkeleton />}
         {loaded && conversations.length === 0 && !q && connection !== 'online' && (
