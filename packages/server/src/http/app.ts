@@ -13,6 +13,7 @@ import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { threadRoutes } from './routes/threads.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { pushRoutes } from './routes/push.ts';
@@ -90,6 +91,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   conversationRoutes(app, ctx);
   projectRoutes(app, ctx);
   messageRoutes(app, ctx);
+  threadRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

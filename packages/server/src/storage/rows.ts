@@ -21,6 +21,12 @@ export interface MessageRow {
   edited_at: Date | null;
   deleted_at: Date | null;
   status_reason: string | null;
+  /** Threads (migration 10): the root this message replies to in its thread, and the root's summary. */
+  thread_root_id: string | null;
+  also_to_channel: boolean;
+  thread_reply_count: number;
+  thread_last_reply_at: Date | null;
+  thread_participant_ids: string[];
 }
 
 
@@ -174,4 +180,13 @@ export interface ProjectRow {
   name: string;
   created_at: Date;
   updated_at: Date;
+}
+
+/** thread_follows: one user's place in one thread (following or not, and read up to which reply's seq). */
+export interface ThreadFollowRow {
+  root_id: string;
+  user_id: string;
+  conversation_id: string;
+  following: boolean;
+  last_read_seq: number;
 }
