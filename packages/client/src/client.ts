@@ -12,6 +12,7 @@ import {
   type RegisterBody,
   type ServerEventName,
   type ServerEventPayload,
+  type ThreadFollow,
   type TokenPair,
 } from '@confab/protocol';
 import { io } from 'socket.io-client';
@@ -27,6 +28,7 @@ import { indexedDbStorage } from './storage/indexeddb.ts';
 import { memoryStorage } from './storage/memory.ts';
 import { Store } from './store.ts';
 import { SyncEngine } from './sync.ts';
+import { Threads, type FollowedThreadsView, type ThreadView } from './threads.ts';
 import {
   systemClock,
   type ChatMessage,
@@ -86,6 +88,20 @@ export interface MessagesWatch extends Unsubscribe {
   readonly hasMore: boolean;
 }
 
+export interface ThreadWatch extends Unsubscribe {
+  /** Fetches older replies of the thread. */
+  loadOlder(): Promise<void>;
+  /** True when older replies may exist. */
+  readonly hasMore: boolean;
+}
+
+export interface ThreadsWatch extends Unsubscribe {
+  /** The next page of followed threads. */
+  loadMore(): Promise<void>;
+  /** Fetches the list again now. */
+  refresh(): Promise<void>;
+}
+
 export interface MessagesMeta {
   hasMore: boolean;
   loadingOlder: boolean;
@@ -123,6 +139,7 @@ function newClientId(): string {
 const MESSAGE_KEYS = [
   'id', 'conversationId', 'seq', 'authorId', 'clientId', 'kind', 'content', 'replyToId', 'attachments', 'reactions',
   'createdAt', 'editedAt', 'deletedAt', 'status', 'model', 'updatedSeq', 'statusReason', 'streamIndex', 'sendState', 'error',
+  'threadRootId', 'alsoToChannel', 'thread',
 ] as const;
 
 /**
@@ -150,6 +167,7 @@ export class ConfabClient {
   private signedInAs: string | null = null;
 
   private readonly sync: SyncEngine;
+  private readonly threads: Threads;
 
   private interest = new Map<string, number>();
   private typingSent = new Map<string, { isTyping: boolean; at: number }>();
@@ -192,6 +210,7 @@ export class ConfabClient {
     this.crossTabEnabled = options.crossTab ?? (isBrowser() && typeof BroadcastChannel !== 'undefined');
     this.store = new Store(this.clock);
     this.store.onNewMessage = (m) => this.queueNewMessage(m);
+    this.store.onApplied = (m) => this.threads.apply(m);
 
     const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     const bareRest = new Rest({
@@ -221,6 +240,16 @@ export class ConfabClient {
       online: () => this.conn.network,
     });
     this.api = new RestApi(this.rest);
+    this.threads = new Threads({
+      store: this.store,
+      notifier: this.store.notifier,
+      clock: this.clock,
+      pageSize: this.pageSize,
+      listThread: (conversationId, threadRootId, before, limit) =>
+        this.api.listMessages(conversationId, before === undefined ? { limit, threadRootId } : { limit, before, threadRootId }),
+      listFollowed: (cursor, limit) => this.api.listThreads(cursor === undefined ? { limit } : { limit, cursor }),
+      onError: (error) => this.emit('error', error),
+    });
     this.conn = new Connection({
       url: this.url,
       clock: this.clock,
@@ -386,6 +415,7 @@ export class ConfabClient {
     this.tabs = null;
     this.outbox.clear();
     this.store.clear();
+    this.threads.clear();
     this.sync.reset();
     this.typingSent.clear();
   }
@@ -526,6 +556,64 @@ export class ConfabClient {
         return store.hasOlder(conversationId);
       },
     };
+  }
+
+  /**
+   * One thread: its root (with the `thread` summary) and its replies, oldest first, the caller's
+   * unsent replies last. The latest page is fetched at once; `loadOlder` pages further back.
+   * Replies sent with `send(conversationId, { content, threadRootId })` show here.
+   */
+  watchThread(conversationId: string, rootId: string, cb: (thread: ThreadView) => void): ThreadWatch {
+    const sub = this.watch(this.threadQuery(conversationId, rootId), cb);
+    const query = this.threadQuery(conversationId, rootId);
+    return {
+      unsubscribe: () => sub.unsubscribe(),
+      loadOlder: () => this.threads.loadOlder(conversationId, rootId),
+      get hasMore() {
+        return query.get().hasMore;
+      },
+    };
+  }
+
+  /** The caller's followed threads with their unread replies (`GET /api/threads`), fetched again shortly after a thread changes. */
+  watchThreads(cb: (view: FollowedThreadsView) => void): ThreadsWatch {
+    const sub = this.watch(this.followedThreadsQuery(), cb);
+    return {
+      unsubscribe: () => sub.unsubscribe(),
+      loadMore: () => this.threads.loadMoreFollowed(),
+      refresh: () => this.threads.refresh(),
+    };
+  }
+
+  threadQuery(conversationId: string, rootId: string): LiveQuery<ThreadView> {
+    return this.threads.query(conversationId, rootId);
+  }
+
+  followedThreadsQuery(): LiveQuery<FollowedThreadsView> {
+    return this.threads.followedThreadsQuery();
+  }
+
+  /** Fetches the followed threads again now (what `watchThreads` shows). */
+  refreshThreads(): Promise<void> {
+    return this.threads.refresh();
+  }
+
+  /** The next page of followed threads. */
+  loadMoreThreads(): Promise<void> {
+    return this.threads.loadMoreFollowed();
+  }
+
+  /** Pages in older replies of a thread (the React hook's `loadOlder`). */
+  loadOlderReplies(conversationId: string, rootId: string): Promise<void> {
+    return this.threads.loadOlder(conversationId, rootId);
+  }
+
+  /** Follows (or, with `false`, stops following) the thread of a message. */
+  async follow(messageId: string, following = true): Promise<ThreadFollow> {
+    this.assertOpen();
+    const result = await this.api.followThread(messageId, following);
+    void this.threads.refresh();
+    return result;
   }
 
   /** User ids typing in a conversation (the caller excluded). */
@@ -676,6 +764,8 @@ export class ConfabClient {
     if (entry.kind !== undefined) payload.kind = entry.kind;
     if (entry.replyToId !== undefined) payload.replyToId = entry.replyToId;
     if (entry.attachmentIds !== undefined) payload.attachmentIds = entry.attachmentIds;
+    if (entry.threadRootId) payload.threadRootId = entry.threadRootId;
+    if (entry.alsoToChannel) payload.alsoToChannel = true;
     return this.conn.request('chat:message_send', payload);
   }
 
@@ -770,10 +860,14 @@ export class ConfabClient {
   /** Moves the caller's read watermark up to this message (optimistic; rolled back when refused). */
   async markRead(messageId: string): Promise<{ seq: number }> {
     this.assertOpen();
-    const m = this.store.getMessage(messageId);
-    const rollback = m ? this.store.setOwnRead(m.conversationId, m.seq) : () => {};
+    const m = this.store.getMessage(messageId) ?? this.threads.getReply(messageId);
+    // A thread reply moves the caller's place in its thread (the followed threads' unread counts), not in the main line.
+    const inThread = m?.threadRootId ? !m.alsoToChannel : false;
+    const rollback = m && !inThread ? this.store.setOwnRead(m.conversationId, m.seq) : () => {};
     try {
-      return await this.call('chat:message_read', { messageId }, () => this.api.markMessage(messageId, 'read'));
+      const result = await this.call('chat:message_read', { messageId }, () => this.api.markMessage(messageId, 'read'));
+      if (m?.threadRootId) this.threads.scheduleRefresh();
+      return result;
     } catch (error) {
       rollback();
       throw error;
@@ -900,6 +994,7 @@ export class ConfabClient {
     this.tabs?.close();
     this.tabs = null;
     this.store.dispose();
+    this.threads.dispose();
     this.sync.close();
     this.removeWindowListeners?.();
     this.signal();
