@@ -334,7 +334,7 @@ describe('the web app in a real browser', () => {
     await bob.page.goto(`/c/${encodeURIComponent(direct)}`);
     const original = bob.page.locator('.msg', { hasText: 'Written in a tunnel' });
     await original.hover();
-    await original.getByRole('button', { name: 'Reply' }).click();
+    await original.getByRole('button', { name: 'Reply', exact: true }).click();
     await bob.page.locator('.reply-bar', { hasText: 'Written in a tunnel' }).waitFor();
     await send(bob.page, 'Which tunnel?');
     const reply = alice.page.locator('.msg', { hasText: 'Which tunnel?' });

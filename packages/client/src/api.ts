@@ -34,6 +34,9 @@ import {
   type SearchResult,
   type SendMessageBody,
   type Settings,
+  type ThreadFollow,
+  type ThreadList,
+  type ThreadListQueryInput,
   type TokenPair,
   type UpdateConversationBody,
   type UpdateMeBody,
@@ -95,6 +98,8 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/conversations/:id/pins', sdk: 'api.listPins' },
   { method: 'POST', path: '/api/messages/:id/pin', sdk: 'api.pinMessage' },
   { method: 'DELETE', path: '/api/messages/:id/pin', sdk: 'api.unpinMessage' },
+  { method: 'PUT', path: '/api/messages/:id/follow', sdk: 'api.followThread' },
+  { method: 'GET', path: '/api/threads', sdk: 'api.listThreads' },
   { method: 'POST', path: '/api/attachments', sdk: 'api.createAttachment' },
   { method: 'PUT', path: '/api/attachments/:id/upload', sdk: 'api.uploadAttachment' },
   { method: 'GET', path: '/api/attachments/:id', sdk: 'api.downloadAttachment' },
@@ -265,6 +270,14 @@ export class RestApi {
   /** Takes the caller's reaction back. */
   removeReaction(messageId: string, emoji: string): Promise<Message> {
     return this.rest.request('DELETE', `/api/messages/${seg(messageId)}/reactions/${seg(emoji)}`);
+  }
+  /** Follows (or stops following) the thread of a message (threads). */
+  followThread(messageId: string, following: boolean): Promise<ThreadFollow> {
+    return this.rest.request('PUT', `/api/messages/${seg(messageId)}/follow`, { following });
+  }
+  /** The caller's followed threads, the latest reply first, with their unread replies. */
+  listThreads(q: ThreadListQueryInput = {}): Promise<ThreadList> {
+    return this.rest.request('GET', `/api/threads${query(q)}`);
   }
   /** Messages and conversations matching `query`, in the caller's conversations (or one of them). */
   search(q: SearchQueryInput): Promise<SearchResult> {

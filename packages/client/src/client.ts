@@ -12,6 +12,7 @@ import {
   type RegisterBody,
   type ServerEventName,
   type ServerEventPayload,
+  type ThreadFollow,
   type TokenPair,
   type Visibility,
 } from '@confab/protocol';
@@ -29,6 +30,7 @@ import { indexedDbStorage } from './storage/indexeddb.ts';
 import { memoryStorage } from './storage/memory.ts';
 import { Store } from './store.ts';
 import { SyncEngine } from './sync.ts';
+import { Threads, type FollowedThreadsView, type ThreadView } from './threads.ts';
 import {
   systemClock,
   type ChatMessage,
@@ -88,6 +90,20 @@ export interface MessagesWatch extends Unsubscribe {
   readonly hasMore: boolean;
 }
 
+export interface ThreadWatch extends Unsubscribe {
+  /** Fetches older replies of the thread. */
+  loadOlder(): Promise<void>;
+  /** True when older replies may exist. */
+  readonly hasMore: boolean;
+}
+
+export interface ThreadsWatch extends Unsubscribe {
+  /** The next page of followed threads. */
+  loadMore(): Promise<void>;
+  /** Fetches the list again now. */
+  refresh(): Promise<void>;
+}
+
 export interface MessagesMeta {
   hasMore: boolean;
   loadingOlder: boolean;
@@ -126,6 +142,7 @@ const MESSAGE_KEYS = [
   'id', 'conversationId', 'seq', 'authorId', 'clientId', 'kind', 'content', 'replyToId', 'attachments', 'reactions',
   'createdAt', 'editedAt', 'deletedAt', 'status', 'model', 'updatedSeq', 'statusReason', 'streamIndex', 'sendState', 'error',
   'pinnedAt', 'pinnedBy',
+  'threadRootId', 'alsoToChannel', 'thread',
 ] as const;
 
 /**
@@ -153,6 +170,7 @@ export class ConfabClient {
   private signedInAs: string | null = null;
 
   private readonly sync: SyncEngine;
+  private readonly threads: Threads;
 
   private interest = new Map<string, number>();
   private typingSent = new Map<string, { isTyping: boolean; at: number }>();
@@ -227,7 +245,20 @@ export class ConfabClient {
     });
     this.api = new RestApi(this.rest);
     this.pins = new PinsTracker(this.store.notifier, (id) => this.api.listPins(id));
-    this.store.onApplied = (m) => this.pins.observe(m);
+    this.threads = new Threads({
+      store: this.store,
+      notifier: this.store.notifier,
+      clock: this.clock,
+      pageSize: this.pageSize,
+      listThread: (conversationId, threadRootId, before, limit) =>
+        this.api.listMessages(conversationId, before === undefined ? { limit, threadRootId } : { limit, before, threadRootId }),
+      listFollowed: (cursor, limit) => this.api.listThreads(cursor === undefined ? { limit } : { limit, cursor }),
+      onError: (error) => this.emit('error', error),
+    });
+    this.store.onApplied = (m) => {
+      this.threads.apply(m);
+      this.pins.observe(m);
+    };
     this.conn = new Connection({
       url: this.url,
       clock: this.clock,
@@ -394,6 +425,7 @@ export class ConfabClient {
     this.outbox.clear();
     this.store.clear();
     this.pins.forget();
+    this.threads.clear();
     this.sync.reset();
     this.typingSent.clear();
   }
@@ -534,6 +566,64 @@ export class ConfabClient {
         return store.hasOlder(conversationId);
       },
     };
+  }
+
+  /**
+   * One thread: its root (with the `thread` summary) and its replies, oldest first, the caller's
+   * unsent replies last. The latest page is fetched at once; `loadOlder` pages further back.
+   * Replies sent with `send(conversationId, { content, threadRootId })` show here.
+   */
+  watchThread(conversationId: string, rootId: string, cb: (thread: ThreadView) => void): ThreadWatch {
+    const sub = this.watch(this.threadQuery(conversationId, rootId), cb);
+    const query = this.threadQuery(conversationId, rootId);
+    return {
+      unsubscribe: () => sub.unsubscribe(),
+      loadOlder: () => this.threads.loadOlder(conversationId, rootId),
+      get hasMore() {
+        return query.get().hasMore;
+      },
+    };
+  }
+
+  /** The caller's followed threads with their unread replies (`GET /api/threads`), fetched again shortly after a thread changes. */
+  watchThreads(cb: (view: FollowedThreadsView) => void): ThreadsWatch {
+    const sub = this.watch(this.followedThreadsQuery(), cb);
+    return {
+      unsubscribe: () => sub.unsubscribe(),
+      loadMore: () => this.threads.loadMoreFollowed(),
+      refresh: () => this.threads.refresh(),
+    };
+  }
+
+  threadQuery(conversationId: string, rootId: string): LiveQuery<ThreadView> {
+    return this.threads.query(conversationId, rootId);
+  }
+
+  followedThreadsQuery(): LiveQuery<FollowedThreadsView> {
+    return this.threads.followedThreadsQuery();
+  }
+
+  /** Fetches the followed threads again now (what `watchThreads` shows). */
+  refreshThreads(): Promise<void> {
+    return this.threads.refresh();
+  }
+
+  /** The next page of followed threads. */
+  loadMoreThreads(): Promise<void> {
+    return this.threads.loadMoreFollowed();
+  }
+
+  /** Pages in older replies of a thread (the React hook's `loadOlder`). */
+  loadOlderReplies(conversationId: string, rootId: string): Promise<void> {
+    return this.threads.loadOlder(conversationId, rootId);
+  }
+
+  /** Follows (or, with `false`, stops following) the thread of a message. */
+  async follow(messageId: string, following = true): Promise<ThreadFollow> {
+    this.assertOpen();
+    const result = await this.api.followThread(messageId, following);
+    void this.threads.refresh();
+    return result;
   }
 
   /** User ids typing in a conversation (the caller excluded). */
@@ -693,6 +783,8 @@ export class ConfabClient {
     if (entry.kind !== undefined) payload.kind = entry.kind;
     if (entry.replyToId !== undefined) payload.replyToId = entry.replyToId;
     if (entry.attachmentIds !== undefined) payload.attachmentIds = entry.attachmentIds;
+    if (entry.threadRootId) payload.threadRootId = entry.threadRootId;
+    if (entry.alsoToChannel) payload.alsoToChannel = true;
     return this.conn.request('chat:message_send', payload);
   }
 
@@ -787,10 +879,14 @@ export class ConfabClient {
   /** Moves the caller's read watermark up to this message (optimistic; rolled back when refused). */
   async markRead(messageId: string): Promise<{ seq: number }> {
     this.assertOpen();
-    const m = this.store.getMessage(messageId);
-    const rollback = m ? this.store.setOwnRead(m.conversationId, m.seq) : () => {};
+    const m = this.store.getMessage(messageId) ?? this.threads.getReply(messageId);
+    // A thread reply moves the caller's place in its thread (the followed threads' unread counts), not in the main line.
+    const inThread = m?.threadRootId ? !m.alsoToChannel : false;
+    const rollback = m && !inThread ? this.store.setOwnRead(m.conversationId, m.seq) : () => {};
     try {
-      return await this.call('chat:message_read', { messageId }, () => this.api.markMessage(messageId, 'read'));
+      const result = await this.call('chat:message_read', { messageId }, () => this.api.markMessage(messageId, 'read'));
+      if (m?.threadRootId) this.threads.scheduleRefresh();
+      return result;
     } catch (error) {
       rollback();
       throw error;
@@ -933,6 +1029,7 @@ export class ConfabClient {
     this.tabs?.close();
     this.tabs = null;
     this.store.dispose();
+    this.threads.dispose();
     this.sync.close();
     this.removeWindowListeners?.();
     this.signal();

@@ -1,5 +1,7 @@
 /** @confab/client: Confab's typed client SDK. See docs/sdk.md. */
-export { createClient, ConfabClient, type ClientOptions, type ClientEvents, type MessagesWatch, type MessagesMeta } from './client.ts';
+export { createClient, ConfabClient, type ClientOptions, type ClientEvents, type MessagesWatch, type MessagesMeta, type ThreadWatch, type ThreadsWatch } from './client.ts';
+export type { ThreadView, FollowedThreadsView } from './threads.ts';
+export { onMainLine } from './store.ts';
 export { memoryStorage } from './storage/memory.ts';
 export { fileStorage } from './storage/file.ts';
 export { indexedDbStorage } from './storage/indexeddb.ts';
@@ -26,4 +28,4 @@ export type {
 } from './types.ts';
 // The contract's error class and wire types, so apps need one import.
 export { ConfabError } from '@confab/protocol';
-export type { Channel, ChannelList, Conversation, ErrorCode, ErrorPayload, Me, Member, Message, PublicUser, Visibility } from '@confab/protocol';
+export type { Channel, ChannelList, Conversation, ErrorCode, ErrorPayload, Me, Member, Message, PublicUser, ThreadFollow, ThreadListItem, ThreadSummary, Visibility } from '@confab/protocol';

@@ -12,6 +12,8 @@ export interface OutboxEntry {
   kind?: SendInput['kind'];
   replyToId?: string | null;
   attachmentIds?: string[];
+  threadRootId?: string | null;
+  alsoToChannel?: boolean;
   createdAt: string;
   state: 'pending' | 'failed';
   error?: ErrorPayload;
@@ -111,6 +113,8 @@ export class Outbox {
     if (input.kind !== undefined) entry.kind = input.kind;
     if (input.replyToId !== undefined) entry.replyToId = input.replyToId;
     if (input.attachmentIds !== undefined) entry.attachmentIds = input.attachmentIds;
+    if (input.threadRootId) entry.threadRootId = input.threadRootId;
+    if (input.threadRootId && input.alsoToChannel) entry.alsoToChannel = true;
     this.upsert(entry);
     this.persist(entry);
     this.opts.onChange?.({ entry });
@@ -156,6 +160,7 @@ export class Outbox {
       deletedAt: null,
       status: 'complete',
       model: null,
+      ...(entry.threadRootId ? { threadRootId: entry.threadRootId, alsoToChannel: entry.alsoToChannel === true } : {}),
       sendState: entry.state,
       ...(entry.error ? { error: entry.error } : {}),
     };

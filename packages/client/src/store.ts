@@ -88,6 +88,14 @@ function lowerBound(list: readonly StoredMessage[], seq: number): number {
   return lo;
 }
 
+/**
+ * On the conversation's main line: not a reply in a thread, or one also sent to the channel.
+ * watchMessages lists these; thread replies are listed by watchThread (threads.ts).
+ */
+export function onMainLine(m: Pick<Message, 'threadRootId' | 'alsoToChannel'>): boolean {
+  return !m.threadRootId || m.alsoToChannel === true;
+}
+
 function compareConversations(a: Conversation, b: Conversation): number {
   if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
   if (a.lastActivityAt !== b.lastActivityAt) return a.lastActivityAt < b.lastActivityAt ? 1 : -1;
@@ -114,8 +122,11 @@ export class Store {
   private overlayTokens = 0;
   /** Message ids seen for the first time are reported here (bots listen through `client.on('message')`). */
   onNewMessage: ((m: Message) => void) | null = null;
-  /** Every stored message applied (live, sync, page, ack) is reported here, before the window decides to keep it (pins). */
-  onApplied: ((m: Message) => void) | null = null;
+  /**
+   * Every stored message applied (live, sync, page, ack), before de-duplication and before the
+   * window decides to keep it: the threads' copies (threads.ts) and the pinned messages (pins).
+   */
+  onApplied: ((m: StoredMessage) => void) | null = null;
 
   constructor(private readonly clock: Clock) {}
 
@@ -333,7 +344,8 @@ export class Store {
     const c = st.conversation;
     if (!c) return;
     let next: Conversation | null = null;
-    const ahead = m.seq > (c.lastMessage?.seq ?? 0);
+    // A thread reply that is not on the main line neither is the last message nor counts as unread.
+    const ahead = m.seq > (c.lastMessage?.seq ?? 0) && onMainLine(m);
     if (inserted && ahead) {
       // The server's unreadCount counts up to its lastSeq; only later messages add to it.
       const unread = m.seq > c.lastSeq && m.authorId !== this.me && m.kind !== 'system' && m.seq > c.lastReadSeq;
@@ -372,6 +384,11 @@ export class Store {
     return (id && st?.byId.get(id)) || null;
   }
 
+  /** The outbox's messages of this conversation (thread replies included). */
+  unsentOf(conversationId: string): readonly UnsentMessage[] {
+    return this.state(conversationId)?.unsent ?? EMPTY;
+  }
+
   messageCount(conversationId: string): number {
     return this.state(conversationId)?.list.length ?? 0;
   }
@@ -391,6 +408,7 @@ export class Store {
     const token = ++this.overlayTokens;
     this.overlays.set(messageId, [...(this.overlays.get(messageId) ?? []), { token, apply }]);
     this.touchMessageById(messageId);
+    this.notifier.touch('overlays');
     return token;
   }
 
@@ -402,6 +420,7 @@ export class Store {
     if (rest.length) this.overlays.set(messageId, rest);
     else this.overlays.delete(messageId);
     this.touchMessageById(messageId);
+    this.notifier.touch('overlays');
   }
 
   private touchMessageById(messageId: string): void {
@@ -499,7 +518,7 @@ export class Store {
     let n = 0;
     for (let i = st.list.length - 1; i >= 0 && st.list[i]!.seq > seq; i--) {
       const m = st.list[i]!;
-      if (m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt) n++;
+      if (m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt && onMainLine(m)) n++;
     }
     return n;
   }
@@ -613,9 +632,10 @@ export class Store {
     const st = this.state(conversationId);
     if (!st) return EMPTY as unknown as ChatMessage[];
     if (!st.view) {
-      const out: ChatMessage[] = new Array<ChatMessage>(st.list.length);
-      for (let i = 0; i < st.list.length; i++) out[i] = this.view(st.list[i]!);
-      for (const u of st.unsent) out.push(u);
+      // The main line: thread replies are watchThread's (threads.ts), unless also sent to the channel.
+      const out: ChatMessage[] = [];
+      for (const m of st.list) if (onMainLine(m)) out.push(this.view(m));
+      for (const u of st.unsent) if (onMainLine(u)) out.push(u);
       st.view = out;
     }
     return st.view;

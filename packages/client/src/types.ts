@@ -36,6 +36,10 @@ export interface SendInput {
   kind?: 'text' | 'image' | 'file' | 'voice';
   replyToId?: string | null;
   attachmentIds?: string[];
+  /** A reply in this message's thread: listed by watchThread, not by watchMessages (unless alsoToChannel). */
+  threadRootId?: string | null;
+  /** With threadRootId: show the reply on the main line too. */
+  alsoToChannel?: boolean;
 }
 
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'reconnecting';

@@ -109,6 +109,16 @@ export const Attachment = z.object({
 });
 export type Attachment = z.infer<typeof Attachment>;
 
+/** A thread's summary on its root message (threads, issue #18; docs/threads.md). */
+export const ThreadSummary = z.object({
+  /** Replies in the thread, deleted ones not counted. */
+  replyCount: z.number().int(),
+  lastReplyAt: IsoTime.nullable(),
+  /** Authors of replies, in the order of their first reply. */
+  participantIds: z.array(Id),
+});
+export type ThreadSummary = z.infer<typeof ThreadSummary>;
+
 export const Message = z.object({
   id: Id,
   conversationId: Id,
@@ -139,6 +149,12 @@ export const Message = z.object({
   /** Pins (addition): when the message was pinned in its conversation and by whom; null when it is not. */
   pinnedAt: IsoTime.nullable().optional(),
   pinnedBy: Id.nullable().optional(),
+  /** A reply in the thread of this message (threads); null or absent on the main line. */
+  threadRootId: Id.nullable().optional(),
+  /** A thread reply that was also sent to the main line. */
+  alsoToChannel: z.boolean().optional(),
+  /** On a thread's root, once it has had a reply. */
+  thread: ThreadSummary.optional(),
 });
 export type Message = z.infer<typeof Message>;
 

@@ -111,6 +111,8 @@ export const NotificationEvent = z.object({
   messageId: Id,
   title: z.string(),
   body: z.string(),
+  /** For a reply in a thread: the thread's root (threads). */
+  threadRootId: Id.optional(),
 });
 
 export type ReceiptEvent = z.infer<typeof ReceiptEvent>;

@@ -130,9 +130,16 @@ export const MessageListQuery = z
     limit: QueryInt(1, LIMITS.maxPageSize).default(LIMITS.pageSize),
     before: QueryInt(0, 2 ** 31 - 1).optional(),
     after: QueryInt(0, 2 ** 31 - 1).optional(),
+    /** One thread's replies instead of the main line (threads). */
+    threadRootId: Id.optional(),
   })
   .refine((q) => q.before === undefined || q.after === undefined, 'pass before or after, not both');
-export const MessageList = z.object({ messages: z.array(Message), hasMore: z.boolean() });
+export const MessageList = z.object({
+  messages: z.array(Message),
+  hasMore: z.boolean(),
+  /** With `threadRootId`: the thread's root, as it is now. */
+  root: Message.optional(),
+});
 export type MessageList = z.infer<typeof MessageList>;
 
 /** Content is checked for its byte size separately: over the limit is a 413, not a 400. */
@@ -143,6 +150,10 @@ export const SendMessageBody = z.strictObject({
   kind: MessageKind.exclude(['system']).optional(),
   replyToId: Id.nullable().optional(),
   attachmentIds: z.array(Id).max(10).optional(),
+  /** A reply in this message's thread (threads). */
+  threadRootId: Id.nullable().optional(),
+  /** With `threadRootId`: also show the reply on the main line. */
+  alsoToChannel: z.boolean().optional(),
 });
 export type SendMessageBody = z.infer<typeof SendMessageBody>;
 export const EditMessageBody = z.strictObject({ content: z.string() });
@@ -154,6 +165,33 @@ export const ReactionBody = z.strictObject({ emoji: z.string().min(1).max(32) })
 export const MessageIdParams = z.strictObject({ id: Id });
 export const ReactionParams = z.strictObject({ id: Id, emoji: z.string().min(1).max(32) });
 export const ConversationMessagesParams = z.strictObject({ conversationId: Id });
+
+// ---- threads ----
+export const FollowThreadBody = z.strictObject({ following: z.boolean() });
+export type FollowThreadBody = z.infer<typeof FollowThreadBody>;
+/** The caller's place in a thread after following or unfollowing it. */
+export const ThreadFollow = z.object({ rootId: Id, conversationId: Id, following: z.boolean(), lastReadSeq: z.number().int() });
+export type ThreadFollow = z.infer<typeof ThreadFollow>;
+export const ThreadListQuery = z.strictObject({
+  limit: QueryInt(1, LIMITS.maxPageSize).default(LIMITS.pageSize),
+  cursor: z.string().max(500).optional(),
+});
+export type ThreadListQuery = z.infer<typeof ThreadListQuery>;
+export type ThreadListQueryInput = Partial<ThreadListQuery>;
+/** A followed thread: its root (with `thread`), and the replies of others after the caller's read watermark. */
+export const ThreadListItem = z.object({
+  conversationId: Id,
+  root: Message,
+  unreadCount: z.number().int(),
+  lastReadSeq: z.number().int(),
+});
+export type ThreadListItem = z.infer<typeof ThreadListItem>;
+export const ThreadList = z.object({
+  threads: z.array(ThreadListItem),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type ThreadList = z.infer<typeof ThreadList>;
 
 // ---- search ----
 export const SearchQuery = z.strictObject({

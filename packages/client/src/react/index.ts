@@ -8,6 +8,7 @@ import type { ConfabClient } from '../client.ts';
 import type { LiveQuery } from '../query.ts';
 import type { PinsState } from '../pins.ts';
 import type { ChatMessage, ConnectionState, OutgoingMessage, Presence, SendInput } from '../types.ts';
+import type { FollowedThreadsView, ThreadView } from '../threads.ts';
 import type { Conversation } from '@confab/protocol';
 
 const ClientContext = createContext<ConfabClient | null>(null);
@@ -51,6 +52,24 @@ export function useMessages(conversationId: string): UseMessagesResult {
     () => ({ messages, loadOlder, hasMore: meta.hasMore, loadingOlder: meta.loadingOlder }),
     [messages, loadOlder, meta],
   );
+}
+
+export interface UseThreadResult extends ThreadView {
+  loadOlder: () => Promise<void>;
+}
+
+/** One thread: its root and replies (the latest page fetched at once). */
+export function useThread(conversationId: string, rootId: string): UseThreadResult {
+  const client = useConfabClient();
+  const view = useLive(client.threadQuery(conversationId, rootId));
+  const loadOlder = useCallback(() => client.loadOlderReplies(conversationId, rootId), [client, conversationId, rootId]);
+  return useMemo(() => ({ ...view, loadOlder }), [view, loadOlder]);
+}
+
+/** The caller's followed threads with their unread replies. */
+export function useThreads(): FollowedThreadsView {
+  const client = useConfabClient();
+  return useLive(client.followedThreadsQuery());
 }
 
 /** User ids typing in the conversation (the caller excluded). */

@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth.ts';
 import { channelRoutes } from './routes/channels.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { threadRoutes } from './routes/threads.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { pushRoutes } from './routes/push.ts';
@@ -92,6 +93,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   projectRoutes(app, ctx);
   messageRoutes(app, ctx);
   channelRoutes(app, ctx);
+  threadRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

@@ -24,6 +24,7 @@ import {
   type PlainSend,
 } from '../storage/messages.ts';
 import { findMessageSeqForMember, moveWatermark } from '../storage/receipts.ts';
+import { findThreadRoot, listThreadPage, moveThreadWatermark, threadReplyRemoved } from '../storage/threads.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
@@ -65,7 +66,18 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     ...(r.status_reason ? { statusReason: r.status_reason } : {}),
     pinnedAt: iso(r.pinned_at ?? null),
     pinnedBy: r.pinned_by ?? null,
+    ...threadFields(r),
   };
+}
+
+/** Threads: a reply names its root; a root that has had a reply carries its summary. */
+function threadFields(r: MessageRow): Pick<Message, 'threadRootId' | 'alsoToChannel' | 'thread'> {
+  const fields: Pick<Message, 'threadRootId' | 'alsoToChannel' | 'thread'> = { threadRootId: r.thread_root_id };
+  if (r.thread_root_id !== null) fields.alsoToChannel = r.also_to_channel;
+  if (r.thread_last_reply_at !== null) {
+    fields.thread = { replyCount: r.thread_reply_count, lastReplyAt: iso(r.thread_last_reply_at), participantIds: r.thread_participant_ids };
+  }
+  return fields;
 }
 
 /** The conversation's next sequence number (storage/messages.ts), or NOT_FOUND. */
@@ -122,6 +134,8 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   // Checked before the statement; the statement then claims them (see insertSend in storage/messages.ts).
   const attachments = await resolveMessageAttachments(ctx, userId, body);
   const attachmentIds = attachments.map((a) => a.id);
+  if (body.threadRootId) await checkThreadRoot(ctx, userId, body.conversationId, body.threadRootId);
+  else if (body.alsoToChannel) throw new ConfabError('VALIDATION_ERROR', 'alsoToChannel is for replies in a thread (threadRootId)');
   if (body.replyToId) {
     // Messages never move between conversations (deletes leave tombstones), so this needs no lock.
     if ((await findMessageAuthor(ctx.db, body.replyToId, body.conversationId)) === undefined) {
@@ -139,6 +153,8 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
     kind: body.kind ?? 'text',
     contentEnc: ctx.keys.encrypt(body.content),
     terms: `{${searchTerms(ctx.keys.searchKey, body.conversationId, body.content).join(',')}}`,
+    threadRootId: body.threadRootId ?? null,
+    alsoToChannel: body.threadRootId ? body.alsoToChannel === true : false,
   };
   // Plain sends are group-committed with the sends that arrive alongside them (sendBatch.ts).
   const inserted =
@@ -147,6 +163,9 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
     // The plaintext is at hand: no need to decrypt what was just encrypted.
     const message = toMessage(ctx, inserted, [], body.content);
     ctx.bus.publish({ type: 'message_stored', message });
+    // The root's summary changed with the reply (it took the next seq): announced as its change.
+    // Read after the commit, so it may already show later replies too; clients keep the newest.
+    if (inserted.thread_root_id) await publishRoot(ctx, inserted.thread_root_id);
     return { message, created: true };
   }
   // Nothing inserted: either this clientId was sent before, or the caller is not a member.
@@ -168,24 +187,46 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   return { message, created: false };
 }
 
+/**
+ * A thread reply's root must be a message of the same conversation that is not itself a reply.
+ * A non-member gets NOT_FOUND whatever the root, as for any send to a conversation they are not in.
+ */
+async function checkThreadRoot(ctx: Context, userId: string, conversationId: string, rootId: string): Promise<void> {
+  // Messages never move between conversations and a message never becomes a reply: no lock needed.
+  const root = await findThreadRoot(ctx.db, rootId, conversationId);
+  if (root && root.thread_root_id === null) return;
+  await requireMember(ctx.db, conversationId, userId);
+  if (!root) throw new ConfabError('NOT_FOUND', 'the thread’s root is not in this conversation');
+  throw new ConfabError('VALIDATION_ERROR', 'a reply in a thread cannot start a thread of its own');
+}
+
+/** Announces a thread root's current state (its summary changed). */
+async function publishRoot(ctx: Context, rootId: string): Promise<void> {
+  const root = await findMessage(ctx.db, rootId);
+  if (root) ctx.bus.publish({ type: 'message_changed', message: (await hydrateMessages(ctx, ctx.db, [root]))[0]! });
+}
+
 export async function listMessages(
   ctx: Context,
   userId: string,
   conversationId: string,
-  query: { limit: number; before?: number | undefined; after?: number | undefined },
+  query: { limit: number; before?: number | undefined; after?: number | undefined; threadRootId?: string | undefined },
 ): Promise<MessageList> {
   await requireMember(ctx.db, conversationId, userId);
   const forward = query.after !== undefined;
-  const rows = await listMessagePage(
-    ctx.db,
-    conversationId,
-    query.after !== undefined ? { after: query.after } : { before: query.before ?? 2 ** 31 - 1 },
-    query.limit + 1,
-  );
+  const page0 = query.after !== undefined ? { after: query.after } : { before: query.before ?? 2 ** 31 - 1 };
+  let root: MessageRow | undefined;
+  if (query.threadRootId !== undefined) {
+    root = await findMessage(ctx.db, query.threadRootId);
+    if (!root || root.conversation_id !== conversationId || root.thread_root_id !== null) throw new ConfabError('NOT_FOUND', 'no such thread');
+  }
+  const rows = root ? await listThreadPage(ctx.db, root.id, page0, query.limit + 1) : await listMessagePage(ctx.db, conversationId, page0, query.limit + 1);
   const hasMore = rows.length > query.limit;
   const page = rows.slice(0, query.limit);
   if (!forward) page.reverse();
-  return { messages: await withLiveText(ctx.streams, await hydrateMessages(ctx, ctx.db, page)), hasMore };
+  const messages = await withLiveText(ctx.streams, await hydrateMessages(ctx, ctx.db, root ? [...page, root] : page));
+  if (!root) return { messages, hasMore };
+  return { messages: messages.slice(0, -1), hasMore, root: messages.at(-1)! };
 }
 
 /** Loads a message and the caller's membership of its conversation, locking the conversation. */
@@ -245,11 +286,14 @@ export async function deleteMessage(ctx: Context, userId: string, messageId: str
     await eraseMessage(tx, messageId, seq);
     // Its files go after commit: the trigger on attachments queues their deletion in this transaction.
     await deleteMessageAttachments(tx, messageId);
+    // A thread reply: its root counts one reply less, a change of the root with the next seq.
+    if (row.thread_root_id) await threadReplyRemoved(tx, row.thread_root_id, await nextSeq(tx, row.conversation_id, false));
     return { message: await reload(ctx, tx, messageId), changed: true };
   });
   if (changed) {
     ctx.jobs.kick();
     ctx.bus.publish({ type: 'message_changed', message });
+    if (message.threadRootId) await publishRoot(ctx, message.threadRootId);
   }
   return message;
 }
@@ -262,6 +306,13 @@ export async function deleteMessage(ctx: Context, userId: string, messageId: str
 export async function markStatus(ctx: Context, userId: string, messageId: string, status: 'delivered' | 'read'): Promise<{ seq: number }> {
   const row = await findMessageSeqForMember(ctx.db, messageId, userId);
   if (!row) throw new ConfabError('NOT_FOUND', 'no such message');
+  if (row.thread_root_id && status === 'read') {
+    // Reading a thread reply moves the caller's watermark in that thread (if they follow it), and
+    // the conversation's only when the reply is on the main line too: reading a thread must not
+    // mark the main line read.
+    await moveThreadWatermark(ctx.db, row.thread_root_id, userId, row.seq);
+    if (!row.also_to_channel) return { seq: row.seq };
+  }
   if (await moveWatermark(ctx.db, row.conversation_id, userId, status, row.seq)) {
     ctx.bus.publish({ type: 'receipt_moved', receipt: { conversationId: row.conversation_id, userId, status, seq: row.seq } });
   }

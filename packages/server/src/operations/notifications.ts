@@ -12,6 +12,7 @@ import { newId } from '../ids.ts';
 import { PermanentJobError, RetryLaterError } from '../jobs/queue.ts';
 import type { SendOptions } from '../push/sender.ts';
 import { findMessageAuthor } from '../storage/messages.ts';
+import { findThreadFollowers } from '../storage/threads.ts';
 import { findNotificationPreferences, peopleOfConversation, recipientsOfConversations, upsertNotificationPreferences } from '../storage/notificationPreferences.ts';
 import {
   deleteOlderPushSubscriptions,
@@ -34,6 +35,8 @@ import { iso } from './users.ts';
  * event on their user room; the client shows it unless that conversation is on screen. A member
  * with no connected socket (or only sockets that said they are away) also gets a web push on each
  * of their devices, through the job queue: never on the request path, retried with backoff.
+ * A reply in a thread goes to the thread's followers instead (and to members it mentions; with
+ * `alsoToChannel`, to the conversation as usual), by the same settings (docs/threads.md).
  *
  * Triggering: the bus is per node and only the node that stored a message publishes it, so each
  * message is seen once. A retried send (same clientId) is announced again for live clients, marked
@@ -182,25 +185,48 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
     if (list) list.push(r);
     else members.set(r.conversation_id, [r]);
   }
+  const followers = await threadFollowers(ctx, messages);
   const deliveries: Delivery[] = [];
   for (const message of messages) {
     const body = summarize(message);
     const conversationMembers = members.get(message.conversationId) ?? [];
     // An author who has left since is no longer listed.
     const author = conversationMembers.find((r) => r.user_id === message.authorId)?.display_name ?? 'Someone';
+    // A reply in a thread is for the thread's followers (and whoever it mentions; with
+    // alsoToChannel, for the conversation as well), each as far as they read the thread.
+    const thread = message.threadRootId ? (followers.get(message.threadRootId) ?? new Map<string, number>()) : null;
     for (const r of conversationMembers) {
       // Bots, muted members and those who want nothing are not told.
       if (r.is_bot || r.muted || r.level === 'none') continue;
-      // The author, and members who have read past it (or joined after it), are not told.
-      if (r.user_id === message.authorId || r.last_read_seq >= message.seq) continue;
+      if (r.user_id === message.authorId) continue;
       const mentioned = mentions(message.content, r.handle);
+      const threadRead = thread?.get(r.user_id);
+      if (thread && threadRead === undefined && !mentioned && !message.alsoToChannel) continue;
+      // Members who have read past it (or joined after it) are not told.
+      if ((threadRead ?? r.last_read_seq) >= message.seq) continue;
       // A direct conversation is addressed to its other member: it counts as a mention.
       if (r.level === 'mentions' && !mentioned && r.type !== 'direct') continue;
       const where = r.title ?? (r.type === 'assistant' ? 'Assistant' : 'a group');
-      const title = r.type === 'direct' ? author : mentioned ? `${author} mentioned you in ${where}` : `${author} in ${where}`;
+      const title =
+        r.type === 'direct'
+          ? thread
+            ? `${author} replied in a thread`
+            : author
+          : mentioned
+            ? `${author} mentioned you in ${thread ? 'a thread in ' : ''}${where}`
+            : thread
+              ? `${author} replied in a thread in ${where}`
+              : `${author} in ${where}`;
       deliveries.push({
         userId: r.user_id,
-        event: { kind: mentioned ? 'mention' : 'message', conversationId: message.conversationId, messageId: message.id, title, body },
+        event: {
+          kind: mentioned ? 'mention' : 'message',
+          conversationId: message.conversationId,
+          messageId: message.id,
+          title,
+          body,
+          ...(message.threadRootId ? { threadRootId: message.threadRootId } : {}),
+        },
         inApp: mentioned || r.type === 'direct',
         preview: r.preview,
         urgency: mentioned || r.type === 'direct' ? 'high' : 'normal',
@@ -210,6 +236,19 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
     }
   }
   await deliver(ctx, deliveries);
+}
+
+/** The followers of the threads these messages reply in: root id → follower → their read watermark in it. */
+async function threadFollowers(ctx: Context, messages: Message[]): Promise<Map<string, Map<string, number>>> {
+  const rootIds = [...new Set(messages.flatMap((m) => (m.threadRootId ? [m.threadRootId] : [])))];
+  const byRoot = new Map<string, Map<string, number>>();
+  if (rootIds.length === 0) return byRoot;
+  for (const f of await findThreadFollowers(ctx.db, rootIds)) {
+    let users = byRoot.get(f.root_id);
+    if (!users) byRoot.set(f.root_id, (users = new Map()));
+    users.set(f.user_id, f.last_read_seq);
+  }
+  return byRoot;
 }
 
 /**

@@ -26,7 +26,7 @@ export const SEND_BATCHING: Record<Database['kind'], { maxConcurrent: number; sp
  * goes at once, alone, so batching never adds latency when there is nothing to batch.
  *
  * A batch is one call of `confab_store_sends` (storage/messages.ts, storeSends and the function's
- * body, which migration 6 created), one round trip:
+ * body, which migration 10 created; thread replies go in it too), one round trip:
  *  1. it locks every conversation of the batch, in id order (two batches cannot deadlock);
  *  2. in new statements (so under READ COMMITTED they see every send committed before the locks
  *     were granted) it inserts the sends whose author is a member, numbering them last_seq + 1,

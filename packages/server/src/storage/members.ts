@@ -63,7 +63,8 @@ export function findMemberProfiles(db: Queryable, conversationIds: string[]): Pr
 
 /**
  * Each (conversation, user) pair's own state in the conversation, with the user's unread count
- * (messages of others after their read watermark, not deleted, not system). Pairs whose user is
+ * (messages of others on the main line after their read watermark, not deleted, not system;
+ * thread replies count in the Threads view instead). Pairs whose user is
  * not a member have no row.
  */
 export function findMemberStates(db: Queryable, pairs: { conversationId: string; userId: string }[]): Promise<MemberStateRow[]> {
@@ -72,7 +73,8 @@ export function findMemberStates(db: Queryable, pairs: { conversationId: string;
             cm.last_read_seq, cm.last_delivered_seq,
             (SELECT count(*)::int FROM messages m
               WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
-                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system') AS unread_count
+                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system'
+                AND (m.thread_root_id IS NULL OR m.also_to_channel)) AS unread_count
        FROM unnest($1::text[], $2::text[]) AS p(conversation_id, user_id)
        JOIN conversation_members cm ON cm.conversation_id = p.conversation_id AND cm.user_id = p.user_id`,
     [pairs.map((p) => p.conversationId), pairs.map((p) => p.userId)],

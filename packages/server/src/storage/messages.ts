@@ -11,6 +11,7 @@ export const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
   'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at', 'status_reason',
   'pinned_at', 'pinned_by',
+  'thread_root_id', 'also_to_channel', 'thread_reply_count', 'thread_last_reply_at', 'thread_participant_ids',
 ].map((c) => `m.${c}`).join(', ');
 
 // ---------------------------------------------------------------------------------------------
@@ -76,7 +77,17 @@ export interface PlainSend {
   contentEnc: string;
   /** bigint[] literal of the blind-index terms, e.g. `{12,-34}`. */
   terms: string;
+  /** A reply in this root's thread (threads), or null. */
+  threadRootId: string | null;
+  /** A thread reply also shown on the main line. */
+  alsoToChannel: boolean;
 }
+
+/**
+ * A message is on the conversation's main line unless it is a reply in a thread that was not also
+ * sent to the channel. `m` is the messages alias.
+ */
+export const MAIN_LINE = '(m.thread_root_id IS NULL OR m.also_to_channel)';
 
 /**
  * Stores one send in one statement: lock the conversation row (membership is part of the join),
@@ -98,6 +109,11 @@ export async function insertSend(
   attachmentsJson: string,
   attachmentIds: string[],
 ): Promise<MessageRow | undefined> {
+  // A thread reply (threads, migration 10) is inserted only if its root is a message of the same
+  // conversation that is not itself a reply; its root then takes the seq after it (the root's
+  // summary changed: clients learn it as a change like any other, sync included), the replier and
+  // the root's author follow the thread, and the conversation's watermarks of the author move only
+  // for messages on the main line.
   const [inserted] = await db.query<MessageRow>(
     `WITH conv AS (
        SELECT c.id, c.last_seq FROM conversations c
@@ -108,21 +124,39 @@ export async function insertSend(
         WHERE a.id = ANY($10::text[]) AND a.uploader_id = $3 AND a.status = 'complete' AND a.message_id IS NULL
         FOR UPDATE OF a
      ), ins AS (
-       INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms, attachments)
-       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[], $9::jsonb FROM conv
+       INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms, attachments,
+                                  thread_root_id, also_to_channel)
+       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[], $9::jsonb, $11::text, $12::boolean FROM conv
         WHERE (SELECT count(*) FROM claim) = cardinality($10::text[])
+          AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM messages r WHERE r.id = $11::text AND r.conversation_id = conv.id AND r.thread_root_id IS NULL))
        ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
        RETURNING ${MESSAGE_COLUMNS}
      ), attach AS (
        UPDATE attachments a SET message_id = ins.id, updated_at = now() FROM ins WHERE a.id = ANY($10::text[])
+     ), root AS (
+       UPDATE messages r SET updated_seq = ins.seq + 1, thread_reply_count = r.thread_reply_count + 1, thread_last_reply_at = ins.created_at,
+              thread_participant_ids = CASE WHEN ins.author_id = ANY(r.thread_participant_ids) THEN r.thread_participant_ids
+                                            ELSE array_append(r.thread_participant_ids, ins.author_id) END
+         FROM ins WHERE r.id = ins.thread_root_id
+     ), follows AS (
+       INSERT INTO thread_follows AS f (root_id, user_id, conversation_id, following, last_read_seq)
+       SELECT ins.thread_root_id, ins.author_id, ins.conversation_id, true, ins.seq FROM ins WHERE ins.thread_root_id IS NOT NULL
+       UNION ALL
+       SELECT r.id, r.author_id, r.conversation_id, true, 0 FROM ins JOIN messages r ON r.id = ins.thread_root_id WHERE r.author_id <> ins.author_id
+       ON CONFLICT (root_id, user_id) DO UPDATE SET following = f.following OR EXCLUDED.last_read_seq > 0,
+                                                    last_read_seq = GREATEST(f.last_read_seq, EXCLUDED.last_read_seq)
      ), bump AS (
-       UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
+       UPDATE conversations c SET last_seq = ins.seq + (CASE WHEN ins.thread_root_id IS NULL THEN 0 ELSE 1 END), last_activity_at = now()
+         FROM ins WHERE c.id = ins.conversation_id
      ), own_watermarks AS (
        UPDATE conversation_members cm SET last_read_seq = ins.seq, last_delivered_seq = ins.seq
-         FROM ins WHERE cm.conversation_id = ins.conversation_id AND cm.user_id = ins.author_id
+         FROM ins WHERE cm.conversation_id = ins.conversation_id AND cm.user_id = ins.author_id AND (ins.thread_root_id IS NULL OR ins.also_to_channel)
      )
      SELECT * FROM ins`,
-    [send.id, send.conversationId, send.authorId, send.clientId, send.kind, send.contentEnc, replyToId, send.terms, attachmentsJson, attachmentIds],
+    [
+      send.id, send.conversationId, send.authorId, send.clientId, send.kind, send.contentEnc, replyToId, send.terms, attachmentsJson, attachmentIds,
+      send.threadRootId, send.alsoToChannel,
+    ],
     { prepare: true },
   );
   return inserted;
@@ -184,15 +218,111 @@ export const STORE_SENDS_FUNCTION_V6 = /* sql */ `CREATE OR REPLACE FUNCTION con
       $$;`;
 
 /**
- * Stores a batch of plain sends in one call, one round trip (confab_store_sends above): the sends
- * whose author is a member, numbered last_seq + 1, + 2, … per conversation in arrival order. Fails
- * as a whole if any of them had been stored before.
+ * The body of `confab_store_sends` as migration 10 created it (threads): the version 6 function
+ * with two more arrays, each send's thread root (null for none) and whether it is also sent to the
+ * main line. Version 6 stays as it was (a function of seven arrays that nothing calls any more):
+ * a node still running the previous code keeps working while the others start. Like version 6 this
+ * text must stay byte for byte what migration 10 ran (storage/migrations.test.ts).
+ *
+ * What a thread reply adds to version 6, all in the same statement under the same conversation
+ * locks: a reply whose root is not a message of its conversation, or is itself a reply, is not
+ * stored (the batch then fails as a whole and its sends go one by one, as insertSend refuses it);
+ * each root replied to takes one seq after the batch's messages of its conversation, with its
+ * summary (replies, last reply, participants); repliers follow the thread with their own reply
+ * read, and the root's author follows it; the authors' own conversation watermarks move only for
+ * messages on the main line.
+ */
+export const STORE_SENDS_FUNCTION_V10 = /* sql */ `CREATE OR REPLACE FUNCTION confab_store_sends(
+        p_ids text[], p_conversation_ids text[], p_author_ids text[], p_client_ids text[],
+        p_kinds text[], p_contents text[], p_terms text[], p_thread_root_ids text[], p_also_to_channel boolean[]
+      ) RETURNS SETOF messages LANGUAGE plpgsql VOLATILE
+      SET plan_cache_mode = force_generic_plan AS $$
+      DECLARE
+        expected integer;
+        stored integer;
+      BEGIN
+        -- In id order, so two batches cannot deadlock.
+        PERFORM 1 FROM conversations WHERE id = ANY(p_conversation_ids) ORDER BY id FOR UPDATE;
+        -- Sends whose author is a member; the others are not stored, and that is no failure.
+        SELECT count(*) INTO expected
+          FROM unnest(p_conversation_ids, p_author_ids) AS t(conversation_id, author_id)
+          JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id;
+        RETURN QUERY
+        WITH fresh AS (
+          SELECT t.* FROM unnest(p_ids, p_conversation_ids, p_author_ids, p_client_ids, p_kinds, p_contents, p_terms, p_thread_root_ids, p_also_to_channel)
+            WITH ORDINALITY AS t(id, conversation_id, author_id, client_id, kind, content_enc, terms, thread_root_id, also_to_channel, ord)
+            JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id
+           WHERE t.thread_root_id IS NULL
+              OR EXISTS (SELECT 1 FROM messages r WHERE r.id = t.thread_root_id AND r.conversation_id = t.conversation_id AND r.thread_root_id IS NULL)
+        ), numbered AS (
+          SELECT f.*, c.last_seq + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
+            FROM fresh f JOIN conversations c ON c.id = f.conversation_id
+        ), ins AS (
+          INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, search_terms, thread_root_id, also_to_channel)
+          SELECT n.id, n.conversation_id, n.seq, n.seq, n.author_id, n.client_id, n.kind, n.content_enc, n.terms::bigint[], n.thread_root_id,
+                 COALESCE(n.also_to_channel, false)
+            FROM numbered n ORDER BY n.ord
+          ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
+          RETURNING m.*
+        ), tops AS (
+          SELECT i.conversation_id, max(i.seq) AS seq FROM ins i GROUP BY i.conversation_id
+        ), roots AS (
+          -- Each root replied to takes one seq after the batch's messages of its conversation.
+          SELECT i.conversation_id, i.thread_root_id AS root_id, count(*)::int AS n, max(i.created_at) AS last_at,
+                 array_agg(i.author_id ORDER BY i.seq) AS authors,
+                 t.seq + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.thread_root_id) AS seq
+            FROM ins i JOIN tops t ON t.conversation_id = i.conversation_id
+           WHERE i.thread_root_id IS NOT NULL
+           GROUP BY i.conversation_id, i.thread_root_id, t.seq
+        ), root_changes AS (
+          UPDATE messages r SET updated_seq = x.seq, thread_reply_count = r.thread_reply_count + x.n, thread_last_reply_at = x.last_at,
+                 thread_participant_ids = r.thread_participant_ids || ARRAY(
+                   SELECT a.author_id FROM unnest(x.authors) WITH ORDINALITY AS a(author_id, o)
+                    WHERE a.author_id <> ALL(r.thread_participant_ids) GROUP BY a.author_id ORDER BY min(a.o))
+            FROM roots x WHERE r.id = x.root_id
+        ), follows AS (
+          INSERT INTO thread_follows AS f (root_id, user_id, conversation_id, following, last_read_seq)
+          SELECT i.thread_root_id, i.author_id, i.conversation_id, true, max(i.seq) FROM ins i WHERE i.thread_root_id IS NOT NULL
+           GROUP BY i.thread_root_id, i.author_id, i.conversation_id
+          UNION ALL
+          SELECT r.id, r.author_id, r.conversation_id, true, 0 FROM roots x JOIN messages r ON r.id = x.root_id WHERE r.author_id <> ALL(x.authors)
+          ON CONFLICT (root_id, user_id) DO UPDATE SET following = f.following OR EXCLUDED.last_read_seq > 0,
+                                                       last_read_seq = GREATEST(f.last_read_seq, EXCLUDED.last_read_seq)
+        ), bump AS (
+          UPDATE conversations c SET last_seq = x.seq, last_activity_at = now()
+            FROM (SELECT s.conversation_id, max(s.seq) AS seq
+                    FROM (SELECT t.conversation_id, t.seq FROM tops t UNION ALL SELECT r.conversation_id, r.seq FROM roots r) s
+                   GROUP BY s.conversation_id) x
+           WHERE c.id = x.conversation_id
+        ), own_watermarks AS (
+          UPDATE conversation_members cm SET last_read_seq = x.seq, last_delivered_seq = x.seq
+            FROM (SELECT i.conversation_id, i.author_id, max(i.seq) AS seq FROM ins i
+                   WHERE i.thread_root_id IS NULL OR i.also_to_channel GROUP BY i.conversation_id, i.author_id) x
+           WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.author_id
+        )
+        SELECT * FROM ins;
+        GET DIAGNOSTICS stored = ROW_COUNT;
+        IF stored < expected THEN
+          -- Undoes the whole batch (the statement's transaction), holes and all.
+          RAISE EXCEPTION 'a send of this batch was stored before' USING ERRCODE = 'unique_violation';
+        END IF;
+      END
+      $$;`;
+
+/**
+ * Stores a batch of plain sends in one call, one round trip (confab_store_sends above, version
+ * 10): the sends whose author is a member, numbered last_seq + 1, + 2, … per conversation in
+ * arrival order (and a seq more for each thread root replied to). Fails as a whole if any of them
+ * had been stored before, or replies in a thread that is not there.
  */
 export function storeSends(db: Database, sends: PlainSend[]): Promise<MessageRow[]> {
   const column = <K extends keyof PlainSend>(key: K) => sends.map((s) => s[key]);
   return db.query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) m`,
-    [column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms')],
+    `SELECT ${MESSAGE_COLUMNS} FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) m`,
+    [
+      column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms'),
+      column('threadRootId'), column('alsoToChannel'),
+    ],
     { prepare: true },
   );
 }
@@ -218,26 +348,26 @@ export async function findSentByClientId(db: Queryable, conversationId: string, 
 }
 
 /**
- * Up to `limit` messages of a conversation after the seq `after` (ascending), or else before the
- * seq `before` (descending, newest first).
+ * Up to `limit` messages of a conversation's main line (thread replies not also sent to it left
+ * out) after the seq `after` (ascending), or else before the seq `before` (descending, newest first).
  */
 export function listMessagePage(db: Queryable, conversationId: string, page: { after: number } | { before: number }, limit: number): Promise<MessageRow[]> {
   const forward = 'after' in page;
   return db.query<MessageRow>(
     forward
-      ? `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`
-      : `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+      ? `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND seq > $2 AND ${MAIN_LINE} ORDER BY seq ASC LIMIT $3`
+      : `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE conversation_id = $1 AND seq < $2 AND ${MAIN_LINE} ORDER BY seq DESC LIMIT $3`,
     [conversationId, forward ? page.after : page.before, limit],
   );
 }
 
-/** Each conversation's last message (by seq), if it has one. */
+/** Each conversation's last message on its main line (by seq), if it has one. */
 export function findLastMessages(db: Queryable, conversationIds: string[]): Promise<MessageRow[]> {
   // One index probe per conversation on UNIQUE (conversation_id, seq), rather than a scan.
   return db.query<MessageRow>(
     `SELECT l.* FROM unnest($1::text[]) AS ids(id)
        CROSS JOIN LATERAL (
-         SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = ids.id ORDER BY m.seq DESC LIMIT 1
+         SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = ids.id AND ${MAIN_LINE} ORDER BY m.seq DESC LIMIT 1
        ) l`,
     [conversationIds],
   );

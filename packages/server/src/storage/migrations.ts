@@ -1,5 +1,5 @@
 import type { Database } from './db.ts';
-import { STORE_SENDS_FUNCTION_V6 } from './messages.ts';
+import { STORE_SENDS_FUNCTION_V10, STORE_SENDS_FUNCTION_V6 } from './messages.ts';
 
 /**
  * Versioned migrations, applied in order at start-up. Never edit a migration that has shipped:
@@ -377,6 +377,41 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ALTER TABLE messages ADD COLUMN pinned_at timestamptz;
       ALTER TABLE messages ADD COLUMN pinned_by text;
       CREATE INDEX messages_pinned_idx ON messages (conversation_id, pinned_at DESC) WHERE pinned_at IS NOT NULL;
+    `,
+  },
+  {
+    // The batch function's text lives in storage/messages.ts (STORE_SENDS_FUNCTION_V10), like version 6's.
+    version: 10,
+    name: 'threads',
+    sql: /* sql */ `
+      -- A reply in a thread names its root (a message of the same conversation that is not itself
+      -- a reply) and takes the conversation's seq like any message, so sync, ordering and
+      -- idempotent sends hold for it. also_to_channel: the reply is shown on the main line too.
+      -- The root carries its thread's summary, kept by the statements that store replies; each
+      -- change to it takes a seq of its own (docs/threads.md). Constant defaults: no table rewrite.
+      ALTER TABLE messages ADD COLUMN thread_root_id text;
+      ALTER TABLE messages ADD COLUMN also_to_channel boolean NOT NULL DEFAULT false;
+      ALTER TABLE messages ADD COLUMN thread_reply_count integer NOT NULL DEFAULT 0;
+      ALTER TABLE messages ADD COLUMN thread_last_reply_at timestamptz;
+      ALTER TABLE messages ADD COLUMN thread_participant_ids text[] NOT NULL DEFAULT '{}';
+      -- One thread, in seq order.
+      CREATE INDEX messages_thread_idx ON messages (thread_root_id, seq) WHERE thread_root_id IS NOT NULL;
+
+      -- Who follows a thread (the root's author and every replier, until they unfollow), and each
+      -- follower's read watermark in it: the seq of the last reply they read.
+      CREATE TABLE thread_follows (
+        root_id text NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        following boolean NOT NULL DEFAULT true,
+        last_read_seq integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (root_id, user_id)
+      );
+      CREATE INDEX thread_follows_user_idx ON thread_follows (user_id) WHERE following;
+
+      -- The send batch, carrying each send's thread root (a new signature, so a new function
+      -- beside version 6's).
+      ${STORE_SENDS_FUNCTION_V10}
     `,
   },
 ];

@@ -3,10 +3,14 @@
 // not a row per message. The SQL moved as it was from operations/messages.ts (markStatus).
 import type { Queryable } from './db.ts';
 
-/** A message's conversation and seq, if `userId` is a member of that conversation. */
-export async function findMessageSeqForMember(db: Queryable, messageId: string, userId: string): Promise<{ conversation_id: string; seq: number } | undefined> {
-  const [row] = await db.query<{ conversation_id: string; seq: number }>(
-    `SELECT m.conversation_id, m.seq FROM messages m
+/** A message's conversation and seq (and thread, if it is a reply in one), if `userId` is a member of that conversation. */
+export async function findMessageSeqForMember(
+  db: Queryable,
+  messageId: string,
+  userId: string,
+): Promise<{ conversation_id: string; seq: number; thread_root_id: string | null; also_to_channel: boolean } | undefined> {
+  const [row] = await db.query<{ conversation_id: string; seq: number; thread_root_id: string | null; also_to_channel: boolean }>(
+    `SELECT m.conversation_id, m.seq, m.thread_root_id, m.also_to_channel FROM messages m
        JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
       WHERE m.id = $1`,
     [messageId, userId],

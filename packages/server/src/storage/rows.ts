@@ -24,6 +24,12 @@ export interface MessageRow {
   /** Pins: absent from rows read before migration 9's columns were selected (older column lists). */
   pinned_at?: Date | null;
   pinned_by?: string | null;
+  /** Threads (migration 10): the root this message replies to in its thread, and the root's summary. */
+  thread_root_id: string | null;
+  also_to_channel: boolean;
+  thread_reply_count: number;
+  thread_last_reply_at: Date | null;
+  thread_participant_ids: string[];
 }
 
 
@@ -192,4 +198,13 @@ export interface ChannelRow {
   last_activity_at: Date;
   member_count: number;
   is_member: boolean;
+}
+
+/** thread_follows: one user's place in one thread (following or not, and read up to which reply's seq). */
+export interface ThreadFollowRow {
+  root_id: string;
+  user_id: string;
+  conversation_id: string;
+  following: boolean;
+  last_read_seq: number;
 }

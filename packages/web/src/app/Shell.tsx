@@ -8,7 +8,10 @@ import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
 import { QuickSwitcher } from './QuickSwitcher.tsx';
-import { conversationPath, navigate, useRoute } from '../state/router.ts';
+import { conversationPath, navigate, threadPath, useRoute } from '../state/router.ts';
+import { ThreadPanel } from '../threads/ThreadPanel.tsx';
+import { ThreadsView } from '../threads/ThreadsView.tsx';
+import { ThreadsNav } from '../threads/ThreadsNav.tsx';
 
 /**
  * The signed-in layout: sidebar and main pane side by side; below 768 px the sidebar is the home
@@ -62,7 +65,7 @@ export function Shell() {
         const note = new Notification(n.title || 'Confab', { body: n.body, tag: `conv-${n.conversationId}`, icon: '/favicon.svg' });
         note.onclick = () => {
           window.focus();
-          navigate(conversationPath(n.conversationId));
+          navigate(n.threadRootId ? threadPath(n.conversationId, n.threadRootId) : conversationPath(n.conversationId));
           note.close();
         };
       }),
@@ -72,7 +75,7 @@ export function Shell() {
   const inConversation = route.name === 'conversation';
   const inSettings = route.name === 'settings' || route.name === 'channels';
   return (
-    <div className={`shell ${inConversation || inSettings ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
+    <div className={`shell ${inConversation || inSettings || route.name === 'threads' ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
       <a className="skip-link" href="#main">
         Skip to conversation
       </a>
@@ -80,14 +83,20 @@ export function Shell() {
       <div className="shell-body">
         <aside className="sidebar" aria-label="Conversations">
           <ErrorBoundary kind="screen">
-            <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} />
+            <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} nav={<ThreadsNav />} />
           </ErrorBoundary>
         </aside>
         {drawer && <div className="drawer-scrim" onClick={() => setDrawer(false)} aria-hidden="true" />}
         <main id="main" className="main" tabIndex={-1}>
           {/* One per screen, started afresh on every change of place. */}
           <ErrorBoundary kind="screen" resetKey={route}>
-            {route.name === 'conversation' && <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'conversation' && (
+              <div className={`conv-split ${route.thread ? 'with-thread' : ''}`}>
+                <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />
+                {route.thread && <ThreadPanel key={route.thread} conversationId={route.id} rootId={route.thread} />}
+              </div>
+            )}
+            {route.name === 'threads' && <ThreadsView onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'channels' && <ChannelDirectory onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}

@@ -2,7 +2,7 @@ import type { ChatMessage } from '@confab/client';
 import { useConfabClient, useConversations, useMessages, usePresence, useTyping } from '@confab/client/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useMe } from '../state/me.tsx';
-import { navigate } from '../state/router.ts';
+import { navigate, threadPath } from '../state/router.ts';
 import { patchConversation } from '../conversations/actions.ts';
 import { conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
 import { formatLastSeen } from '../lib/time.ts';
@@ -110,6 +110,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
     },
     [client, id],
   );
+  const openThread = useCallback((m: ChatMessage) => m.id && navigate(threadPath(id, m.threadRootId ?? m.id)), [id]);
   const editLast = useCallback(() => {
     for (let i = messages.length - 1; i >= 0; i--) {
       const m = messages[i]!;
@@ -122,8 +123,8 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
 
   const canModerate = conversation ? ['owner', 'admin', 'moderator'].includes(conversation.role) : false;
   const ctx: ChatContextValue = useMemo(
-    () => ({ conversation, me: me.id, canModerate, ai, editingKey, startEdit, stopEdit, reply, jumpTo, byId }),
-    [conversation, me.id, canModerate, ai, editingKey, startEdit, stopEdit, reply, jumpTo, byId],
+    () => ({ conversation, me: me.id, canModerate, ai, editingKey, startEdit, stopEdit, reply, jumpTo, byId, openThread }),
+    [conversation, me.id, canModerate, ai, editingKey, startEdit, stopEdit, reply, jumpTo, byId, openThread],
   );
 
   if (!conversation && missing) {

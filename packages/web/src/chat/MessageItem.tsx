@@ -14,6 +14,7 @@ import { PinButton, PinnedMark } from './PinButton.tsx';
 import { plainPreview } from '../lib/markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
+import { ThreadChip } from './ThreadChip.tsx';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -178,6 +179,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
             })}
           </div>
         )}
+        <ThreadChip m={m} />
         {mine && <OwnStatus m={m} receipt={receipt} />}
       </div>
       {!deleted && !editing && stored && (
@@ -207,6 +209,11 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
           <button type="button" className="icon-btn" aria-label="Reply" title="Reply" onClick={() => chat.reply(m)}>
             <Icon name="reply" size={16} />
           </button>
+          {chat.openThread && !m.threadRootId && m.kind !== 'system' && (
+            <button type="button" className="icon-btn" aria-label="Reply in thread" title="Reply in thread" onClick={() => chat.openThread?.(m)}>
+              <Icon name="thread" size={16} />
+            </button>
+          )}
           {m.content && (
             <button type="button" className="icon-btn" aria-label="Copy text" title="Copy" onClick={() => void copy()}>
               <Icon name="copy" size={16} />

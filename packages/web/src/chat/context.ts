@@ -14,6 +14,8 @@ export interface ChatContextValue {
   reply: (m: ChatMessage) => void;
   jumpTo: (messageId: string) => void;
   byId: Map<string, ChatMessage>;
+  /** Opens the thread of a message (threads/ThreadPanel.tsx); absent inside a thread. */
+  openThread?: (m: ChatMessage) => void;
 }
 
 export const ChatContext = createContext<ChatContextValue | null>(null);

@@ -23,7 +23,18 @@ import { BrowseChannelsLink } from './BrowseChannelsLink.tsx';
 
 const FOLDERS_KEY = 'confab.folders.collapsed';
 
-export function Sidebar({ activeId, onOpenSwitcher, onClose }: { activeId: string | null; onOpenSwitcher: () => void; onClose: () => void }) {
+export function Sidebar({
+  activeId,
+  onOpenSwitcher,
+  onClose,
+  nav,
+}: {
+  activeId: string | null;
+  onOpenSwitcher: () => void;
+  onClose: () => void;
+  /** Places above the conversation list (the Threads entry, from threads/). */
+  nav?: React.ReactNode;
+}) {
   const client = useConfabClient();
   const { me, signOut } = useMe();
   const conversations = useConversations();
@@ -135,6 +146,7 @@ export function Sidebar({ activeId, onOpenSwitcher, onClose }: { activeId: strin
         </button>
       </div>
       <BrowseChannelsLink />
+      {nav}
       <nav className="conv-list" aria-label="Conversation list">
         {!loaded && conversations.length === 0 && <ListSkeleton />}
         {loaded && conversations.length === 0 && !q && connection !== 'online' && (

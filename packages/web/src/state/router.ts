@@ -4,14 +4,21 @@ import { useSyncExternalStore } from 'react';
  * A very small router: the app has three kinds of places (/, /c/<id>, /settings), so the URL is
  * parsed here rather than with a library. Links push history entries; back/forward just work.
  */
-export type Route = { name: 'home' } | { name: 'conversation'; id: string } | { name: 'settings'; section: string | null } | { name: 'channels' };
+export type Route =
+  | { name: 'home' }
+  | { name: 'conversation'; id: string; thread?: string }
+  | { name: 'settings'; section: string | null }
+  | { name: 'channels' }
+  | { name: 'threads' };
 
 const listeners = new Set<() => void>();
 let current = parse(window.location.pathname);
 
 function parse(pathname: string): Route {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'c' && parts[1] && parts[2] === 't' && parts[3]) return { name: 'conversation', id: parts[1], thread: parts[3] };
   if (parts[0] === 'c' && parts[1]) return { name: 'conversation', id: parts[1] };
+  if (parts[0] === 'threads') return { name: 'threads' };
   if (parts[0] === 'settings') return { name: 'settings', section: parts[1] ?? null };
   if (parts[0] === 'channels') return { name: 'channels' };
   return { name: 'home' };
@@ -33,6 +40,11 @@ export function navigate(path: string, opts: { replace?: boolean } = {}): void {
 
 export function conversationPath(id: string): string {
   return `/c/${encodeURIComponent(id)}`;
+}
+
+/** A thread open beside its conversation (threads/ThreadPanel.tsx). */
+export function threadPath(conversationId: string, rootId: string): string {
+  return `/c/${encodeURIComponent(conversationId)}/t/${encodeURIComponent(rootId)}`;
 }
 
 export function useRoute(): Route {

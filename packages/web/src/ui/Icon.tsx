@@ -9,6 +9,7 @@ const PATHS = {
   close: 'M6 6l12 12M18 6L6 18',
   more: 'M5 12h.01M12 12h.01M19 12h.01',
   reply: 'M9 14L4 9l5-5M4 9h10a6 6 0 0 1 6 6v3',
+  thread: 'M4 5h16v10H10l-4 4v-4H4zM8 9h8M8 12h5',
   smile: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8.5 14.5s1.3 2 3.5 2 3.5-2 3.5-2M9 9.5h.01M15 9.5h.01',
   edit: 'M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4',
   trash: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
