@@ -128,8 +128,21 @@ export const Message = z.object({
    * applies only deltas with `index >= streamIndex`, so no piece is shown twice or skipped.
    */
   streamIndex: z.number().int().optional(),
+  /**
+   * Mentions as the server parsed them when the message was sent or last edited
+   * (docs/mentions.md): the ids of the members named by `@handle` (the assistant's id for
+   * `@assistant`), and whether it used `@here` / `@channel` with effect (a member not allowed to by
+   * the conversation's `mentionChannel` leaves them false). Always present in the server's answers.
+   */
+  mentions: z.array(Id).optional(),
+  mentionsHere: z.boolean().optional(),
+  mentionsChannel: z.boolean().optional(),
 });
 export type Message = z.infer<typeof Message>;
+
+/** Who may notify everyone with `@channel` and `@here` in a conversation. */
+export const MentionChannel = z.enum(['everyone', 'admins']);
+export type MentionChannel = z.infer<typeof MentionChannel>;
 
 export const Member = z.object({
   userId: Id,
@@ -156,6 +169,8 @@ export const Conversation = z.object({
   unreadCount: z.number().int(),
   /** True while an AI answer streams in this conversation. */
   generating: z.boolean(),
+  /** Who may use `@channel` / `@here` (default `everyone`); owners and admins change it. */
+  mentionChannel: MentionChannel.optional(),
   // The caller's own state:
   role: Role,
   pinned: z.boolean(),
@@ -165,6 +180,8 @@ export const Conversation = z.object({
   projectId: Id.nullable(),
   lastReadSeq: z.number().int(),
   lastDeliveredSeq: z.number().int(),
+  /** Messages after the caller's read watermark that mention them (docs/mentions.md). */
+  unreadMentionCount: z.number().int().optional(),
 });
 export type Conversation = z.infer<typeof Conversation>;
 

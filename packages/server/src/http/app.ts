@@ -12,6 +12,7 @@ import { aiRoutes } from './routes/ai.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
 import { conversationRoutes } from './routes/conversations.ts';
+import { mentionRoutes } from './routes/mentions.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -90,6 +91,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   conversationRoutes(app, ctx);
   projectRoutes(app, ctx);
   messageRoutes(app, ctx);
+  mentionRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

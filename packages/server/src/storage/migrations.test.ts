@@ -17,6 +17,7 @@ const SHIPPED: Record<number, string> = {
   6: '248afdd16aaeecfaa5cf124741d867288b37b28305be92cf7b94d201cf02fe32',
   7: '69b4b855f6fe36d0361d52ef4631fdf31e56432b101f0a624e6357a4f42608e3',
   8: '3a1028b68c37d8478013aa0711ce4b4c0125589dcf8ae1c83146e45420306738',
+  11: 'eff8f5334b7ed37c8da95c577a820364db40b0dcc38094c8a1b1b217fa4c56b1',
 };
 
 describe('migrations', () => {

@@ -21,6 +21,10 @@ export interface MessageRow {
   edited_at: Date | null;
   deleted_at: Date | null;
   status_reason: string | null;
+  /** Migration 11 (docs/mentions.md). */
+  mentions: string[];
+  mentions_here: boolean;
+  mentions_channel: boolean;
 }
 
 
@@ -129,6 +133,7 @@ export interface ConversationRow {
   last_activity_at: Date;
   last_seq: number;
   generating: boolean;
+  mention_channel: 'everyone' | 'admins';
 }
 
 /** conversation_members joined with the member's user: one entry of a conversation's member list. */
@@ -159,6 +164,7 @@ export interface MemberStateRow {
   last_read_seq: number;
   last_delivered_seq: number;
   unread_count: number;
+  unread_mention_count: number;
 }
 
 /** message_reactions grouped by (message, emoji): who reacted, in the order they did. */
