@@ -12,6 +12,8 @@ import {
   type CreateAttachmentBody,
   type CreateGroupBodyInput,
   type Me,
+  type MentionList,
+  type MentionListQueryInput,
   type Message,
   type MessageList,
   type MessageListQueryInput,
@@ -85,6 +87,7 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/messages/:id/reactions', sdk: 'api.addReaction' },
   { method: 'DELETE', path: '/api/messages/:id/reactions/:emoji', sdk: 'api.removeReaction' },
   { method: 'GET', path: '/api/search', sdk: 'api.search' },
+  { method: 'GET', path: '/api/mentions', sdk: 'api.listMentions' },
   { method: 'POST', path: '/api/attachments', sdk: 'api.createAttachment' },
   { method: 'PUT', path: '/api/attachments/:id/upload', sdk: 'api.uploadAttachment' },
   { method: 'GET', path: '/api/attachments/:id', sdk: 'api.downloadAttachment' },
@@ -259,6 +262,10 @@ export class RestApi {
   /** Messages and conversations matching `query`, in the caller's conversations (or one of them). */
   search(q: SearchQueryInput): Promise<SearchResult> {
     return this.rest.request('GET', `/api/search${query(q)}`);
+  }
+  /** Messages that mention the caller, newest first (`nextCursor` for the next page). */
+  listMentions(q: MentionListQueryInput = {}): Promise<MentionList> {
+    return this.rest.request('GET', `/api/mentions${query(q)}`);
   }
 
   // ---- attachments
