@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import { ConversationView } from '../chat/ConversationView.tsx';
 import { Sidebar } from '../conversations/Sidebar.tsx';
 import { SettingsView } from '../settings/SettingsView.tsx';
+import { MentionsView } from '../mentions/MentionsView.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
@@ -69,7 +70,7 @@ export function Shell() {
   );
 
   const inConversation = route.name === 'conversation';
-  const inSettings = route.name === 'settings';
+  const inSettings = route.name === 'settings' || route.name === 'mentions';
   return (
     <div className={`shell ${inConversation || inSettings ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
       <a className="skip-link" href="#main">
@@ -88,6 +89,7 @@ export function Shell() {
           <ErrorBoundary kind="screen" resetKey={route}>
             {route.name === 'conversation' && <ConversationView key={route.id} id={route.id} onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'mentions' && <MentionsView onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
           </ErrorBoundary>
         </main>

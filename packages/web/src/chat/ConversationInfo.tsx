@@ -14,6 +14,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { Modal } from '../ui/Modal.tsx';
 import { toast } from '../ui/toast.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
+import { GroupMentionSettings } from '../mentions/GroupMentionSettings.tsx';
 
 const ROLES: Role[] = ['owner', 'admin', 'moderator', 'member'];
 const RANK: Record<Role, number> = { owner: 3, admin: 2, moderator: 1, member: 0 };
@@ -101,6 +102,8 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
           </ul>
         </div>
       )}
+
+      <GroupMentionSettings conversation={c} />
 
       {c.type !== 'direct' && (
         <div className="info-section danger-zone">

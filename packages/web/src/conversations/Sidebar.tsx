@@ -18,6 +18,7 @@ import { deleteOrLeave, patchConversation } from './actions.ts';
 import { conversationTitle, directPeer, memberName, messagePreview } from './helpers.ts';
 import { NewChatDialog, type NewChatKind } from './NewChatDialog.tsx';
 import { useProjects } from './projects.ts';
+import { MentionBadge, MentionsNavLink } from '../mentions/MentionBadge.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
 
 const FOLDERS_KEY = 'confab.folders.collapsed';
@@ -132,6 +133,7 @@ export function Sidebar({ activeId, onOpenSwitcher, onClose }: { activeId: strin
           <kbd>{/Mac|iPhone|iPad/.test(navigator.platform) ? '⌘K' : 'Ctrl K'}</kbd>
         </button>
       </div>
+      <MentionsNavLink />
       <nav className="conv-list" aria-label="Conversation list">
         {!loaded && conversations.length === 0 && <ListSkeleton />}
         {loaded && conversations.length === 0 && !q && connection !== 'online' && (
@@ -381,6 +383,7 @@ const ConversationRow = memo(function ConversationRow({
               )}
             </span>
             {c.muted && <Icon name="bellOff" size={14} className="muted-icon" />}
+            <MentionBadge conversation={c} />
             {c.unreadCount > 0 && (
               <span className={`badge ${c.muted ? 'badge-muted' : ''}`} aria-label={`${c.unreadCount} unread`}>
                 {c.unreadCount > 99 ? '99+' : c.unreadCount}

@@ -4,7 +4,7 @@ import { useSyncExternalStore } from 'react';
  * A very small router: the app has three kinds of places (/, /c/<id>, /settings), so the URL is
  * parsed here rather than with a library. Links push history entries; back/forward just work.
  */
-export type Route = { name: 'home' } | { name: 'conversation'; id: string } | { name: 'settings'; section: string | null };
+export type Route = { name: 'home' } | { name: 'conversation'; id: string } | { name: 'settings'; section: string | null } | { name: 'mentions' };
 
 const listeners = new Set<() => void>();
 let current = parse(window.location.pathname);
@@ -13,6 +13,7 @@ function parse(pathname: string): Route {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'c' && parts[1]) return { name: 'conversation', id: parts[1] };
   if (parts[0] === 'settings') return { name: 'settings', section: parts[1] ?? null };
+  if (parts[0] === 'mentions') return { name: 'mentions' };
   return { name: 'home' };
 }
 
