@@ -169,6 +169,10 @@ describe('client.api against a real server', () => {
     expect(hits.messages.map((m) => m.id)).toEqual([first.id]);
     expect((await a.api.search({ query: 'edited', conversationId: group.id })).messages).toHaveLength(1);
 
+    const mention = await b.api.sendMessage({ conversationId: group.id, content: `@${alice.user.handle} look`, clientId: 'api-3' });
+    expect(mention.mentions).toEqual([alice.id]);
+    expect(await a.api.listMentions({ limit: 5 })).toEqual({ messages: [mention], nextCursor: null });
+
     expect(await refused(b.api.deleteMessage(first.id))).toBe('FORBIDDEN');
     expect((await a.api.deleteMessage(first.id)).deletedAt).not.toBeNull();
   });

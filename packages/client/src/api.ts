@@ -15,6 +15,8 @@ import {
   type CreateAttachmentBody,
   type CreateGroupBodyInput,
   type Me,
+  type MentionList,
+  type MentionListQueryInput,
   type Message,
   type MessageList,
   type MessageListQueryInput,
@@ -100,6 +102,7 @@ export const REST_ROUTES = [
   { method: 'DELETE', path: '/api/messages/:id/pin', sdk: 'api.unpinMessage' },
   { method: 'PUT', path: '/api/messages/:id/follow', sdk: 'api.followThread' },
   { method: 'GET', path: '/api/threads', sdk: 'api.listThreads' },
+  { method: 'GET', path: '/api/mentions', sdk: 'api.listMentions' },
   { method: 'POST', path: '/api/attachments', sdk: 'api.createAttachment' },
   { method: 'PUT', path: '/api/attachments/:id/upload', sdk: 'api.uploadAttachment' },
   { method: 'GET', path: '/api/attachments/:id', sdk: 'api.downloadAttachment' },
@@ -282,6 +285,10 @@ export class RestApi {
   /** Messages and conversations matching `query`, in the caller's conversations (or one of them). */
   search(q: SearchQueryInput): Promise<SearchResult> {
     return this.rest.request('GET', `/api/search${query(q)}`);
+  }
+  /** Messages that mention the caller, newest first (`nextCursor` for the next page). */
+  listMentions(q: MentionListQueryInput = {}): Promise<MentionList> {
+    return this.rest.request('GET', `/api/mentions${query(q)}`);
   }
 
   // ---- channels and pins

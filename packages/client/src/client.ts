@@ -22,6 +22,7 @@ import { Connection, type SocketFactory, type SocketLike } from './connection.ts
 import { CrossTab, type TabMessage } from './crosstab.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { PinsTracker, type PinsState } from './pins.ts';
+import { watchMentions, type MentionsState, type MentionsWatch } from './mentions.ts';
 import { LiveQuery } from './query.ts';
 import { Rest, type FetchLike } from './rest.ts';
 import { Session, REFRESH_MARGIN_MS, type TokenProvider } from './session.ts';
@@ -143,6 +144,7 @@ const MESSAGE_KEYS = [
   'createdAt', 'editedAt', 'deletedAt', 'status', 'model', 'updatedSeq', 'statusReason', 'streamIndex', 'sendState', 'error',
   'pinnedAt', 'pinnedBy',
   'threadRootId', 'alsoToChannel', 'thread',
+  'mentions', 'mentionsHere', 'mentionsChannel',
 ] as const;
 
 /**
@@ -633,6 +635,29 @@ export class ConfabClient {
 
   watchPresence(userIds: readonly string[], cb: (byUser: Record<string, Presence>) => void): Unsubscribe {
     return this.watch(this.presenceQuery(userIds), cb);
+  }
+
+  /**
+   * The messages that mention the caller, newest first (the Mentions view): the first page from
+   * `GET /api/mentions`, then new mentions live; `loadMore()` pages back (mentions.ts).
+   */
+  watchMentions(cb: (state: MentionsState) => void, pageSize?: number): MentionsWatch {
+    this.assertOpen();
+    return watchMentions(
+      {
+        listMentions: (q) => this.api.listMentions(q),
+        onMessage: (fn) => this.on('message', fn),
+        mentionsMe: (m) => this.mentionsMe(m),
+        watchConversations: (fn) => this.watch(this.conversationsQuery(), fn).unsubscribe,
+      },
+      cb,
+      pageSize,
+    );
+  }
+
+  /** Whether a message mentions the signed-in user (by handle, `@channel` or `@here`; never their own). */
+  mentionsMe(message: Pick<Message, 'authorId' | 'mentions' | 'mentionsHere' | 'mentionsChannel' | 'deletedAt'>): boolean {
+    return this.store.mentionsMe(message);
   }
 
   private watch<T>(query: LiveQuery<T>, cb: (value: T) => void): Unsubscribe {

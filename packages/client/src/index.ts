@@ -12,6 +12,17 @@ export type { SocketFactory, SocketLike, SocketOptions } from './connection.ts';
 export type { TokenProvider } from './session.ts';
 export type { FetchLike } from './rest.ts';
 export { RestApi, REST_ROUTES } from './api.ts';
+export {
+  mayMentionEveryone,
+  mentionQueryAt,
+  mentionSegments,
+  mentionSuggestions,
+  type MentionQuery,
+  type MentionSegment,
+  type MentionsState,
+  type MentionsWatch,
+  type MentionSuggestion,
+} from './mentions.ts';
 export { systemClock } from './types.ts';
 export type {
   ChatMessage,

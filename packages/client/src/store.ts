@@ -355,8 +355,9 @@ export class Store {
         lastActivityAt: m.createdAt > c.lastActivityAt ? m.createdAt : c.lastActivityAt,
         lastSeq: Math.max(c.lastSeq, m.updatedSeq),
         unreadCount: c.unreadCount + (unread ? 1 : 0),
+        unreadMentionCount: (c.unreadMentionCount ?? 0) + (unread && this.mentionsMe(m) ? 1 : 0),
       };
-      if (m.authorId === this.me) next = { ...next, lastReadSeq: Math.max(next.lastReadSeq, m.seq), unreadCount: 0 };
+      if (m.authorId === this.me) next = { ...next, lastReadSeq: Math.max(next.lastReadSeq, m.seq), unreadCount: 0, unreadMentionCount: 0 };
       if (m.status === 'streaming') next = { ...next, generating: true };
     } else if (c.lastMessage?.id === m.id && c.lastMessage !== m) {
       next = { ...c, lastMessage: m, lastSeq: Math.max(c.lastSeq, m.updatedSeq) };
@@ -504,7 +505,9 @@ export class Store {
     let next: Conversation = changed ? { ...c, members } : c;
     if (e.userId === this.me && e.seq > c[field]) {
       next = { ...next, [field]: e.seq, lastDeliveredSeq: Math.max(c.lastDeliveredSeq, e.seq) };
-      if (e.status === 'read') next = { ...next, unreadCount: this.unreadAfter(st, e.seq, c.unreadCount) };
+      if (e.status === 'read') {
+        next = { ...next, unreadCount: this.unreadAfter(st, e.seq, c.unreadCount), unreadMentionCount: this.unreadAfter(st, e.seq, c.unreadMentionCount ?? 0, true) };
+      }
     }
     if (next !== c) {
       st.conversation = next;
@@ -512,15 +515,29 @@ export class Store {
     }
   }
 
-  /** Unread messages after `seq`, counted from the window when it covers them, else from the server's count. */
-  private unreadAfter(st: ConvState, seq: number, fallback: number): number {
+  /**
+   * Unread messages after `seq` (only those that mention the caller, with `mentionsOnly`), counted
+   * from the window when it covers them, else from the server's count.
+   */
+  private unreadAfter(st: ConvState, seq: number, fallback: number, mentionsOnly = false): number {
     if (st.floor === null || st.floor > seq + 1) return st.conversation && seq >= st.conversation.lastSeq ? 0 : fallback;
     let n = 0;
     for (let i = st.list.length - 1; i >= 0 && st.list[i]!.seq > seq; i--) {
       const m = st.list[i]!;
-      if (m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt && onMainLine(m)) n++;
+      // Unread counts the main line (thread replies count in the Threads view); mentions count wherever they are, as the server's count does.
+      if (m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt && (mentionsOnly ? this.mentionsMe(m) : onMainLine(m))) n++;
     }
     return n;
+  }
+
+  /**
+   * Whether a message mentions the signed-in user: by handle, `@channel`, or `@here` (a message
+   * that reaches this client live found its user online; the server's count, which knows who was
+   * online, replaces this guess at the next list or sync).
+   */
+  mentionsMe(m: Pick<Message, 'authorId' | 'mentions' | 'mentionsHere' | 'mentionsChannel' | 'deletedAt'>): boolean {
+    if (!this.me || m.authorId === this.me || m.deletedAt) return false;
+    return (m.mentions ?? []).includes(this.me) || m.mentionsChannel === true || m.mentionsHere === true;
   }
 
   /** Local read state (optimistic markRead); returns a function that restores the previous state. */
@@ -533,6 +550,7 @@ export class Store {
       lastReadSeq: seq,
       lastDeliveredSeq: Math.max(c.lastDeliveredSeq, seq),
       unreadCount: this.unreadAfter(st, seq, c.unreadCount),
+      unreadMentionCount: this.unreadAfter(st, seq, c.unreadMentionCount ?? 0, true),
     };
     st.conversation = next;
     this.touchConversations();

@@ -155,8 +155,21 @@ export const Message = z.object({
   alsoToChannel: z.boolean().optional(),
   /** On a thread's root, once it has had a reply. */
   thread: ThreadSummary.optional(),
+  /**
+   * Mentions as the server parsed them when the message was sent or last edited
+   * (docs/mentions.md): the ids of the members named by `@handle` (the assistant's id for
+   * `@assistant`), and whether it used `@here` / `@channel` with effect (a member not allowed to by
+   * the conversation's `mentionChannel` leaves them false). Always present in the server's answers.
+   */
+  mentions: z.array(Id).optional(),
+  mentionsHere: z.boolean().optional(),
+  mentionsChannel: z.boolean().optional(),
 });
 export type Message = z.infer<typeof Message>;
+
+/** Who may notify everyone with `@channel` and `@here` in a conversation. */
+export const MentionChannel = z.enum(['everyone', 'admins']);
+export type MentionChannel = z.infer<typeof MentionChannel>;
 
 export const Member = z.object({
   userId: Id,
@@ -187,6 +200,8 @@ export const Conversation = z.object({
   visibility: Visibility,
   /** A group's topic (shown in its header and in the channel directory); null when none is set. */
   topic: z.string().nullable(),
+  /** Who may use `@channel` / `@here` (default `everyone`); owners and admins change it. */
+  mentionChannel: MentionChannel.optional(),
   // The caller's own state:
   role: Role,
   pinned: z.boolean(),
@@ -196,6 +211,8 @@ export const Conversation = z.object({
   projectId: Id.nullable(),
   lastReadSeq: z.number().int(),
   lastDeliveredSeq: z.number().int(),
+  /** Messages after the caller's read watermark that mention them (docs/mentions.md). */
+  unreadMentionCount: z.number().int().optional(),
 });
 export type Conversation = z.infer<typeof Conversation>;
 

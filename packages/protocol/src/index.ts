@@ -6,3 +6,4 @@ export * from './entities.ts';
 export * from './rest.ts';
 export * from './realtime.ts';
 export * from './ai.ts';
+export * from './mentions.ts';

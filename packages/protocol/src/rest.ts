@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Channel, Conversation, Id, IsoTime, LIMITS, Me, Message, MessageKind, nestedDeeperThan, Project, PublicUser, Role, Visibility } from './entities.ts';
+import { Channel, Conversation, Id, IsoTime, LIMITS, Me, MentionChannel, Message, MessageKind, nestedDeeperThan, Project, PublicUser, Role, Visibility } from './entities.ts';
 
 /**
  * Request and response bodies of the REST half of the contract.
@@ -13,7 +13,9 @@ const Handle = z
   .trim()
   .min(2)
   .max(32)
-  .regex(/^[a-zA-Z0-9_.-]+$/, 'handle may only contain letters, digits, _ . -');
+  .regex(/^[a-zA-Z0-9_.-]+$/, 'handle may only contain letters, digits, _ . -')
+  // `@here` and `@channel` mention groups of people (docs/mentions.md): no one may be called that.
+  .refine((h) => !['here', 'channel'].includes(h.toLowerCase()), 'this handle is reserved');
 const DisplayName = z.string().trim().min(1).max(64);
 
 /** A positive integer that may arrive as a query string. */
@@ -87,6 +89,7 @@ export const UpdateConversationBody = z.strictObject({
   visibility: Visibility.optional(),
   /** Groups, admins: the topic; null or "" clears it. */
   topic: Topic.nullable().optional(),
+  mentionChannel: MentionChannel.optional(),
 });
 export type UpdateConversationBody = z.infer<typeof UpdateConversationBody>;
 export const AddParticipantsBody = z.strictObject({
@@ -192,6 +195,20 @@ export const ThreadList = z.object({
   nextCursor: z.string().nullable(),
 });
 export type ThreadList = z.infer<typeof ThreadList>;
+// ---- mentions ----
+export const MentionListQuery = z.strictObject({
+  limit: QueryInt(1, LIMITS.maxPageSize).default(LIMITS.pageSize),
+  cursor: z.string().max(500).optional(),
+});
+export type MentionListQuery = z.infer<typeof MentionListQuery>;
+export type MentionListQueryInput = Partial<MentionListQuery>;
+/** Messages that mention the caller, newest first. */
+export const MentionList = z.object({
+  messages: z.array(Message),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type MentionList = z.infer<typeof MentionList>;
 
 // ---- search ----
 export const SearchQuery = z.strictObject({

@@ -3,8 +3,9 @@
  * useSyncExternalStore, and a slice keeps its identity until it really changes, so a component
  * re-renders only when what it shows changed.
  */
-import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { ConfabClient } from '../client.ts';
+import type { MentionsState, MentionsWatch } from '../mentions.ts';
 import type { LiveQuery } from '../query.ts';
 import type { PinsState } from '../pins.ts';
 import type { ChatMessage, ConnectionState, OutgoingMessage, Presence, SendInput } from '../types.ts';
@@ -105,4 +106,24 @@ export function useSend(conversationId: string): (input: string | SendInput) => 
     (input: string | SendInput) => client.send(conversationId, typeof input === 'string' ? { content: input } : input),
     [client, conversationId],
   );
+}
+
+export interface UseMentionsResult extends MentionsState {
+  loadMore: () => Promise<void>;
+  refresh: () => Promise<void>;
+}
+
+/** The messages that mention the caller, newest first, kept live (client.watchMentions). */
+export function useMentions(pageSize?: number): UseMentionsResult {
+  const client = useConfabClient();
+  const [state, setState] = useState<MentionsState>({ messages: [], loading: true, hasMore: false, error: null });
+  const [watch, setWatch] = useState<MentionsWatch | null>(null);
+  useEffect(() => {
+    const w = client.watchMentions(setState, pageSize);
+    setWatch(w);
+    return () => w.unsubscribe();
+  }, [client, pageSize]);
+  const loadMore = useCallback(() => watch?.loadMore() ?? Promise.resolve(), [watch]);
+  const refresh = useCallback(() => watch?.refresh() ?? Promise.resolve(), [watch]);
+  return useMemo(() => ({ ...state, loadMore, refresh }), [state, loadMore, refresh]);
 }

@@ -3,7 +3,6 @@ import { ASSISTANT_ID } from '../ai/assistant.ts';
 import type { DomainEventOf } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { assistantIsMember } from '../operations/ai.ts';
-import { mentions } from '../operations/mentions.ts';
 import { findConversationType, triggerStillUnanswered } from '../storage/answers.ts';
 
 // When the assistant answers: it listens to messages stored on THIS node (the bus is per node, so
@@ -40,7 +39,9 @@ export function subscribeTriggers(ctx: Context, handlers: TriggerHandlers): () =
       conversationTypes.set(message.conversationId, info);
     }
     if (info.type === 'direct') return;
-    if (info.type === 'group' && !mentions(message.content, 'assistant')) return;
+    // What the one mention parser found when the message was stored (operations/mentions.ts): the
+    // assistant's id is there only if it was a member then.
+    if (info.type === 'group' && !(message.mentions ?? []).includes(ASSISTANT_ID)) return;
     if (!(await assistantIsMember(ctx, message.conversationId))) return;
     await handlers.answer(message.conversationId, { messageId: message.id, authorId: message.authorId });
   };

@@ -13,6 +13,7 @@ import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
 import { channelRoutes } from './routes/channels.ts';
 import { conversationRoutes } from './routes/conversations.ts';
+import { mentionRoutes } from './routes/mentions.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { threadRoutes } from './routes/threads.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -94,6 +95,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   messageRoutes(app, ctx);
   channelRoutes(app, ctx);
   threadRoutes(app, ctx);
+  mentionRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

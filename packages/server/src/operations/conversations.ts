@@ -27,6 +27,7 @@ import {
   insertGroupConversation,
   listConversationPage,
   lockDirectConversation,
+  setMentionChannel,
   setTitle,
 } from '../storage/conversations.ts';
 import type { Queryable } from '../storage/db.ts';
@@ -58,7 +59,7 @@ import { iso, toPublicUser } from './users.ts';
 // ---------------------------------------------------------------------------------------------
 
 /** Fields of a Conversation that belong to the viewing member, not to the conversation. */
-const OWN_FIELDS = ['role', 'pinned', 'muted', 'archived', 'draft', 'projectId', 'lastReadSeq', 'lastDeliveredSeq', 'unreadCount'] as const;
+const OWN_FIELDS = ['role', 'pinned', 'muted', 'archived', 'draft', 'projectId', 'lastReadSeq', 'lastDeliveredSeq', 'unreadCount', 'unreadMentionCount'] as const;
 type OwnField = (typeof OWN_FIELDS)[number];
 /** What every member sees alike; the only shape ever broadcast to a conversation room. */
 export type SharedConversation = Omit<Conversation, OwnField>;
@@ -97,6 +98,7 @@ async function loadShared(ctx: Context, db: Queryable, ids: string[]): Promise<M
       generating: c.generating,
       visibility: c.visibility,
       topic: c.topic,
+      mentionChannel: c.mention_channel,
     });
   }
   return result;
@@ -126,6 +128,7 @@ async function hydratePairs(ctx: Context, db: Queryable, pairs: { conversationId
       lastReadSeq: r.last_read_seq,
       lastDeliveredSeq: r.last_delivered_seq,
       unreadCount: r.unread_count,
+      unreadMentionCount: r.unread_mention_count,
     };
     out.set(pairKey(r.conversation_id, r.user_id), { ...s, ...state });
   }
@@ -386,6 +389,13 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
     }
     // Visibility and topic (channelSettings.ts): one system message per change, like a rename.
     const channelMessages = channelChange ? await applyChannelSettings(ctx, tx, me, patch) : [];
+    let settingsChanged = false;
+    if (patch.mentionChannel !== undefined) {
+      // Who may notify everyone (docs/mentions.md): the conversation's admins decide.
+      if (me.type !== 'group') throw new ConfabError('FORBIDDEN', 'only group conversations restrict @channel');
+      if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can change who may use @channel');
+      settingsChanged = await setMentionChannel(tx, id, patch.mentionChannel);
+    }
     if (patch.projectId) {
       // FOR SHARE keeps the project from being deleted before this commits (the FK would fail).
       if (!(await lockOwnProject(tx, patch.projectId, userId))) throw new ConfabError('NOT_FOUND', 'no such project');
@@ -401,10 +411,8 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
     if (ownChanged) await updateMemberState(tx, id, userId, own);
     const view = await getConversation(ctx, userId, id, tx);
     const stored = [...(renamed ? [renamed] : []), ...channelMessages];
-    if (stored.length > 0) {
-      for (const m of stored) events.push(messageStored(m));
-      events.push(conversationChanged(sharedView(view)));
-    }
+    for (const m of stored) events.push(messageStored(m));
+    if (stored.length > 0 || settingsChanged) events.push(conversationChanged(sharedView(view)));
     // The caller's other devices learn of pins, drafts, etc.; nobody else does.
     if (ownChanged || stored.length > 0) events.push(memberView(userId, view));
     return view;

@@ -27,6 +27,7 @@ import { findMessageSeqForMember, moveWatermark } from '../storage/receipts.ts';
 import { findThreadRoot, listThreadPage, moveThreadWatermark, threadReplyRemoved } from '../storage/threads.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
+import { mentionInput, type MentionInput } from './mentions.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { SendBatcher } from './sendBatch.ts';
 import { iso } from './users.ts';
@@ -67,6 +68,9 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     pinnedAt: iso(r.pinned_at ?? null),
     pinnedBy: r.pinned_by ?? null,
     ...threadFields(r),
+    mentions: r.mentions ?? [],
+    mentionsHere: r.mentions_here ?? false,
+    mentionsChannel: r.mentions_channel ?? false,
   };
 }
 
@@ -112,8 +116,8 @@ export interface SendResult {
 }
 
 /** Stores one send in one statement (storage/messages.ts, insertSend); undefined when nothing was inserted. */
-function insertOne(ctx: Context, send: PlainSend, replyToId: string | null, attachments: Attachment[]): Promise<MessageRow | undefined> {
-  return insertSend(ctx.db, send, replyToId, JSON.stringify(attachments), attachments.map((a) => a.id));
+function insertOne(ctx: Context, send: PlainSend, replyToId: string | null, attachments: Attachment[], mentions?: MentionInput): Promise<MessageRow | undefined> {
+  return insertSend(ctx.db, send, replyToId, JSON.stringify(attachments), attachments.map((a) => a.id), mentions);
 }
 
 /** One batcher per database: sends to the same database share its batches. */
@@ -156,9 +160,14 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
     threadRootId: body.threadRootId ?? null,
     alsoToChannel: body.threadRootId ? body.alsoToChannel === true : false,
   };
+  // Mentions are resolved by the statement that stores the message (storage/messages.ts); a
+  // message without '@' costs nothing more (operations/mentions.ts).
+  const mentions = await mentionInput(ctx, body.conversationId, userId, body.content);
   // Plain sends are group-committed with the sends that arrive alongside them (sendBatch.ts).
   const inserted =
-    attachments.length === 0 && !body.replyToId ? await batcherFor(ctx).store(send) : await insertOne(ctx, send, body.replyToId ?? null, attachments);
+    attachments.length === 0 && !body.replyToId && !mentions
+      ? await batcherFor(ctx).store(send)
+      : await insertOne(ctx, send, body.replyToId ?? null, attachments, mentions);
   if (inserted) {
     // The plaintext is at hand: no need to decrypt what was just encrypted.
     const message = toMessage(ctx, inserted, [], body.content);
@@ -259,13 +268,17 @@ export function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc
 export async function editMessage(ctx: Context, userId: string, messageId: string, content: string): Promise<Message> {
   checkContent(content, false);
   await ctx.limits.consume('sendPerUser', userId);
+  // Parsed (and @here's online members looked up) before the transaction: on the embedded
+  // database nothing else may run while it is open. The update resolves handles against the members.
+  const target = content.includes('@') ? await findMessage(ctx.db, messageId) : undefined;
+  const mentions = target ? await mentionInput(ctx, target.conversation_id, userId, content) : undefined;
   const message = await ctx.db.transaction(async (tx) => {
     const { row } = await loadForChange(tx, messageId, userId);
     if (row.author_id !== userId || row.kind === 'system') throw new ConfabError('FORBIDDEN', 'only the author can edit a message');
     if (row.deleted_at) throw new ConfabError('NOT_FOUND', 'this message was deleted');
     await keepPreviousVersion(tx, messageId, row.content_enc, row.edited_at ?? row.created_at);
     const seq = await nextSeq(tx, row.conversation_id, false);
-    await updateMessageContent(tx, messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, row.conversation_id, content), seq);
+    await updateMessageContent(tx, messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, row.conversation_id, content), seq, mentions);
     return reload(ctx, tx, messageId);
   });
   ctx.bus.publish({ type: 'message_changed', message });

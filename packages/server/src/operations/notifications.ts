@@ -26,7 +26,7 @@ import {
   upsertPushSubscription,
 } from '../storage/pushSubscriptions.ts';
 import type { NotificationRecipientRow, PushSubscriptionRow } from '../storage/rows.ts';
-import { mentions } from './mentions.ts';
+import { mentionsUser } from './mentions.ts';
 import { iso } from './users.ts';
 
 /**
@@ -169,6 +169,18 @@ async function deliver(ctx: Context, deliveries: Delivery[]): Promise<void> {
 
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
+async function onlineForHere(ctx: Context, messages: Message[], members: Map<string, NotificationRecipientRow[]>): Promise<Set<string>> {
+  const userIds = new Set<string>();
+  for (const m of messages) if (m.mentionsHere) for (const r of members.get(m.conversationId) ?? []) userIds.add(r.user_id);
+  if (userIds.size === 0 || !ctx.presence) return new Set();
+  try {
+    return await ctx.presence.online([...userIds]);
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'presence lookup for @here failed');
+    return new Set();
+  }
+}
+
 /**
  * Notifies the other members of newly stored messages (those this node stored), with one query for
  * the members of all their conversations (the authors' names included), however many messages
@@ -186,6 +198,9 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
     else members.set(r.conversation_id, [r]);
   }
   const followers = await threadFollowers(ctx, messages);
+  // @here reaches the members online now. The send stored who they were; the message as
+  // announced does not carry that list, so ask presence once for the whole batch (a few ms later).
+  const here = await onlineForHere(ctx, messages, members);
   const deliveries: Delivery[] = [];
   for (const message of messages) {
     const body = summarize(message);
@@ -199,7 +214,8 @@ export async function notifyNewMessages(ctx: Context, messages: Message[]): Prom
       // Bots, muted members and those who want nothing are not told.
       if (r.is_bot || r.muted || r.level === 'none') continue;
       if (r.user_id === message.authorId) continue;
-      const mentioned = mentions(message.content, r.handle);
+      // As stored by the send: the one parser's result, resolved against the members (operations/mentions.ts).
+      const mentioned = mentionsUser(message, r.user_id, here.has(r.user_id));
       const threadRead = thread?.get(r.user_id);
       if (thread && threadRead === undefined && !mentioned && !message.alsoToChannel) continue;
       // Members who have read past it (or joined after it) are not told.

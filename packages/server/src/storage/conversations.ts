@@ -11,7 +11,7 @@ export function containsPattern(text: string): string {
 
 export function findConversations(db: Queryable, ids: string[]): Promise<ConversationRow[]> {
   return db.query<ConversationRow>(
-    `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating, visibility, topic
+    `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating, visibility, topic, mention_channel
        FROM conversations WHERE id = ANY($1::text[])`,
     [ids],
   );
@@ -64,6 +64,12 @@ export async function findTitle(tx: Queryable, id: string): Promise<{ title: str
 
 export async function setTitle(tx: Queryable, id: string, title: string): Promise<void> {
   await tx.query('UPDATE conversations SET title = $2 WHERE id = $1', [id, title]);
+}
+
+/** Who may use @channel and @here (docs/mentions.md); false if it was so already. */
+export async function setMentionChannel(tx: Queryable, id: string, value: ConversationRow['mention_channel']): Promise<boolean> {
+  const rows = await tx.query('UPDATE conversations SET mention_channel = $2 WHERE id = $1 AND mention_channel <> $2 RETURNING 1', [id, value]);
+  return rows.length > 0;
 }
 
 /** One statement: its messages, versions, reactions and members go by ON DELETE CASCADE, all or nothing. */

@@ -3,6 +3,7 @@
 // membership queries of operations/conversations.ts moved here as they were.
 import type { Role } from '@confab/protocol';
 import type { Queryable } from './db.ts';
+import { MENTIONS_MEMBER } from './mentions.ts';
 import type { MemberProfileRow, MembershipRow, MemberStateRow } from './rows.ts';
 
 /** THE ranking of roles: a higher rank may do everything a lower one may. */
@@ -64,8 +65,8 @@ export function findMemberProfiles(db: Queryable, conversationIds: string[]): Pr
 /**
  * Each (conversation, user) pair's own state in the conversation, with the user's unread count
  * (messages of others on the main line after their read watermark, not deleted, not system;
- * thread replies count in the Threads view instead). Pairs whose user is
- * not a member have no row.
+ * thread replies count in the Threads view instead) and how many of those mention them (read from
+ * the partial index messages_mentions_idx). Pairs whose user is not a member have no row.
  */
 export function findMemberStates(db: Queryable, pairs: { conversationId: string; userId: string }[]): Promise<MemberStateRow[]> {
   return db.query<MemberStateRow>(
@@ -74,7 +75,11 @@ export function findMemberStates(db: Queryable, pairs: { conversationId: string;
             (SELECT count(*)::int FROM messages m
               WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
                 AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system'
-                AND (m.thread_root_id IS NULL OR m.also_to_channel)) AS unread_count
+                AND (m.thread_root_id IS NULL OR m.also_to_channel)) AS unread_count,
+            (SELECT count(*)::int FROM messages m
+              WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
+                AND (m.mentions <> '{}' OR m.mentions_here OR m.mentions_channel)
+                AND ${MENTIONS_MEMBER('m', 'cm.user_id')}) AS unread_mention_count
        FROM unnest($1::text[], $2::text[]) AS p(conversation_id, user_id)
        JOIN conversation_members cm ON cm.conversation_id = p.conversation_id AND cm.user_id = p.user_id`,
     [pairs.map((p) => p.conversationId), pairs.map((p) => p.userId)],

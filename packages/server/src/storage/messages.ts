@@ -12,6 +12,7 @@ export const MESSAGE_COLUMNS = [
   'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at', 'status_reason',
   'pinned_at', 'pinned_by',
   'thread_root_id', 'also_to_channel', 'thread_reply_count', 'thread_last_reply_at', 'thread_participant_ids',
+  'mentions', 'mentions_here', 'mentions_channel',
 ].map((c) => `m.${c}`).join(', ');
 
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +84,26 @@ export interface PlainSend {
   alsoToChannel: boolean;
 }
 
+/** A message's mentions as parsed (operations/mentions.ts), for the statement that stores it to resolve. */
+export interface MentionsToStore {
+  /** Lower-cased handles: those of the conversation's members become `mentions`. */
+  handles: string[];
+  here: boolean;
+  channel: boolean;
+  /** Who was online for `@here`. */
+  hereUserIds: string[];
+}
+const NO_MENTIONS: MentionsToStore = { handles: [], here: false, channel: false, hereUserIds: [] };
+
+/**
+ * SQL: the ids of the members of conversation `conv` whose handle is in the text[] parameter
+ * `handles` (lower-cased), sorted; '{}' for none. Resolved inside the statement that writes the
+ * message, so a mention costs no round trip of its own and names members as of that moment.
+ */
+const RESOLVE_HANDLES = (conv: string, handles: string) => `COALESCE((
+  SELECT array_agg(mu.id ORDER BY mu.id COLLATE "C") FROM conversation_members mcm JOIN users mu ON mu.id = mcm.user_id
+   WHERE mcm.conversation_id = ${conv} AND lower(mu.handle) = ANY(${handles}::text[])), '{}')`;
+
 /**
  * A message is on the conversation's main line unless it is a reply in a thread that was not also
  * sent to the channel. `m` is the messages alias.
@@ -108,6 +129,7 @@ export async function insertSend(
   replyToId: string | null,
   attachmentsJson: string,
   attachmentIds: string[],
+  mentions: MentionsToStore = NO_MENTIONS,
 ): Promise<MessageRow | undefined> {
   // A thread reply (threads, migration 10) is inserted only if its root is a message of the same
   // conversation that is not itself a reply; its root then takes the seq after it (the root's
@@ -116,7 +138,8 @@ export async function insertSend(
   // for messages on the main line.
   const [inserted] = await db.query<MessageRow>(
     `WITH conv AS (
-       SELECT c.id, c.last_seq FROM conversations c
+       SELECT c.id, c.last_seq, (c.mention_channel = 'everyone' OR cm.role IN ('owner', 'admin')) AS may_notify_all
+         FROM conversations c
          JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3
         WHERE c.id = $2 FOR UPDATE OF c
      ), claim AS (
@@ -125,8 +148,11 @@ export async function insertSend(
         FOR UPDATE OF a
      ), ins AS (
        INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, reply_to_id, search_terms, attachments,
-                                  thread_root_id, also_to_channel)
-       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[], $9::jsonb, $11::text, $12::boolean FROM conv
+                                  thread_root_id, also_to_channel, mentions, mentions_here, mentions_channel, here_user_ids)
+       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7, $8::bigint[], $9::jsonb, $11::text, $12::boolean,
+              ${RESOLVE_HANDLES('conv.id', '$13')}, $14 AND conv.may_notify_all, $15 AND conv.may_notify_all,
+              CASE WHEN $14 AND conv.may_notify_all THEN $16::text[] ELSE '{}' END
+         FROM conv
         WHERE (SELECT count(*) FROM claim) = cardinality($10::text[])
           AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM messages r WHERE r.id = $11::text AND r.conversation_id = conv.id AND r.thread_root_id IS NULL))
        ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
@@ -156,6 +182,7 @@ export async function insertSend(
     [
       send.id, send.conversationId, send.authorId, send.clientId, send.kind, send.contentEnc, replyToId, send.terms, attachmentsJson, attachmentIds,
       send.threadRootId, send.alsoToChannel,
+      mentions.handles, mentions.here, mentions.channel, mentions.hereUserIds,
     ],
     { prepare: true },
   );
@@ -391,11 +418,31 @@ export async function keepPreviousVersion(tx: Queryable, messageId: string, cont
   await tx.query('DELETE FROM message_versions WHERE message_id = $1 AND version <= $2', [messageId, kept!.version - versionsKept]);
 }
 
-/** New content (and its search terms) of an edit that took the seq `seq`. */
-export async function updateMessageContent(tx: Queryable, messageId: string, contentEnc: string, searchTerms: string[], seq: number): Promise<void> {
+/**
+ * New content (and its search terms) of an edit that took the seq `seq`; its mentions resolved
+ * again from `mentions` (the edited text's parse), as a send resolves them.
+ */
+export async function updateMessageContent(
+  tx: Queryable,
+  messageId: string,
+  contentEnc: string,
+  searchTerms: string[],
+  seq: number,
+  mentions: MentionsToStore = NO_MENTIONS,
+): Promise<void> {
   await tx.query(
-    `UPDATE messages SET content_enc = $2, search_terms = $3::bigint[], search_version = 2, edited_at = now(), updated_seq = $4 WHERE id = $1`,
-    [messageId, contentEnc, searchTerms, seq],
+    `WITH who AS (
+       SELECT (c.mention_channel = 'everyone' OR cm.role IN ('owner', 'admin')) AS may_notify_all
+         FROM messages x JOIN conversations c ON c.id = x.conversation_id
+         LEFT JOIN conversation_members cm ON cm.conversation_id = x.conversation_id AND cm.user_id = x.author_id
+        WHERE x.id = $1
+     )
+     UPDATE messages m SET content_enc = $2, search_terms = $3::bigint[], search_version = 2, edited_at = now(), updated_seq = $4,
+            mentions = ${RESOLVE_HANDLES('m.conversation_id', '$5')},
+            mentions_here = $6 AND COALESCE(who.may_notify_all, false), mentions_channel = $7 AND COALESCE(who.may_notify_all, false),
+            here_user_ids = CASE WHEN $6 AND COALESCE(who.may_notify_all, false) THEN $8::text[] ELSE '{}' END
+       FROM who WHERE m.id = $1`,
+    [messageId, contentEnc, searchTerms, seq, mentions.handles, mentions.here, mentions.channel, mentions.hereUserIds],
   );
 }
 
@@ -408,7 +455,7 @@ export async function eraseMessage(tx: Queryable, messageId: string, seq: number
   await tx.query('DELETE FROM message_reactions WHERE message_id = $1', [messageId]);
   await tx.query(
     `UPDATE messages SET content_enc = '', search_terms = '{}', attachments = '[]'::jsonb, deleted_at = now(), updated_seq = $2,
-            pinned_at = NULL, pinned_by = NULL WHERE id = $1`,
+            pinned_at = NULL, pinned_by = NULL, mentions = '{}', mentions_here = false, mentions_channel = false, here_user_ids = '{}' WHERE id = $1`,
     [messageId, seq],
   );
 }

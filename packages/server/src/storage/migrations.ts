@@ -414,6 +414,26 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ${STORE_SENDS_FUNCTION_V10}
     `,
   },
+  {
+    version: 11,
+    name: 'mentions',
+    sql: /* sql */ `
+      -- Mentions as the one parser (operations/mentions.ts) found them, resolved against the
+      -- members by the statement that stores or edits the message (docs/mentions.md): the members
+      -- named by @handle, whether @here / @channel took effect, and for @here who was online then.
+      -- Messages stored before this migration have none (their text is encrypted: no backfill).
+      ALTER TABLE messages ADD COLUMN mentions text[] NOT NULL DEFAULT '{}';
+      ALTER TABLE messages ADD COLUMN mentions_here boolean NOT NULL DEFAULT false;
+      ALTER TABLE messages ADD COLUMN mentions_channel boolean NOT NULL DEFAULT false;
+      ALTER TABLE messages ADD COLUMN here_user_ids text[] NOT NULL DEFAULT '{}';
+      -- Few messages mention anyone: unread mention counts and GET /api/mentions read only these.
+      CREATE INDEX messages_mentions_idx ON messages (conversation_id, seq)
+        WHERE mentions <> '{}' OR mentions_here OR mentions_channel;
+      -- Who may use @channel and @here.
+      ALTER TABLE conversations ADD COLUMN mention_channel text NOT NULL DEFAULT 'everyone'
+        CHECK (mention_channel IN ('everyone', 'admins'));
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

@@ -30,6 +30,10 @@ export interface MessageRow {
   thread_reply_count: number;
   thread_last_reply_at: Date | null;
   thread_participant_ids: string[];
+  /** Migration 11 (docs/mentions.md). */
+  mentions: string[];
+  mentions_here: boolean;
+  mentions_channel: boolean;
 }
 
 
@@ -140,6 +144,7 @@ export interface ConversationRow {
   generating: boolean;
   visibility: 'public' | 'private';
   topic: string | null;
+  mention_channel: 'everyone' | 'admins';
 }
 
 /** conversation_members joined with the member's user: one entry of a conversation's member list. */
@@ -170,6 +175,7 @@ export interface MemberStateRow {
   last_read_seq: number;
   last_delivered_seq: number;
   unread_count: number;
+  unread_mention_count: number;
 }
 
 /** message_reactions grouped by (message, emoji): who reacted, in the order they did. */

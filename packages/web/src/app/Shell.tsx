@@ -4,6 +4,7 @@ import { ChannelDirectory } from '../channels/ChannelDirectory.tsx';
 import { ConversationView } from '../chat/ConversationView.tsx';
 import { Sidebar } from '../conversations/Sidebar.tsx';
 import { SettingsView } from '../settings/SettingsView.tsx';
+import { MentionsView } from '../mentions/MentionsView.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
@@ -73,7 +74,7 @@ export function Shell() {
   );
 
   const inConversation = route.name === 'conversation';
-  const inSettings = route.name === 'settings' || route.name === 'channels';
+  const inSettings = route.name === 'settings' || route.name === 'channels' || route.name === 'mentions';
   return (
     <div className={`shell ${inConversation || inSettings || route.name === 'threads' ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
       <a className="skip-link" href="#main">
@@ -99,6 +100,7 @@ export function Shell() {
             {route.name === 'threads' && <ThreadsView onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'channels' && <ChannelDirectory onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'mentions' && <MentionsView onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
           </ErrorBoundary>
         </main>

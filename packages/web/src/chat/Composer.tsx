@@ -10,6 +10,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import { plainPreview } from '../lib/markdown.ts';
+import { useMentionAutocomplete } from '../mentions/MentionAutocomplete.tsx';
 
 const MAX_FILES = 10;
 const draftKey = (id: string) => `confab.draft.${id}`;
@@ -57,6 +58,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ co
   const area = useRef<HTMLTextAreaElement>(null);
   const typingTimer = useRef<number | undefined>(undefined);
   const serverDraft = useRef<string | null>(conversation?.draft ?? null);
+  const mention = useMentionAutocomplete(conversation, me, area, text, (value) => onChange(value));
 
   // A draft from another device, when this one has none.
   useEffect(() => {
@@ -256,6 +258,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ co
           ))}
         </ul>
       )}
+      {mention.popup}
       <form
         className="composer"
         onSubmit={(e) => {
@@ -296,7 +299,9 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ co
                 addFiles(pasted);
               }
             }}
+            {...mention.inputProps}
             onKeyDown={(e) => {
+              if (mention.onKeyDown(e)) return;
               if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
                 e.preventDefault();
                 void send();

@@ -15,6 +15,7 @@ import { Modal } from '../ui/Modal.tsx';
 import { toast } from '../ui/toast.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ChannelSettings } from '../channels/ChannelSettings.tsx';
+import { GroupMentionSettings } from '../mentions/GroupMentionSettings.tsx';
 
 const ROLES: Role[] = ['owner', 'admin', 'moderator', 'member'];
 const RANK: Record<Role, number> = { owner: 3, admin: 2, moderator: 1, member: 0 };
@@ -104,6 +105,8 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
           </ul>
         </div>
       )}
+
+      <GroupMentionSettings conversation={c} />
 
       {c.type !== 'direct' && (
         <div className="info-section danger-zone">

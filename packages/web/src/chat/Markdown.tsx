@@ -3,12 +3,13 @@ import { linkChannels, useChannelIndex } from '../channels/channelIndex.ts';
 import { navigate } from '../state/router.ts';
 import { toast } from '../ui/toast.tsx';
 import { highlighterReady, onHighlighterReady, renderMarkdown } from '../lib/markdown.ts';
+import type { MentionMarks } from '../lib/mentionMarks.ts';
 
 /** Sanitized markdown (see markdown.ts). Copy buttons of code blocks work by delegation. */
-export const Markdown = memo(function Markdown({ text, streaming = false }: { text: string; streaming?: boolean }) {
+export const Markdown = memo(function Markdown({ text, streaming = false, mentions }: { text: string; streaming?: boolean; mentions?: MentionMarks | undefined }) {
   // Renders again once highlight.js has loaded (only messages with code blocks need it).
   const ready = useSyncExternalStore(onHighlighterReady, highlighterReady);
-  const html = useMemo(() => renderMarkdown(text, streaming), [text, streaming, ready]);
+  const html = useMemo(() => renderMarkdown(text, streaming, mentions), [text, streaming, ready, mentions?.key]);
   // `#channel` of a known public channel becomes a link (channels/channelIndex.ts).
   const root = useRef<HTMLDivElement>(null);
   const channels = useChannelIndex();

@@ -15,6 +15,7 @@ import { plainPreview } from '../lib/markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { ThreadChip } from './ThreadChip.tsx';
+import { mentionMarks } from '../lib/mentionMarks.ts';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -145,7 +146,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
             <EditBox m={m} />
           ) : (
             <>
-              {m.content && <Markdown text={m.content} streaming={streaming} />}
+              {m.content && <Markdown text={m.content} streaming={streaming} mentions={mentionMarks(m, chat.conversation, chat.me)} />}
               {streaming && !m.content && (
                 <span className="thinking" aria-label="The assistant is thinking">
                   <i />

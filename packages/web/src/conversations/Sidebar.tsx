@@ -18,6 +18,7 @@ import { deleteOrLeave, patchConversation } from './actions.ts';
 import { conversationTitle, directPeer, memberName, messagePreview } from './helpers.ts';
 import { NewChatDialog, type NewChatKind } from './NewChatDialog.tsx';
 import { useProjects } from './projects.ts';
+import { MentionBadge, MentionsNavLink } from '../mentions/MentionBadge.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { BrowseChannelsLink } from './BrowseChannelsLink.tsx';
 
@@ -146,6 +147,7 @@ export function Sidebar({
         </button>
       </div>
       <BrowseChannelsLink />
+      <MentionsNavLink />
       {nav}
       <nav className="conv-list" aria-label="Conversation list">
         {!loaded && conversations.length === 0 && <ListSkeleton />}
@@ -396,6 +398,7 @@ const ConversationRow = memo(function ConversationRow({
               )}
             </span>
             {c.muted && <Icon name="bellOff" size={14} className="muted-icon" />}
+            <MentionBadge conversation={c} />
             {c.unreadCount > 0 && (
               <span className={`badge ${c.muted ? 'badge-muted' : ''}`} aria-label={`${c.unreadCount} unread`}>
                 {c.unreadCount > 99 ? '99+' : c.unreadCount}

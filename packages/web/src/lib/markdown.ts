@@ -1,6 +1,7 @@
 import DOMPurify from 'dompurify';
 import type { HLJSApi } from 'highlight.js';
 import MarkdownIt, { type Env, type Token } from 'markdown-it';
+import { markMentions, renderMention, type MentionMarks } from './mentionMarks.ts';
 
 /**
  * Message text → safe HTML. Three layers, each enough on its own for its part:
@@ -84,6 +85,8 @@ interface RenderEnv extends Env {
   links: boolean[];
   /** What is left of AUTO_BUDGET. */
   autoBudget: number;
+  /** Mentions to highlight (mentions/markdownMentions.ts). */
+  mentions?: MentionMarks | undefined;
 }
 /** Every render passes a RenderEnv (see markdownToHtml). */
 const own = (env: Env | undefined) => env as RenderEnv;
@@ -131,6 +134,8 @@ rules.image = (tokens, idx, options, env, self) => {
 };
 rules.fence = (tokens, idx, _options, env) => codeBlock(tokens[idx]!.content, tokens[idx]!.info, own(env));
 rules.code_block = (tokens, idx, _options, env) => codeBlock(tokens[idx]!.content, '', own(env));
+rules.mention = renderMention;
+md.core.ruler.push('mentions', markMentions);
 rules.task_box = (tokens, idx) => `<input type="checkbox" disabled${tokens[idx]!.meta?.checked ? ' checked' : ''}> `;
 
 // GitHub's task lists ("- [ ] todo", "- [x] done"), which marked rendered: a list item whose text
@@ -178,9 +183,9 @@ function plainHtml(text: string): string {
 }
 
 /** Markdown to HTML, before sanitizing (exported for the tests that time it). */
-export function markdownToHtml(text: string, streaming = false): string {
+export function markdownToHtml(text: string, streaming = false, mentions?: MentionMarks): string {
   try {
-    const env: RenderEnv = { streaming, links: [], autoBudget: AUTO_BUDGET };
+    const env: RenderEnv = { streaming, links: [], autoBudget: AUTO_BUDGET, mentions };
     const tokens = md.parse(text, env);
     if (tooDeep(tokens)) return plainHtml(text);
     return md.renderer.render(tokens, md.options, env);
@@ -220,12 +225,12 @@ function ensureHooks(): void {
 
 const cache = new Map<string, string>();
 
-export function renderMarkdown(text: string, streaming = false): string {
-  const key = (streaming ? 's' : 'c') + text;
+export function renderMarkdown(text: string, streaming = false, mentions?: MentionMarks): string {
+  const key = (streaming ? 's' : 'c') + (mentions ? `${mentions.key}\u0000` : '') + text;
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   ensureHooks();
-  const html = markdownToHtml(text, streaming);
+  const html = markdownToHtml(text, streaming, mentions);
   const clean = DOMPurify.sanitize(html, PURIFY);
   if (!streaming) {
     if (cache.size > 500) cache.delete(cache.keys().next().value!);

@@ -9,7 +9,8 @@ export type Route =
   | { name: 'conversation'; id: string; thread?: string }
   | { name: 'settings'; section: string | null }
   | { name: 'channels' }
-  | { name: 'threads' };
+  | { name: 'threads' }
+  | { name: 'mentions' };
 
 const listeners = new Set<() => void>();
 let current = parse(window.location.pathname);
@@ -21,6 +22,7 @@ function parse(pathname: string): Route {
   if (parts[0] === 'threads') return { name: 'threads' };
   if (parts[0] === 'settings') return { name: 'settings', section: parts[1] ?? null };
   if (parts[0] === 'channels') return { name: 'channels' };
+  if (parts[0] === 'mentions') return { name: 'mentions' };
   return { name: 'home' };
 }
 
