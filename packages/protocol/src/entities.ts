@@ -101,6 +101,20 @@ export const Attachment = z.object({
 });
 export type Attachment = z.infer<typeof Attachment>;
 
+/**
+ * A message's link preview: what the server read from the page of its first http(s) link. The
+ * image is a copy the server made (`imageUrl` is a path on this server, served to the
+ * conversation's members only), never a link to the outside site.
+ */
+export const LinkPreview = z.object({
+  url: z.string(),
+  title: z.string().nullable(),
+  description: z.string().nullable(),
+  siteName: z.string().nullable(),
+  imageUrl: z.string().nullable(),
+});
+export type LinkPreview = z.infer<typeof LinkPreview>;
+
 export const Message = z.object({
   id: Id,
   conversationId: Id,
@@ -128,6 +142,8 @@ export const Message = z.object({
    * applies only deltas with `index >= streamIndex`, so no piece is shown twice or skipped.
    */
   streamIndex: z.number().int().optional(),
+  /** The preview of the first link, once the server has fetched it; absent when there is none. */
+  linkPreview: LinkPreview.nullable().optional(),
 });
 export type Message = z.infer<typeof Message>;
 

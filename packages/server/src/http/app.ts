@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { previewRoutes } from './routes/previews.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { pushRoutes } from './routes/push.ts';
 import { userRoutes } from './routes/users.ts';
@@ -90,6 +91,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   conversationRoutes(app, ctx);
   projectRoutes(app, ctx);
   messageRoutes(app, ctx);
+  previewRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

@@ -26,6 +26,7 @@ import {
 import { findMessageSeqForMember, moveWatermark } from '../storage/receipts.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
+import { linkPreviewField, previewAfterDelete, previewAfterEdit } from './previews.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { SendBatcher } from './sendBatch.ts';
 import { iso } from './users.ts';
@@ -63,6 +64,7 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     model: r.model,
     updatedSeq: r.updated_seq,
     ...(r.status_reason ? { statusReason: r.status_reason } : {}),
+    ...linkPreviewField(ctx, r),
   };
 }
 
@@ -223,9 +225,11 @@ export async function editMessage(ctx: Context, userId: string, messageId: strin
     await keepPreviousVersion(tx, messageId, row.content_enc, row.edited_at ?? row.created_at);
     const seq = await nextSeq(tx, row.conversation_id, false);
     await updateMessageContent(tx, messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, row.conversation_id, content), seq);
+    await previewAfterEdit(ctx, tx, row, content);
     return reload(ctx, tx, messageId);
   });
   ctx.bus.publish({ type: 'message_changed', message });
+  ctx.previews?.schedule(message);
   return message;
 }
 
@@ -241,6 +245,7 @@ export async function deleteMessage(ctx: Context, userId: string, messageId: str
     if (row.deleted_at) return { message: await reload(ctx, tx, messageId), changed: false };
     const seq = await nextSeq(tx, row.conversation_id, false);
     await eraseMessage(tx, messageId, seq);
+    await previewAfterDelete(tx, messageId);
     // Its files go after commit: the trigger on attachments queues their deletion in this transaction.
     await deleteMessageAttachments(tx, messageId);
     return { message: await reload(ctx, tx, messageId), changed: true };

@@ -10,6 +10,7 @@ import type { MessageRow, ReactionGroupRow } from './rows.ts';
 export const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'seq', 'updated_seq', 'author_id', 'client_id', 'kind', 'content_enc',
   'reply_to_id', 'attachments', 'status', 'model', 'created_at', 'edited_at', 'deleted_at', 'status_reason',
+  'link_preview_enc',
 ].map((c) => `m.${c}`).join(', ');
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ const SHIPPED: Record<number, string> = {
   6: '248afdd16aaeecfaa5cf124741d867288b37b28305be92cf7b94d201cf02fe32',
   7: '69b4b855f6fe36d0361d52ef4631fdf31e56432b101f0a624e6357a4f42608e3',
   8: '3a1028b68c37d8478013aa0711ce4b4c0125589dcf8ae1c83146e45420306738',
+  12: 'a22acdbc92a127bd94e9bce7547fee68222eb2c31110f3838fc9707a090b309c',
 };
 
 describe('migrations', () => {

@@ -21,6 +21,8 @@ export interface MessageRow {
   edited_at: Date | null;
   deleted_at: Date | null;
   status_reason: string | null;
+  /** The link preview, encrypted JSON (operations/previews.ts); null when there is none. */
+  link_preview_enc: string | null;
 }
 
 
@@ -174,4 +176,11 @@ export interface ProjectRow {
   name: string;
   created_at: Date;
   updated_at: Date;
+}
+
+/** link_preview_images: a message's preview image, re-encoded and encrypted. */
+export interface LinkPreviewImageRow {
+  content_type: string;
+  image_enc: string;
+  created_at: Date;
 }
