@@ -22,6 +22,7 @@ let news: Site;
 let intranet: Site;
 let cover: Buffer;
 let alice: TestUser, bob: TestUser, mallory: TestUser;
+const pathHits = new Map<string, number>();
 let group: string;
 let bobSocket: Client;
 let aliceSocket: Client;
@@ -61,7 +62,10 @@ beforeAll(async () => {
   intranet = await startSite((_req, res) => res.writeHead(200, HTML).end(ogPage({ title: 'Internal admin' })));
   news = await startSite((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    pathHits.set(url.pathname, (pathHits.get(url.pathname) ?? 0) + 1);
     switch (url.pathname) {
+      case '/shared':
+        return res.writeHead(200, HTML).end(ogPage({ title: 'Shared page', image: '/cover.jpg' }));
       case '/article':
         return res.writeHead(200, HTML).end(ogPage({ title: 'Confab 2.0 released', description: 'Threads, channels & more.', siteName: 'Example News', image: '/cover.jpg' }));
       case '/cover.jpg':
@@ -231,6 +235,20 @@ describe('link previews', () => {
     expect(sent.linkPreview).toBeUndefined();
     await server.previews.idle();
     expect((await current(sent.id)).linkPreview?.title).toBe('Slow page');
+  });
+
+  it('fetches a link posted in several messages once, each message getting its own preview and image', async () => {
+    const covers = pathHits.get('/cover.jpg') ?? 0;
+    const sent = await Promise.all([1, 2, 3].map((i) => send(`${i}: ${link('/shared')}`)));
+    const later = await send(`again ${link('/shared')}`);
+    await server.previews.idle();
+    const previews = await Promise.all([...sent, later].map(async (m) => (await current(m.id)).linkPreview!));
+    for (const p of previews) expect(p.title).toBe('Shared page');
+    expect(pathHits.get('/shared')).toBe(1);
+    expect(pathHits.get('/cover.jpg')).toBe(covers + 1);
+    // Each message has its own copy of the image (it goes when that message, or its preview, goes).
+    expect(new Set(previews.map((p) => p.imageUrl)).size).toBe(4);
+    for (const p of previews) expect((await image(bob, p.imageUrl!)).status).toBe(200);
   });
 
   it('previews REST sends too', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfabError, type LinkPreview, type Message } from '@confab/protocol';
+import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 import type { Context } from '../context.ts';
 import { firstLink } from '../previews/links.ts';
@@ -137,6 +138,14 @@ export interface LinkPreviewRunner {
 /** The preview no longer fits the message (edited, deleted, removed meanwhile): the transaction is undone. */
 class Stale extends Error {}
 
+/**
+ * Pages read lately, by link: the same link posted in several messages (a busy channel, a bot) is
+ * fetched once per 10 minutes per node, and fetches of one link at the same time are shared. Only
+ * what a page said is kept (a failure is not: the next message tries again); pages are fetched
+ * without cookies or credentials, so what one member's link showed is what anyone's would.
+ */
+const CACHE_TTL_MS = 10 * 60 * 1000;
+
 /** Which message kinds can carry a link in their text. */
 const PREVIEWED_KINDS = new Set<Message['kind']>(['text']);
 
@@ -149,6 +158,26 @@ export function startLinkPreviews(ctx: Context): LinkPreviewRunner {
   const abort = new AbortController();
   const counts = { scheduled: 0, attached: 0, failed: 0, skipped: 0 };
   let stopped = false;
+  const cache = new LRUCache<string, { found: Unfurled | null }>({
+    max: 500,
+    maxSize: 32 * 1024 * 1024,
+    sizeCalculation: (v) => 1024 + (v.found?.image?.bytes.length ?? 0),
+    ttl: CACHE_TTL_MS,
+  });
+  const fetching = new Map<string, Promise<Unfurled | undefined>>();
+
+  async function unfurlShared(link: string): Promise<Unfurled | undefined> {
+    const hit = cache.get(link);
+    if (hit) return hit.found ?? undefined;
+    let pending = fetching.get(link);
+    if (!pending) {
+      pending = unfurl(link, opts, abort.signal).finally(() => fetching.delete(link));
+      fetching.set(link, pending);
+    }
+    const found = await pending;
+    cache.set(link, { found: found ?? null });
+    return found;
+  }
 
   async function attach(messageId: string, link: string, found: Unfurled): Promise<Message | undefined> {
     const version = randomBytes(9).toString('base64url');
@@ -185,7 +214,7 @@ export function startLinkPreviews(ctx: Context): LinkPreviewRunner {
     if (!row || !isStillWanted(row, link) || (await isLinkPreviewRemoved(ctx.db, messageId))) return;
     let found: Unfurled | undefined;
     try {
-      found = await unfurl(link, opts, abort.signal);
+      found = await unfurlShared(link);
     } catch (error) {
       counts.failed++;
       // The reason only: the link is message content, which is not logged.
