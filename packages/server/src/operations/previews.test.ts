@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { isPublicAddress } from '../previews/address.ts';
-import { ogPage, startSite, type Site } from '../previews/test/sites.ts';
+import { ogPage, startSite, writeMany, type Site } from '../previews/test/sites.ts';
 import { connect, ok, sleep, waitFor, type Client } from '../realtime/test/kit.ts';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../test/harness.ts';
 
@@ -64,6 +64,13 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     pathHits.set(url.pathname, (pathHits.get(url.pathname) ?? 0) + 1);
     switch (url.pathname) {
+      case '/huge': {
+        // 10 MB: a title at the start, a description only after the first megabyte.
+        res.writeHead(200, HTML);
+        res.write('<html><head><meta property="og:title" content="Huge page">');
+        void writeMany(res, Buffer.alloc(64 * 1024, ' '), 10 * 1024 * 1024, '<meta property="og:description" content="after the cut"></head>');
+        return;
+      }
       case '/shared':
         return res.writeHead(200, HTML).end(ogPage({ title: 'Shared page', image: '/cover.jpg' }));
       case '/article':
@@ -226,6 +233,14 @@ describe('link previews', () => {
     await server.previews.idle();
     expect((await current(sent.id)).linkPreview).toMatchObject({ title: 'Image elsewhere', imageUrl: null });
     expect(intranet.hits).toBe(0);
+  });
+
+  it('reads a 10 MB page only up to 1 MB', async () => {
+    const started = Date.now();
+    const sent = await send(link('/huge'));
+    await server.previews.idle();
+    expect((await current(sent.id)).linkPreview).toMatchObject({ title: 'Huge page', description: null });
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('does not make the send wait for a slow site', async () => {

@@ -40,8 +40,11 @@ export function ogPage(fields: { title?: string; description?: string; siteName?
   return `<!doctype html><html><head><title>Fallback title</title>${meta('og:title', fields.title)}${meta('og:description', fields.description)}${meta('og:site_name', fields.siteName)}${meta('og:image', fields.image)}</head><body>${filler}</body></html>`;
 }
 
-/** Writes `total` bytes of `chunk` with back-pressure; resolves with how many bytes the socket took before it closed. */
-export function writeMany(res: ServerResponse, chunk: Buffer, total: number): Promise<number> {
+/**
+ * Writes `total` bytes of `chunk` with back-pressure, then `tail` and the end (if the reader is
+ * still there); resolves with how many bytes were handed to the socket before it closed.
+ */
+export function writeMany(res: ServerResponse, chunk: Buffer, total: number, tail = ''): Promise<number> {
   return new Promise((resolve) => {
     let sent = 0;
     let closed = false;
@@ -58,7 +61,7 @@ export function writeMany(res: ServerResponse, chunk: Buffer, total: number): Pr
           return;
         }
       }
-      if (!closed && sent >= total) res.end();
+      if (!closed && sent >= total) res.end(tail);
     };
     pump();
   });
