@@ -93,6 +93,8 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/messages/:id/status', sdk: 'api.markMessage' },
   { method: 'POST', path: '/api/messages/:id/reactions', sdk: 'api.addReaction' },
   { method: 'DELETE', path: '/api/messages/:id/reactions/:emoji', sdk: 'api.removeReaction' },
+  { method: 'DELETE', path: '/api/messages/:id/preview', sdk: 'api.removeLinkPreview' },
+  { method: 'GET', path: '/api/messages/:id/preview/image', sdk: 'api.downloadPreviewImage' },
   { method: 'GET', path: '/api/search', sdk: 'api.search' },
   { method: 'GET', path: '/api/channels', sdk: 'api.listChannels' },
   { method: 'GET', path: '/api/channels/:id', sdk: 'api.getChannel' },
@@ -281,6 +283,21 @@ export class RestApi {
   /** The caller's followed threads, the latest reply first, with their unread replies. */
   listThreads(q: ThreadListQueryInput = {}): Promise<ThreadList> {
     return this.rest.request('GET', `/api/threads${query(q)}`);
+  }
+  /** Removes a message's link preview (its sender only); it is not fetched again. `client.removePreview` also updates the store. */
+  removeLinkPreview(messageId: string): Promise<Message> {
+    return this.rest.request('DELETE', `/api/messages/${seg(messageId)}/preview`);
+  }
+  /**
+   * A link preview's image, as the server re-encoded it, for members of the conversation. Takes
+   * the message's `linkPreview.imageUrl` (a path on this server) or the message id; anything
+   * else (a URL of another site) is refused, so this never sends the session's token elsewhere.
+   */
+  async downloadPreviewImage(imageUrlOrMessageId: string): Promise<Blob> {
+    const path = imageUrlOrMessageId.includes('/') ? imageUrlOrMessageId : `/api/messages/${seg(imageUrlOrMessageId)}/preview/image`;
+    if (!/^\/api\/messages\/[^/?#]+\/preview\/image(\?v=[\w-]+)?$/.test(path)) throw new ConfabError('VALIDATION_ERROR', 'not a preview image of this server');
+    const res = await this.rest.raw('GET', path);
+    return res.blob();
   }
   /** Messages and conversations matching `query`, in the caller's conversations (or one of them). */
   search(q: SearchQueryInput): Promise<SearchResult> {

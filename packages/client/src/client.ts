@@ -861,6 +861,15 @@ export class ConfabClient {
     );
   }
 
+  /** Removes the link preview of one of the caller's messages: gone at once here, for everyone once the server confirms. */
+  removePreview(messageId: string): Promise<Message> {
+    return this.optimistic(
+      messageId,
+      (m) => (m.linkPreview ? { ...m, linkPreview: null } : m),
+      () => this.api.removeLinkPreview(messageId),
+    );
+  }
+
   react(messageId: string, emoji: string, on = true): Promise<Message> {
     const me = this.signedInAs ?? '';
     return this.optimistic(

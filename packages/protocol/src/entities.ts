@@ -118,6 +118,19 @@ export const ThreadSummary = z.object({
   participantIds: z.array(Id),
 });
 export type ThreadSummary = z.infer<typeof ThreadSummary>;
+/**
+ * A message's link preview: what the server read from the page of its first http(s) link. The
+ * image is a copy the server made (`imageUrl` is a path on this server, served to the
+ * conversation's members only), never a link to the outside site.
+ */
+export const LinkPreview = z.object({
+  url: z.string(),
+  title: z.string().nullable(),
+  description: z.string().nullable(),
+  siteName: z.string().nullable(),
+  imageUrl: z.string().nullable(),
+});
+export type LinkPreview = z.infer<typeof LinkPreview>;
 
 export const Message = z.object({
   id: Id,
@@ -164,6 +177,8 @@ export const Message = z.object({
   mentions: z.array(Id).optional(),
   mentionsHere: z.boolean().optional(),
   mentionsChannel: z.boolean().optional(),
+  /** The preview of the first link, once the server has fetched it; absent when there is none. */
+  linkPreview: LinkPreview.nullable().optional(),
 });
 export type Message = z.infer<typeof Message>;
 

@@ -4,6 +4,7 @@ import { loadConfig, VARIABLES } from './config.ts';
 import { configDocs } from './configDocs.ts';
 import { DEFAULT_FILES_OPTIONS } from './files/options.ts';
 import { DEFAULT_JOB_OPTIONS } from './jobs/queue.ts';
+import { DEFAULT_PREVIEW_OPTIONS } from './previews/options.ts';
 import { DEFAULT_PUSH_OPTIONS } from './push/sender.ts';
 
 const failure = (env: NodeJS.ProcessEnv): string => {
@@ -61,6 +62,7 @@ describe('configuration table', () => {
       },
       jobs: { ...DEFAULT_JOB_OPTIONS, pollIntervalMs: 1000 },
       push: { ...DEFAULT_PUSH_OPTIONS, subject: 'mailto:admin@confab.invalid', ttlSeconds: 86_400, allowInsecureEndpoints: false },
+      previews: { ...DEFAULT_PREVIEW_OPTIONS, enabled: true, allowPrivate: false },
       vapidKeys: undefined,
     };
     expect(loadConfig({})).toEqual(expected);
@@ -91,6 +93,8 @@ describe('configuration table', () => {
       CONFAB_PUSH_TTL: '0',
       CONFAB_PUSH_ALLOW_INSECURE: 'true',
       CONFAB_JOBS_POLL_MS: '50',
+      CONFAB_LINK_PREVIEWS: 'off',
+      CONFAB_PREVIEWS_ALLOW_PRIVATE: 'true',
       CONFAB_REDIS_PREFIX: 'other:',
       ...vapid,
     });
@@ -111,6 +115,7 @@ describe('configuration table', () => {
       files: { s3: { endpoint: 'http://minio:9000', bucket: 'b', region: 'us-east-1', accessKeyId: 'id', secretAccessKey: 'key', prefix: '', pathStyle: false } },
       push: { ttlSeconds: 0, allowInsecureEndpoints: true },
       jobs: { pollIntervalMs: 50 },
+      previews: { enabled: false, allowPrivate: true },
       vapidKeys: { publicKey: vapid.CONFAB_VAPID_PUBLIC_KEY, privateKey: vapid.CONFAB_VAPID_PRIVATE_KEY },
     });
   });

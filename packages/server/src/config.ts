@@ -5,6 +5,7 @@ import { DEFAULT_FILES_OPTIONS, type FilesOptions } from './files/options.ts';
 import { parseAllowEntry } from './http/metricsAccess.ts';
 import { normalizeOrigin } from './http/origins.ts';
 import { DEFAULT_JOB_OPTIONS, type JobQueueOptions } from './jobs/queue.ts';
+import { DEFAULT_PREVIEW_OPTIONS, type PreviewOptions } from './previews/options.ts';
 import { DEFAULT_PUSH_OPTIONS, type PushOptions } from './push/sender.ts';
 import type { VapidKeys } from './push/vapid.ts';
 
@@ -51,6 +52,8 @@ export interface Config {
   files: FilesOptions;
   jobs: JobQueueOptions;
   push: PushOptions;
+  /** Link previews (previews/options.ts): on or off, and whether private addresses may be fetched. */
+  previews: PreviewOptions;
   /** Web push keys from the environment; generated into DATA_DIR/vapid.json when unset (push/vapid.ts). */
   vapidKeys: VapidKeys | undefined;
 }
@@ -269,6 +272,8 @@ export const VARIABLES = {
   CONFAB_VAPID_SUBJECT: variable(pushSubject, DEFAULT_PUSH_OPTIONS.subject, 'how push services can reach the operator (`mailto:` or `https:` URL)'),
   CONFAB_PUSH_TTL: variable(whole('seconds', 0), DEFAULT_PUSH_OPTIONS.ttlSeconds, 'how long a push service keeps an undelivered notification, seconds'),
   CONFAB_PUSH_ALLOW_INSECURE: variable(flag('true', 'false'), false, '`true` also sends pushes to plain-HTTP and private-address endpoints (tests, development only)'),
+  CONFAB_LINK_PREVIEWS: variable(flag('on', 'off'), true, '`off`: no link previews are fetched (see [`docs/security.md`](docs/security.md#link-previews))', { shown: '`on`' }),
+  CONFAB_PREVIEWS_ALLOW_PRIVATE: variable(flag('true', 'false'), false, '`true` lets link previews fetch private, loopback and link-local addresses too (an intranet; never on a server that can reach cloud metadata or internal admin pages)'),
   CONFAB_JOBS_POLL_MS: variable(whole('milliseconds'), DEFAULT_JOB_OPTIONS.pollIntervalMs, 'how often the job queue (push, file clean-up) looks for work'),
   OPENAI_API_KEY: variable(text, undefined, 'server key for OpenAI (the server pays)', { secret: true, group: 'ai' }),
   ANTHROPIC_API_KEY: variable(text, undefined, 'server key for Anthropic', { secret: true, group: 'ai' }),
@@ -359,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     jobs: { ...DEFAULT_JOB_OPTIONS, pollIntervalMs: v.CONFAB_JOBS_POLL_MS },
     push: { ...DEFAULT_PUSH_OPTIONS, subject: v.CONFAB_VAPID_SUBJECT, ttlSeconds: v.CONFAB_PUSH_TTL, allowInsecureEndpoints: v.CONFAB_PUSH_ALLOW_INSECURE },
+    previews: { ...DEFAULT_PREVIEW_OPTIONS, enabled: v.CONFAB_LINK_PREVIEWS, allowPrivate: v.CONFAB_PREVIEWS_ALLOW_PRIVATE },
     vapidKeys: vapidKeys(v),
     ...overrides,
   };

@@ -36,6 +36,8 @@ export interface Context {
    * gateway's presence store. Unset means nobody is: notifications then always go out by push.
    */
   presence?: PresenceLookup;
+  /** Link previews fetched in the background (operations/previews.ts); unset in tools that start none. */
+  previews?: { schedule(message: Message): void };
 }
 
 /**

@@ -16,6 +16,8 @@ import { createMetrics } from './metrics.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
 import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
 import { registerNotificationJobs, startNotifications } from './operations/notifications.ts';
+import { startLinkPreviews, type LinkPreviewRunner } from './operations/previews.ts';
+import type { PreviewOptions } from './previews/options.ts';
 import { createPushSender, type PushOptions } from './push/sender.ts';
 import { loadVapidKeys } from './push/vapid.ts';
 import { createRateLimits } from './rateLimits.ts';
@@ -36,6 +38,8 @@ export interface ConfabServer {
   gateway: Gateway;
   /** The AI assistant (its counters are read by tests and metrics). */
   assistant: AiRunner;
+  /** Link previews being fetched (tests wait for them with `idle()`). */
+  previews: LinkPreviewRunner;
   /** Graceful stop: stop accepting, finish in-flight requests, close the database. */
   close(): Promise<void>;
 }
@@ -58,6 +62,12 @@ export interface ServerOptions {
   jobs?: Partial<JobQueueOptions>;
   /** Web push, over config.push (tests allow a plain-HTTP push service on loopback). */
   push?: Partial<PushOptions>;
+  /**
+   * Link previews, over config.previews. Tests reach only loopback: they give a resolver that maps
+   * test host names to loopback addresses and an address check that counts one of those as public,
+   * so that "a public site redirecting to a private address" can be shown on one machine.
+   */
+  previews?: Partial<PreviewOptions>;
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
@@ -77,6 +87,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
     files: { ...given.files, ...options.files },
     jobs: { ...given.jobs, ...options.jobs },
     push: { ...given.push, ...options.push },
+    previews: { ...given.previews, ...options.previews },
   };
   // Requests by route, errors without the values they carry, secrets redacted: see logging.ts.
   const log = serverLogger(config.logLevel, options.logger);
@@ -135,10 +146,15 @@ export async function createServer(given: Config = loadConfig(), options: Server
   };
   let app: App;
   let gateway: Gateway;
+  let previews: LinkPreviewRunner;
   try {
     // Subscribed before anything can store a message.
     const notifications = startNotifications(ctx);
     stops.push(() => notifications.stop());
+    const linkPreviews = startLinkPreviews(ctx);
+    previews = linkPreviews;
+    ctx.previews = linkPreviews;
+    stops.push(() => linkPreviews.stop());
     app = await buildHttpApp(ctx, metrics, redis ? () => redis.ready() : undefined);
     stops.push(() => app.close());
     // Attached before listening, so no upgrade request can arrive without its handler.
@@ -170,6 +186,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
     url: `http://${shownHost}:${port}`,
     gateway,
     assistant: ai,
+    previews,
     close() {
       closing ??= (async () => {
         // Stop accepting at once: a client reconnecting now is refused and retries soon (the SDK

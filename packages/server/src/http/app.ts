@@ -17,6 +17,7 @@ import { mentionRoutes } from './routes/mentions.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { threadRoutes } from './routes/threads.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { previewRoutes } from './routes/previews.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { pushRoutes } from './routes/push.ts';
 import { userRoutes } from './routes/users.ts';
@@ -96,6 +97,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   channelRoutes(app, ctx);
   threadRoutes(app, ctx);
   mentionRoutes(app, ctx);
+  previewRoutes(app, ctx);
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);

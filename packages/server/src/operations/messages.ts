@@ -28,6 +28,7 @@ import { findThreadRoot, listThreadPage, moveThreadWatermark, threadReplyRemoved
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
 import { mentionInput, type MentionInput } from './mentions.ts';
+import { linkPreviewField, previewAfterDelete, previewAfterEdit } from './previews.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { SendBatcher } from './sendBatch.ts';
 import { iso } from './users.ts';
@@ -71,6 +72,7 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     mentions: r.mentions ?? [],
     mentionsHere: r.mentions_here ?? false,
     mentionsChannel: r.mentions_channel ?? false,
+    ...linkPreviewField(ctx, r),
   };
 }
 
@@ -279,9 +281,11 @@ export async function editMessage(ctx: Context, userId: string, messageId: strin
     await keepPreviousVersion(tx, messageId, row.content_enc, row.edited_at ?? row.created_at);
     const seq = await nextSeq(tx, row.conversation_id, false);
     await updateMessageContent(tx, messageId, ctx.keys.encrypt(content), searchTerms(ctx.keys.searchKey, row.conversation_id, content), seq, mentions);
+    await previewAfterEdit(ctx, tx, row, content);
     return reload(ctx, tx, messageId);
   });
   ctx.bus.publish({ type: 'message_changed', message });
+  ctx.previews?.schedule(message);
   return message;
 }
 
@@ -297,6 +301,7 @@ export async function deleteMessage(ctx: Context, userId: string, messageId: str
     if (row.deleted_at) return { message: await reload(ctx, tx, messageId), changed: false };
     const seq = await nextSeq(tx, row.conversation_id, false);
     await eraseMessage(tx, messageId, seq);
+    await previewAfterDelete(tx, messageId);
     // Its files go after commit: the trigger on attachments queues their deletion in this transaction.
     await deleteMessageAttachments(tx, messageId);
     // A thread reply: its root counts one reply less, a change of the root with the next seq.

@@ -13,6 +13,7 @@ export const MESSAGE_COLUMNS = [
   'pinned_at', 'pinned_by',
   'thread_root_id', 'also_to_channel', 'thread_reply_count', 'thread_last_reply_at', 'thread_participant_ids',
   'mentions', 'mentions_here', 'mentions_channel',
+  'link_preview_enc',
 ].map((c) => `m.${c}`).join(', ');
 
 // ---------------------------------------------------------------------------------------------

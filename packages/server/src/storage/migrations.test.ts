@@ -20,6 +20,7 @@ const SHIPPED: Record<number, string> = {
   9: '6878a2e84c679d30f28bae30d3ed915606d36edf34c608c583005c8af2b970bd',
   10: 'd5bca80ff44be86416c450c6f64fb23bc0c2691136190efc39cff4b9eb9646de',
   11: 'eff8f5334b7ed37c8da95c577a820364db40b0dcc38094c8a1b1b217fa4c56b1',
+  12: 'a22acdbc92a127bd94e9bce7547fee68222eb2c31110f3838fc9707a090b309c',
 };
 
 describe('migrations', () => {

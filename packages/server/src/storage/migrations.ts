@@ -434,6 +434,25 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         CHECK (mention_channel IN ('everyone', 'admins'));
     `,
   },
+  {
+    version: 12,
+    name: 'link previews',
+    sql: /* sql */ `
+      -- The preview of a message's first link (operations/previews.ts), as JSON encrypted like the
+      -- content: it repeats the link and what its page says. NULL while there is none.
+      ALTER TABLE messages ADD COLUMN link_preview_enc text;
+      -- The sender removed the preview: it is not fetched again, not even after an edit.
+      ALTER TABLE messages ADD COLUMN link_preview_removed boolean NOT NULL DEFAULT false;
+      -- The preview's image as Confab re-encoded it (WebP), encrypted, served to members only.
+      -- One per message; it goes with the message (a conversation deleted deletes its messages).
+      CREATE TABLE link_preview_images (
+        message_id text PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        content_type text NOT NULL,
+        image_enc text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

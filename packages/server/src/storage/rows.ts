@@ -34,6 +34,8 @@ export interface MessageRow {
   mentions: string[];
   mentions_here: boolean;
   mentions_channel: boolean;
+  /** The link preview, encrypted JSON (operations/previews.ts); null when there is none. */
+  link_preview_enc: string | null;
 }
 
 
@@ -213,4 +215,11 @@ export interface ThreadFollowRow {
   conversation_id: string;
   following: boolean;
   last_read_seq: number;
+}
+
+/** link_preview_images: a message's preview image, re-encoded and encrypted. */
+export interface LinkPreviewImageRow {
+  content_type: string;
+  image_enc: string;
+  created_at: Date;
 }

@@ -8,6 +8,7 @@ import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
 import { Attachments } from './Attachments.tsx';
+import { LinkPreviewCard } from './LinkPreview.tsx';
 import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
 import { PinButton, PinnedMark } from './PinButton.tsx';
@@ -161,6 +162,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
             </>
           )}
         </div>
+        {m.linkPreview && !deleted && !editing && <LinkPreviewCard m={m} mine={mine} />}
         {isAi && m.status === 'stopped' && <div className="ai-note">Stopped</div>}
         {isAi && m.status === 'error' && (
           <div className="ai-error" role="alert">
