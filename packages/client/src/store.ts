@@ -390,8 +390,13 @@ export class Store {
     return this.state(conversationId)?.unsent ?? EMPTY;
   }
 
+  /** Messages held on the main line (what watchMessages shows; thread replies do not fill a page). */
   messageCount(conversationId: string): number {
-    return this.state(conversationId)?.list.length ?? 0;
+    const st = this.state(conversationId);
+    if (!st) return 0;
+    let n = 0;
+    for (const m of st.list) if (onMainLine(m)) n++;
+    return n;
   }
 
   /** The outbox's messages of this conversation, shown after the stored ones. */

@@ -81,6 +81,24 @@ describe('threads in the SDK', () => {
     watch.unsubscribe();
   });
 
+  it('thread replies held before a conversation is opened do not stand in for its main line', async () => {
+    const alice = await registerUser(server, 'alice');
+    const bob = await registerUser(server, 'bob');
+    const res = await alice.api.post('/api/conversations/group', { title: 'team', participantIds: [bob.id] });
+    const conv = res.body.id as string;
+    const root = (await alice.api.post('/api/messages', { conversationId: conv, content: 'root', clientId: 'root' })).body;
+    await alice.api.post('/api/messages', { conversationId: conv, content: 'main', clientId: 'main' });
+    const b = sdk(bob, 5);
+    await b.idle();
+    // While Bob's client runs (the conversation not on screen), a thread fills up.
+    for (let i = 0; i < 6; i++) await alice.api.post('/api/messages', { conversationId: conv, content: `t${i}`, clientId: `t${i}`, threadRootId: root.id });
+    // (The last reply's seq; the root's change after it is below the window, so not held.)
+    await until('the replies arrived', () => (b.getConversation(conv)?.lastSeq ?? 0) >= root.seq + 12);
+    let main: ChatMessage[] = [];
+    b.watchMessages(conv, (l) => (main = l));
+    await until('the main line', () => people(main).join() === 'root,main');
+  });
+
   it('a reply written offline waits in the outbox, shows in the thread as pending, and is stored once', async () => {
     const { conv, a, b } = await setup();
     const root = await a.send(conv, { content: 'root' }).settled;

@@ -100,6 +100,8 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
       for (let page = 0; page < 20; page++) {
         if (client.getMessages(id).some((m) => m.id === messageId)) {
           await frame();
+          // Pages just put in front of the list: let it measure them and settle before scrolling.
+          if (page > 0) await new Promise((resolve) => window.setTimeout(resolve, 300));
           list.current?.jumpTo(messageId);
           return true;
         }
