@@ -129,7 +129,7 @@ describe('channels and pins in a real browser', () => {
     // Bob is a member: no Pin action for him in a channel.
     const bobMsg = bob.page.locator('.msg', { hasText: 'Decision: we ship the blue theme' });
     await bobMsg.hover();
-    await bobMsg.getByRole('button', { name: 'Reply' }).waitFor();
+    await bobMsg.getByRole('button', { name: 'Reply', exact: true }).waitFor();
     expect(await bobMsg.getByRole('button', { name: 'Pin message' }).count()).toBe(0);
 
     await messageAction(alice.page, 'Decision: we ship the blue theme', 'Pin message');
