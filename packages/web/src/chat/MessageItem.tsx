@@ -8,6 +8,7 @@ import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
 import { Attachments } from './Attachments.tsx';
+import { CopyLinkButton, RetryAnswer } from './MessageExtras.tsx';
 import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
 import { plainPreview } from '../lib/markdown.ts';
@@ -161,6 +162,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
         {isAi && m.status === 'error' && (
           <div className="ai-error" role="alert">
             <Icon name="alert" size={14} /> {m.statusReason || 'The answer could not be completed.'}
+            {stored && chat.ai.regenerate && <RetryAnswer onRetry={regenerate} />}
           </div>
         )}
         {m.reactions.length > 0 && !deleted && (
@@ -209,6 +211,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
               <Icon name="copy" size={16} />
             </button>
           )}
+          {m.seq !== null && m.kind !== 'system' && <CopyLinkButton conversationId={m.conversationId} seq={m.seq} />}
           {isAi && !streaming && chat.ai.regenerate && (
             <button type="button" className="icon-btn" aria-label="Regenerate the answer" title="Regenerate" onClick={regenerate}>
               <Icon name="refresh" size={16} />
@@ -281,6 +284,13 @@ function EditBox({ m }: { m: ChatMessage }) {
     el.focus();
     el.setSelectionRange(el.value.length, el.value.length);
   }, []);
+  // Grows with its text (wrapped lines too), up to a limit, then scrolls.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.style.height = 'auto';
+    el.style.height = `${Math.min(el.scrollHeight + 2, 320)}px`;
+  }, [text]);
   const save = () => {
     const content = text.trim();
     chat.stopEdit();
@@ -302,7 +312,7 @@ function EditBox({ m }: { m: ChatMessage }) {
         ref={ref}
         aria-label="Edit message"
         value={text}
-        rows={Math.min(8, text.split('\n').length)}
+        rows={1}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={(e) => {
           if (e.key === 'Escape') {
