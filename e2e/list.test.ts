@@ -253,7 +253,7 @@ describe('online dots in the sidebar', () => {
 });
 
 describe('copying', () => {
-  it('Copy on a code block puts the code on the clipboard', async () => {
+  it('Copy on a code block puts the code on the clipboard, also where the page has no Clipboard API', async () => {
     const gus = await person(chrome.browser, 'Gus', { permissions: ['clipboard-read', 'clipboard-write'] });
     const bob = await registerUser(server, 'bob');
     const direct = await directWith(bob, gus);
@@ -264,6 +264,23 @@ describe('copying', () => {
     await code.getByRole('button', { name: 'Copy' }).click();
     await expect.poll(() => gus.page.evaluate(() => navigator.clipboard.readText())).toBe('const answer = 42;\nconsole.log(answer);\n');
     await code.getByRole('button', { name: 'Copied' }).waitFor();
+
+    // Served over plain http on a LAN address, a page has no Clipboard API (not a secure context):
+    // Copy used to throw there and do nothing. The same page, as such a browser shows it.
+    const plain = await gus.page.context().newPage();
+    await plain.addInitScript(() => {
+      Object.defineProperty(window, 'isSecureContext', { value: false });
+      Object.defineProperty(Navigator.prototype, 'clipboard', { get: () => undefined });
+    });
+    await plain.goto(`/c/${direct}`);
+    expect(await plain.evaluate(() => typeof navigator.clipboard)).toBe('undefined');
+    const block = plain.locator('.code-block');
+    await block.waitFor();
+    await gus.page.evaluate(() => navigator.clipboard.writeText('something else'));
+    await block.getByRole('button', { name: 'Copy' }).click();
+    await block.getByRole('button', { name: 'Copied' }).waitFor();
+    await expect.poll(() => gus.page.evaluate(() => navigator.clipboard.readText())).toBe('const answer = 42;\nconsole.log(answer);\n');
+    await plain.close();
   });
 });
 

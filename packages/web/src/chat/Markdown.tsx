@@ -1,6 +1,7 @@
 import { memo, useMemo, useSyncExternalStore } from 'react';
 import { toast } from '../ui/toast.tsx';
 import { highlighterReady, onHighlighterReady, renderMarkdown } from '../lib/markdown.ts';
+import { copyText } from '../lib/clipboard.ts';
 
 /** Sanitized markdown (see markdown.ts). Copy buttons of code blocks work by delegation. */
 export const Markdown = memo(function Markdown({ text, streaming = false }: { text: string; streaming?: boolean }) {
@@ -14,7 +15,7 @@ export const Markdown = memo(function Markdown({ text, streaming = false }: { te
         const target = e.target as HTMLElement;
         if (target.matches('button[data-copy]')) {
           const code = target.closest('.code-block')?.querySelector('code')?.textContent ?? '';
-          navigator.clipboard.writeText(code).then(
+          copyText(code).then(
             () => {
               target.textContent = 'Copied';
               setTimeout(() => (target.textContent = 'Copy'), 1500);

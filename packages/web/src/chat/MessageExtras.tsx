@@ -2,11 +2,12 @@ import { useState } from 'react';
 import { messageLink } from '../state/router.ts';
 import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
+import { copyText } from '../lib/clipboard.ts';
 
 /** "Copy link": a URL that opens the conversation at this message, highlighted (`/c/<id>?at=<seq>`). */
 export function CopyLinkButton({ conversationId, seq }: { conversationId: string; seq: number }) {
   const copy = () =>
-    navigator.clipboard.writeText(messageLink(conversationId, seq)).then(
+    copyText(messageLink(conversationId, seq)).then(
       () => toast('Link copied. It opens the conversation at this message.'),
       () => toast('Could not copy to the clipboard.', 'error'),
     );

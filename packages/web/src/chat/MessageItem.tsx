@@ -14,6 +14,7 @@ import { Markdown } from './Markdown.tsx';
 import { plainPreview } from '../lib/markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
+import { copyText } from '../lib/clipboard.ts';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -89,7 +90,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
     setPicker(false);
   };
   const copy = () =>
-    navigator.clipboard.writeText(m.content).then(
+    copyText(m.content).then(
       () => toast('Copied to the clipboard.'),
       () => toast('Could not copy to the clipboard.', 'error'),
     );
