@@ -239,7 +239,8 @@ function pinnedNow(el: HTMLElement | null): boolean {
  * Keeps a scroller pinned to its bottom while the reader is there: new rows, a row that grows (a
  * streaming answer, an image that loads, the "Seen" line) and the viewport shrinking (the composer
  * growing, a phone's keyboard) all scroll it down again. Only the reader unpins it (wheel, touch,
- * keys, the scrollbar), never a layout change; reaching the bottom again pins it.
+ * keys, the scrollbar, or a scroll by code far up), never a layout change; reaching the bottom
+ * again pins it.
  */
 function usePinnedBottom(el: HTMLElement | null, initiallyPinned: boolean) {
   const [pinned, setPinned] = useState(initiallyPinned);
@@ -269,10 +270,16 @@ function usePinnedBottom(el: HTMLElement | null, initiallyPinned: boolean) {
       if (['ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End', ' '].includes(e.key)) intent();
     };
     const distance = () => el.scrollHeight - el.scrollTop - el.clientHeight;
+    let lastTop = el.scrollTop;
     const onScroll = () => {
-      if (distance() <= 2) {
+      const d = distance();
+      // Moved up, well away from the bottom, with no input: a scroll made by code (a screen
+      // reader, a script); a layout change that moves scrollTop keeps the bottom close.
+      const movedAway = el.scrollTop < lastTop - 1 && d > 80;
+      lastTop = el.scrollTop;
+      if (d <= 2) {
         if (!pinnedRef.current) set(true);
-      } else if (pinnedRef.current && performance.now() < intentUntil) set(false);
+      } else if (pinnedRef.current && (performance.now() < intentUntil || movedAway)) set(false);
     };
     let frame = 0;
     const follow = () => {
