@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '@confab/protocol';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../packages/server/src/test/fakeOpenAI.ts';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../packages/server/src/test/harness.ts';
+import { makePdf } from '../packages/server/src/test/pdf.ts';
 import { connect, type Client } from '../packages/server/src/realtime/test/kit.ts';
 import { bubble, ensureBuilt, launchBrowser, row, send, startAiChat, watchErrors, type BrowserHandle } from './helpers.ts';
 
@@ -153,8 +154,9 @@ for (const [label, viewport] of [
       // Sending, then Bob reads it: the "Seen" line under it still shows.
       await send(alice.page, 'my answer to Bob');
       await expectAtBottom(alice.page, 'my answer to Bob', 'sent');
-      const mine = ((await bob.api.get(`/api/messages/${direct}`)).body.messages as Message[]).at(-1)!;
-      expect(mine.content).toBe('my answer to Bob');
+      const latest = async () => ((await bob.api.get(`/api/messages/${direct}`)).body.messages as Message[]).at(-1)!;
+      await expect.poll(async () => (await latest()).content).toBe('my answer to Bob');
+      const mine = await latest();
       await bob.api.post(`/api/messages/${mine.id}/status`, { status: 'read' });
       await alice.page.locator('.send-state[data-receipt="seen"]').waitFor();
       await expectAtBottom(alice.page, 'Seen', 'seen');
@@ -340,7 +342,7 @@ describe('smaller defects', () => {
     await jo.page.getByText(/You were removed from it/).waitFor();
   });
 
-  it('files: an SVG is a file chip, a text file shows its first lines', async () => {
+  it('files: an SVG is a file chip, a text file and a PDF show their first lines', async () => {
     const kim = await person(chrome.browser, 'Kim');
     const bob = await registerUser(server, 'bob');
     const direct = await directWith(bob, kim);
@@ -352,6 +354,8 @@ describe('smaller defects', () => {
     await drawing.locator('.att-file', { hasText: 'drawing.svg' }).waitFor();
     expect(await drawing.locator('.att-image').count()).toBe(0);
     await kim.page.locator('.msg', { hasText: 'notes' }).locator('.att-text', { hasText: 'Shopping list' }).waitFor();
+    await say(bob, direct, 'the report', { kind: 'file', attachmentIds: [await upload(bob, direct, makePdf('Quarterly figures for the board'), 'report.pdf', 'application/pdf')] });
+    await kim.page.locator('.msg', { hasText: 'the report' }).locator('.att-text', { hasText: 'Quarterly figures for the board' }).waitFor();
   });
 
   it('the edit box grows with its text', async () => {

@@ -167,6 +167,8 @@ export const MessageList = forwardRef<MessageListHandle, Props>(function Message
     },
     [messages, firstIndex, receipt, firstUnreadKey],
   );
+  // Stable: a new callback each render would be called with null, then the element, every time.
+  const scrollerRef = useCallback((el: HTMLElement | Window | null) => setScroller(el instanceof HTMLElement ? el : null), []);
   const listContext = useMemo(() => ({ loadingOlder, hasMore }), [loadingOlder, hasMore]);
   const followOutput = useCallback(() => (pinnedNow(scroller) ? 'auto' : false), [scroller]);
 
@@ -179,7 +181,7 @@ export const MessageList = forwardRef<MessageListHandle, Props>(function Message
     <div className="message-list" role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
       <Virtuoso
         ref={virtuoso}
-        scrollerRef={(el) => setScroller(el instanceof HTMLElement ? el : null)}
+        scrollerRef={scrollerRef}
         className="virtuoso"
         data={messages}
         context={listContext}
@@ -282,12 +284,19 @@ function usePinnedBottom(el: HTMLElement | null, initiallyPinned: boolean) {
       } else if (pinnedRef.current && (performance.now() < intentUntil || movedAway)) set(false);
     };
     let frame = 0;
-    const follow = () => {
+    const down = () => {
       if (!pinnedRef.current) return;
+      // Scrolled far up by code since we last looked (its scroll event not dispatched yet): that
+      // is the reader's choice, not a layout change to follow.
+      if (el.scrollTop < lastTop - 1 && distance() > 80) return set(false);
       toBottom();
+      lastTop = el.scrollTop;
+    };
+    const follow = () => {
+      down();
       // Virtuoso measures the rows it just rendered in the next frame: follow once more.
       cancelAnimationFrame(frame);
-      frame = requestAnimationFrame(toBottom);
+      frame = requestAnimationFrame(down);
     };
     const resize = new ResizeObserver(follow);
     resize.observe(el);
