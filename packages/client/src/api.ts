@@ -7,6 +7,7 @@ import {
   type Channel,
   type ChannelList,
   type ChannelListQueryInput,
+  type AttachmentText,
   type AttachmentTicket,
   type Conversation,
   type ConversationList,
@@ -109,6 +110,7 @@ export const REST_ROUTES = [
   { method: 'PUT', path: '/api/attachments/:id/upload', sdk: 'api.uploadAttachment' },
   { method: 'GET', path: '/api/attachments/:id', sdk: 'api.downloadAttachment' },
   { method: 'GET', path: '/api/attachments/:id/preview', sdk: 'api.downloadAttachment' },
+  { method: 'GET', path: '/api/attachments/:id/text', sdk: 'api.attachmentText' },
   { method: 'DELETE', path: '/api/attachments/:id', sdk: 'api.deleteAttachment' },
   { method: 'GET', path: '/api/push/vapid-public-key', sdk: 'api.vapidPublicKey' },
   { method: 'GET', path: '/api/push/subscriptions', sdk: 'api.listPushSubscriptions' },
@@ -349,6 +351,10 @@ export class RestApi {
   async downloadAttachment(attachmentId: string, variant: 'original' | 'preview' = 'original'): Promise<Blob> {
     const res = await this.rest.raw('GET', `/api/attachments/${seg(attachmentId)}${variant === 'preview' ? '/preview' : ''}`);
     return res.blob();
+  }
+  /** The beginning of a text or PDF attachment's extracted text (members only), for a preview. */
+  attachmentText(attachmentId: string): Promise<AttachmentText> {
+    return this.rest.request('GET', `/api/attachments/${seg(attachmentId)}/text`);
   }
   /** Deletes an attachment (the server decides who may). */
   async deleteAttachment(attachmentId: string): Promise<void> {

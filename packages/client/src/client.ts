@@ -175,6 +175,8 @@ export class ConfabClient {
   private readonly threads: Threads;
 
   private interest = new Map<string, number>();
+  /** Users whose presence a live query shows, with how many queries show them. */
+  private presenceWatched = new Map<string, number>();
   private typingSent = new Map<string, { isTyping: boolean; at: number }>();
   private loadingOlder = new Map<string, Promise<void>>();
   private fillBlocked = new Set<string>();
@@ -543,6 +545,8 @@ export class ConfabClient {
     this.fillBlocked.clear();
     // Interest is per socket: tell the new one what is on screen.
     for (const id of this.interest.keys()) this.conn.request('subscribe', { conversationId: id }).catch(() => {});
+    // Statuses may have changed while we were away: ask again for everyone shown.
+    this.askPresence([...this.presenceWatched.keys()]);
     this.sync.connected();
   }
 
@@ -694,7 +698,41 @@ export class ConfabClient {
   }
 
   presenceQuery(userIds: readonly string[]): LiveQuery<Record<string, Presence>> {
-    return this.store.presenceQuery(userIds);
+    const ids = [...new Set(userIds)];
+    return this.store.presenceQuery(ids, (active) => {
+      for (const id of ids) {
+        const n = (this.presenceWatched.get(id) ?? 0) + (active ? 1 : -1);
+        if (n > 0) this.presenceWatched.set(id, n);
+        else this.presenceWatched.delete(id);
+      }
+      if (active) this.askPresence(ids.filter((id) => this.store.getPresence(id).status === 'unknown'));
+    });
+  }
+
+  /**
+   * The server tells the current status of a conversation's members when a client says `subscribe`
+   * to it; `user:status_changed` only reports changes. So a status shown outside an open
+   * conversation (the sidebar's dots after a page load) is asked for through a conversation shared
+   * with that user: direct ones first, then as few others as cover the rest. The server keeps
+   * nothing per `subscribe`, so nothing needs undoing.
+   */
+  private askPresence(userIds: readonly string[]): void {
+    if (userIds.length === 0 || !this.conn.connected) return;
+    const wanted = new Set(userIds);
+    const conversations = this.store.conversations();
+    const picked = new Set<string>();
+    for (const direct of [true, false]) {
+      for (const c of conversations) {
+        if (wanted.size === 0) break;
+        if ((c.type === 'direct') !== direct) continue;
+        const covers = c.members.filter((m) => wanted.has(m.userId));
+        if (covers.length === 0) continue;
+        picked.add(c.id);
+        for (const m of covers) wanted.delete(m.userId);
+      }
+    }
+    // Conversations on screen were asked on subscribe already.
+    for (const id of picked) if (!this.interest.has(id)) this.conn.request('subscribe', { conversationId: id }).catch(() => {});
   }
 
   /** A conversation's pinned messages, most recently pinned first: fetched when first watched, then kept live. */

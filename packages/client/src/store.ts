@@ -678,12 +678,14 @@ export class Store {
     return new LiveQuery(this.notifier, () => [`typing:${conversationId}`], () => this.typingUsers(conversationId), shallowEqual, onActive);
   }
 
-  presenceQuery(userIds: readonly string[]): LiveQuery<Record<string, Presence>> {
+  presenceQuery(userIds: readonly string[], onActive?: (active: boolean) => void): LiveQuery<Record<string, Presence>> {
     const ids = [...new Set(userIds)];
     return new LiveQuery(
       this.notifier,
       () => ids.map((id) => `presence:${id}`),
       () => Object.fromEntries(ids.map((id) => [id, this.getPresence(id)])),
+      shallowEqual,
+      onActive,
     );
   }
 

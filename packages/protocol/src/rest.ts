@@ -237,6 +237,13 @@ export type CreateAttachmentBody = z.infer<typeof CreateAttachmentBody>;
 /** Where to PUT the bytes (a path on this server, signed and short-lived), and until when. */
 export const AttachmentTicket = z.object({ attachmentId: Id, uploadUrl: z.string(), expiresAt: IsoTime });
 export type AttachmentTicket = z.infer<typeof AttachmentTicket>;
+/**
+ * `GET /api/attachments/:id/text` (addition to the contract, issue 18): the beginning of the text
+ * the server extracted from a text or PDF attachment, for a preview under its chip; `text` is null
+ * for other files and PDFs whose text could not be read.
+ */
+export const AttachmentText = z.object({ text: z.string().nullable(), truncated: z.boolean() });
+export type AttachmentText = z.infer<typeof AttachmentText>;
 export const AttachmentIdParams = z.strictObject({ id: Id });
 export const UploadQuery = z.strictObject({ expires: z.string().max(20), signature: z.string().max(128) });
 

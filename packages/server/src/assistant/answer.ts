@@ -10,6 +10,7 @@ import { resolveModel } from '../operations/ai.ts';
 import { hydrateMessages, keepPreviousVersion, nextSeq } from '../operations/messages.ts';
 import { checkpointAnswer, claimConversation, releaseConversation, setAnswerFinal, setAnswerRestarted } from '../storage/answers.ts';
 import { insertMessage } from '../storage/messages.ts';
+import { searchTerms } from '../search/terms.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { buildContext } from './prompt.ts';
 import { maybeTitle } from './titles.ts';
@@ -185,13 +186,14 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
   if (final) await maybeTitle(ctx, message.conversationId, requestedBy, modelId);
 }
 
-/** The final state takes the conversation's next seq, so `sync` delivers it to everyone. */
+/** The final state takes the conversation's next seq, so `sync` delivers it to everyone; its text is indexed for search. */
 export async function finishAnswer(deps: AnswerDeps, message: Message, text: string, status: Message['status'], reason: string | null): Promise<Message | undefined> {
   const { ctx } = deps;
   countWrite(deps);
   const final = await ctx.db.transaction(async (tx) => {
     const seq = await nextSeq(tx, message.conversationId, false);
-    const rows = await setAnswerFinal(tx, message.id, { contentEnc: ctx.keys.encrypt(text), status, reason, seq });
+    const terms = searchTerms(ctx.keys.searchKey, message.conversationId, text);
+    const rows = await setAnswerFinal(tx, message.id, { contentEnc: ctx.keys.encrypt(text), status, reason, seq, searchTerms: terms });
     await releaseConversation(tx, message.conversationId);
     return (await hydrateMessages(ctx, tx, rows))[0];
   });

@@ -2,6 +2,7 @@ import type { Message } from '@confab/protocol';
 import type { ModelMessage } from 'ai';
 import { ASSISTANT_ID } from '../ai/assistant.ts';
 import type { Context } from '../context.ts';
+import { mentions } from '../operations/mentions.ts';
 import { findPromptConversation, findPromptHistory, findUserSettings } from '../storage/answers.ts';
 
 const SYSTEM_PROMPT =
@@ -9,7 +10,8 @@ const SYSTEM_PROMPT =
 
 /**
  * What the model sees: the system prompt (Confab's, the conversation's, the asking user's custom
- * instructions) and the latest history that fits the context budget, oldest first.
+ * instructions) and the latest history that fits the context budget, oldest first. Failed answers
+ * and the questions they failed on are left out (see below).
  */
 export async function buildContext(ctx: Context, answer: Message, requestedBy: string): Promise<{ system: string; messages: ModelMessage[] }> {
   const conv = await findPromptConversation(ctx.db, answer.conversationId);
@@ -18,10 +20,20 @@ export async function buildContext(ctx: Context, answer: Message, requestedBy: s
   const group = conv?.type === 'group';
   const history: ModelMessage[] = [];
   let budget = ctx.config.ai.contextChars;
+  // Newest first. A failed answer (status 'error') is left out, and so is the question it failed on:
+  // the messages that asked for it since the assistant's previous answer (in a group, those that
+  // mention it). Otherwise that question would ride along, unanswered, with the next one, and a
+  // question that made the provider fail would make every later one fail too. Retry regenerates it.
+  let failedQuestions = false;
   for (const row of rows) {
+    const fromAssistant = row.author_id === ASSISTANT_ID;
+    if (fromAssistant) {
+      failedQuestions = row.status === 'error';
+      if (failedQuestions) continue;
+    }
     const content = ctx.keys.decrypt(row.content_enc);
     if (!content) continue;
-    const fromAssistant = row.author_id === ASSISTANT_ID;
+    if (!fromAssistant && failedQuestions && (!group || mentions(content, 'assistant'))) continue;
     let text = group && !fromAssistant ? `${row.display_name}: ${content}` : content;
     if (history.length === 0) text = text.slice(-ctx.config.ai.contextChars); // the latest always goes in, trimmed to the budget
     else if (text.length > budget) break;

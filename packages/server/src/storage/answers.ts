@@ -41,19 +41,21 @@ export async function checkpointAnswer(db: Queryable, messageId: string, content
 export async function setAnswerFinal(
   tx: Queryable,
   messageId: string,
-  final: { contentEnc: string; status: Message['status']; reason: string | null; seq: number },
+  final: { contentEnc: string; status: Message['status']; reason: string | null; seq: number; searchTerms: string[] },
 ): Promise<MessageRow[]> {
+  // The final text is indexed for search here, once (not while it streams).
   return tx.query<MessageRow>(
-    `UPDATE messages AS m SET content_enc = $2, status = $3, status_reason = $4, updated_seq = $5
+    `UPDATE messages AS m SET content_enc = $2, status = $3, status_reason = $4, updated_seq = $5, search_terms = $6::bigint[], search_version = 2
           WHERE id = $1 AND status = 'streaming' RETURNING ${MESSAGE_COLUMNS}`,
-    [messageId, final.contentEnc, final.status, final.reason, final.seq],
+    [messageId, final.contentEnc, final.status, final.reason, final.seq, final.searchTerms],
   );
 }
 
 /** An answer written again: empty, `streaming`, with the model and the seq taken for it. */
 export async function setAnswerRestarted(tx: Queryable, messageId: string, again: { contentEnc: string; model: string; seq: number }): Promise<MessageRow[]> {
   return tx.query<MessageRow>(
-    `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4
+    `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4,
+                search_terms = '{}', search_version = 2
             WHERE id = $1 RETURNING ${MESSAGE_COLUMNS}`,
     [messageId, again.contentEnc, again.model, again.seq],
   );
@@ -120,7 +122,7 @@ export async function findPromptHistory(
   return db.query<{ author_id: string; content_enc: string; display_name: string; status: string }>(
     `SELECT m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
       WHERE m.conversation_id = $1 AND m.seq < $2 AND m.deleted_at IS NULL AND m.kind <> 'system'
-        AND m.status IN ('complete', 'stopped')
+        AND m.status IN ('complete', 'stopped', 'error')
       ORDER BY m.seq DESC LIMIT 400`,
     [conversationId, beforeSeq],
   );

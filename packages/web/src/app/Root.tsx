@@ -9,6 +9,7 @@ import { Toasts } from '../ui/toast.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { MeContext } from '../state/me.tsx';
 import { SettingsProvider } from '../state/settings.tsx';
+import { clearDrafts } from '../chat/Composer.tsx';
 import { Shell } from './Shell.tsx';
 
 type Auth = { state: 'signedOut'; notice?: string } | { state: 'loading' } | { state: 'signedIn'; me: Me };
@@ -84,6 +85,7 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
 
   const signOut = useCallback(async () => {
     clearSession();
+    clearDrafts();
     await client.logout().catch(() => {});
     setAuth({ state: 'signedOut' });
     window.history.replaceState(null, '', '/');

@@ -103,14 +103,50 @@ export function Attachments({ attachments, kind }: { attachments: readonly Attac
   return (
     <div className="attachments">
       {attachments.map((a) =>
-        a.type.startsWith('image/') ? (
+        // An SVG is a document (scripts, outside references), not a picture we show inline: a file chip.
+        a.type.startsWith('image/') && a.type !== 'image/svg+xml' ? (
           <ImageAttachment key={a.id} a={a} />
         ) : a.type.startsWith('audio/') ? (
           <AudioAttachment key={a.id} a={a} voice={kind === 'voice'} />
+        ) : isText(a) ? (
+          <div key={a.id} className="att-with-text">
+            <FileAttachment a={a} />
+            <TextSnippet a={a} />
+          </div>
         ) : (
           <FileAttachment key={a.id} a={a} />
         ),
       )}
     </div>
+  );
+}
+
+const TEXT_TYPES = new Set(['application/pdf', 'application/json', 'application/xml', 'application/javascript', 'application/x-ndjson', 'application/yaml']);
+
+/** Text and PDF files: the server extracts their text, whose beginning shows under the chip. */
+function isText(a: Attachment): boolean {
+  return a.type.startsWith('text/') || TEXT_TYPES.has(a.type.split(';')[0]!.trim());
+}
+
+/** The first lines of a text or PDF file under its chip, as plain text (never rendered as markup). */
+function TextSnippet({ a }: { a: Attachment }) {
+  const client = useConfabClient();
+  const [text, setText] = useState<string | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    client.api.attachmentText(a.id).then(
+      (r) => !cancelled && setText((r.text ?? '').split('\n').slice(0, 8).join('\n').slice(0, 600)),
+      () => !cancelled && setText(''),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [client, a.id]);
+  if (text === null) return <span className="sk att-text-sk" aria-hidden="true" />;
+  if (!text.trim()) return null;
+  return (
+    <pre className="att-text" aria-label={`Beginning of ${a.name}`}>
+      {text}
+    </pre>
   );
 }

@@ -13,7 +13,17 @@ import { plainPreview } from '../lib/markdown.ts';
 import { useMentionAutocomplete } from '../mentions/MentionAutocomplete.tsx';
 
 const MAX_FILES = 10;
-const draftKey = (id: string) => `confab.draft.${id}`;
+const DRAFT_PREFIX = 'confab.draft.';
+const draftKey = (id: string) => `${DRAFT_PREFIX}${id}`;
+
+/** Sign-out removes every local draft: a shared computer must not keep what was being written. */
+export function clearDrafts(): void {
+  try {
+    for (const key of Object.keys(localStorage)) if (key.startsWith(DRAFT_PREFIX)) localStorage.removeItem(key);
+  } catch {
+    /* storage unavailable: nothing kept */
+  }
+}
 
 interface PendingFile {
   key: string;

@@ -2,7 +2,7 @@ import type { ChatMessage } from '@confab/client';
 import { useConfabClient, useConversations, useMessages, usePresence, useTyping } from '@confab/client/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useMe } from '../state/me.tsx';
-import { navigate, threadPath } from '../state/router.ts';
+import { navigate, threadPath, useRoute } from '../state/router.ts';
 import { patchConversation } from '../conversations/actions.ts';
 import { conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
 import { formatLastSeen } from '../lib/time.ts';
@@ -36,6 +36,12 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
   const composer = useRef<ComposerHandle>(null);
   const ai = useMemo(() => aiControls(client), [client]);
   useScrollOnOwnSend(list, messages, me.id);
+  const route = useRoute();
+  const at = route.name === 'conversation' && route.id === id ? route.at : null;
+  useLoadUntil(at, messages, hasMore, loadingOlder, loadOlder);
+  // Known while this view was open, then gone: the caller was removed (or it was deleted).
+  const wasKnown = useRef(false);
+  if (conversation) wasKnown.current = true;
 
   // A conversation we don't know: wait for the first sync before saying it's gone.
   useEffect(() => {
@@ -136,8 +142,12 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
         id={id}
         fallback={
           <div className="welcome">
-            <h2>Conversation not found</h2>
-            <p>It may have been deleted, or you are no longer a member.</p>
+            <h2>{wasKnown.current ? 'You no longer have access to this conversation' : 'Conversation not found'}</h2>
+            <p>
+              {wasKnown.current
+                ? 'You were removed from it, or it was deleted. Its messages are no longer available to you.'
+                : 'It may have been deleted, or you are not a member (you may have been removed from it).'}
+            </p>
             <button type="button" className="btn" onClick={() => navigate('/')}>
               Back to your conversations
             </button>
@@ -238,6 +248,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
           hasMore={hasMore}
           loadingOlder={loadingOlder}
           loadOlder={loadOlder}
+          highlightSeq={at}
           empty={<EmptyConversation type={conversation?.type ?? 'direct'} title={title} />}
         />
         <div className="typing-line" aria-live="polite">
@@ -277,6 +288,24 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
       )}
     </ChatContext.Provider>
   );
+}
+
+/**
+ * Opening at a message (`?at=<seq>`): pages in older messages until it is in the list, so a link to
+ * something far back in the history still lands on it.
+ */
+function useLoadUntil(at: number | null, messages: ChatMessage[], hasMore: boolean, loadingOlder: boolean, loadOlder: () => Promise<void>) {
+  const oldest = messages.find((m) => m.seq !== null)?.seq ?? null;
+  // A failed page stops it (no loop of failing requests); another link tries again.
+  const [failedFor, setFailedFor] = useState<number | null>(null);
+  useEffect(() => {
+    if (at === null || loadingOlder || !hasMore || failedFor === at) return;
+    if (oldest !== null && oldest <= at) return;
+    loadOlder().catch((e: unknown) => {
+      setFailedFor(at);
+      toast(humanError(e), 'error');
+    });
+  }, [at, oldest, hasMore, loadingOlder, loadOlder, failedFor]);
 }
 
 function typingText(names: string[]): string {

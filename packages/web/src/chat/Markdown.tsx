@@ -4,6 +4,7 @@ import { navigate } from '../state/router.ts';
 import { toast } from '../ui/toast.tsx';
 import { highlighterReady, onHighlighterReady, renderMarkdown } from '../lib/markdown.ts';
 import type { MentionMarks } from '../lib/mentionMarks.ts';
+import { copyText } from '../lib/clipboard.ts';
 
 /** Sanitized markdown (see markdown.ts). Copy buttons of code blocks work by delegation. */
 export const Markdown = memo(function Markdown({ text, streaming = false, mentions }: { text: string; streaming?: boolean; mentions?: MentionMarks | undefined }) {
@@ -30,7 +31,7 @@ export const Markdown = memo(function Markdown({ text, streaming = false, mentio
         }
         if (target.matches('button[data-copy]')) {
           const code = target.closest('.code-block')?.querySelector('code')?.textContent ?? '';
-          navigator.clipboard.writeText(code).then(
+          copyText(code).then(
             () => {
               target.textContent = 'Copied';
               setTimeout(() => (target.textContent = 'Copy'), 1500);

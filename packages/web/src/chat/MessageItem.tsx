@@ -9,6 +9,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
 import { Attachments } from './Attachments.tsx';
 import { LinkPreviewCard } from './LinkPreview.tsx';
+import { CopyLinkButton, RetryAnswer } from './MessageExtras.tsx';
 import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
 import { PinButton, PinnedMark } from './PinButton.tsx';
@@ -17,6 +18,7 @@ import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { ThreadChip } from './ThreadChip.tsx';
 import { mentionMarks } from '../lib/mentionMarks.ts';
+import { copyText } from '../lib/clipboard.ts';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -92,7 +94,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
     setPicker(false);
   };
   const copy = () =>
-    navigator.clipboard.writeText(m.content).then(
+    copyText(m.content).then(
       () => toast('Copied to the clipboard.'),
       () => toast('Could not copy to the clipboard.', 'error'),
     );
@@ -167,6 +169,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
         {isAi && m.status === 'error' && (
           <div className="ai-error" role="alert">
             <Icon name="alert" size={14} /> {m.statusReason || 'The answer could not be completed.'}
+            {stored && chat.ai.regenerate && <RetryAnswer onRetry={regenerate} />}
           </div>
         )}
         {m.reactions.length > 0 && !deleted && (
@@ -222,6 +225,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
               <Icon name="copy" size={16} />
             </button>
           )}
+          {m.seq !== null && m.kind !== 'system' && <CopyLinkButton conversationId={m.conversationId} seq={m.seq} />}
           {isAi && !streaming && chat.ai.regenerate && (
             <button type="button" className="icon-btn" aria-label="Regenerate the answer" title="Regenerate" onClick={regenerate}>
               <Icon name="refresh" size={16} />
@@ -294,6 +298,13 @@ function EditBox({ m }: { m: ChatMessage }) {
     el.focus();
     el.setSelectionRange(el.value.length, el.value.length);
   }, []);
+  // Grows with its text (wrapped lines too), up to a limit, then scrolls.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.style.height = 'auto';
+    el.style.height = `${Math.min(el.scrollHeight + 2, 320)}px`;
+  }, [text]);
   const save = () => {
     const content = text.trim();
     chat.stopEdit();
@@ -315,7 +326,7 @@ function EditBox({ m }: { m: ChatMessage }) {
         ref={ref}
         aria-label="Edit message"
         value={text}
-        rows={Math.min(8, text.split('\n').length)}
+        rows={1}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={(e) => {
           if (e.key === 'Escape') {

@@ -470,12 +470,12 @@ function SearchResults({ query, onPick }: { query: string; onPick: () => void })
         return (
           <a
             key={m.id}
-            href={conversationPath(m.conversationId)}
+            href={conversationPath(m.conversationId, m.seq)}
             className="search-hit"
             onClick={(e) => {
               e.preventDefault();
               onPick();
-              navigate(conversationPath(m.conversationId));
+              navigate(conversationPath(m.conversationId, m.seq));
             }}
           >
             <span className="search-hit-top">

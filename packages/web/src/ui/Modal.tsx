@@ -1,6 +1,8 @@
 import { useEffect, useRef, type ReactNode } from 'react';
 import { Icon } from './Icon.tsx';
 
+const openModals: { ref: React.RefObject<HTMLDivElement | null> }[] = [];
+
 /**
  * A dialog: focus moves in on open and back to where it was on close, Tab stays inside, Esc and a
  * click on the backdrop close it.
@@ -30,6 +32,25 @@ export function Modal({
     const first = focusFirst ? el?.querySelector<HTMLElement>('[autofocus], input, textarea, select, button:not(.modal-close)') : null;
     (first ?? el)?.focus();
     return () => previous?.focus?.();
+  }, []);
+  // Esc must still close it when focus fell out of it (the focused button went away, e.g. after
+  // adding someone in group settings, and focus went back to the page): the topmost dialog closes.
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    const me = { ref };
+    openModals.push(me);
+    const onDocKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented || openModals[openModals.length - 1] !== me) return;
+      const active = document.activeElement;
+      if (active && active !== document.body && !ref.current?.contains(active)) return;
+      close.current();
+    };
+    document.addEventListener('keydown', onDocKey);
+    return () => {
+      document.removeEventListener('keydown', onDocKey);
+      openModals.splice(openModals.indexOf(me), 1);
+    };
   }, []);
   const onKeyDown = (e: React.KeyboardEvent) => {
     if (e.key === 'Escape') {

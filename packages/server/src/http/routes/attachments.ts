@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { Attachment, AttachmentIdParams, AttachmentTicket, ConfabError, CreateAttachmentBody, UploadQuery } from '@confab/protocol';
+import { Attachment, AttachmentIdParams, AttachmentText, AttachmentTicket, ConfabError, CreateAttachmentBody, UploadQuery } from '@confab/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../../context.ts';
@@ -10,6 +10,8 @@ import * as attachments from '../../operations/attachments.ts';
 import type { App } from '../app.ts';
 import { requireUser } from '../auth.ts';
 
+/** How much of an attachment's text `GET /api/attachments/:id/text` gives. */
+const TEXT_PREVIEW_CHARS = 2000;
 /** After refusing an upload, what is still in flight is read (and dropped) for this long at most… */
 const LINGER_MS = 2000;
 /** …and this much at most. */
@@ -79,6 +81,11 @@ export function attachmentRoutes(app: App, ctx: Context) {
   };
   app.get('/api/attachments/:id', { schema: { tags, security, params: AttachmentIdParams } }, (req, reply) => serve(req, reply, req.params.id, 'original'));
   app.get('/api/attachments/:id/preview', { schema: { tags, security, params: AttachmentIdParams } }, (req, reply) => serve(req, reply, req.params.id, 'preview'));
+  // The beginning of a text or PDF attachment's extracted text (members only), for a preview.
+  app.get('/api/attachments/:id/text', { schema: { tags, security, params: AttachmentIdParams, response: { 200: AttachmentText } } }, async (req) => {
+    const text = await attachments.getAttachmentText(ctx, req.params.id, { userId: await requireUser(ctx, req) });
+    return { text: text === null ? null : text.slice(0, TEXT_PREVIEW_CHARS), truncated: text !== null && text.length > TEXT_PREVIEW_CHARS };
+  });
 
   app.delete('/api/attachments/:id', { schema: { tags, security, params: AttachmentIdParams } }, async (req, reply) => {
     await attachments.deleteAttachment(ctx, await requireUser(ctx, req), req.params.id);
