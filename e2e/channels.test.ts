@@ -1,36 +1,17 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../packages/server/src/test/harness.ts';
-import { bubble, ensureBuilt, launchBrowser, openNewChat, opensConversation, send, signUp, startDirect, type BrowserHandle, type WebUser } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { bubble, openNewChat, opensConversation, send, startDirect, type WebUser } from './helpers.ts';
+import { webApp } from './webApp.ts';
 
 /**
  * Channels and pins in Debian's Chromium: creating a public channel with a topic, the directory
  * (search, member count, Join), the join screen of a `#channel` link, the topic in the header and
  * in group settings, Pin/Unpin and the pinned-messages panel; on a desktop and on a 375 px phone.
  */
-let server: TestServer;
-let chrome: BrowserHandle;
-const users: WebUser[] = [];
+const app = webApp();
+const person = app.person;
+
 const PHONE = { width: 375, height: 740 };
-
-async function person(name: string, viewport?: { width: number; height: number }): Promise<WebUser> {
-  const u = await signUp(chrome.browser, server.url, name, viewport);
-  users.push(u);
-  return u;
-}
-
-beforeAll(async () => {
-  ensureBuilt();
-  server = await startTestServer();
-  chrome = await launchBrowser();
-}, 180_000);
-
-afterAll(async () => {
-  for (const u of users) await u.context.close().catch(() => {});
-  await chrome?.close();
-  await server?.close();
-});
-
 const noOverflow = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
 /** Shows a message's actions (hover on a desktop, a tap on a phone) and clicks one. */

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../packages/server/src/test/fakeOpenAI.ts';
-import { startTestServer, type TestServer } from '../packages/server/src/test/harness.ts';
-import { bubble, ensureBuilt, launchBrowser, openNewChat, opensConversation, row, send, signUp, type BrowserHandle, type WebUser } from './helpers.ts';
+import { startTestServer } from '../packages/server/src/test/harness.ts';
+import { bubble, openNewChat, opensConversation, row, send, type WebUser } from './helpers.ts';
+import { webApp } from './webApp.ts';
 
 /**
  * Mentions in the web app (docs/mentions.md), in Debian's Chromium against a real server: the
@@ -11,27 +12,13 @@ import { bubble, ensureBuilt, launchBrowser, openNewChat, opensConversation, row
 const MODEL = 'openai:test-model';
 
 let fake: FakeOpenAI;
-let server: TestServer;
-let chrome: BrowserHandle;
-const users: WebUser[] = [];
-
-async function person(name: string, viewport?: { width: number; height: number }): Promise<WebUser> {
-  const u = await signUp(chrome.browser, server.url, name, viewport);
-  users.push(u);
-  return u;
-}
-
-beforeAll(async () => {
-  ensureBuilt();
+const app = webApp(async () => {
   fake = await startFakeOpenAI({ defaultDelayMs: 10 });
-  server = await startTestServer({ ai: testAiConfig(fake.url, [MODEL]) });
-  chrome = await launchBrowser();
-}, 180_000);
+  return startTestServer({ ai: testAiConfig(fake.url, [MODEL]) });
+});
+const person = app.person;
 
 afterAll(async () => {
-  for (const u of users) await u.context.close().catch(() => {});
-  await chrome?.close();
-  await server?.close();
   await fake?.close();
 });
 
@@ -181,6 +168,6 @@ describe('mentions in the web app', () => {
     await dan.page.reload();
     await dan.page.getByText('No mentions yet').waitFor();
 
-    for (const u of users) expect(u.errors, u.name).toEqual([]);
+    for (const u of app.users) expect(u.errors, u.name).toEqual([]);
   });
 });

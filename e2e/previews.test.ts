@@ -1,10 +1,11 @@
 import type { AuthResult } from '@confab/protocol';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isPublicAddress } from '../packages/server/src/previews/address.ts';
 import { ogPage, startSite, type Site } from '../packages/server/src/previews/test/sites.ts';
-import { Api, startTestServer, type TestServer } from '../packages/server/src/test/harness.ts';
-import { bubble, ensureBuilt, launchBrowser, send, signUp, startDirect, type BrowserHandle, type WebUser } from './helpers.ts';
+import { Api, startTestServer } from '../packages/server/src/test/harness.ts';
+import { bubble, send, startDirect, type WebUser } from './helpers.ts';
+import { webApp } from './webApp.ts';
 
 /**
  * Link previews in the web app (Debian's Chromium): the card appears under the message for both
@@ -14,13 +15,9 @@ import { bubble, ensureBuilt, launchBrowser, send, signUp, startDirect, type Bro
  */
 const PUBLIC_TEST_ADDRESS = '127.0.0.2';
 
-let server: TestServer;
 let site: Site;
-let chrome: BrowserHandle;
-const users: WebUser[] = [];
 
-beforeAll(async () => {
-  ensureBuilt();
+const app = webApp(async () => {
   const cover = await sharp({ create: { width: 1200, height: 630, channels: 3, background: '#1d4ed8' } }).jpeg().toBuffer();
   site = await startSite((req, res) => {
     if (req.url === '/cover.jpg') return res.writeHead(200, { 'content-type': 'image/jpeg' }).end(cover);
@@ -33,7 +30,7 @@ beforeAll(async () => {
       1500,
     );
   }, PUBLIC_TEST_ADDRESS);
-  server = await startTestServer(
+  return startTestServer(
     {},
     {
       previews: {
@@ -42,24 +39,15 @@ beforeAll(async () => {
       },
     },
   );
-  chrome = await launchBrowser();
-}, 180_000);
+});
+const person = app.person;
 
 afterAll(async () => {
-  for (const u of users) await u.context.close().catch(() => {});
-  await chrome?.close();
-  await server?.close();
   await site?.close();
 });
 
-async function person(name: string, viewport?: { width: number; height: number }): Promise<WebUser> {
-  const u = await signUp(chrome.browser, server.url, name, viewport);
-  users.push(u);
-  return u;
-}
-
 async function tokenOf(u: WebUser): Promise<string> {
-  const res = await new Api(server.url).post<AuthResult>('/api/auth/login', { email: u.email, password: 'correct horse battery' });
+  const res = await new Api(app.server.url).post<AuthResult>('/api/auth/login', { email: u.email, password: 'correct horse battery' });
   return res.body.accessToken;
 }
 
@@ -77,7 +65,7 @@ describe('link previews in the web app', () => {
     const direct = await startDirect(alice.page, bob);
 
     // Enough history that the list scrolls.
-    const api = new Api(server.url, await tokenOf(alice));
+    const api = new Api(app.server.url, await tokenOf(alice));
     for (let i = 1; i <= 14; i++) await api.post('/api/messages', { conversationId: direct, content: `filler message ${i}`, clientId: `filler-${i}` });
     await bob.page.goto(`/c/${encodeURIComponent(direct)}`);
     await bubble(bob.page, 'filler message 14').waitFor();

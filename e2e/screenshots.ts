@@ -1,21 +1,22 @@
 /**
  * `npm run screenshots`: seeds a fresh server with a few people, a group, a direct chat and an AI
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
- * dark, to docs/screenshots/. The AI answer comes from a tiny local OpenAI-compatible server that
+ * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
+ * e2e/screenshots*.ts. The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { testAiConfig } from '../packages/server/src/test/fakeOpenAI.ts';
-import { registerUser, startTestServer, type TestUser } from '../packages/server/src/test/harness.ts';
+import { startTestServer } from '../packages/server/src/test/harness.ts';
 import { ensureBuilt, launchBrowser, ROOT } from './helpers.ts';
-
-const OUT = path.join(ROOT, 'docs/screenshots');
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
+import { camera, DESKTOP, named, OUT, PHONE, say, THEMES } from './screenshotKit.ts';
+import { channelScreens } from './screenshotsChannels.ts';
+import { mentionScreens } from './screenshotsMentions.ts';
+import { threadScreens } from './screenshotsThreads.ts';
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
 
@@ -83,12 +84,6 @@ function cannedProvider(): Promise<{ url: string; close: () => Promise<void> }> 
   );
 }
 
-async function named(server: { url: string }, displayName: string, handle: string): Promise<TestUser> {
-  const u = await registerUser(server, handle);
-  await u.api.patch('/api/users/me', { displayName });
-  return u;
-}
-
 async function main() {
   ensureBuilt();
   mkdirSync(OUT, { recursive: true });
@@ -100,12 +95,6 @@ async function main() {
     const sam = await named(server, 'Sam Carter', 'sam');
     const priya = await named(server, 'Priya Shah', 'priya');
     const leo = await named(server, 'Leo Martin', 'leo');
-
-    const say = async (u: TestUser, conversationId: string, content: string, extra: Record<string, unknown> = {}) => {
-      const r = await u.api.post('/api/messages', { conversationId, content, clientId: `${u.id}-${Math.random()}`, ...extra });
-      if (r.status >= 300) throw new Error(`send failed: ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body as { id: string };
-    };
 
     // A group with some history, a reaction and a reply.
     const group = (await maya.api.post('/api/conversations/group', { title: 'Design team', participantIds: [sam.id, priya.id, leo.id] })).body as { id: string };
@@ -139,34 +128,10 @@ async function main() {
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    const shots: string[] = [];
-    const session = { accessToken: maya.accessToken, refreshToken: maya.refreshToken };
-    const me = maya.user;
-
-    async function open(viewport: { width: number; height: number }, theme: 'light' | 'dark', signedIn = true): Promise<{ context: BrowserContext; page: Page }> {
-      const context = await chrome.browser.newContext({ viewport, baseURL: server.url, colorScheme: theme, deviceScaleFactor: viewport === PHONE ? 2 : 1 });
-      await context.addInitScript(
-        ([s, m, t, signed]) => {
-          if (signed && !sessionStorage.getItem('seeded')) {
-            localStorage.setItem('confab.session', s as string);
-            localStorage.setItem('confab.me', m as string);
-            sessionStorage.setItem('seeded', '1');
-          }
-          localStorage.setItem('confab.appearance', JSON.stringify({ theme: t }));
-        },
-        [JSON.stringify(session), JSON.stringify({ ...me, displayName: 'Maya Lin' }), theme, signedIn] as const,
-      );
-      return { context, page: await context.newPage() };
-    }
-    const snap = async (page: Page, name: string) => {
-      await page.waitForTimeout(400);
-      const file = path.join(OUT, `${name}.png`);
-      await page.screenshot({ path: file });
-      shots.push(file);
-    };
+    const { open, snap, saved } = camera(chrome, server, maya);
     const waitIdle = (page: Page) => page.locator('.conv-row').first().waitFor();
 
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of THEMES) {
       // Desktop
       {
         const { context, page } = await open(DESKTOP, theme);
@@ -239,7 +204,8 @@ async function main() {
         await context.close();
       }
     }
-    console.log(`saved ${shots.length} screenshots to ${path.relative(ROOT, OUT)}/`);
+    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)));
+    console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
   } finally {
     await chrome.close();
     await server.close();

@@ -1,34 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../packages/server/src/test/harness.ts';
-import { ensureBuilt, launchBrowser, row, send, signUp, startDirect, type BrowserHandle, type WebUser } from './helpers.ts';
+import { row, send, startDirect, type WebUser } from './helpers.ts';
+import { webApp } from './webApp.ts';
 
 /**
  * Threads in the web app (Debian's Chromium via playwright-core, a real server): reply in a thread,
  * the reply count moving live on the root, "Also send to channel", follow and unfollow, unread
  * replies in the Threads view, and the thread as a screen of its own on a phone.
  */
-let server: TestServer;
-let chrome: BrowserHandle;
-const users: WebUser[] = [];
-
-async function person(name: string, viewport?: { width: number; height: number }): Promise<WebUser> {
-  const u = await signUp(chrome.browser, server.url, name, viewport);
-  users.push(u);
-  return u;
-}
-
-beforeAll(async () => {
-  ensureBuilt();
-  server = await startTestServer();
-  chrome = await launchBrowser();
-}, 180_000);
-
-afterAll(async () => {
-  for (const u of users) await u.context.close().catch(() => {});
-  await chrome?.close();
-  await server?.close();
-});
+const app = webApp();
+const person = app.person;
 
 /** The main line's bubble (not the thread panel's). */
 const mainBubble = (page: Page, text: string) => page.locator('.conversation .msg .bubble', { hasText: text });

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../packages/server/src/test/fakeOpenAI.ts';
-import { registerUser, startTestServer, type TestServer } from '../packages/server/src/test/harness.ts';
-import { bubble, ensureBuilt, launchBrowser, openNewChat, opensConversation, row, send, signUp, startAiChat, startDirect, type BrowserHandle, type WebUser } from './helpers.ts';
+import { registerUser, startTestServer } from '../packages/server/src/test/harness.ts';
+import { bubble, openNewChat, opensConversation, row, send, startAiChat, startDirect, type WebUser } from './helpers.ts';
+import { webApp } from './webApp.ts';
 
 /**
  * The web app in Debian's Chromium (playwright-core), against a real server on a random port with
@@ -11,27 +12,13 @@ import { bubble, ensureBuilt, launchBrowser, openNewChat, opensConversation, row
 const MODEL = 'openai:test-model';
 
 let fake: FakeOpenAI;
-let server: TestServer;
-let chrome: BrowserHandle;
-const users: WebUser[] = [];
-
-async function person(name: string, viewport?: { width: number; height: number }): Promise<WebUser> {
-  const u = await signUp(chrome.browser, server.url, name, viewport);
-  users.push(u);
-  return u;
-}
-
-beforeAll(async () => {
-  ensureBuilt();
+const app = webApp(async () => {
   fake = await startFakeOpenAI({ defaultDelayMs: 20 });
-  server = await startTestServer({ ai: testAiConfig(fake.url, [MODEL], { checkpointMs: 300 }) });
-  chrome = await launchBrowser();
-}, 180_000);
+  return startTestServer({ ai: testAiConfig(fake.url, [MODEL], { checkpointMs: 300 }) });
+});
+const person = app.person;
 
 afterAll(async () => {
-  for (const u of users) await u.context.close().catch(() => {});
-  await chrome?.close();
-  await server?.close();
   await fake?.close();
 });
 
@@ -42,12 +29,12 @@ describe('the web app in a real browser', () => {
   let dana: WebUser | undefined;
 
   it('serves the app shell with a strict CSP, and the API still answers JSON', async () => {
-    const res = await fetch(`${server.url}/c/anything`, { headers: { accept: 'text/html' } });
+    const res = await fetch(`${app.server.url}/c/anything`, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('cache-control')).toBe('no-cache');
     expect(await res.text()).toContain('<div id="root">');
-    const api = await fetch(`${server.url}/api/nope`, { headers: { accept: 'text/html' } });
+    const api = await fetch(`${app.server.url}/api/nope`, { headers: { accept: 'text/html' } });
     expect(api.status).toBe(404);
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
   });
@@ -213,7 +200,7 @@ describe('the web app in a real browser', () => {
     await page.getByRole('button', { name: 'Save instructions' }).click();
     await page.getByText('Custom instructions saved.').waitFor();
     // A new device (fresh storage) signs in and gets the same theme from the settings document.
-    const other = await chrome.browser.newContext({ baseURL: server.url, colorScheme: 'light' });
+    const other = await app.chrome.browser.newContext({ baseURL: app.server.url, colorScheme: 'light' });
     const p2 = await other.newPage();
     await p2.goto('/');
     await p2.getByLabel('Email').fill(dana.email);
@@ -304,12 +291,12 @@ describe('the web app in a real browser', () => {
   });
 
   it('a long history scrolls up page by page, and only what is on screen is in the page', async () => {
-    const [eve, finn] = [await registerUser(server, 'eve'), await registerUser(server, 'finn')];
+    const [eve, finn] = [await registerUser(app.server, 'eve'), await registerUser(app.server, 'finn')];
     const conv = (await eve.api.post('/api/conversations/direct', { userId: finn.id })).body as { id: string };
     for (let i = 1; i <= 130; i++) {
       await eve.api.post('/api/messages', { conversationId: conv.id, content: `History message number ${i}`, clientId: `h-${i}` });
     }
-    const context = await chrome.browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
+    const context = await app.chrome.browser.newContext({ baseURL: app.server.url, viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     await page.goto('/');
     await page.getByLabel('Email').fill(finn.user.email);
@@ -433,8 +420,8 @@ describe('the web app in a real browser', () => {
   });
 
   it('the service worker shows web push notifications, one per conversation', async () => {
-    const context = await chrome.browser.newContext({ baseURL: server.url });
-    await context.grantPermissions(['notifications'], { origin: server.url });
+    const context = await app.chrome.browser.newContext({ baseURL: app.server.url });
+    await context.grantPermissions(['notifications'], { origin: app.server.url });
     const page = await context.newPage();
     await page.goto('/');
     const cdp = await context.newCDPSession(page);
@@ -452,7 +439,7 @@ describe('the web app in a real browser', () => {
     await page.goto('about:blank');
     const push = (body: string) =>
       cdp.send('ServiceWorker.deliverPushMessage', {
-        origin: `${new URL(server.url).origin}/`,
+        origin: `${new URL(app.server.url).origin}/`,
         registrationId: registrations[0]!,
         data: JSON.stringify({ kind: 'message', conversationId: 'c1', messageId: body, title: 'Bob', body }),
       });
