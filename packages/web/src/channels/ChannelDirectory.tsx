@@ -9,6 +9,7 @@ import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import { rememberChannels } from './channelIndex.ts';
 import './channels.css';
+import { DrawerButton } from '../ui/DrawerButton.tsx';
 
 const PAGE = 50;
 
@@ -80,9 +81,7 @@ export function ChannelDirectory({ onOpenDrawer }: { onOpenDrawer: () => void })
   return (
     <div className="channel-directory">
       <header className="conv-header">
-        <button type="button" className="icon-btn drawer-btn" aria-label="Show conversations" onClick={onOpenDrawer}>
-          <Icon name="back" size={20} />
-        </button>
+        <DrawerButton onOpenDrawer={onOpenDrawer} />
         <h1 className="directory-title">Browse channels</h1>
         <button type="button" className="btn btn-small" onClick={() => setCreating(true)}>
           <Icon name="plus" size={14} /> New channel

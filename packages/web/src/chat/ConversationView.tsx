@@ -18,6 +18,7 @@ import { MessageList, useScrollOnOwnSend, type MessageListHandle } from './Messa
 import { ChannelJoin } from '../channels/ChannelJoin.tsx';
 import { canPinIn } from './PinButton.tsx';
 import { PinsPanel } from './PinsPanel.tsx';
+import { DrawerButton } from '../ui/DrawerButton.tsx';
 
 export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawer: () => void }) {
   const client = useConfabClient();
@@ -198,9 +199,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
         }}
       >
         <header className="conv-header">
-          <button type="button" className="icon-btn drawer-btn" aria-label="Show conversations" onClick={onOpenDrawer}>
-            <Icon name="back" size={20} />
-          </button>
+          <DrawerButton onOpenDrawer={onOpenDrawer} />
           {conversation ? (
             <button type="button" className="conv-header-main" onClick={() => setInfo(true)} aria-label={`${title}: details`}>
               <Avatar

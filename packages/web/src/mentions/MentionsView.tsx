@@ -8,6 +8,7 @@ import { conversationPath, navigate } from '../state/router.ts';
 import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
+import { DrawerButton } from '../ui/DrawerButton.tsx';
 
 /**
  * The Mentions view (/mentions): every message that mentions you, newest first, across your
@@ -29,9 +30,7 @@ export function MentionsView({ onOpenDrawer }: { onOpenDrawer: () => void }) {
   return (
     <div className="mentions-view">
       <header className="conv-header">
-        <button type="button" className="icon-btn drawer-btn" aria-label="Show conversations" onClick={onOpenDrawer}>
-          <Icon name="back" size={20} />
-        </button>
+        <DrawerButton onOpenDrawer={onOpenDrawer} />
         <span className="conv-header-text">
           <h1>Mentions</h1>
           <span className="conv-sub">Messages that mention you, @here or @channel</span>

@@ -12,6 +12,7 @@ import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import { currentSubscription, disablePush, enablePush, pushSupported } from './push.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
+import { DrawerButton } from '../ui/DrawerButton.tsx';
 
 const SECTIONS = [
   ['profile', 'Profile'],
@@ -28,9 +29,7 @@ export function SettingsView({ section, onOpenDrawer }: { section: string | null
   return (
     <div className="settings">
       <header className="conv-header">
-        <button type="button" className="icon-btn drawer-btn" aria-label="Show conversations" onClick={onOpenDrawer}>
-          <Icon name="back" size={20} />
-        </button>
+        <DrawerButton onOpenDrawer={onOpenDrawer} />
         <span className="conv-header-text">
           <h1>Settings</h1>
         </span>

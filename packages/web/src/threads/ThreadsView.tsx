@@ -11,6 +11,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import './threads.css';
+import { DrawerButton } from '../ui/DrawerButton.tsx';
 
 /** "Threads": the threads the user follows, the latest reply first, with their unread replies. */
 export function ThreadsView({ onOpenDrawer }: { onOpenDrawer: () => void }) {
@@ -19,9 +20,7 @@ export function ThreadsView({ onOpenDrawer }: { onOpenDrawer: () => void }) {
   return (
     <div className="threads-view">
       <header className="conv-header">
-        <button type="button" className="icon-btn drawer-btn" aria-label="Show conversations" onClick={onOpenDrawer}>
-          <Icon name="back" size={20} />
-        </button>
+        <DrawerButton onOpenDrawer={onOpenDrawer} />
         <h1 className="threads-title">
           <Icon name="thread" size={20} /> Threads
         </h1>
