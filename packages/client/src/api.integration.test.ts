@@ -2,13 +2,13 @@
  * The SDK's REST calls against a real Confab server: every route the server publishes has an SDK
  * method (REST_ROUTES), and each `client.api` method works once end to end.
  */
-import { ConfabError } from '@confab/protocol';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../../server/src/test/fakeOpenAI.ts';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../../server/src/test/harness.ts';
 import { REST_ROUTES, RestApi } from './api.ts';
 import { createClient, type ConfabClient } from './client.ts';
+import { refused } from './test/live.ts';
 
 const MODEL = 'openai:test-model';
 let fake: FakeOpenAI;
@@ -36,14 +36,6 @@ function sdk(user: TestUser): ConfabClient {
   return client;
 }
 
-async function refused(p: Promise<unknown>): Promise<string> {
-  const error = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfabError);
-  return (error as ConfabError).code;
-}
 
 describe('REST_ROUTES', () => {
   it('lists exactly the routes the server publishes, each with an SDK method that exists', async () => {

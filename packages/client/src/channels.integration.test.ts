@@ -4,51 +4,18 @@
  * and then its live messages arrive without a reconnect), and `watchPins` kept live by pins, unpins
  * and deletions made elsewhere.
  */
-import { ConfabError } from '@confab/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../../server/src/test/harness.ts';
-import { createClient, type ConfabClient } from './client.ts';
+import { describe, expect, it } from 'vitest';
+import { registerUser } from '../../server/src/test/harness.ts';
 import type { PinsState } from './pins.ts';
-import { memoryStorage } from './storage/memory.ts';
+import { liveServer, until, refused } from './test/live.ts';
 
-let server: TestServer;
-const clients: ConfabClient[] = [];
+const live = liveServer();
+const sdk = live.sdk;
 
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await server?.close();
-});
-
-function sdk(user: TestUser): ConfabClient {
-  const client = createClient({ url: server.url, storage: memoryStorage() });
-  clients.push(client);
-  client.setSession({ accessToken: user.accessToken, refreshToken: user.refreshToken });
-  return client;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  const error = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfabError);
-  return (error as ConfabError).code;
-}
 
 describe('channels through the SDK', () => {
   it('creates, lists, shows and joins a channel; the joiner then gets its messages live', async () => {
-    const [alice, bob] = await Promise.all([registerUser(server, 'alice'), registerUser(server, 'bob')]);
+    const [alice, bob] = await Promise.all([registerUser(live.server, 'alice'), registerUser(live.server, 'bob')]);
     const a = sdk(alice);
     const b = sdk(bob);
     await Promise.all([a.idle(), b.idle()]);
@@ -79,7 +46,7 @@ describe('channels through the SDK', () => {
   });
 
   it('watchPins: fetched once, then live through pins, unpins and deletions made elsewhere', async () => {
-    const [alice, bob] = await Promise.all([registerUser(server, 'alice'), registerUser(server, 'bob')]);
+    const [alice, bob] = await Promise.all([registerUser(live.server, 'alice'), registerUser(live.server, 'bob')]);
     const a = sdk(alice);
     const b = sdk(bob);
     const c = await a.createGroup('pins', [], { visibility: 'public' });
@@ -112,7 +79,7 @@ describe('channels through the SDK', () => {
     sub.unsubscribe();
 
     // A non-member's watch ends in NOT_FOUND.
-    const mallory = sdk(await registerUser(server, 'mallory'));
+    const mallory = sdk(await registerUser(live.server, 'mallory'));
     const theirs: PinsState[] = [];
     const refusedWatch = mallory.watchPins(c.id, (s) => theirs.push(s));
     await until('the refused fetch', () => Boolean(theirs.at(-1)?.error));

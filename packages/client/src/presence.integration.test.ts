@@ -2,41 +2,17 @@
  * Presence shown outside an open conversation (the sidebar's dots): the server only reports
  * changes, so a fresh client must ask for the current status of the users it shows (issue 18).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../../server/src/test/harness.ts';
-import { createClient, type ConfabClient } from './client.ts';
-import { memoryStorage } from './storage/memory.ts';
+import { describe, expect, it } from 'vitest';
+import { registerUser } from '../../server/src/test/harness.ts';
 import type { Presence } from './types.ts';
+import { liveServer, until } from './test/live.ts';
 
-let server: TestServer;
-const clients: ConfabClient[] = [];
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await server?.close();
-});
-
-function sdk(user: TestUser): ConfabClient {
-  const client = createClient({ url: server.url, storage: memoryStorage() });
-  clients.push(client);
-  client.setSession({ accessToken: user.accessToken, refreshToken: user.refreshToken });
-  return client;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const live = liveServer();
+const sdk = live.sdk;
 
 describe('watchPresence', () => {
   it('learns the status of users who were online before the client started, with no conversation open', async () => {
-    const [alice, bob, carol] = [await registerUser(server, 'alice'), await registerUser(server, 'bob'), await registerUser(server, 'carol')];
+    const [alice, bob, carol] = [await registerUser(live.server, 'alice'), await registerUser(live.server, 'bob'), await registerUser(live.server, 'carol')];
     await bob.api.post('/api/conversations/direct', { userId: alice.id });
     await carol.api.post('/api/conversations/group', { title: 'G', participantIds: [alice.id, bob.id] });
     // Bob is online before Alice's client starts; Carol never is.

@@ -3,42 +3,19 @@
  * the outbox (offline too, exactly once), watchMessages shows the main line only, watchThread one
  * thread (loadOlder), watchThreads the followed threads with unread counts, follow/unfollow.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../../server/src/test/harness.ts';
-import { createClient, type ConfabClient } from './client.ts';
-import { memoryStorage } from './storage/memory.ts';
+import { describe, expect, it } from 'vitest';
+import { registerUser, type TestUser } from '../../server/src/test/harness.ts';
 import type { FollowedThreadsView, ThreadView } from './threads.ts';
 import type { ChatMessage } from './types.ts';
+import { liveServer, until as waitUntil } from './test/live.ts';
 
-let server: TestServer;
-const clients: ConfabClient[] = [];
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await server?.close();
-});
-
-function sdk(user: TestUser, pageSize?: number): ConfabClient {
-  const client = createClient({ url: server.url, storage: memoryStorage(), ...(pageSize ? { pageSize } : {}) });
-  clients.push(client);
-  client.setSession({ accessToken: user.accessToken, refreshToken: user.refreshToken });
-  return client;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const live = liveServer();
+const sdk = (user: TestUser, pageSize?: number) => live.sdk(user, pageSize ? { pageSize } : {});
+const until = (what: string, check: () => boolean) => waitUntil(what, check, 20_000);
 
 async function setup() {
-  const alice = await registerUser(server, 'alice');
-  const bob = await registerUser(server, 'bob');
+  const alice = await registerUser(live.server, 'alice');
+  const bob = await registerUser(live.server, 'bob');
   const res = await alice.api.post('/api/conversations/group', { title: 'team', participantIds: [bob.id] });
   const conv = res.body.id as string;
   const a = sdk(alice);
@@ -82,8 +59,8 @@ describe('threads in the SDK', () => {
   });
 
   it('thread replies held before a conversation is opened do not stand in for its main line', async () => {
-    const alice = await registerUser(server, 'alice');
-    const bob = await registerUser(server, 'bob');
+    const alice = await registerUser(live.server, 'alice');
+    const bob = await registerUser(live.server, 'bob');
     const res = await alice.api.post('/api/conversations/group', { title: 'team', participantIds: [bob.id] });
     const conv = res.body.id as string;
     const root = (await alice.api.post('/api/messages', { conversationId: conv, content: 'root', clientId: 'root' })).body;
