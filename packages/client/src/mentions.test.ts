@@ -8,6 +8,7 @@ import { registerUser, startTestServer, type TestServer, type TestUser } from '.
 import { createClient, type ConfabClient } from './client.ts';
 import { mentionQueryAt, mentionSegments, mentionSuggestions, type MentionsState } from './mentions.ts';
 import { memoryStorage } from './storage/memory.ts';
+import { conversation as baseConversation } from './test/fakes.ts';
 
 const member = (userId: string, handle: string, displayName: string, isBot = false) => ({
   userId,
@@ -18,30 +19,15 @@ const member = (userId: string, handle: string, displayName: string, isBot = fal
   user: { id: userId, handle, displayName, avatarUrl: null, isBot, lastSeenAt: null },
 });
 
-const conversation = (over: Partial<Conversation> = {}): Conversation => ({
-  id: 'c1',
-  type: 'group',
-  title: 'Team',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  lastActivityAt: '2026-01-01T00:00:00.000Z',
-  lastSeq: 1,
-  model: null,
-  visibility: 'private',
-  topic: null,
-  members: [member('me', 'me', 'Me Myself'), member('u-carol', 'carol', 'Carol King'), member('u-carl', 'carl', 'Carl Sagan'), member('u-zed', 'zed', 'Zed Carter'), member('assistant', 'assistant', 'Assistant', true)],
-  lastMessage: null,
-  unreadCount: 0,
-  generating: false,
-  role: 'member',
-  pinned: false,
-  muted: false,
-  archived: false,
-  draft: null,
-  projectId: null,
-  lastReadSeq: 0,
-  lastDeliveredSeq: 0,
-  ...over,
-});
+/** A group of five (the caller 'me', Carol, Carl, Zed and the assistant), on the SDK tests' fixture. */
+const conversation = (over: Partial<Conversation> = {}): Conversation =>
+  baseConversation({
+    id: 'c1',
+    title: 'Team',
+    lastSeq: 1,
+    members: [member('me', 'me', 'Me Myself'), member('u-carol', 'carol', 'Carol King'), member('u-carl', 'carl', 'Carl Sagan'), member('u-zed', 'zed', 'Zed Carter'), member('assistant', 'assistant', 'Assistant', true)],
+    ...over,
+  });
 
 describe('mentionQueryAt', () => {
   it.each([
