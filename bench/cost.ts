@@ -4,14 +4,20 @@
  * every PostgreSQL process and the generator (this process). On these shared VMs the highest passing
  * rate of S2 swings by tens of percent between runs; the cost per message repeats to a few µs, so
  * this is what to compare before and after a change.
- *   node --import tsx bench/cost.ts [--target confab-postgres] [--rate 4000] [--seconds 8] [--repeats 2]
+ *   node --import tsx bench/cost.ts [--target confab-postgres] [--rate 4000] [--seconds 8] [--repeats 2] [--profile DIR]
+ * `--profile DIR`: the server runs under V8's sampling profiler (bench/lib/cpu-prof.mjs) and its
+ * .cpuprofile lands in DIR, summarized at the end (bench/lib/profile.ts).
  * Targets are those of `npm run bench` (bench/lib/targets.ts), e.g. baseline-insert-postgres or
  * confab-embedded. Runs the built server: build it first (`node packages/server/build.mjs`).
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runStep, type Sender } from './lib/load.ts';
 import { AddressPool, connectMany } from './lib/lean.ts';
 import { cpuMeter, machineCpuMeter, sleep } from './lib/proc.ts';
+import { newestProfile, summarizeProfile } from './lib/profile.ts';
 import { startTarget } from './lib/targets.ts';
 
 const { values } = parseArgs({
@@ -20,6 +26,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '4000' },
     seconds: { type: 'string', default: '8' },
     repeats: { type: 'string', default: '2' },
+    profile: { type: 'string' },
   },
 });
 const key = values.target;
@@ -27,7 +34,10 @@ const rate = Number(values.rate);
 const CONVERSATIONS = 64;
 const FILLER = ' — the quick brown fox jumps over the lazy dog, and a chat message is about this long.';
 
-const target = await startTarget(key, {});
+const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+const cpuProfPreload = fileURLToPath(new URL('./lib/cpu-prof.mjs', import.meta.url));
+const target = await startTarget(key, profileDir ? { env: { NODE_OPTIONS: `--import ${cpuProfPreload}`, BENCH_CPU_PROF_DIR: profileDir } } : {});
 try {
   const users = await target.createUsers(CONVERSATIONS * 2);
   const conversations: string[] = [];
@@ -55,5 +65,12 @@ try {
   for (const s of sockets) s.close();
 } finally {
   await target.stop();
+}
+const profile = profileDir ? newestProfile(profileDir) : undefined;
+if (profile) {
+  const summary = summarizeProfile(profile, 40);
+  console.log(`profile ${profile}: ${Math.round(summary.totalMs)} ms sampled`);
+  for (const a of summary.byArea) console.log(`  ${a.area}: ${a.selfPct}%`);
+  for (const f of summary.top) console.log(`  ${f.selfPct}% ${f.function} ${f.location}`);
 }
 process.exit(0);

@@ -16,7 +16,12 @@ import { hmac64 } from '../crypto/keyring.ts';
 const MAX_TERMS = 512;
 const MAX_PREFIX = 16;
 
+/** Plain ASCII text (most chat): NFKD leaves it as it is, and it has no combining marks. */
+const ASCII = /^[\x00-\x7f]*$/;
+
 export function words(text: string): string[] {
+  // The same words either way; the ASCII path skips ICU's normalization, a good part of a send's cost.
+  if (ASCII.test(text)) return text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
   return (
     text
       .normalize('NFKD')
@@ -26,32 +31,18 @@ export function words(text: string): string[] {
   );
 }
 
-/**
- * Hashing every word and prefix of every message was a large share of the server's CPU in the send
- * benchmarks (docs/benchmarks.md). Chat vocabulary is Zipfian, so a bounded cache of term → hash (per key) serves most
- * terms; the output is identical. Cleared when full rather than LRU-ordered: simpler, and a refill
- * costs only what the cache saves.
- */
-const CACHE_LIMIT = 50_000;
-const caches = new WeakMap<Buffer, Map<string, string>>();
-
-function hashTerm(key: Buffer, input: string): string {
-  let cache = caches.get(key);
-  if (!cache) caches.set(key, (cache = new Map()));
-  let hash = cache.get(input);
-  if (hash === undefined) {
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(input, (hash = hmac64(key, input)));
-  }
-  return hash;
+/** A word's terms: the word itself and its prefixes from 2 up to MAX_PREFIX characters. */
+function wordTerms(word: string): string[] {
+  const terms = [word];
+  for (let n = 2; n < Math.min(word.length, MAX_PREFIX + 1); n++) terms.push(word.slice(0, n));
+  return terms;
 }
 
-/** The word and prefix terms of a text, before hashing. */
+/** The word and prefix terms of a text, before hashing: in word order, each once, at most MAX_TERMS. */
 function termsOf(text: string): string[] {
   const terms = new Set<string>();
   for (const word of words(text)) {
-    terms.add(word);
-    for (let n = 2; n < Math.min(word.length, MAX_PREFIX + 1); n++) terms.add(word.slice(0, n));
+    for (const term of wordTerms(word)) terms.add(term);
     if (terms.size >= MAX_TERMS) break;
   }
   return [...terms].slice(0, MAX_TERMS);
@@ -63,23 +54,63 @@ const queryWords = (query: string) => [...new Set(words(query).map((w) => w.slic
 /** Conversation ids are made of [A-Za-z0-9_-]: the separator cannot occur in one, so inputs never collide. */
 const scoped = (conversationId: string, term: string) => `${conversationId}\u0000${term}`;
 
+/**
+ * Hashing every word and prefix of every message was a large share of the server's CPU in the send
+ * benchmarks (docs/benchmarks.md). Chat vocabulary is Zipfian, so a bounded cache serves most words:
+ * per key and conversation, a word's hashes (its own and its prefixes'), so a message costs one
+ * lookup per word instead of a hash or a lookup per term. The output is identical. Cleared when
+ * full rather than LRU-ordered: simpler, and a refill costs only what the cache saves.
+ */
+const CACHE_WORDS = 20_000;
+interface WordCache {
+  words: number;
+  byConversation: Map<string, Map<string, string[]>>;
+}
+const caches = new WeakMap<Buffer, WordCache>();
+
+function wordCache(key: Buffer): WordCache {
+  let cache = caches.get(key);
+  if (!cache) caches.set(key, (cache = { words: 0, byConversation: new Map() }));
+  if (cache.words >= CACHE_WORDS) {
+    cache.byConversation.clear();
+    cache.words = 0;
+  }
+  return cache;
+}
+
 /** The hashes stored for a message of `conversationId` (index version 2), sorted. */
 export function searchTerms(key: Buffer, conversationId: string, text: string): string[] {
-  return termsOf(text)
-    .map((t) => hashTerm(key, scoped(conversationId, t)))
-    .sort();
+  const list = words(text);
+  const hash = (term: string) => hmac64(key, scoped(conversationId, term));
+  // A word has at most MAX_PREFIX terms: only a text that might pass MAX_TERMS needs the exact cut.
+  if (list.length * MAX_PREFIX > MAX_TERMS) return termsOf(text).map(hash).sort();
+  const cache = wordCache(key);
+  let ofConversation = cache.byConversation.get(conversationId);
+  if (!ofConversation) cache.byConversation.set(conversationId, (ofConversation = new Map()));
+  const all: string[] = [];
+  for (const word of list) {
+    let hashes = ofConversation.get(word);
+    if (hashes === undefined) {
+      ofConversation.set(word, (hashes = wordTerms(word).map(hash)));
+      cache.words++;
+    }
+    for (const h of hashes) all.push(h);
+  }
+  all.sort();
+  // Words share terms ("the" and "this" share "th"; a repeated word): each hash once, as termsOf gives.
+  return all.filter((h, i) => i === 0 || h !== all[i - 1]);
 }
 
 /** The hashes a message of `conversationId` must contain to match a query, longest word first; every query word as a prefix. */
 export function queryTerms(key: Buffer, conversationId: string, query: string): string[] {
-  return queryWords(query).map((t) => hashTerm(key, scoped(conversationId, t)));
+  return queryWords(query).map((t) => hmac64(key, scoped(conversationId, t)));
 }
 
 /** Index version 1 (before migration 8): one key for every conversation, hashes in word order. */
 export function legacySearchTerms(key: Buffer, text: string): string[] {
-  return termsOf(text).map((t) => hashTerm(key, t));
+  return termsOf(text).map((t) => hmac64(key, t));
 }
 
 export function legacyQueryTerms(key: Buffer, query: string): string[] {
-  return queryWords(query).map((t) => hashTerm(key, t));
+  return queryWords(query).map((t) => hmac64(key, t));
 }

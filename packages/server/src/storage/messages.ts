@@ -342,17 +342,60 @@ export const STORE_SENDS_FUNCTION_V10 = /* sql */ `CREATE OR REPLACE FUNCTION co
  * 10): the sends whose author is a member, numbered last_seq + 1, + 2, … per conversation in
  * arrival order (and a seq more for each thread root replied to). Fails as a whole if any of them
  * had been stored before, or replies in a thread that is not there.
+ *
+ * Only what the database decided comes back (id, seq, created_at); the rest of each row is the send
+ * itself and the columns' defaults (plainSendRow). Reading every column back cost the server more
+ * per message than building the message did (bench/cost.ts; docs/benchmarks.md, eighth round).
  */
-export function storeSends(db: Database, sends: PlainSend[]): Promise<MessageRow[]> {
+export async function storeSends(db: Database, sends: PlainSend[]): Promise<MessageRow[]> {
   const column = <K extends keyof PlainSend>(key: K) => sends.map((s) => s[key]);
-  return db.query<MessageRow>(
-    `SELECT ${MESSAGE_COLUMNS} FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) m`,
+  const stored = await db.query<{ id: string; seq: number; created_at: Date }>(
+    `SELECT m.id, m.seq, m.created_at FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) m`,
     [
       column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms'),
       column('threadRootId'), column('alsoToChannel'),
     ],
     { prepare: true },
   );
+  const byId = new Map(sends.map((s) => [s.id, s]));
+  return stored.map((r) => plainSendRow(byId.get(r.id)!, r.seq, r.created_at));
+}
+
+/**
+ * The row confab_store_sends inserted for a plain send: the send, its seq and time, and the
+ * columns' defaults (no reply, attachments, mentions, pin, preview, or thread summary of its own).
+ * storage/messages.test.ts compares it with the row read back, so a new column cannot drift.
+ */
+export function plainSendRow(send: PlainSend, seq: number, createdAt: Date): MessageRow {
+  return {
+    id: send.id,
+    conversation_id: send.conversationId,
+    seq,
+    updated_seq: seq,
+    author_id: send.authorId,
+    client_id: send.clientId,
+    kind: send.kind as MessageKind,
+    content_enc: send.contentEnc,
+    reply_to_id: null,
+    attachments: [],
+    status: 'complete',
+    model: null,
+    created_at: createdAt,
+    edited_at: null,
+    deleted_at: null,
+    status_reason: null,
+    pinned_at: null,
+    pinned_by: null,
+    thread_root_id: send.threadRootId,
+    also_to_channel: send.alsoToChannel,
+    thread_reply_count: 0,
+    thread_last_reply_at: null,
+    thread_participant_ids: [],
+    mentions: [],
+    mentions_here: false,
+    mentions_channel: false,
+    link_preview_enc: null,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

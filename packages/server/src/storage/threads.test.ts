@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../test/harness.ts';
 import type { Database } from './db.ts';
-import { insertSend, storeSends, type PlainSend } from './messages.ts';
+import { insertSend, MESSAGE_COLUMNS, storeSends, type PlainSend } from './messages.ts';
 import { migrate } from './migrations.ts';
 import type { MessageRow, ThreadFollowRow } from './rows.ts';
 
@@ -78,6 +78,17 @@ describe('storing thread replies', () => {
     expect(await watermark(c, 'u3')).toBe(5);
     expect(await watermark(c, 'u2')).toBe(2);
     expect(await watermark(c, 'u1')).toBe(6);
+  });
+
+  it('a batch returns each message as stored, every column, though only id, seq and time come back from the database', async () => {
+    const c = await conversation();
+    const [root] = await storeSends(db, [send(c, 'u1')]);
+    const rows = await storeSends(db, [send(c, 'u2'), send(c, 'u3', root!.id), send(c, 'u1', root!.id, true)]);
+    expect(rows).toHaveLength(3);
+    for (const r of rows) {
+      const [stored] = await db.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1`, [r.id]);
+      expect(r).toEqual(stored);
+    }
   });
 
   it('a batch with a reply to no root of its conversation, or to a reply, fails whole and stores nothing', async () => {
