@@ -14,6 +14,7 @@ import {
   findReactions,
   findSentByClientId,
   insertMessage,
+  insertPlainSend,
   insertSend,
   keepPreviousVersion as storeVersion,
   listMessagePage,
@@ -125,7 +126,9 @@ function insertOne(ctx: Context, send: PlainSend, replyToId: string | null, atta
 /** One batcher per database: sends to the same database share its batches. */
 const batchers = new WeakMap<Database, SendBatcher>();
 export function batcherFor(ctx: Context): SendBatcher {
-  return getOrCreate(batchers, ctx.db, () => new SendBatcher(ctx.db, (send) => insertOne(ctx, send, null, [])));
+  // A send alone in its batch: a thread reply needs insertSend's thread parts; any other goes by the leaner statement.
+  const single = (send: PlainSend) => (send.threadRootId === null ? insertPlainSend(ctx.db, send) : insertOne(ctx, send, null, []));
+  return getOrCreate(batchers, ctx.db, () => new SendBatcher(ctx.db, single));
 }
 
 /**

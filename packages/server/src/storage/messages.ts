@@ -191,6 +191,36 @@ export async function insertSend(
 }
 
 /**
+ * Stores one plain send (no attachment, reply, mention or thread) in one statement: what insertSend
+ * does for such a send, without its other parts, each of which costs PostgreSQL a fixed amount per
+ * call (about a third of insertSend's cost: docs/benchmarks.md, eighth round). Undefined when nothing was
+ * inserted (a repeated clientId, or the author is not a member).
+ */
+export async function insertPlainSend(db: Queryable, send: PlainSend): Promise<MessageRow | undefined> {
+  const [inserted] = await db.query<{ seq: number; created_at: Date }>(
+    `WITH conv AS (
+       SELECT c.id, c.last_seq FROM conversations c
+         JOIN conversation_members cm ON cm.conversation_id = c.id AND cm.user_id = $3
+        WHERE c.id = $2 FOR UPDATE OF c
+     ), ins AS (
+       INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, search_terms)
+       SELECT $1, conv.id, conv.last_seq + 1, conv.last_seq + 1, $3, $4, $5, $6, $7::bigint[] FROM conv
+       ON CONFLICT (conversation_id, author_id, client_id) DO NOTHING
+       RETURNING m.seq, m.created_at, m.conversation_id, m.author_id
+     ), bump AS (
+       UPDATE conversations c SET last_seq = ins.seq, last_activity_at = now() FROM ins WHERE c.id = ins.conversation_id
+     ), own_watermarks AS (
+       UPDATE conversation_members cm SET last_read_seq = ins.seq, last_delivered_seq = ins.seq
+         FROM ins WHERE cm.conversation_id = ins.conversation_id AND cm.user_id = ins.author_id
+     )
+     SELECT seq, created_at FROM ins`,
+    [send.id, send.conversationId, send.authorId, send.clientId, send.kind, send.contentEnc, send.terms],
+    { prepare: true },
+  );
+  return inserted ? plainSendRow(send, inserted.seq, inserted.created_at) : undefined;
+}
+
+/**
  * The body of `confab_store_sends`, the database function that stores a batch of plain sends
  * (operations/sendBatch.ts says how a batch goes), as migration 6 created it. Kept here, beside
  * storeSends that calls it, so the SQL that stores a batch is read in one place.
@@ -338,8 +368,54 @@ export const STORE_SENDS_FUNCTION_V10 = /* sql */ `CREATE OR REPLACE FUNCTION co
       $$;`;
 
 /**
- * Stores a batch of plain sends in one call, one round trip (confab_store_sends above, version
- * 10): the sends whose author is a member, numbered last_seq + 1, + 2, … per conversation in
+ * `confab_store_plain_sends` (migration 13): the batch function for the common batch, one without
+ * thread replies. It does what version 10 does for such a batch, with less: no thread parts in the
+ * statement, and no count beforehand. Version 10 inserts with ON CONFLICT DO NOTHING and counts the
+ * members' sends first, to fail the batch when a repeat left a hole in seq; here the insert has no
+ * ON CONFLICT, so a repeated clientId raises unique_violation itself and the whole batch is undone
+ * just the same. It returns only what the database decides (plainSendRow builds the rest). Each
+ * statement and each part of a statement costs PostgreSQL a fixed amount per call that dwarfs a
+ * row's (bench/store-cost.ts; docs/benchmarks.md, eighth round). Like the other versions, this text
+ * must stay byte for byte what migration 13 ran (storage/migrations.test.ts).
+ */
+export const STORE_PLAIN_SENDS_FUNCTION_V13 = /* sql */ `CREATE OR REPLACE FUNCTION confab_store_plain_sends(
+        p_ids text[], p_conversation_ids text[], p_author_ids text[], p_client_ids text[],
+        p_kinds text[], p_contents text[], p_terms text[]
+      ) RETURNS TABLE (id text, seq integer, created_at timestamptz) LANGUAGE plpgsql VOLATILE
+      SET plan_cache_mode = force_generic_plan AS $$
+      BEGIN
+        -- In id order, so two batches cannot deadlock.
+        PERFORM 1 FROM conversations c WHERE c.id = ANY(p_conversation_ids) ORDER BY c.id FOR UPDATE;
+        -- A new statement, so under READ COMMITTED it sees every change committed before the locks
+        -- were granted: membership and last_seq as they are now. Non-members' sends are left out.
+        RETURN QUERY
+        WITH fresh AS (
+          SELECT t.* FROM unnest(p_ids, p_conversation_ids, p_author_ids, p_client_ids, p_kinds, p_contents, p_terms)
+            WITH ORDINALITY AS t(id, conversation_id, author_id, client_id, kind, content_enc, terms, ord)
+            JOIN conversation_members cm ON cm.conversation_id = t.conversation_id AND cm.user_id = t.author_id
+        ), numbered AS (
+          SELECT f.*, c.last_seq + (row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord))::integer AS seq
+            FROM fresh f JOIN conversations c ON c.id = f.conversation_id
+        ), ins AS (
+          INSERT INTO messages AS m (id, conversation_id, seq, updated_seq, author_id, client_id, kind, content_enc, search_terms)
+          SELECT n.id, n.conversation_id, n.seq, n.seq, n.author_id, n.client_id, n.kind, n.content_enc, n.terms::bigint[]
+            FROM numbered n ORDER BY n.ord
+          RETURNING m.id, m.seq, m.created_at, m.conversation_id, m.author_id
+        ), bump AS (
+          UPDATE conversations c SET last_seq = x.seq, last_activity_at = now()
+            FROM (SELECT i.conversation_id, max(i.seq) AS seq FROM ins i GROUP BY i.conversation_id) x WHERE c.id = x.conversation_id
+        ), own_watermarks AS (
+          UPDATE conversation_members cm SET last_read_seq = x.seq, last_delivered_seq = x.seq
+            FROM (SELECT i.conversation_id, i.author_id, max(i.seq) AS seq FROM ins i GROUP BY i.conversation_id, i.author_id) x
+           WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.author_id
+        )
+        SELECT i.id, i.seq, i.created_at FROM ins i;
+      END
+      $$;`;
+
+/**
+ * Stores a batch of plain sends in one call, one round trip (confab_store_plain_sends when no send
+ * of the batch is a thread reply, else confab_store_sends version 10): the sends whose author is a member, numbered last_seq + 1, + 2, … per conversation in
  * arrival order (and a seq more for each thread root replied to). Fails as a whole if any of them
  * had been stored before, or replies in a thread that is not there.
  *
@@ -349,14 +425,18 @@ export const STORE_SENDS_FUNCTION_V10 = /* sql */ `CREATE OR REPLACE FUNCTION co
  */
 export async function storeSends(db: Database, sends: PlainSend[]): Promise<MessageRow[]> {
   const column = <K extends keyof PlainSend>(key: K) => sends.map((s) => s[key]);
-  const stored = await db.query<{ id: string; seq: number; created_at: Date }>(
-    `SELECT m.id, m.seq, m.created_at FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) m`,
-    [
-      column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms'),
-      column('threadRootId'), column('alsoToChannel'),
-    ],
-    { prepare: true },
-  );
+  const columns = [column('id'), column('conversationId'), column('authorId'), column('clientId'), column('kind'), column('contentEnc'), column('terms')];
+  const stored = sends.some((s) => s.threadRootId !== null)
+    ? await db.query<{ id: string; seq: number; created_at: Date }>(
+        `SELECT m.id, m.seq, m.created_at FROM confab_store_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) m`,
+        [...columns, column('threadRootId'), column('alsoToChannel')],
+        { prepare: true },
+      )
+    : await db.query<{ id: string; seq: number; created_at: Date }>(
+        `SELECT m.id, m.seq, m.created_at FROM confab_store_plain_sends($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) m`,
+        columns,
+        { prepare: true },
+      );
   const byId = new Map(sends.map((s) => [s.id, s]));
   return stored.map((r) => plainSendRow(byId.get(r.id)!, r.seq, r.created_at));
 }

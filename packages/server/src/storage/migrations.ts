@@ -1,5 +1,5 @@
 import type { Database } from './db.ts';
-import { STORE_SENDS_FUNCTION_V10, STORE_SENDS_FUNCTION_V6 } from './messages.ts';
+import { STORE_PLAIN_SENDS_FUNCTION_V13, STORE_SENDS_FUNCTION_V10, STORE_SENDS_FUNCTION_V6 } from './messages.ts';
 
 /**
  * Versioned migrations, applied in order at start-up. Never edit a migration that has shipped:
@@ -451,6 +451,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         image_enc text NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now()
       );
+    `,
+  },
+  {
+    version: 13,
+    name: 'lean plain sends',
+    // The text lives in storage/messages.ts (STORE_PLAIN_SENDS_FUNCTION_V13), beside storeSends that calls it.
+    sql: /* sql */ `
+      -- A batch function for batches without thread replies: the same result as confab_store_sends
+      -- for them, at a lower fixed cost per call. confab_store_sends stays for batches with replies.
+      ${STORE_PLAIN_SENDS_FUNCTION_V13}
     `,
   },
 ];
