@@ -3,7 +3,9 @@
  * flight per sender) held at one rate, with the CPU each process used read from /proc: the server,
  * every PostgreSQL process and the generator (this process). On these shared VMs the highest passing
  * rate of S2 swings by tens of percent between runs; the cost per message repeats to a few µs, so
- * this is what to compare before and after a change.
+ * this is what to compare before and after a change. PostgreSQL's figure counts every postgres
+ * process on the machine; "its database's backends" counts only the target's (steadier when other
+ * work uses PostgreSQL too).
  *   node --import tsx bench/cost.ts [--target confab-postgres] [--rate 4000] [--seconds 8] [--repeats 2] [--profile DIR]
  * `--profile DIR`: the server runs under V8's sampling profiler (bench/lib/cpu-prof.mjs) and its
  * .cpuprofile lands in DIR, summarized at the end (bench/lib/profile.ts).
@@ -16,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runStep, type Sender } from './lib/load.ts';
 import { AddressPool, connectMany } from './lib/lean.ts';
-import { cpuMeter, machineCpuMeter, sleep } from './lib/proc.ts';
+import { cpuMeter, databaseCpuMeter, machineCpuMeter, sleep } from './lib/proc.ts';
 import { newestProfile, summarizeProfile } from './lib/profile.ts';
 import { startTarget } from './lib/targets.ts';
 
@@ -53,13 +55,15 @@ try {
     const t0 = performance.now();
     const server = cpuMeter(target.pid);
     const machine = machineCpuMeter();
+    const database = databaseCpuMeter(target.pid);
     const result = await step(`r${r}-`, rate, Number(values.seconds));
     const elapsed = (performance.now() - t0) / 1000;
     const { postgresCores, benchCores } = machine();
     const perMessage = (cores: number) => Math.round(((cores * elapsed) / result.acked) * 1e6);
     console.log(
       `${key} at ${rate}/s: ${result.acked} acked, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; ` +
-        `CPU µs per message: server ${perMessage(server().cores)}, PostgreSQL ${perMessage(postgresCores)}, generator ${perMessage(benchCores)}`,
+        `CPU µs per message: server ${perMessage(server().cores)}, PostgreSQL ${perMessage(postgresCores)}` +
+        `${database ? ` (its database's backends ${perMessage(database().cores)})` : ''}, generator ${perMessage(benchCores)}`,
     );
   }
   for (const s of sockets) s.close();

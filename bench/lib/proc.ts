@@ -119,6 +119,39 @@ export function machineCpuMeter() {
 }
 
 /**
+ * CPU used by the PostgreSQL backends serving one server process's database, in cores: on a
+ * machine shared with other work (tests on other databases), machineCpuMeter's PostgreSQL figure
+ * counts theirs too; this one counts only the backends whose process title names the database in
+ * the server's DATABASE_URL (backends that exit meanwhile are missed: connection pools keep theirs).
+ * Undefined when the server has no DATABASE_URL (embedded).
+ */
+export function databaseCpuMeter(serverPid: number): (() => { cores: number; seconds: number }) | undefined {
+  const environ = readFileSync(`/proc/${serverPid}/environ`, 'utf8').split('\0');
+  const url = environ.find((e) => e.startsWith('DATABASE_URL='))?.slice('DATABASE_URL='.length);
+  if (!url) return undefined;
+  const title = ` ${new URL(url).pathname.slice(1)} `;
+  const backends = () => {
+    let sum = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(title)) continue;
+        sum += cpuSeconds(Number(pid));
+      } catch {
+        /* exited */
+      }
+    }
+    return sum;
+  };
+  const t0 = performance.now();
+  const c0 = backends();
+  return () => {
+    const used = backends() - c0;
+    return { seconds: +used.toFixed(2), cores: +(used / ((performance.now() - t0) / 1000)).toFixed(2) };
+  };
+}
+
+/**
  * Connection attempts the kernel dropped because a listen queue was full (TcpExt ListenOverflows,
  * machine-wide): a dropped SYN is retried after 1, 3, 7 … s, so these show as long connect tails.
  */
