@@ -62,20 +62,28 @@ const scoped = (conversationId: string, term: string) => `${conversationId}\u000
  * full rather than LRU-ordered: simpler, and a refill costs only what the cache saves.
  */
 const CACHE_WORDS = 20_000;
+interface ConversationCache {
+  /** A word's hashes: its own and its prefixes'. */
+  words: Map<string, string[]>;
+  /** A term's hash: a new word ("1234") mostly has prefixes seen before ("12", "123"). */
+  terms: Map<string, string>;
+}
 interface WordCache {
   words: number;
-  byConversation: Map<string, Map<string, string[]>>;
+  byConversation: Map<string, ConversationCache>;
 }
 const caches = new WeakMap<Buffer, WordCache>();
 
-function wordCache(key: Buffer): WordCache {
+function conversationCache(key: Buffer, conversationId: string): ConversationCache {
   let cache = caches.get(key);
   if (!cache) caches.set(key, (cache = { words: 0, byConversation: new Map() }));
   if (cache.words >= CACHE_WORDS) {
     cache.byConversation.clear();
     cache.words = 0;
   }
-  return cache;
+  let ofConversation = cache.byConversation.get(conversationId);
+  if (!ofConversation) cache.byConversation.set(conversationId, (ofConversation = { words: new Map(), terms: new Map() }));
+  return ofConversation;
 }
 
 /** The hashes stored for a message of `conversationId` (index version 2), sorted. */
@@ -84,15 +92,18 @@ export function searchTerms(key: Buffer, conversationId: string, text: string): 
   const hash = (term: string) => hmac64(key, scoped(conversationId, term));
   // A word has at most MAX_PREFIX terms: only a text that might pass MAX_TERMS needs the exact cut.
   if (list.length * MAX_PREFIX > MAX_TERMS) return termsOf(text).map(hash).sort();
-  const cache = wordCache(key);
-  let ofConversation = cache.byConversation.get(conversationId);
-  if (!ofConversation) cache.byConversation.set(conversationId, (ofConversation = new Map()));
+  const cache = conversationCache(key, conversationId);
+  const termHash = (term: string) => {
+    let h = cache.terms.get(term);
+    if (h === undefined) cache.terms.set(term, (h = hash(term)));
+    return h;
+  };
   const all: string[] = [];
   for (const word of list) {
-    let hashes = ofConversation.get(word);
+    let hashes = cache.words.get(word);
     if (hashes === undefined) {
-      ofConversation.set(word, (hashes = wordTerms(word).map(hash)));
-      cache.words++;
+      cache.words.set(word, (hashes = wordTerms(word).map(termHash)));
+      caches.get(key)!.words++;
     }
     for (const h of hashes) all.push(h);
   }
