@@ -16,7 +16,10 @@ export interface QueryOptions {
    * planning were most of the cost of a small statement: preparing cut a lone send's insert to
    * well under half its PostgreSQL CPU (docs/benchmarks.md, fifth round).
    * Only for hot statements whose text is fixed (each distinct text stays prepared on every
-   * connection) and whose best plan does not depend on the parameters. PGlite ignores it.
+   * connection) and whose best plan does not depend on the parameters.
+   * PGlite: prepared once in its session, like a connection of the pool (embeddedWorker.js). There a
+   * statement's parsing and planning cost several times its execution: a plain send's insert took
+   * about a quarter of the CPU prepared (docs/benchmarks.md, eighth round).
    */
   prepare?: boolean;
 }
@@ -115,7 +118,7 @@ export async function openEmbedded(dir: string): Promise<Database> {
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`the embedded database stopped (worker exit ${code})`)));
 
-  const send = (op: 'query' | 'exec' | 'close', sql?: string, params?: unknown[]): Promise<never[]> =>
+  const send = (op: 'query' | 'prepared' | 'exec' | 'close', sql?: string, params?: unknown[]): Promise<never[]> =>
     new Promise((resolve, reject) => {
       if (failed) return reject(failed);
       const id = nextId++;
@@ -132,7 +135,7 @@ export async function openEmbedded(dir: string): Promise<Database> {
     while (open) await open;
   };
   const session: Queryable = {
-    query: async (sql, params) => send('query', sql, params),
+    query: async (sql, params, opts) => send(opts?.prepare ? 'prepared' : 'query', sql, params),
     exec: async (sql) => void (await send('exec', sql)),
   };
 
@@ -144,9 +147,9 @@ export async function openEmbedded(dir: string): Promise<Database> {
   }
   return {
     kind: 'embedded',
-    query: async (sql, params) => {
+    query: async (sql, params, opts) => {
       await outsideTransactions();
-      return send('query', sql, params);
+      return send(opts?.prepare ? 'prepared' : 'query', sql, params);
     },
     exec: async (sql) => {
       await outsideTransactions();
