@@ -197,17 +197,20 @@ export const s5: Scenario = async (ctx) => {
   const n = sdk.clients;
   const lost = (r: Storm) => r.ackedNotStored + r.missingAtClients;
   const doubled = (r: Storm) => r.doubledInDb + r.doubledAtClients;
-  const back = (r: Storm) => (r.allBack ? `${r.allBackAfterKillSeconds} s after SIGTERM (${r.allBackAfterReadySeconds} s after the new process listened)` : `not all within the limit (${r.clientsBack}/${r.clients})`);
+  // Issue #19 counts from the moment the new process listens: the old one's exit (draining its
+  // sockets, closing pools) is shown beside it but is not the storm.
+  const back = (r: Storm) => (r.allBack ? `${r.allBackAfterReadySeconds} s after the new process listened (${r.allBackAfterKillSeconds} s after SIGTERM)` : `not all within the limit (${r.clientsBack}/${r.clients})`);
+  const backInTime = (r: Storm) => r.allBack && r.allBackAfterReadySeconds <= 10;
   const checks: Check[] = [
     {
       what: `S5 all ${fmt.int(n)} clients back and caught up after a restart (SDK backoff)`,
-      target: '≤ 10 s',
+      target: '≤ 10 s after listening',
       measured: back(sdk),
-      met: sdk.allBack && sdk.allBackAfterKillSeconds <= 10,
+      met: backInTime(sdk),
     },
     ...storms
       .filter((r) => r.variant !== 'sdk')
-      .map((r) => ({ what: `S5 all back, ${r.label}`, target: '≤ 10 s', measured: back(r), met: r.allBack && r.allBackAfterKillSeconds <= 10 })),
+      .map((r) => ({ what: `S5 all back, ${r.label}`, target: '≤ 10 s after listening', measured: back(r), met: backInTime(r) })),
     { what: 'S5 lost messages (both storms)', target: '0', measured: storms.map((r) => lost(r)).join(' + '), met: storms.every((r) => lost(r) === 0) },
     { what: 'S5 doubled messages (both storms)', target: '0', measured: storms.map((r) => doubled(r)).join(' + '), met: storms.every((r) => doubled(r) === 0) },
   ];
