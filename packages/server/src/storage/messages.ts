@@ -415,9 +415,10 @@ export const STORE_PLAIN_SENDS_FUNCTION_V13 = /* sql */ `CREATE OR REPLACE FUNCT
 
 /**
  * Stores a batch of plain sends in one call, one round trip (confab_store_plain_sends when no send
- * of the batch is a thread reply, else confab_store_sends version 10): the sends whose author is a member, numbered last_seq + 1, + 2, … per conversation in
- * arrival order (and a seq more for each thread root replied to). Fails as a whole if any of them
- * had been stored before, or replies in a thread that is not there.
+ * of the batch is a thread reply, else confab_store_sends version 10): the sends whose author is a
+ * member, numbered last_seq + 1, + 2, … per conversation in arrival order (and a seq more for each
+ * thread root replied to). Fails as a whole if any of them had been stored before, or replies in a
+ * thread that is not there.
  *
  * Only what the database decided comes back (id, seq, created_at); the rest of each row is the send
  * itself and the columns' defaults (plainSendRow). Reading every column back cost the server more
