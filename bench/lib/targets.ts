@@ -3,9 +3,11 @@
  *   - Confab: real `main.ts` processes (bench/nodes.ts), users registered over REST (argon2id, ~50 ms
  *     of CPU each, so scenarios register a few hundred and spread connections over them);
  *   - the baseline (bench/baseline/server.ts) in its own process, users and rooms set up in memory.
- * Both are plain Socket.IO servers to the lean client: same events, same payloads.
  *   - ejabberd (bench/lib/ejabberd.ts), a real XMPP server storing on PostgreSQL, spoken to by the
- *     lean XMPP client (bench/lib/xmpp.ts) through `connect`; users are rows in its `users` table.
+ *     lean XMPP client (bench/lib/xmpp.ts) through the target's `connect`; users are rows in its
+ *     `users` table.
+ * Confab and the baseline are plain Socket.IO servers to the lean client: same events, same
+ * payloads; the XMPP client maps the same sends and deliveries onto XMPP stanzas.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -281,8 +283,6 @@ export async function startBaseline(store: BaselineStore, opts: TargetOptions = 
 
 export interface EjabberdTarget extends Target {
   system: 'ejabberd';
-  /** Rows in ejabberd's `archive` table, per archive owner (a user, or a room's JID). */
-  archiveRows(): Promise<Map<string, number>>;
   /** Waits (10 s at most) until the archive holds `expected` rows; what it then holds. */
   archived(expected: number): Promise<{ expected: number; rows: number }>;
 }
@@ -356,10 +356,6 @@ export async function startEjabberdTarget(): Promise<EjabberdTarget> {
     // Not a Node process: no event loop, no V8 heap.
     eventLoop: () => Promise.resolve({ p50: NaN, p99: NaN, max: NaN }),
     heapUsed: () => Promise.resolve(NaN),
-    async archiveRows() {
-      const r = await server.query<{ username: string; rows: string }>('SELECT username, count(*) AS rows FROM archive GROUP BY username');
-      return new Map(r.rows.map((x) => [x.username, Number(x.rows)]));
-    },
     async archived(expected) {
       const count = async () => Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM archive')).rows[0]!.n);
       const deadline = performance.now() + 10_000;
