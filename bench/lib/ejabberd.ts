@@ -125,6 +125,9 @@ export async function startEjabberd(onSpawn?: (child: ChildProcess) => void): Pr
         ERL_CRASH_DUMP: path.join(dir, 'erl_crash.dump'),
         ERL_MAX_PORTS: '65536',
         ERL_MAX_ETS_TABLES: '1400',
+        // Unused by ejabberd (its database is in the config): it lets databaseCpuMeter find the
+        // PostgreSQL backends of this server's database, as it does for Confab.
+        DATABASE_URL: db.url,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
