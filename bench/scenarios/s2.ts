@@ -198,7 +198,7 @@ export const s2: Scenario = async (ctx) => {
       ...runs.filter((r) => r.archive).map((r) => `${r.label}: its archive held ${fmt.int(r.archive!.rows)} rows after the run, for ${fmt.int(r.archive!.expected / 2)} sends × 2 archives (sender's and recipient's) = ${fmt.int(r.archive!.expected)}.`),
       'Latency is ack latency from the time each send was due (open loop): generator queueing counts.',
       'Each message is delivered to both sockets of its conversation; Confab also emits a `notification` to the recipient.',
-      'ejabberd: a `<message type="chat">` to the recipient\'s bare JID, acknowledged by a stream-management ack (`<r/>` once per batch of sends, `<a h>`). The ack comes after ejabberd stored the message in the *sender\'s* archive (mod_mam, one INSERT on its pool of 10 connections) and routed it; the recipient\'s archive copy is written by the recipient\'s session, after the ack. XMPP does not echo a message to the sending connection, so it is delivered once (to the recipient), not twice.',
+      'ejabberd: a `<message type="chat">` to the recipient\'s bare JID, acknowledged by a stream-management ack (`<r/>` once per batch of sends, `<a h>`). The ack comes after ejabberd stored the message in the *sender\'s* archive (mod_mam, one INSERT, awaited) and routed it; the recipient\'s archive copy is written by the recipient\'s session, after the ack. XMPP does not echo a message to the sending connection, so it is delivered once (to the recipient), not twice.',
     ],
     ...(Object.keys(profiles).length ? { profiles } : {}),
     raw: all.map(({ profile: _p, ...r }) => r),
