@@ -9,8 +9,9 @@
  *   node --import tsx bench/cost.ts [--target confab-postgres] [--rate 4000] [--seconds 8] [--repeats 2] [--profile DIR]
  * `--profile DIR`: the server runs under V8's sampling profiler (bench/lib/cpu-prof.mjs) and its
  * .cpuprofile lands in DIR, summarized at the end (bench/lib/profile.ts).
- * Targets are those of `npm run bench` (bench/lib/targets.ts), e.g. baseline-insert-postgres or
- * confab-embedded. Runs the built server: build it first (`node packages/server/build.mjs`).
+ * Targets are those of `npm run bench` (bench/lib/targets.ts), e.g. baseline-insert-postgres,
+ * confab-embedded or ejabberd-postgres. Runs the built server: build it first
+ * (`node packages/server/build.mjs`).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -45,7 +46,7 @@ try {
   const conversations: string[] = [];
   for (let c = 0; c < CONVERSATIONS; c++) conversations.push(await target.conversation([users[2 * c]!, users[2 * c + 1]!], 'direct'));
   const addresses = new AddressPool(250, Math.floor(Math.random() * 200));
-  const sockets = await connectMany(users.length, 32, (i) => ({ url: target.url, token: users[i]!.token, localAddress: addresses.next() }));
+  const sockets = await connectMany(users.length, 32, (i) => ({ url: target.url, token: users[i]!.token, localAddress: addresses.next() }), undefined, target.connect);
   const senders: Sender[] = conversations.map((conversationId, c) => ({ socket: sockets[2 * c]!, conversationId }));
   const step = (prefix: string, stepRate: number, seconds: number) =>
     runStep(senders, { rate: stepRate, seconds, warmupSeconds: 1, window: 32, clientIdPrefix: prefix, content: (k) => `message ${k}${FILLER}` });

@@ -34,7 +34,21 @@ const C_4 = 0x34;
 
 type AckFn = (frame: Buffer, offset: number) => void;
 
-export class LeanSocket {
+/**
+ * What the load loop and the scenarios need of a client connection: the lean Socket.IO client
+ * here, or the lean XMPP client (bench/lib/xmpp.ts) for the ejabberd target.
+ */
+export interface ChatSocket {
+  readonly connected: boolean;
+  /** Event frames (deliveries) received on this connection. */
+  readonly events: number;
+  /** Sends an event; `ack` receives the raw ack frame and the offset of its JSON array ("[…]"). */
+  emit(event: string, payload: unknown, ack?: AckFn): void;
+  readonly inFlight: number;
+  close(): void;
+}
+
+export class LeanSocket implements ChatSocket {
   connected = false;
   /** Event frames received on this connection. */
   events = 0;
@@ -205,9 +219,18 @@ export class AddressPool {
   }
 }
 
-/** Connects many sockets with at most `parallel` handshakes at a time; returns them in order. */
-export async function connectMany(count: number, parallel: number, make: (i: number) => LeanOptions, onProgress?: (done: number) => void): Promise<LeanSocket[]> {
-  const sockets: LeanSocket[] = new Array<LeanSocket>(count);
+/**
+ * Connects many sockets with at most `parallel` handshakes at a time; returns them in order.
+ * `connect` makes one connection: the lean Socket.IO client unless the target speaks something else.
+ */
+export async function connectMany<S extends ChatSocket = LeanSocket>(
+  count: number,
+  parallel: number,
+  make: (i: number) => LeanOptions,
+  onProgress?: (done: number) => void,
+  connect: (opts: LeanOptions) => Promise<S> = LeanSocket.connect as unknown as (opts: LeanOptions) => Promise<S>,
+): Promise<S[]> {
+  const sockets: S[] = new Array<S>(count);
   let next = 0;
   let done = 0;
   await Promise.all(
@@ -217,7 +240,7 @@ export async function connectMany(count: number, parallel: number, make: (i: num
         let lastError: unknown;
         for (let attempt = 0; attempt < 3; attempt++) {
           try {
-            sockets[i] = await LeanSocket.connect(make(i));
+            sockets[i] = await connect(make(i));
             lastError = undefined;
             break;
           } catch (error) {

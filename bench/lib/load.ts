@@ -5,10 +5,10 @@
  * generator counts (no coordinated omission). One clock: this process's performance.now().
  */
 import { Latency } from './histogram.ts';
-import { ackOk, type LeanSocket } from './lean.ts';
+import { ackOk, type ChatSocket } from './lean.ts';
 
 export interface Sender {
-  socket: LeanSocket;
+  socket: ChatSocket;
   conversationId: string;
 }
 

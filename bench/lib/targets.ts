@@ -3,14 +3,21 @@
  *   - Confab: real `main.ts` processes (bench/nodes.ts), users registered over REST (argon2id, ~50 ms
  *     of CPU each, so scenarios register a few hundred and spread connections over them);
  *   - the baseline (bench/baseline/server.ts) in its own process, users and rooms set up in memory.
- * Both are plain Socket.IO servers to the lean client: same events, same payloads.
+ *   - ejabberd (bench/lib/ejabberd.ts), a real XMPP server storing on PostgreSQL, spoken to by the
+ *     lean XMPP client (bench/lib/xmpp.ts) through the target's `connect`; users are rows in its
+ *     `users` table.
+ * Confab and the baseline are plain Socket.IO servers to the lean client: same events, same
+ * payloads; the XMPP client maps the same sends and deliveries onto XMPP stanzas.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { AuthResult, Conversation } from '@confab/protocol';
 import { freshPostgres, sharedSecret, startNode, tempDataDir, type Node } from '../nodes.ts';
+import { startEjabberd } from './ejabberd.ts';
+import type { ChatSocket, LeanOptions } from './lean.ts';
 import { mapLimit } from './proc.ts';
+import { XmppSocket } from './xmpp.ts';
 
 /** Every server process the bench started: killed if the bench exits early, so none is left behind. */
 const children = new Set<ChildProcess>();
@@ -34,10 +41,15 @@ export interface Target {
   key: string;
   /** Human label for tables. */
   label: string;
-  system: 'confab' | 'baseline';
+  system: 'confab' | 'baseline' | 'ejabberd';
   store: Store;
   url: string;
   pid: number;
+  /**
+   * Opens one client connection for a user (`opts.token`). Absent: the lean Socket.IO client.
+   * For ejabberd: the lean XMPP client, joined to the user's rooms.
+   */
+  connect?: (opts: LeanOptions) => Promise<ChatSocket>;
   createUsers(n: number): Promise<BenchUser[]>;
   /** A direct conversation (two members) or a group; the first member creates it. Returns its id. */
   conversation(members: BenchUser[], kind: 'direct' | 'group'): Promise<string>;
@@ -265,6 +277,99 @@ export async function startBaseline(store: BaselineStore, opts: TargetOptions = 
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// ejabberd
+// ---------------------------------------------------------------------------------------------
+
+export interface EjabberdTarget extends Target {
+  system: 'ejabberd';
+  /** Waits (10 s at most) until the archive holds `expected` rows; what it then holds. */
+  archived(expected: number): Promise<{ expected: number; rows: number }>;
+}
+
+/** The archive check for an ejabberd target (undefined for the others). */
+export async function ejabberdArchive(target: Target, expected: number): Promise<{ expected: number; rows: number } | undefined> {
+  return target.system === 'ejabberd' ? (target as EjabberdTarget).archived(expected) : undefined;
+}
+
+/**
+ * ejabberd on PostgreSQL. A user is a row in `users` (plain password: no SCRAM derivation, so
+ * registering is as cheap as the baseline's); a direct conversation is the recipient's bare JID; a
+ * group is a persistent MUC room with MAM, created by its first member, which every connection of
+ * every member joins when it connects (as Confab's sockets join their conversations' rooms).
+ */
+export async function startEjabberdTarget(): Promise<EjabberdTarget> {
+  const server = await startEjabberd(track);
+  const run = randomBytes(3).toString('hex');
+  let count = 0;
+  /** password (the bench's "token") → username, username → password, username → its rooms. */
+  const usernames = new Map<string, string>();
+  const passwords = new Map<string, string>();
+  const rooms = new Map<string, string[]>();
+  const open = (username: string, opts: Omit<LeanOptions, 'url' | 'token'>, extra: { rooms?: string[]; createRooms?: string[] } = {}) =>
+    XmppSocket.connect({
+      host: server.host,
+      port: server.port,
+      domain: server.domain,
+      mucDomain: server.mucDomain,
+      username,
+      password: passwords.get(username)!,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+      ...(opts.onClose ? { onClose: opts.onClose } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      ...extra,
+    });
+  return {
+    key: 'ejabberd-postgres',
+    label: 'ejabberd (XMPP, mod_mam on PostgreSQL)',
+    system: 'ejabberd',
+    store: 'postgres',
+    url: `xmpp://${server.host}:${server.port}`,
+    pid: server.pid,
+    async createUsers(n) {
+      const users = Array.from({ length: n }, () => ({ id: `u${count++}_${run}`, token: randomBytes(18).toString('base64url') }));
+      for (let i = 0; i < users.length; i += 1000) {
+        const batch = users.slice(i, i + 1000);
+        await server.query('INSERT INTO users (username, password) SELECT * FROM unnest($1::text[], $2::text[])', [batch.map((u) => u.id), batch.map((u) => u.token)]);
+      }
+      for (const u of users) {
+        usernames.set(u.token, u.id);
+        passwords.set(u.id, u.token);
+      }
+      return users;
+    },
+    async conversation(members, kind) {
+      if (kind === 'direct') return `${members[1]!.id}@${server.domain}`;
+      const room = `g${randomBytes(6).toString('hex')}@${server.mucDomain}`;
+      // The first member creates and configures the room (an "instant room", XEP-0045 10.1.2), then leaves it.
+      const owner = await open(members[0]!.id, {}, { createRooms: [room] });
+      owner.close();
+      for (const m of members) rooms.set(m.id, [...(rooms.get(m.id) ?? []), room]);
+      return room;
+    },
+    connect(opts) {
+      const username = usernames.get(opts.token ?? '');
+      if (!username) return Promise.reject(new Error('ejabberd target: unknown user token'));
+      return open(username, opts, { rooms: rooms.get(username) ?? [] });
+    },
+    // Not a Node process: no event loop, no V8 heap.
+    eventLoop: () => Promise.resolve({ p50: NaN, p99: NaN, max: NaN }),
+    heapUsed: () => Promise.resolve(NaN),
+    async archived(expected) {
+      const count = async () => Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM archive')).rows[0]!.n);
+      const deadline = performance.now() + 10_000;
+      let rows = await count();
+      while (rows < expected && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        rows = await count();
+      }
+      return { expected, rows };
+    },
+    stop: () => server.stop(),
+  };
+}
+
 export function startTarget(key: string, opts: TargetOptions = {}): Promise<Target> {
   switch (key) {
     case 'confab-postgres':
@@ -277,6 +382,8 @@ export function startTarget(key: string, opts: TargetOptions = {}): Promise<Targ
       return startBaseline('postgres', opts);
     case 'baseline-insert-pglite':
       return startBaseline('pglite', opts);
+    case 'ejabberd-postgres':
+      return startEjabberdTarget();
     default:
       throw new Error(`unknown target ${key}`);
   }
