@@ -17,8 +17,8 @@
  * once-a-second reconcile). Counts are read after PostgreSQL has published them (some seconds
  * later), so a round takes a while. Rounds alternate between the targets; with 2 shared cores
  * compare ratios and ranges, not single figures.
- * `--profile DIR`: Confab runs under V8's sampling profiler; the summary of each target's profile
- * (all rounds) is printed at the end.
+ * `--profile DIR`: the servers run under V8's sampling profiler; the summary of each one's profile
+ * (setup and all rounds) is printed at the end.
  * Runs the built server: build it first (`npm run build -w @confab/server`).
  */
 import { mkdirSync } from 'node:fs';
@@ -77,7 +77,7 @@ const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 
 async function prepare(key: string): Promise<Prepared> {
-  const dir = profileDir && key.startsWith('confab') ? path.join(profileDir, key) : undefined;
+  const dir = profileDir ? path.join(profileDir, key) : undefined;
   if (dir) mkdirSync(dir, { recursive: true });
   const target = await startTarget(key, dir ? { env: { NODE_OPTIONS: `--import ${cpuProfPreload}`, BENCH_CPU_PROF_DIR: dir } } : {});
   const users = await target.createUsers(userCount);
@@ -237,7 +237,7 @@ for (const [key, rs] of results) {
 }
 
 if (profileDir) {
-  for (const key of keys.filter((k) => k.startsWith('confab'))) {
+  for (const key of keys) {
     const file = newestProfile(path.join(profileDir, key));
     if (!file) continue;
     const s = summarizeProfile(file, 30);

@@ -14,10 +14,28 @@ import { stampLastSeen } from '../storage/users.ts';
  * Records that the user was seen now (they went offline): returns that moment and the
  * conversations whose members are to be told; undefined if the user no longer exists.
  */
-export async function markLastSeen(ctx: Context, userId: string): Promise<{ lastSeenAt: Date; conversationIds: string[] } | undefined> {
-  const row = await stampLastSeen(ctx.db, userId);
-  return row && { lastSeenAt: new Date(row.last_seen_at), conversationIds: row.conversation_ids };
+export function markLastSeen(ctx: Context, userId: string): Promise<{ lastSeenAt: Date; conversationIds: string[] } | undefined> {
+  return lastSeenBatcher(ctx).load(userId);
 }
+
+const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date; conversationIds: string[] } | undefined>>();
+
+/**
+ * Batched: when a server stops, or clients drop together (a network blip), thousands of users go
+ * offline within moments, and one statement stamps a whole batch of them. One batch at a time: this
+ * is no one's wait (the announcement follows it), and the writes then never contend with each other.
+ */
+const lastSeenBatcher = (ctx: Context) =>
+  getOrCreate(lastSeenBatchers, ctx, () => new Batcher((userIds: string[]) => stampBatch(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25 }));
+
+async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<{ lastSeenAt: Date; conversationIds: string[] } | undefined>> {
+  const rows = await stampLastSeen(ctx.db, [...new Set(userIds)]);
+  const byId = new Map(rows.map((r) => [r.id, { lastSeenAt: new Date(r.last_seen_at), conversationIds: r.conversation_ids }]));
+  return userIds.map((id) => byId.get(id));
+}
+
+/** How last-seen stamps were batched on this server (tests, diagnostics). */
+export const lastSeenBatchStats = (ctx: Context) => lastSeenBatcher(ctx).stats;
 
 /** The conversations of each of these users; users in none are left out. */
 export async function conversationsByUser(ctx: Context, userIds: string[]): Promise<Map<string, string[]>> {

@@ -1,10 +1,10 @@
 import type { Message, SyncResult } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memberListBatchStats } from '../operations/presence.ts';
+import { lastSeenBatchStats, memberListBatchStats } from '../operations/presence.ts';
 import { syncBatchStats } from '../operations/sync.ts';
 import type { Database, Queryable } from '../storage/db.ts';
 import { registerUser, startTestServer, type TestServer } from '../test/harness.ts';
-import { call, connect, createGroup, ok, record, sleep, socketPool, type Client } from './test/kit.ts';
+import { call, connect, createGroup, ok, record, sleep, socketPool, waitFor, type Client } from './test/kit.ts';
 
 /**
  * What a client costs the database when it reconnects: on every (re)connect the SDK sends `subscribe`
@@ -52,12 +52,13 @@ function statementCounter(db: Database) {
  * a statement of the server's own that happens to fall in the window (an AI orphan sweep) cannot fail
  * the test, while a request that costs one statement too many does every time.
  */
-async function extraStatements<T>(fn: () => Promise<T>, allowed: (result: T) => number): Promise<number> {
+async function extraStatements<T, S = undefined>(fn: (state: S) => Promise<T>, allowed: (result: T) => number, setup?: () => Promise<S>): Promise<number> {
   let least = Infinity;
   for (let attempt = 0; attempt < 3 && least > 0; attempt++) {
+    const state = (await setup?.()) as S;
     const counter = statementCounter(server.ctx.db);
     try {
-      const result = await fn();
+      const result = await fn(state);
       least = Math.min(least, counter.count - allowed(result));
     } finally {
       counter.restore();
@@ -182,5 +183,41 @@ describe('reconnecting clients', () => {
     expect(statusesOf(3)).toEqual(new Set());
     const online = seen[0]!.find((x) => x.event === 'user:status_changed' && (x.payload as { userId: string }).userId === alice.id)!.payload;
     expect(online).toMatchObject({ status: 'online' });
+  });
+
+  it('stamps the last seen time of users who go offline together in one statement, and tells each one\'s conversations', async () => {
+    const { alice, a } = await setup();
+    const others = await Promise.all(Array.from({ length: 4 }, (_, i) => registerUser(server, `leaver${i}`)));
+    await createGroup(server, server.ctx.db, alice, [others[0]!, others[1]!], 'first two');
+    await createGroup(server, server.ctx.db, alice, [others[2]!, others[3]!], 'last two');
+    const connectAll = async () => {
+      const sockets = await Promise.all(others.map((u) => connect(server.url, u!.accessToken)));
+      pool.track(...sockets);
+      // Their coming online is announced; let that pass before they leave.
+      await sleep(50);
+      return sockets;
+    };
+    const leaveTogether = async (sockets: Client[]) => {
+      const before = lastSeenBatchStats(server.ctx).batches;
+      const told = others.map((u) => waitFor<{ userId: string; status: string; lastSeenAt: string }>(a, 'user:status_changed', (e) => e.userId === u!.id && e.status === 'offline'));
+      for (const s of sockets) s.close();
+      return { told: await Promise.all(told), batches: lastSeenBatchStats(server.ctx).batches - before };
+    };
+    let announced: Array<{ userId: string; lastSeenAt: string }> = [];
+    const extra = await extraStatements(
+      leaveTogether,
+      ({ told, batches }) => {
+        announced = told;
+        expect(batches).toBeLessThan(others.length);
+        return batches;
+      },
+      connectAll,
+    );
+    expect(extra).toBe(0);
+    // What was announced is what the database holds.
+    for (const e of announced) {
+      const [row] = await server.ctx.db.query<{ last_seen_at: Date }>('SELECT last_seen_at FROM users WHERE id = $1', [e.userId]);
+      expect(new Date(row!.last_seen_at).toISOString()).toBe(e.lastSeenAt);
+    }
   });
 });
