@@ -7,7 +7,7 @@
  * an in-memory map, rooms joined), which is what issue 19 measures Confab against.
  *
  *   node --import tsx bench/handshake-cost.ts [--clients 2000] [--users 200] [--rounds 3] [--parallel 64]
- *     [--targets confab-postgres,confab-embedded,baseline-none] [--profile DIR]
+ *     [--targets confab-postgres,confab-embedded,baseline-none] [--profile DIR] [--handshake-only]
  *
  * Per client and per phase (connect; subscribe + sync; disconnect), for each round: the server's
  * CPU (/proc; embedded PGlite runs in a worker thread of the server, so it is counted there), the
@@ -19,6 +19,7 @@
  * compare ratios and ranges, not single figures.
  * `--profile DIR`: the servers run under V8's sampling profiler; the summary of each one's profile
  * (setup and all rounds) is printed at the end.
+ * `--handshake-only`: connect and disconnect only, as with the baseline.
  * Runs the built server: build it first (`npm run build -w @confab/server`).
  */
 import { mkdirSync } from 'node:fs';
@@ -42,6 +43,8 @@ const { values } = parseArgs({
     parallel: { type: 'string', default: '64' },
     targets: { type: 'string', default: 'confab-postgres,confab-embedded,baseline-none' },
     profile: { type: 'string' },
+    // Connect and disconnect only, as the baseline does: to compare the handshakes alone.
+    'handshake-only': { type: 'boolean', default: false },
   },
 });
 const clients = Number(values.clients);
@@ -145,7 +148,7 @@ async function round(p: Prepared, r: number, { countStatements }: { countStateme
   out.connect = await measure(p, async () => {
     sockets = await connectMany(clients, parallel, (i) => ({ url: p.target.url, token: p.users[i % userCount]!.token, localAddress: addresses.next() }));
   }, countStatements);
-  if (p.target.system === 'confab') {
+  if (p.target.system === 'confab' && !values['handshake-only']) {
     out['subscribe + sync'] = await measure(p, () =>
       mapLimit(sockets, parallel, async (s, i) => {
         const u = i % userCount;
@@ -187,7 +190,9 @@ try {
     // Alternate the order too: whatever else the machine does then is spread over the targets.
     const order = r % 2 === 0 ? prepared : [...prepared].reverse();
     for (const p of order) {
-      await sleep(1000);
+      // The kernel's work for the previous target's closed connections (loopback runs in softirq
+      // context, counted to whichever process is running) must not land in this one's figures.
+      await sleep(3000);
       const phases = await round(p, r, { countStatements: true });
       results.get(p.target.key)!.push(phases);
       log(
