@@ -1,6 +1,6 @@
 import { ConfabError } from '@confab/protocol';
 import type { Context } from '../context.ts';
-import { Batcher, getOrCreate } from '../storage/batcher.ts';
+import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import { conversationsOfUsers, otherMembersOfMembers } from '../storage/members.ts';
 import { stampLastSeen } from '../storage/users.ts';
 
@@ -26,7 +26,7 @@ const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date
  * is no one's wait (the announcement follows it), and the writes then never contend with each other.
  */
 const lastSeenBatcher = (ctx: Context) =>
-  getOrCreate(lastSeenBatchers, ctx, () => new Batcher((userIds: string[]) => stampBatch(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25 }));
+  getOrCreate(lastSeenBatchers, ctx, () => new Batcher((userIds: string[]) => stampBatch(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
 
 async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<{ lastSeenAt: Date; conversationIds: string[] } | undefined>> {
   const rows = await stampLastSeen(ctx.db, [...new Set(userIds)]);
@@ -73,7 +73,7 @@ const memberListBatchers = new WeakMap<Context, Batcher<MemberListRequest, Membe
  * asking the same. One statement checks the membership and reads the member list of a whole batch.
  */
 const memberListBatcher = (ctx: Context) =>
-  getOrCreate(memberListBatchers, ctx, () => new Batcher((batch: MemberListRequest[]) => loadMemberLists(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 2, maxBatch: 500, spareAfterMs: 25 }));
+  getOrCreate(memberListBatchers, ctx, () => new Batcher((batch: MemberListRequest[]) => loadMemberLists(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 2, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
 
 async function loadMemberLists(ctx: Context, batch: MemberListRequest[]): Promise<Array<MemberLastSeen[] | undefined>> {
   const key = (r: MemberListRequest) => `${r.conversationId} ${r.userId}`;
