@@ -4,7 +4,7 @@ import { dummyPasswordHash, hashPassword, verifyPassword } from '../auth/passwor
 import { newRefreshToken, signAccessToken, verifyAccessToken, type AccessClaims } from '../auth/tokens.ts';
 import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
-import { Batcher, getOrCreate } from '../storage/batcher.ts';
+import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/rows.ts';
@@ -163,7 +163,7 @@ const socketSessionBatchers = new WeakMap<Context, Batcher<AccessClaims, SocketS
  * answers every handshake waiting (many of them the same user's tabs and devices).
  */
 export function socketSession(ctx: Context, claims: AccessClaims): Promise<SocketSession | undefined> {
-  const batcher = getOrCreate(socketSessionBatchers, ctx, () => new Batcher((batch: AccessClaims[]) => loadSocketSessions(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 2, maxBatch: 500, spareAfterMs: 25 }));
+  const batcher = getOrCreate(socketSessionBatchers, ctx, () => new Batcher((batch: AccessClaims[]) => loadSocketSessions(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 2, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
   return batcher.load(claims);
 }
 

@@ -1,7 +1,8 @@
+import { ConfabError } from '@confab/protocol';
 import type { Context } from '../context.ts';
-import { conversationsOfUsers, otherMembersLastSeen } from '../storage/members.ts';
+import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
+import { conversationsOfUsers, otherMembersOfMembers } from '../storage/members.ts';
 import { stampLastSeen } from '../storage/users.ts';
-import { requireMember } from './access.ts';
 
 /**
  * What presence (realtime/presence.ts and the `subscribe` handler) reads and writes in the
@@ -13,10 +14,28 @@ import { requireMember } from './access.ts';
  * Records that the user was seen now (they went offline): returns that moment and the
  * conversations whose members are to be told; undefined if the user no longer exists.
  */
-export async function markLastSeen(ctx: Context, userId: string): Promise<{ lastSeenAt: Date; conversationIds: string[] } | undefined> {
-  const row = await stampLastSeen(ctx.db, userId);
-  return row && { lastSeenAt: new Date(row.last_seen_at), conversationIds: row.conversation_ids };
+export function markLastSeen(ctx: Context, userId: string): Promise<{ lastSeenAt: Date; conversationIds: string[] } | undefined> {
+  return lastSeenBatcher(ctx).load(userId);
 }
+
+const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date; conversationIds: string[] } | undefined>>();
+
+/**
+ * Batched: when a server stops, or clients drop together (a network blip), thousands of users go
+ * offline within moments, and one statement stamps a whole batch of them. One batch at a time: this
+ * is no one's wait (the announcement follows it), and the writes then never contend with each other.
+ */
+const lastSeenBatcher = (ctx: Context) =>
+  getOrCreate(lastSeenBatchers, ctx, () => new Batcher((userIds: string[]) => stampBatch(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
+
+async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<{ lastSeenAt: Date; conversationIds: string[] } | undefined>> {
+  const rows = await stampLastSeen(ctx.db, [...new Set(userIds)]);
+  const byId = new Map(rows.map((r) => [r.id, { lastSeenAt: new Date(r.last_seen_at), conversationIds: r.conversation_ids }]));
+  return userIds.map((id) => byId.get(id));
+}
+
+/** How last-seen stamps were batched on this server (tests, diagnostics). */
+export const lastSeenBatchStats = (ctx: Context) => lastSeenBatcher(ctx).stats;
 
 /** The conversations of each of these users; users in none are left out. */
 export async function conversationsByUser(ctx: Context, userIds: string[]): Promise<Map<string, string[]>> {
@@ -25,12 +44,52 @@ export async function conversationsByUser(ctx: Context, userIds: string[]): Prom
   return byUser;
 }
 
+export type MemberLastSeen = { id: string; lastSeenAt: Date | null };
+
 /**
  * The other members of a conversation with when each was last seen, for a member only (NOT_FOUND
- * otherwise). Checked against the database, not a socket's rooms: this answer reveals the member list.
+ * otherwise, as requireMember). Checked against the database, not a socket's rooms: this answer
+ * reveals the member list. The array may be shared with other callers: read it, do not change it.
  */
-export async function otherMembersOf(ctx: Context, userId: string, conversationId: string): Promise<Array<{ id: string; lastSeenAt: Date | null }>> {
-  await requireMember(ctx.db, conversationId, userId);
-  const rows = await otherMembersLastSeen(ctx.db, conversationId, userId);
-  return rows.map((r) => ({ id: r.id, lastSeenAt: r.last_seen_at }));
+export async function otherMembersOf(ctx: Context, userId: string, conversationId: string): Promise<readonly MemberLastSeen[]> {
+  const members = await memberListBatcher(ctx).load({ conversationId, userId });
+  if (!members) throw new ConfabError('NOT_FOUND', 'no such conversation');
+  return members;
+}
+
+interface MemberListRequest {
+  conversationId: string;
+  userId: string;
+}
+
+/** How subscribes' member lists were batched on this server (tests, diagnostics). */
+export const memberListBatchStats = (ctx: Context) => memberListBatcher(ctx).stats;
+
+const memberListBatchers = new WeakMap<Context, Batcher<MemberListRequest, MemberLastSeen[] | undefined>>();
+
+/**
+ * Batched (storage/batcher.ts): every client subscribes to the conversation on screen on every
+ * connect, so after a restart thousands arrive within seconds, many of them the same user's tabs
+ * asking the same. One statement checks the membership and reads the member list of a whole batch.
+ */
+const memberListBatcher = (ctx: Context) =>
+  getOrCreate(memberListBatchers, ctx, () => new Batcher((batch: MemberListRequest[]) => loadMemberLists(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : 2, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
+
+async function loadMemberLists(ctx: Context, batch: MemberListRequest[]): Promise<Array<MemberLastSeen[] | undefined>> {
+  const key = (r: MemberListRequest) => `${r.conversationId} ${r.userId}`;
+  const distinct = [...new Map(batch.map((r) => [key(r), r])).values()];
+  const rows = await otherMembersOfMembers(
+    ctx.db,
+    distinct.map((r) => r.conversationId),
+    distinct.map((r) => r.userId),
+  );
+  // A row for each member found; a member with no one else has one row without an id.
+  const lists = new Map<string, MemberLastSeen[]>();
+  for (const row of rows) {
+    const k = key(distinct[row.req - 1]!);
+    let list = lists.get(k);
+    if (!list) lists.set(k, (list = []));
+    if (row.id !== null) list.push({ id: row.id, lastSeenAt: row.last_seen_at });
+  }
+  return batch.map((r) => lists.get(key(r)));
 }

@@ -1,7 +1,7 @@
 import type { Message, SyncResult } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
-import { Batcher, getOrCreate } from '../storage/batcher.ts';
+import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { findChangesSince, findMemberConversations, findStreamingAnswers, findSyncStates } from '../storage/sync.ts';
@@ -56,7 +56,7 @@ export function sync(ctx: Context, userId: string, input: SyncInput): Promise<Sy
 export const syncBatchStats = (ctx: Context) => syncBatcher(ctx).stats;
 
 const syncBatcher = (ctx: Context) =>
-  getOrCreate(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH, spareAfterMs: 25 }));
+  getOrCreate(batchers, ctx, () => new Batcher((batch: SyncRequest[]) => syncBatch(ctx, batch), { maxConcurrent: ctx.db.kind === 'embedded' ? 1 : SYNC_CONCURRENCY, maxBatch: SYNC_MAX_BATCH, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
 
 /**
  * Syncs are served in batches (storage/batcher.ts): after a restart thousands of clients sync

@@ -91,7 +91,7 @@ export class Presence {
   }
 
   /** The current status of these users, for a client that just put a conversation on screen. */
-  async snapshot(socket: AppSocket, members: Array<{ id: string; lastSeenAt: Date | null }>): Promise<void> {
+  async snapshot(socket: AppSocket, members: ReadonlyArray<{ id: string; lastSeenAt: Date | null }>): Promise<void> {
     const online = await this.store.online(members.map((m) => m.id));
     for (const m of members) {
       socket.emit('user:status_changed', {

@@ -4,7 +4,7 @@ import { Batcher } from './batcher.ts';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A batcher whose batches take `ms` each and are recorded; outputs are the inputs doubled. */
-function recording(ms: number, opts = { maxConcurrent: 2, maxBatch: 100, spareAfterMs: 50 }) {
+function recording(ms: number, opts: { maxConcurrent: number; maxBatch: number; spareAfterMs: number; gatherMs?: number } = { maxConcurrent: 2, maxBatch: 100, spareAfterMs: 50 }) {
   const batches: number[][] = [];
   const starts: number[] = [];
   const ends: number[] = [];
@@ -48,6 +48,28 @@ describe('Batcher', () => {
     // The second started once the first had run 50 ms, and before the first ended.
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(45);
     expect(starts[1]!).toBeLessThan(ends[0]!);
+  });
+
+  it('with gatherMs, starts a batch no sooner than that after the previous start, and at once after a quiet spell', async () => {
+    const { batcher, batches, starts } = recording(1, { maxConcurrent: 2, maxBatch: 100, spareAfterMs: 50, gatherMs: 40 });
+    // A steady stream, one request every 5 ms: gathered into batches at least 40 ms apart.
+    const stream: Array<Promise<number>> = [];
+    const t0 = performance.now();
+    for (let i = 0; i < 24; i++) {
+      stream.push(batcher.load(i));
+      await sleep(5);
+    }
+    const elapsed = performance.now() - t0;
+    expect(await Promise.all(stream)).toEqual(Array.from({ length: 24 }, (_, i) => i * 2));
+    expect(batches.flat()).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    // (However slow the machine made the stream.)
+    expect(batches.length).toBeLessThanOrEqual(Math.ceil(elapsed / 40) + 1);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(39);
+    // After a quiet spell longer than gatherMs, a request goes at once.
+    await sleep(60);
+    const t = performance.now();
+    expect(await batcher.load(100)).toBe(200);
+    expect(performance.now() - t).toBeLessThan(30);
   });
 
   it('fails the requests of a failed batch, and only those', async () => {

@@ -25,7 +25,7 @@ export class Batcher<I, O> {
   constructor(
     /** Serves a batch: one output per input, in the same order. If it throws, every request of the batch fails with it. */
     private readonly run: (inputs: I[]) => Promise<O[]>,
-    private readonly opts: { maxConcurrent: number; maxBatch: number; spareAfterMs: number },
+    private readonly opts: { maxConcurrent: number; maxBatch: number; spareAfterMs: number; gatherMs?: number },
   ) {
     this.slots = new BatchSlots(opts, () => this.pump());
   }
@@ -65,6 +65,12 @@ export class Batcher<I, O> {
  * Admits batches: one at a time while they are quick, another beside the running ones only once
  * the latest has run `spareAfterMs`, and never more than `maxConcurrent` (see Batcher and
  * SendBatcher for why). `onFree` is called whenever another batch may be able to start.
+ *
+ * With `gatherMs`, a batch also starts no sooner than that after the previous one started: under a
+ * steady stream of requests (a reconnect storm at a rate the server keeps up with) quick batches
+ * would otherwise hold a handful of requests each, and on PostgreSQL each statement's round trip
+ * costs the server more than its requests' share of the work. A request after a quiet spell still
+ * goes at once.
  */
 export class BatchSlots {
   private running = 0;
@@ -72,22 +78,24 @@ export class BatchSlots {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly opts: { maxConcurrent: number; spareAfterMs: number },
+    private readonly opts: { maxConcurrent: number; spareAfterMs: number; gatherMs?: number },
     private readonly onFree: () => void,
   ) {}
 
   /**
-   * Whether a batch may start now. A pure check but for one thing: when the only obstacle is a
-   * running batch younger than `spareAfterMs`, `onFree` is scheduled for when it will be old enough.
+   * Whether a batch may start now. A pure check but for one thing: when the only obstacle is time
+   * (a running batch younger than `spareAfterMs`, or the last start less than `gatherMs` ago),
+   * `onFree` is scheduled for when it will have passed.
    */
   ready(): boolean {
     if (this.running >= this.opts.maxConcurrent) return false; // release() calls onFree
-    const busyFor = performance.now() - this.lastStart;
-    if (this.running > 0 && busyFor < this.opts.spareAfterMs) {
+    const sinceStart = performance.now() - this.lastStart;
+    const wait = Math.max(this.running > 0 ? this.opts.spareAfterMs : 0, this.opts.gatherMs ?? 0) - sinceStart;
+    if (wait > 0) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.onFree();
-      }, this.opts.spareAfterMs - busyFor);
+      }, wait);
       return false;
     }
     return true;
@@ -104,6 +112,13 @@ export class BatchSlots {
     this.onFree();
   }
 }
+
+/**
+ * `gatherMs` of the batchers every reconnecting client goes through (its handshake, `subscribe`,
+ * `sync`, and the last-seen stamp when it leaves): a few milliseconds more for one of them under
+ * load, against a statement per handful of clients (bench/handshake-cost.ts measures both).
+ */
+export const RECONNECT_GATHER_MS = 5;
 
 /** One batcher (or anything else) per key (a database, a context), made on first use. */
 export function getOrCreate<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V): V {

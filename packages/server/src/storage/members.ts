@@ -38,12 +38,24 @@ export async function conversationsOfUsers(db: Queryable, userIds: string[]): Pr
   ]);
 }
 
-/** The other members of a conversation (all but `exceptUserId`), with when each was last seen. */
-export async function otherMembersLastSeen(db: Queryable, conversationId: string, exceptUserId: string): Promise<Array<{ id: string; last_seen_at: Date | null }>> {
-  return db.query<{ id: string; last_seen_at: Date | null }>(
-    `SELECT u.id, u.last_seen_at FROM conversation_members m JOIN users u ON u.id = m.user_id
-          WHERE m.conversation_id = $1 AND u.id <> $2`,
-    [conversationId, exceptUserId],
+/**
+ * For many (conversation, user) pairs at once, the pair's index in the arrays (from 1) with the
+ * conversation's other members and when each was last seen, only where the user is a member: a
+ * member alone gets one row whose `id` is null, a pair whose user is no member gets no row. The
+ * membership check and the member list in one statement, for a whole batch of `subscribe`s.
+ */
+export function otherMembersOfMembers(
+  db: Queryable,
+  conversationIds: string[],
+  userIds: string[],
+): Promise<Array<{ req: number; id: string | null; last_seen_at: Date | null }>> {
+  return db.query<{ req: number; id: string | null; last_seen_at: Date | null }>(
+    `SELECT q.req::int AS req, u.id, u.last_seen_at
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(conversation_id, user_id, req)
+       JOIN conversation_members me ON me.conversation_id = q.conversation_id AND me.user_id = q.user_id
+       LEFT JOIN (conversation_members o JOIN users u ON u.id = o.user_id) ON o.conversation_id = q.conversation_id AND o.user_id <> q.user_id`,
+    [conversationIds, userIds],
+    { prepare: true },
   );
 }
 

@@ -85,16 +85,19 @@ export async function replaceSettings(db: Queryable, userId: string, json: strin
 }
 
 /**
- * Stamps the user's last_seen_at with now, returning it with every conversation the user is in
- * (the rooms to tell), in one statement; undefined if there is no such user.
+ * Stamps the last_seen_at of these users with now, returning it with every conversation each user
+ * is in (the rooms to tell), in one statement; ids of no user are absent. The rows are locked in id
+ * order first, so two of these (on two nodes) never wait for each other in a cycle.
  */
-export async function stampLastSeen(db: Queryable, userId: string): Promise<{ last_seen_at: Date; conversation_ids: string[] } | undefined> {
-  const [row] = await db.query<{ last_seen_at: Date; conversation_ids: string[] }>(
-    `UPDATE users SET last_seen_at = now() WHERE id = $1
-       RETURNING last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = $1) AS conversation_ids`,
-    [userId],
+export function stampLastSeen(db: Queryable, userIds: string[]): Promise<Array<{ id: string; last_seen_at: Date; conversation_ids: string[] }>> {
+  return db.query<{ id: string; last_seen_at: Date; conversation_ids: string[] }>(
+    `UPDATE users u SET last_seen_at = now()
+       FROM (SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked
+      WHERE u.id = locked.id
+      RETURNING u.id, u.last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = u.id) AS conversation_ids`,
+    [userIds],
+    { prepare: true },
   );
-  return row;
 }
 
 // As the conversation operations read users: names for system messages, and whether ids name users and bots.
