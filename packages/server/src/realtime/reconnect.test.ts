@@ -84,7 +84,7 @@ describe('reconnecting clients', () => {
     const { alice, bob, b, groups } = await setup();
     const first = await ok<SyncResult>(b, 'sync', { cursors: {} });
     expect(first.hasMore).toBe(false);
-    const cursors = first.cursors;
+    const cursors = first.cursors ?? {};
     expect(Object.keys(cursors).sort()).toEqual([...groups].sort());
 
     const nothing = { conversations: [], messages: [], removedConversationIds: [], hasMore: false, cursors: {} };
