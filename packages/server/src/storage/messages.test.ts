@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase } from '../test/harness.ts';
+import { openStorageTestDatabase } from '../test/harness.ts';
 import type { Database } from './db.ts';
 import { insertPlainSend, MESSAGE_COLUMNS, storeSends, type PlainSend } from './messages.ts';
-import { migrate } from './migrations.ts';
 import type { MessageRow } from './rows.ts';
 
 // The lean statements for plain sends (migration 13's batch function and insertPlainSend), straight
@@ -11,21 +10,15 @@ import type { MessageRow } from './rows.ts';
 
 let db: Database;
 let close: () => Promise<void>;
+let group: (memberIds: string[]) => Promise<string>;
 let n = 0;
 
 beforeAll(async () => {
-  ({ db, close } = await openTestDatabase());
-  await migrate(db);
-  for (const u of ['u1', 'u2', 'outsider']) await db.query(`INSERT INTO users (id, handle, display_name) VALUES ($1, $1, $1)`, [u]);
+  ({ db, close, group } = await openStorageTestDatabase(['u1', 'u2', 'outsider']));
 });
 afterAll(() => close?.());
 
-async function conversation(): Promise<string> {
-  const id = `c${++n}`;
-  await db.query(`INSERT INTO conversations (id, type, title) VALUES ($1, 'group', 't')`, [id]);
-  for (const u of ['u1', 'u2']) await db.query(`INSERT INTO conversation_members (conversation_id, user_id, role) VALUES ($1, $2, 'member')`, [id, u]);
-  return id;
-}
+const conversation = () => group(['u1', 'u2']);
 
 const send = (conversationId: string, authorId: string, clientId = `k${++n}`): PlainSend => ({
   id: `m${++n}`,

@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../config.ts';
 import { deleteKeys } from '../redis/redis.ts';
 import { createServer, type ConfabServer, type ServerOptions } from '../server.ts';
 import { openEmbedded, openPostgres, type Database } from '../storage/db.ts';
+import { migrate } from '../storage/migrations.ts';
 
 /**
  * Starts a real Confab server on a random port with a fresh database: embedded (PGlite in a temp
@@ -85,6 +86,26 @@ export async function openTestDatabase(): Promise<{ db: Database; close: () => P
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A migrated test database holding `userIds` as users (id, handle and name alike), for tests of
+ * storage statements straight on the tables. `group(memberIds)` adds a group conversation with
+ * those members and returns its id.
+ */
+export async function openStorageTestDatabase(userIds: string[]): Promise<{ db: Database; close: () => Promise<void>; group: (memberIds: string[]) => Promise<string> }> {
+  const opened = await openTestDatabase();
+  const { db } = opened;
+  await migrate(db);
+  for (const u of userIds) await db.query(`INSERT INTO users (id, handle, display_name) VALUES ($1, $1, $1)`, [u]);
+  let groups = 0;
+  const group = async (memberIds: string[]) => {
+    const id = `c${++groups}`;
+    await db.query(`INSERT INTO conversations (id, type, title) VALUES ($1, 'group', 't')`, [id]);
+    for (const u of memberIds) await db.query(`INSERT INTO conversation_members (conversation_id, user_id, role) VALUES ($1, $2, 'member')`, [id, u]);
+    return id;
+  };
+  return { ...opened, group };
 }
 
 export async function startTestServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestServer> {
