@@ -1,5 +1,5 @@
 import { mentionQueryAt, mentionSuggestions, type Conversation, type MentionSuggestion } from '@confab/client';
-import { useEffect, useId, useMemo, useState, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
+import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
 import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
 
@@ -31,6 +31,19 @@ export function useMentionAutocomplete(conversation: Conversation | null, me: st
   /** The `@` position the user closed the list at (Esc): stays closed until they type elsewhere. */
   const [dismissedAt, setDismissedAt] = useState<number | null>(null);
 
+  /** Where a picked mention puts the caret, once its text is in the box. */
+  const caretAfterPick = useRef<number | null>(null);
+  // Set as soon as the picked text is rendered, before the next key is handled: set a frame later,
+  // it moved the caret back over a letter typed quickly after the pick ("and" became "nd … a").
+  useLayoutEffect(() => {
+    const at = caretAfterPick.current;
+    const el = area.current;
+    if (at === null || !el) return;
+    caretAfterPick.current = null;
+    el.focus();
+    el.setSelectionRange(at, at);
+  }, [text, area]);
+
   // The caret moves with typing too (onChange comes before the selection event in some browsers).
   useEffect(() => {
     const el = area.current;
@@ -55,14 +68,9 @@ export function useMentionAutocomplete(conversation: Conversation | null, me: st
     const insert = `@${s.handle} `;
     const next = text.slice(0, query.start) + insert + text.slice(query.end).replace(/^ /, '');
     const at = query.start + insert.length;
+    caretAfterPick.current = at;
     setText(next);
     setCaret(at);
-    requestAnimationFrame(() => {
-      const el = area.current;
-      if (!el) return;
-      el.focus();
-      el.setSelectionRange(at, at);
-    });
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>): boolean => {
