@@ -123,6 +123,8 @@ export async function startConfab(store: 'postgres' | 'embedded', opts: TargetOp
     DATA_DIR: dataDir,
     // Long benchmark runs must not see their access tokens expire (15 min by default).
     CONFAB_ACCESS_TOKEN_TTL: '86400',
+    // The load generator registers its users itself.
+    CONFAB_REGISTRATION: 'open',
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...(opts.port ? { PORT: String(opts.port) } : {}),
     ...opts.env,

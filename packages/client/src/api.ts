@@ -48,6 +48,14 @@ import {
   type UserSearchQueryInput,
   type VapidPublicKey,
 } from '@confab/protocol';
+// Issue 20's sections import their types one statement each, so work on them merges cleanly.
+import type { AdminSettings, AuditList, InstanceInfo, PageQueryInput, PatchAdminSettingsBody } from '@confab/protocol'; // admin
+
+import type {} from '@confab/protocol'; // accounts
+
+import type {} from '@confab/protocol'; // consent
+
+import type {} from '@confab/protocol'; // AI governance
 import type { Rest } from './rest.ts';
 
 /**
@@ -69,6 +77,16 @@ export const REST_ROUTES = [
   { method: 'PUT', path: '/api/users/me/settings', sdk: 'api.putSettings' },
   { method: 'GET', path: '/api/users/me/notifications', sdk: 'api.getNotificationSettings' },
   { method: 'PUT', path: '/api/users/me/notifications', sdk: 'api.updateNotificationSettings' },
+  // -- the instance and its administration
+  { method: 'GET', path: '/api/instance', sdk: 'api.getInstance' },
+  { method: 'GET', path: '/api/admin/settings', sdk: 'api.getAdminSettings' },
+  { method: 'PATCH', path: '/api/admin/settings', sdk: 'api.updateAdminSettings' },
+  { method: 'GET', path: '/api/admin/audit', sdk: 'api.listAudit' },
+  // -- accounts
+
+  // -- consent and privacy
+
+  // -- AI
   { method: 'GET', path: '/api/models', sdk: 'api.listModels' },
   { method: 'GET', path: '/api/users/me/keys', sdk: 'api.listApiKeys' },
   { method: 'PUT', path: '/api/users/me/keys/:provider', sdk: 'api.putApiKey' },
@@ -170,6 +188,28 @@ export class RestApi {
   updateNotificationSettings(body: UpdateNotificationSettingsBody): Promise<NotificationSettings> {
     return this.rest.request('PUT', '/api/users/me/notifications', body);
   }
+
+  // ---- the instance and its administration (instance admins)
+  /** What a sign-in page needs: the instance's name, who may register, sign-in providers. No sign-in needed. */
+  getInstance(): Promise<InstanceInfo> {
+    return this.rest.request('GET', '/api/instance', undefined, { auth: false });
+  }
+  /** The instance's settings as in force (admins). */
+  getAdminSettings(): Promise<AdminSettings> {
+    return this.rest.request('GET', '/api/admin/settings');
+  }
+  /** Changes the fields given of the instance's settings (admins); resolves to the settings in force. */
+  updateAdminSettings(body: PatchAdminSettingsBody): Promise<AdminSettings> {
+    return this.rest.request('PATCH', '/api/admin/settings', body);
+  }
+  /** The audit log, newest first (admins). */
+  listAudit(q: PageQueryInput = {}): Promise<AuditList> {
+    return this.rest.request('GET', `/api/admin/audit${query(q)}`);
+  }
+
+  // ---- accounts (the caller's own)
+
+  // ---- consent and privacy
 
   // ---- AI
   /** The models the caller may use, with whose key pays, and the server's default. */

@@ -82,11 +82,18 @@ export const PublicUser = z.object({
 });
 export type PublicUser = z.infer<typeof PublicUser>;
 
+/** A user's role on the instance (not in a conversation): only in `me` and the admin routes. */
+export const InstanceRole = z.enum(['owner', 'admin', 'user']);
+export type InstanceRole = z.infer<typeof InstanceRole>;
+
 /** The signed-in user's own view of themself. */
 export const Me = PublicUser.extend({
   email: z.string(),
   publicKey: z.string().nullable(),
   createdAt: IsoTime,
+  role: InstanceRole,
+  /** A second factor (TOTP) is on. */
+  totpEnabled: z.boolean(),
 });
 export type Me = z.infer<typeof Me>;
 

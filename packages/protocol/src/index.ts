@@ -7,3 +7,4 @@ export * from './rest.ts';
 export * from './realtime.ts';
 export * from './ai.ts';
 export * from './mentions.ts';
+export * from './team.ts';

@@ -6,8 +6,8 @@ import { Channel, Conversation, Id, IsoTime, LIMITS, Me, MentionChannel, Message
  * Request objects are strict: an unknown field is a VALIDATION_ERROR, so typos never pass silently.
  */
 
-const Email = z.string().trim().toLowerCase().max(254).pipe(z.email());
-const Password = z.string().min(8, 'password must have at least 8 characters').max(256);
+export const Email = z.string().trim().toLowerCase().max(254).pipe(z.email());
+export const Password = z.string().min(8, 'password must have at least 8 characters').max(256);
 const Handle = z
   .string()
   .trim()
@@ -19,12 +19,24 @@ const Handle = z
 const DisplayName = z.string().trim().min(1).max(64);
 
 /** A positive integer that may arrive as a query string. */
-const QueryInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+export const QueryInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 // ---- auth ----
-export const RegisterBody = z.strictObject({ email: Email, password: Password, handle: Handle, displayName: DisplayName });
+export const RegisterBody = z.strictObject({
+  email: Email,
+  password: Password,
+  handle: Handle,
+  displayName: DisplayName,
+  /** Needed while registration is `invite` (the token of an invite link). */
+  inviteToken: z.string().min(1).max(256).optional(),
+});
 export type RegisterBody = z.infer<typeof RegisterBody>;
-export const LoginBody = z.strictObject({ email: Email, password: z.string().min(1).max(256) });
+export const LoginBody = z.strictObject({
+  email: Email,
+  password: z.string().min(1).max(256),
+  /** A current TOTP code or an unused recovery code, where a second factor is on. */
+  totpCode: z.string().trim().min(1).max(64).optional(),
+});
 export type LoginBody = z.infer<typeof LoginBody>;
 export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
 export type RefreshBody = z.infer<typeof RefreshBody>;

@@ -48,6 +48,11 @@ export interface Config {
   webDir: string | undefined;
   /** Cheaper password hashing, for tests only. */
   fastPasswordHashing: boolean;
+  /** The instance's name and who may register, until an admin changes them (operations/instance.ts). */
+  instanceName: string;
+  registration: 'open' | 'invite' | 'closed';
+  /** Where e-mail goes out (nodemailer); unset, admins hand out links instead. */
+  smtp: { url: string; from: string } | undefined;
   ai: AiConfig;
   files: FilesOptions;
   jobs: JobQueueOptions;
@@ -79,6 +84,8 @@ export interface AiConfig {
   checkpointMs: number;
   /** Most tokens one answer (or title) may produce: bounds what a single request can cost. */
   maxOutputTokens: number;
+  /** Each user's daily allowance on the server's keys, until an admin changes it; 0 = unlimited. */
+  quota: { answersPerDay: number; tokensPerDay: number };
 }
 
 // ---- kinds of value: how a variable's text is read, and what the docs call it ----
@@ -253,6 +260,14 @@ export const VARIABLES = {
   CONFAB_REFRESH_TOKEN_TTL_DAYS: variable(whole('days'), 30, 'refresh token lifetime, days'),
   CONFAB_TRUST_PROXY: variable(flag('true', 'false'), false, '`true` behind a reverse proxy, so client IPs come from `X-Forwarded-For`'),
   LOG_LEVEL: variable(oneOf(LOG_LEVELS), 'info', 'pino log level'),
+  CONFAB_NAME: variable(text, 'Confab', "the instance's name on the sign-in page and in e-mail, until an admin changes it"),
+  CONFAB_REGISTRATION: variable(
+    oneOf(['open', 'invite', 'closed'] as const),
+    'invite',
+    'who may create an account, until an admin changes it: `open` (anyone), `invite` (with an invite link) or `closed`; the first account on an empty instance may always register, and becomes its owner',
+  ),
+  CONFAB_SMTP_URL: variable(url(['smtp', 'smtps']), undefined, 'e-mail for password reset links and invitations, e.g. `smtps://user:pass@mail.example.com`; unset, admins hand out links', { secret: true }),
+  CONFAB_SMTP_FROM: variable(text, 'Confab <confab@localhost>', 'the From of e-mail the server sends'),
   CONFAB_WEB_DIR: variable(directory, undefined, 'where the built web app is served from', { shown: '`packages/web/dist`' }),
   CONFAB_MAX_FILE_BYTES: variable(whole('bytes'), DEFAULT_FILES_OPTIONS.maxFileBytes, 'largest attachment (25 MB)'),
   CONFAB_UPLOAD_URL_TTL: variable(SECONDS, DEFAULT_FILES_OPTIONS.uploadUrlTtlSeconds, 'how long an upload URL works, seconds'),
@@ -291,6 +306,8 @@ export const VARIABLES = {
   CONFAB_AI_TIMEOUT_MS: variable(whole('milliseconds'), 60_000, 'give up when the provider is silent this long (first piece or between pieces)', { group: 'ai' }),
   CONFAB_AI_CONTEXT_CHARS: variable(whole('characters'), 24_000, 'history sent to the model, in characters (~4 per token)', { group: 'ai' }),
   CONFAB_AI_MAX_OUTPUT_TOKENS: variable(whole('tokens'), 4096, "most tokens one answer or title may produce (the AI SDK's `maxOutputTokens`)", { group: 'ai' }),
+  CONFAB_AI_ANSWERS_PER_DAY: variable(whole('answers', 0), 0, "answers per user per day on the server's keys (0: unlimited), until an admin changes it; answers on a user's own key do not count", { group: 'ai' }),
+  CONFAB_AI_TOKENS_PER_DAY: variable(whole('tokens', 0), 0, "tokens (input and output) per user per day on the server's keys (0: unlimited), until an admin changes it", { group: 'ai' }),
 } satisfies Record<string, Variable<unknown, unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -340,6 +357,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: v.LOG_LEVEL,
     webDir: v.CONFAB_WEB_DIR,
     fastPasswordHashing: false,
+    instanceName: v.CONFAB_NAME,
+    registration: v.CONFAB_REGISTRATION,
+    smtp: v.CONFAB_SMTP_URL ? { url: v.CONFAB_SMTP_URL, from: v.CONFAB_SMTP_FROM } : undefined,
     ai: {
       keys: { openai: v.OPENAI_API_KEY, anthropic: v.ANTHROPIC_API_KEY, google: v.GOOGLE_GENERATIVE_AI_API_KEY },
       openaiBaseUrl: v.OPENAI_BASE_URL,
@@ -351,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       contextChars: v.CONFAB_AI_CONTEXT_CHARS,
       checkpointMs: 500,
       maxOutputTokens: v.CONFAB_AI_MAX_OUTPUT_TOKENS,
+      quota: { answersPerDay: v.CONFAB_AI_ANSWERS_PER_DAY, tokensPerDay: v.CONFAB_AI_TOKENS_PER_DAY },
     },
     files: {
       ...DEFAULT_FILES_OPTIONS,

@@ -24,7 +24,8 @@ export function parseModelId(id: string): { provider: AiProvider; name: string }
   return { provider: provider.data, name: id.slice(at + 1) };
 }
 
-function catalog(ai: AiConfig): string[] {
+/** Every model the configuration offers (CONFAB_MODELS, else the built-in list): what an admin allow-list may name. */
+export function catalog(ai: AiConfig): string[] {
   if (ai.models.length) return ai.models;
   return AiProvider.options.flatMap((p) => BUILT_IN_MODELS[p].map((m) => `${p}:${m}`));
 }

@@ -21,7 +21,7 @@ describe('a node crash mid-answer', () => {
   });
 
   it('closes the answer as error with the text so far on restart; the question is kept and regenerate works', async () => {
-    const env = { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', OPENAI_BASE_URL: fake.url, CONFAB_MODELS: 'openai:test-model', CONFAB_RATE_LIMITS: 'off' };
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', OPENAI_BASE_URL: fake.url, CONFAB_MODELS: 'openai:test-model', CONFAB_RATE_LIMITS: 'off', CONFAB_REGISTRATION: 'open' };
     const first = startServerProcess(env);
     const url = await first.url;
     const user = await registerUser({ url }, 'crash');

@@ -8,10 +8,13 @@ import type { Metrics } from '../metrics.ts';
 import { isPublicRoute, requireUser } from './auth.ts';
 import { sendError } from './errors.ts';
 import { createOriginPolicy } from './origins.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { aiRoutes } from './routes/ai.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
 import { channelRoutes } from './routes/channels.ts';
+import { consentRoutes } from './routes/consent.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { mentionRoutes } from './routes/mentions.ts';
 import { messageRoutes } from './routes/messages.ts';
@@ -101,6 +104,12 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   attachmentRoutes(app, ctx);
   pushRoutes(app, ctx);
   aiRoutes(app, ctx);
+
+  adminRoutes(app, ctx);
+
+  accountRoutes(app, ctx);
+
+  consentRoutes(app, ctx);
   // The web app at /: registered last, so every API route wins over its wildcard.
   await webRoutes(app, ctx.config.webDir);
   return app;

@@ -10,7 +10,11 @@ declare module 'fastify' {
 }
 
 /** Routes anyone may call; every other route authenticates before its input is even parsed. */
-const PUBLIC_ROUTES = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics']);
+const PUBLIC_ROUTES = new Set([
+  '/api/instance',
+  '/api/auth/password-reset',
+  '/api/auth/password-reset/request',
+  '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics']);
 
 export function isPublicRoute(url: string | undefined): boolean {
   return url === undefined || PUBLIC_ROUTES.has(url) || !url.startsWith('/api/');

@@ -17,7 +17,14 @@ export function toPublicUser(row: Pick<UserRow, 'id' | 'handle' | 'display_name'
 }
 
 export function toMe(row: UserRow): Me {
-  return { ...toPublicUser(row), email: row.email ?? '', publicKey: row.public_key, createdAt: iso(row.created_at)! };
+  return {
+    ...toPublicUser(row),
+    email: row.email ?? '',
+    publicKey: row.public_key,
+    createdAt: iso(row.created_at)!,
+    role: row.role,
+    totpEnabled: row.totp_enabled_at !== null,
+  };
 }
 
 export async function getMe(ctx: Context, userId: string): Promise<Me> {

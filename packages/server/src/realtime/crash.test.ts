@@ -26,7 +26,7 @@ interface Node {
 async function startNode(env: Record<string, string>): Promise<Node> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'confab-node-'));
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', CONFAB_RATE_LIMITS: 'off', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', CONFAB_RATE_LIMITS: 'off', CONFAB_REGISTRATION: 'open', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

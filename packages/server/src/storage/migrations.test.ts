@@ -22,6 +22,7 @@ const SHIPPED: Record<number, string> = {
   11: 'eff8f5334b7ed37c8da95c577a820364db40b0dcc38094c8a1b1b217fa4c56b1',
   12: 'a22acdbc92a127bd94e9bce7547fee68222eb2c31110f3838fc9707a090b309c',
   13: '1c08863a4a3c78b1aa11f05551bd7c6149038f0ed3c254718173a2e9e6bb1657',
+  14: '4902e3c3faf99638477ee31d5177cf5c52b23e324a1a7ae27bcdfae1ceb7d1a8',
 };
 
 describe('migrations', () => {

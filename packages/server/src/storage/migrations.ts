@@ -463,6 +463,126 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ${STORE_PLAIN_SENDS_FUNCTION_V13}
     `,
   },
+  {
+    version: 14,
+    name: 'running Confab for a team: instance roles, invites, audit, accounts, privacy, reports, AI usage',
+    sql: /* sql */ `
+      -- The instance role (not a conversation's role) and the account's state. Accounts are never
+      -- removed: a deleted one stays as "Deleted user" so conversations stay whole for the others.
+      ALTER TABLE users ADD COLUMN role text NOT NULL DEFAULT 'user' CHECK (role IN ('owner', 'admin', 'user'));
+      ALTER TABLE users ADD COLUMN status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deactivated', 'deleted'));
+      ALTER TABLE users ADD COLUMN deleted_at timestamptz;
+      -- Second factor: the secret (encrypted like message content) is stored at setup; it counts once
+      -- totp_enabled_at is set. totp_last_step refuses a code used once already (replay).
+      ALTER TABLE users ADD COLUMN totp_secret_enc text;
+      ALTER TABLE users ADD COLUMN totp_enabled_at timestamptz;
+      ALTER TABLE users ADD COLUMN totp_last_step bigint;
+      -- Privacy (GET/PUT /api/users/me/privacy).
+      ALTER TABLE users ADD COLUMN discoverable boolean NOT NULL DEFAULT true;
+      ALTER TABLE users ADD COLUMN show_last_seen boolean NOT NULL DEFAULT true;
+      ALTER TABLE users ADD COLUMN direct_messages_from text NOT NULL DEFAULT 'everyone' CHECK (direct_messages_from IN ('everyone', 'shared'));
+      -- An instance that ran before roles existed: its first person becomes the owner, so somebody
+      -- can administer it.
+      UPDATE users SET role = 'owner'
+       WHERE id = (SELECT id FROM users WHERE NOT is_bot ORDER BY created_at, id LIMIT 1);
+
+      -- What "signed-in devices" shows.
+      ALTER TABLE sessions ADD COLUMN user_agent text;
+      ALTER TABLE sessions ADD COLUMN ip text;
+      ALTER TABLE sessions ADD COLUMN last_used_at timestamptz NOT NULL DEFAULT now();
+
+      -- Settings an admin changes at run time (name, registration, AI), one row. A field that is
+      -- absent falls back to the server's configuration.
+      CREATE TABLE instance_settings (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        settings jsonb NOT NULL DEFAULT '{}'::jsonb,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Invitations. The token is looked up by its hash and kept encrypted too, so an admin can copy
+      -- the link again later.
+      CREATE TABLE invites (
+        id text PRIMARY KEY,
+        token_hash text NOT NULL UNIQUE,
+        token_enc text NOT NULL,
+        role text NOT NULL DEFAULT 'user' CHECK (role IN ('admin', 'user')),
+        email text,
+        max_uses integer,
+        uses integer NOT NULL DEFAULT 0,
+        expires_at timestamptz,
+        revoked_at timestamptz,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- One-time password reset links (admin-made, or e-mailed), stored as hashes.
+      CREATE TABLE password_resets (
+        token_hash text PRIMARY KEY,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz
+      );
+      CREATE INDEX password_resets_user_idx ON password_resets (user_id);
+
+      -- Second-factor recovery codes, stored as hashes; each works once.
+      CREATE TABLE recovery_codes (
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        code_hash text NOT NULL,
+        used_at timestamptz,
+        PRIMARY KEY (user_id, code_hash)
+      );
+
+      -- Every admin action. actor_id is NULL for the command line.
+      CREATE TABLE audit_log (
+        id text PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        actor_id text REFERENCES users(id) ON DELETE SET NULL,
+        action text NOT NULL,
+        target_type text,
+        target_id text,
+        details jsonb NOT NULL DEFAULT '{}'::jsonb
+      );
+      CREATE INDEX audit_log_at_idx ON audit_log (at DESC, id DESC);
+
+      CREATE TABLE user_blocks (
+        blocker_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        blocked_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (blocker_id, blocked_id)
+      );
+      CREATE INDEX user_blocks_blocked_idx ON user_blocks (blocked_id);
+
+      CREATE TABLE reports (
+        id text PRIMARY KEY,
+        message_id text NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        reporter_id text REFERENCES users(id) ON DELETE SET NULL,
+        reason text NOT NULL,
+        status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved', 'dismissed')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        closed_by text REFERENCES users(id) ON DELETE SET NULL,
+        closed_at timestamptz
+      );
+      CREATE INDEX reports_status_idx ON reports (status, created_at DESC);
+
+      -- The usage ledger: one row per AI answer (or title), with the provider's reported tokens and
+      -- who paid. Quotas count the rows paid with the server's keys.
+      CREATE TABLE ai_usage (
+        id text PRIMARY KEY,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        conversation_id text REFERENCES conversations(id) ON DELETE SET NULL,
+        message_id text,
+        model text NOT NULL,
+        key_source text NOT NULL CHECK (key_source IN ('user', 'server')),
+        input_tokens integer NOT NULL DEFAULT 0,
+        output_tokens integer NOT NULL DEFAULT 0,
+        at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX ai_usage_user_at_idx ON ai_usage (user_id, at);
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

@@ -1,7 +1,7 @@
 // Row types: what a table's row looks like as the database driver returns it (snake_case, Date for
 // timestamptz). One module for all tables so a query module and the operation that reads its rows
 // agree on one shape (issue #17, item 2). Protocol types (camelCase, ISO strings) are built from these.
-import type { ConversationType, Message, MessageKind, NotificationSettings, Role } from '@confab/protocol';
+import type { ConversationType, InstanceRole, Message, MessageKind, NotificationSettings, Role } from '@confab/protocol';
 
 /** messages: every column but the search index. */
 export interface MessageRow {
@@ -66,6 +66,16 @@ export interface UserRow {
   password_hash: string | null;
   created_at: Date;
   last_seen_at: Date | null;
+  /** The instance role (migration 14), not a conversation's. */
+  role: InstanceRole;
+  status: 'active' | 'deactivated' | 'deleted';
+  deleted_at: Date | null;
+  totp_secret_enc: string | null;
+  totp_enabled_at: Date | null;
+  totp_last_step: string | number | null;
+  discoverable: boolean;
+  show_last_seen: boolean;
+  direct_messages_from: 'everyone' | 'shared';
 }
 
 /**

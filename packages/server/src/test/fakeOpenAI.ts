@@ -142,6 +142,7 @@ export function testAiConfig(url: string, models: string[], extra: Partial<AiCon
     contextChars: 24_000,
     checkpointMs: 500,
     maxOutputTokens: 4096,
+    quota: { answersPerDay: 0, tokensPerDay: 0 },
     ...extra,
   };
 }

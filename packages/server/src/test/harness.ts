@@ -126,6 +126,8 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
       fastPasswordHashing: true,
       // Tests register many users from one address; the rate-limit tests turn limits on.
       rateLimits: false,
+      // Tests register their users themselves; the registration tests set the mode they test.
+      registration: 'open',
       ...overrides,
       redisUrl,
     },

@@ -25,7 +25,7 @@ export function startServerProcess(env: Record<string, string>, opts: { built?: 
   if (opts.built && !existsSync(builtMain)) throw new Error(`${builtMain} is missing: run \`npm run build -w @confab/server\` first`);
   const args = opts.built ? ['--enable-source-maps', builtMain] : ['--import', 'tsx', main];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CONFAB_REGISTRATION: 'open', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
