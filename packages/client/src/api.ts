@@ -53,6 +53,8 @@ import type { AdminSettings, AuditList, InstanceInfo, PageQueryInput, PatchAdmin
 
 import type {} from '@confab/protocol'; // accounts
 
+import type {} from '@confab/protocol'; // second factor
+
 import type {} from '@confab/protocol'; // consent
 
 import type {} from '@confab/protocol'; // AI governance
@@ -83,6 +85,8 @@ export const REST_ROUTES = [
   { method: 'PATCH', path: '/api/admin/settings', sdk: 'api.updateAdminSettings' },
   { method: 'GET', path: '/api/admin/audit', sdk: 'api.listAudit' },
   // -- accounts
+
+  // -- second factor
 
   // -- consent and privacy
 
@@ -208,6 +212,8 @@ export class RestApi {
   }
 
   // ---- accounts (the caller's own)
+
+  // ---- second factor
 
   // ---- consent and privacy
 

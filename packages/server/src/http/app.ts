@@ -19,6 +19,7 @@ import { conversationRoutes } from './routes/conversations.ts';
 import { mentionRoutes } from './routes/mentions.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { threadRoutes } from './routes/threads.ts';
+import { totpRoutes } from './routes/totp.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { previewRoutes } from './routes/previews.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -108,6 +109,8 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   adminRoutes(app, ctx);
 
   accountRoutes(app, ctx);
+
+  totpRoutes(app, ctx);
 
   consentRoutes(app, ctx);
   // The web app at /: registered last, so every API route wins over its wildcard.
