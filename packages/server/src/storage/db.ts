@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Pool, PoolClient } from 'pg';
+import { lockDirectory } from './dirLock.ts';
 
 /** Anything that runs SQL: the database itself or an open transaction. */
 export interface Queryable {
@@ -94,6 +96,7 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Database
  */
 export async function openEmbedded(dir: string): Promise<Database> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const unlock = lockDirectory(path.join(dir, 'confab.lock'), `the embedded database in ${dir}`);
   const worker = new Worker(new URL('./embeddedWorker.js', import.meta.url), { workerData: { dir } });
   const pending = new Map<number, { resolve: (rows: never[]) => void; reject: (error: Error) => void }>();
   let nextId = 0;
@@ -143,6 +146,7 @@ export async function openEmbedded(dir: string): Promise<Database> {
     await send('exec', 'SELECT 1'); // the database opened (or the reason it did not)
   } catch (error) {
     await worker.terminate();
+    unlock();
     throw error;
   }
   return {
@@ -189,6 +193,7 @@ export async function openEmbedded(dir: string): Promise<Database> {
       await outsideTransactions();
       await send('close').catch(() => {});
       await worker.terminate();
+      unlock();
     },
   };
 }
