@@ -38,6 +38,9 @@ describe('configuration table', () => {
       logLevel: 'info',
       webDir: undefined,
       fastPasswordHashing: false,
+      instanceName: 'Confab',
+      registration: 'invite',
+      smtp: undefined,
       ai: {
         keys: { openai: undefined, anthropic: undefined, google: undefined },
         openaiBaseUrl: undefined,
@@ -49,6 +52,7 @@ describe('configuration table', () => {
         contextChars: 24_000,
         checkpointMs: 500,
         maxOutputTokens: 4096,
+        quota: { answersPerDay: 0, tokensPerDay: 0 },
       },
       files: {
         ...DEFAULT_FILES_OPTIONS,
