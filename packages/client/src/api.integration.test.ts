@@ -106,6 +106,9 @@ describe('client.api against a real server', () => {
     expect((await a.api.listApiKeys()).providers.map((p) => p.provider)).toEqual(['openai']);
     await a.api.deleteApiKey('openai');
     expect(await a.api.listApiKeys()).toEqual({ providers: [] });
+    const usage = await a.api.getUsage({ days: 2 });
+    expect(usage.days.map((d) => d.answers)).toEqual([0, 0]);
+    expect(usage.today.answersLeft).toBeNull();
   });
 
   it('conversations, members and projects', async () => {

@@ -57,7 +57,7 @@ import type {} from '@confab/protocol'; // second factor
 
 import type {} from '@confab/protocol'; // consent
 
-import type {} from '@confab/protocol'; // AI governance
+import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 import type { Rest } from './rest.ts';
 
 /**
@@ -95,6 +95,8 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/users/me/keys', sdk: 'api.listApiKeys' },
   { method: 'PUT', path: '/api/users/me/keys/:provider', sdk: 'api.putApiKey' },
   { method: 'DELETE', path: '/api/users/me/keys/:provider', sdk: 'api.deleteApiKey' },
+  { method: 'GET', path: '/api/users/me/usage', sdk: 'api.getUsage' },
+  { method: 'GET', path: '/api/admin/usage', sdk: 'api.getAdminUsage' },
   { method: 'GET', path: '/api/conversations', sdk: 'api.listConversations' },
   { method: 'GET', path: '/api/conversations/:id', sdk: 'api.getConversation' },
   { method: 'POST', path: '/api/conversations/direct', sdk: 'api.createDirect' },
@@ -233,6 +235,14 @@ export class RestApi {
   /** Deletes the caller's key for a provider. */
   async deleteApiKey(provider: AiProvider): Promise<void> {
     await this.rest.request('DELETE', `/api/users/me/keys/${seg(provider)}`);
+  }
+  /** The caller's use of the server's AI keys per UTC day (the last `days`, oldest first), and what is left today. */
+  getUsage(q: { days?: number } = {}): Promise<Usage> {
+    return this.rest.request('GET', `/api/users/me/usage${query(q)}`);
+  }
+  /** Everyone's use of the server's AI keys per UTC day (admins). */
+  getAdminUsage(q: { days?: number } = {}): Promise<AdminUsage> {
+    return this.rest.request('GET', `/api/admin/usage${query(q)}`);
   }
 
   // ---- conversations
