@@ -49,7 +49,7 @@ import {
   type VapidPublicKey,
 } from '@confab/protocol';
 // Issue 20's sections import their types one statement each, so work on them merges cleanly.
-import type { AdminSettings, AuditList, InstanceInfo, PageQueryInput, PatchAdminSettingsBody } from '@confab/protocol'; // admin
+import type { AdminSettings, AdminUser, AdminUserList, AdminUserQueryInput, AuditList, CreateInviteBody, InstanceInfo, Invite, InviteList, PageQueryInput, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol'; // admin
 
 import type {} from '@confab/protocol'; // accounts
 
@@ -84,6 +84,11 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/admin/settings', sdk: 'api.getAdminSettings' },
   { method: 'PATCH', path: '/api/admin/settings', sdk: 'api.updateAdminSettings' },
   { method: 'GET', path: '/api/admin/audit', sdk: 'api.listAudit' },
+  { method: 'POST', path: '/api/admin/invites', sdk: 'api.createInvite' },
+  { method: 'GET', path: '/api/admin/invites', sdk: 'api.listInvites' },
+  { method: 'DELETE', path: '/api/admin/invites/:id', sdk: 'api.revokeInvite' },
+  { method: 'GET', path: '/api/admin/users', sdk: 'api.listAdminUsers' },
+  { method: 'PATCH', path: '/api/admin/users/:id', sdk: 'api.updateAdminUser' },
   // -- accounts
 
   // -- second factor
@@ -211,6 +216,26 @@ export class RestApi {
   /** The audit log, newest first (admins). */
   listAudit(q: PageQueryInput = {}): Promise<AuditList> {
     return this.rest.request('GET', `/api/admin/audit${query(q)}`);
+  }
+  /** Creates an invite link (admins; an `admin` invite only by an owner); the token is in `token` and `url`. */
+  createInvite(body: CreateInviteBody = {}): Promise<Invite> {
+    return this.rest.request('POST', '/api/admin/invites', body);
+  }
+  /** Every invite not revoked, spent and expired ones too, newest first (admins). */
+  listInvites(): Promise<InviteList> {
+    return this.rest.request('GET', '/api/admin/invites');
+  }
+  /** Revokes an invite: its link stops working (admins). */
+  async revokeInvite(inviteId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/admin/invites/${seg(inviteId)}`);
+  }
+  /** Every account, bots and deactivated ones too, newest first, matching `query` (admins). */
+  listAdminUsers(q: AdminUserQueryInput = {}): Promise<AdminUserList> {
+    return this.rest.request('GET', `/api/admin/users${query(q)}`);
+  }
+  /** Changes an account's instance role (owners) or status (admins, for plain users); deactivating signs them out everywhere. */
+  updateAdminUser(userId: string, body: PatchAdminUserBody): Promise<AdminUser> {
+    return this.rest.request('PATCH', `/api/admin/users/${seg(userId)}`, body);
   }
 
   // ---- accounts (the caller's own)

@@ -9,6 +9,7 @@ import type { Queryable } from '../storage/db.ts';
 import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/rows.ts';
 import { findUserByLoginEmail, findUsersWithEmailOrHandle, insertUser } from '../storage/users.ts';
+import { admitRegistration, recordInviteUse } from './invites.ts';
 import { toMe } from './users.ts';
 
 /** Who is calling, as the transports know it. */
@@ -34,12 +35,15 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
   await ctx.limits.consume('registerPerIp', client.ip);
   const passwordHash = await hashPassword(body.password, ctx.config.fastPasswordHashing);
   return ctx.db.transaction(async (tx) => {
+    // Registration mode and invite (operations/invites.ts); the first person becomes the owner.
+    const admitted = await admitRegistration(ctx, tx, body.inviteToken);
     // The unique indexes decide; a pre-check only gives the nicer message for the common case.
     const taken = await findUsersWithEmailOrHandle(tx, body.email, body.handle);
     if (taken.some((u) => u.email?.toLowerCase() === body.email.toLowerCase())) throw new ConfabError('CONFLICT', 'this email is already registered');
     if (taken.length > 0) throw new ConfabError('CONFLICT', 'this handle is taken');
-    const user = await insertUser(tx, { id: newId(), email: body.email, handle: body.handle, displayName: body.displayName, passwordHash });
+    const user = await insertUser(tx, { id: newId(), email: body.email, handle: body.handle, displayName: body.displayName, passwordHash, role: admitted.role });
     if (!user) throw new ConfabError('CONFLICT', 'this email or handle is taken');
+    if (admitted.inviteId) await recordInviteUse(tx, user.id, admitted.inviteId, admitted.role);
     return { user: toMe(user), ...(await startSession(ctx, tx, user.id)) };
   });
 }
