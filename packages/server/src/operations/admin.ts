@@ -6,7 +6,7 @@ import type { UserRow } from '../storage/rows.ts';
 import { findUser } from '../storage/users.ts';
 import { endSessions } from './auth.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { recordAudit, requireAdmin } from './instance.ts';
+import { adminActor, recordAudit } from './instance.ts';
 import { iso } from './users.ts';
 
 // Instance admins' view of the accounts, and the role and status rules (API.md, "Instance roles,
@@ -27,8 +27,8 @@ export function toAdminUser(row: UserRow): AdminUser {
 }
 
 /** GET /api/admin/users: every account (bots, deactivated and deleted ones too), newest first. */
-export async function listAdminUsers(ctx: Context, actorId: string, q: AdminUserQuery): Promise<AdminUserList> {
-  await requireAdmin(ctx, actorId);
+export async function listAdminUsers(ctx: Context, actorId: string | null, q: AdminUserQuery): Promise<AdminUserList> {
+  await adminActor(ctx, actorId);
   const after = decodeCursor(q.cursor);
   if (after && Number.isNaN(Date.parse(after.key))) throw new ConfabError('VALIDATION_ERROR', 'cursor is not one this server gave out');
   const rows = await listAdminUserRows(ctx.db, q.query, after && { at: after.key, id: after.id }, q.limit + 1);
@@ -46,10 +46,10 @@ const isAdminRole = (role: string) => role === 'owner' || role === 'admin';
  * two owners demoting each other at once cannot both pass. A deleted account is not changed.
  * Deactivating ends every session of the user (after the commit: see endSessions).
  */
-export async function patchAdminUser(ctx: Context, actorId: string, targetId: string, body: PatchAdminUserBody): Promise<AdminUser> {
+export async function patchAdminUser(ctx: Context, actorId: string | null, targetId: string, body: PatchAdminUserBody): Promise<AdminUser> {
   const { updated, deactivated } = await ctx.db.transaction(async (tx) => {
     await lockInstance(tx);
-    const actor = await requireAdmin(ctx, actorId, tx);
+    const actor = await adminActor(ctx, actorId, tx);
     const target = await findUser(tx, targetId);
     if (!target) throw new ConfabError('NOT_FOUND', 'no such user');
     if (target.status === 'deleted') throw new ConfabError('CONFLICT', 'this account is deleted and cannot be changed');

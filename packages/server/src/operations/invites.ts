@@ -7,7 +7,7 @@ import { anyPersonExists } from '../storage/adminUsers.ts';
 import type { Queryable } from '../storage/db.ts';
 import { lockInstance } from '../storage/instance.ts';
 import { findInvite, insertInvite, listLiveInvites, revokeInvite as revokeInviteRow, spendInvite, type InviteRow } from '../storage/invites.ts';
-import { instanceSettings, recordAudit, requireAdmin } from './instance.ts';
+import { adminActor, instanceSettings, recordAudit, requireAdmin } from './instance.ts';
 import { iso } from './users.ts';
 
 // Who may register, and the invites that let them (API.md, "Instance roles, registration,
@@ -36,8 +36,8 @@ function toInvite(ctx: Context, row: InviteRow, origin: string): Invite {
 }
 
 /** POST /api/admin/invites (admins; an `admin` invite only from an owner). */
-export async function createInvite(ctx: Context, actorId: string, body: CreateInviteBody, origin: string): Promise<Invite> {
-  const actor = await requireAdmin(ctx, actorId);
+export async function createInvite(ctx: Context, actorId: string | null, body: CreateInviteBody, origin: string): Promise<Invite> {
+  const actor = await adminActor(ctx, actorId);
   const role = body.role ?? 'user';
   if (role === 'admin' && actor.role !== 'owner') throw new ConfabError('FORBIDDEN', 'only an instance owner may invite admins');
   const token = randomBytes(32).toString('base64url');

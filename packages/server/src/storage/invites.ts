@@ -18,7 +18,7 @@ export interface InviteRow {
 
 export async function insertInvite(
   db: Queryable,
-  invite: { id: string; tokenHash: string; tokenEnc: string; role: 'admin' | 'user'; email: string | null; maxUses: number | null; expiresAt: Date; createdBy: string },
+  invite: { id: string; tokenHash: string; tokenEnc: string; role: 'admin' | 'user'; email: string | null; maxUses: number | null; expiresAt: Date; createdBy: string | null },
 ): Promise<InviteRow> {
   const [row] = await db.query<InviteRow>(
     `INSERT INTO invites (id, token_hash, token_enc, role, email, max_uses, expires_at, created_by)
