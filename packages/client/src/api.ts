@@ -53,7 +53,7 @@ import type { AdminSettings, AdminUser, AdminUserList, AdminUserQueryInput, Audi
 
 import type {} from '@confab/protocol'; // accounts
 
-import type {} from '@confab/protocol'; // second factor
+import type { RecoveryCodes, TotpSetup } from '@confab/protocol'; // second factor
 
 import type {} from '@confab/protocol'; // consent
 
@@ -92,6 +92,9 @@ export const REST_ROUTES = [
   // -- accounts
 
   // -- second factor
+  { method: 'POST', path: '/api/auth/totp/setup', sdk: 'api.setupTotp' },
+  { method: 'POST', path: '/api/auth/totp/enable', sdk: 'api.enableTotp' },
+  { method: 'DELETE', path: '/api/auth/totp', sdk: 'api.disableTotp' },
 
   // -- consent and privacy
 
@@ -241,6 +244,21 @@ export class RestApi {
   // ---- accounts (the caller's own)
 
   // ---- second factor
+  /**
+   * Starts (or restarts, while not yet on) two-factor sign-in: a new secret and its otpauth:// URL
+   * for an authenticator app (show it as a QR code). It counts once `enableTotp` confirms a code.
+   */
+  setupTotp(): Promise<TotpSetup> {
+    return this.rest.request('POST', '/api/auth/totp/setup');
+  }
+  /** Turns two-factor sign-in on with a current code from the app; resolves to ten one-time recovery codes, shown only now. */
+  enableTotp(code: string): Promise<RecoveryCodes> {
+    return this.rest.request('POST', '/api/auth/totp/enable', { code });
+  }
+  /** Turns two-factor sign-in off (the password is needed); its recovery codes stop working. */
+  async disableTotp(password: string): Promise<void> {
+    await this.rest.request('DELETE', '/api/auth/totp', { password });
+  }
 
   // ---- consent and privacy
 

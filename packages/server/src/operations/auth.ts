@@ -10,6 +10,7 @@ import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liv
 import type { UserRow } from '../storage/rows.ts';
 import { findUserByLoginEmail, findUsersWithEmailOrHandle, insertUser } from '../storage/users.ts';
 import { admitRegistration, recordInviteUse } from './invites.ts';
+import { checkSecondFactor } from './totp.ts';
 import { toMe } from './users.ts';
 
 /** Who is calling, as the transports know it. */
@@ -51,12 +52,32 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
 export async function login(ctx: Context, body: LoginBody, client: ClientInfo): Promise<AuthResult> {
   await ctx.limits.consume('loginPerIp', client.ip);
   let user: UserRow | undefined;
-  // The attempt is counted before the password is verified (see guardLogin), never after.
+  /** Why a sign-in whose password was right is refused anyway. */
+  let refusal: ConfabError | undefined;
+  // The attempt is counted before the password is verified (see guardLogin), never after. Only a
+  // sign-in that goes through is a success: a missing or wrong second factor counts as a failed
+  // attempt, so codes cannot be guessed faster than passwords.
   const ok = await ctx.limits.guardLogin(body.email, client.ip, async () => {
     user = await findUserByLoginEmail(ctx.db, body.email);
     // Verify against a dummy hash for unknown accounts so response time does not reveal which exist.
-    return verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
+    const passwordOk = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
+    // A deleted account answers as a wrong password does: it does not exist any more.
+    if (!user || !passwordOk || user.status === 'deleted') return false;
+    // Said only to someone who knows the password.
+    if (user.status !== 'active') {
+      refusal = new ConfabError('FORBIDDEN', 'this account is deactivated; ask an admin');
+      return false;
+    }
+    const second = await checkSecondFactor(ctx, user, body.totpCode);
+    if (second === 'ok') return true;
+    refusal = new ConfabError(
+      'UNAUTHENTICATED',
+      second === 'missing' ? 'enter the code from your authenticator app, or a recovery code' : 'wrong or already used code',
+      { totpRequired: true },
+    );
+    return false;
   });
+  if (refusal) throw refusal;
   if (!user || !ok) throw new ConfabError('UNAUTHENTICATED', 'wrong email or password');
   const found = user;
   return ctx.db.transaction(async (tx) => ({ user: toMe(found), ...(await startSession(ctx, tx, found.id)) }));
