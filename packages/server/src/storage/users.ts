@@ -24,7 +24,7 @@ export async function findUsersWithEmailOrHandle(db: Queryable, email: string, h
 /** Inserts a person (instance role `user` unless given); undefined if a unique index (email, handle) refused them. */
 export async function insertUser(
   db: Queryable,
-  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string; role?: InstanceRole },
+  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string | null; role?: InstanceRole },
 ): Promise<UserRow | undefined> {
   const [row] = await db.query<UserRow>(
     `INSERT INTO users (id, email, handle, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5, $6)
