@@ -1,6 +1,6 @@
 import { ConfabError, Email, Handle, InstanceRole, Password } from '@confab/protocol';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, type Config } from '../config.ts';
+import { loadCommandLineConfig, type Config } from '../config.ts';
 import type { Context } from '../context.ts';
 import { createPasswordResetLink } from '../operations/accounts.ts';
 import { createAccount, findAccount, listAdminUsers, patchAdminUser } from '../operations/admin.ts';
@@ -36,8 +36,7 @@ async function readStdin(): Promise<string> {
 
 /** Runs `work` with the server's context, and closes the database after. */
 async function withContext(work: (ctx: Context) => Promise<void>): Promise<void> {
-  // Quiet unless asked: what the command prints is its answer.
-  const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' });
+  const config = loadCommandLineConfig();
   const { ctx, close } = await openCliContext(config);
   try {
     await work(ctx);
