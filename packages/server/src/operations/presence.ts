@@ -2,6 +2,7 @@ import { ConfabError } from '@confab/protocol';
 import type { Context } from '../context.ts';
 import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import { conversationsOfUsers, otherMembersOfMembers } from '../storage/members.ts';
+import { findHiddenUsers } from '../storage/consent.ts';
 import { stampLastSeen } from '../storage/users.ts';
 
 /**
@@ -34,6 +35,22 @@ async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<{ last
   return userIds.map((id) => byId.get(id));
 }
 
+/**
+ * Whether the user hides their presence (privacy: `showLastSeen` false): others never see them
+ * online. Read at each of their online/offline transitions, batched like the stamps (a restart
+ * brings thousands of transitions within moments).
+ */
+export function hidesPresence(ctx: Context, userId: string): Promise<boolean> {
+  return getOrCreate(hiddenBatchers, ctx, () => new Batcher((userIds: string[]) => loadHidden(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS })).load(userId);
+}
+
+const hiddenBatchers = new WeakMap<Context, Batcher<string, boolean>>();
+
+async function loadHidden(ctx: Context, userIds: string[]): Promise<boolean[]> {
+  const hidden = await findHiddenUsers(ctx.db, [...new Set(userIds)]);
+  return userIds.map((id) => hidden.has(id));
+}
+
 /** How last-seen stamps were batched on this server (tests, diagnostics). */
 export const lastSeenBatchStats = (ctx: Context) => lastSeenBatcher(ctx).stats;
 
@@ -44,7 +61,8 @@ export async function conversationsByUser(ctx: Context, userIds: string[]): Prom
   return byUser;
 }
 
-export type MemberLastSeen = { id: string; lastSeenAt: Date | null };
+/** `hidden`: the member hides their presence and last-seen time (privacy); lastSeenAt is null then. */
+export type MemberLastSeen = { id: string; lastSeenAt: Date | null; hidden: boolean };
 
 /**
  * The other members of a conversation with when each was last seen, for a member only (NOT_FOUND
@@ -89,7 +107,7 @@ async function loadMemberLists(ctx: Context, batch: MemberListRequest[]): Promis
     const k = key(distinct[row.req - 1]!);
     let list = lists.get(k);
     if (!list) lists.set(k, (list = []));
-    if (row.id !== null) list.push({ id: row.id, lastSeenAt: row.last_seen_at });
+    if (row.id !== null) list.push({ id: row.id, lastSeenAt: row.last_seen_at, hidden: row.hidden === true });
   }
   return batch.map((r) => lists.get(key(r)));
 }

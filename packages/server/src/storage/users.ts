@@ -38,15 +38,18 @@ export async function insertUser(
 const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
- * Users other than `callerId` whose handle or display name contains `query` (without case),
- * those whose handle starts with it first.
+ * Active users other than `callerId` whose handle or display name contains `query` (without case),
+ * those whose handle starts with it first. A user who is not discoverable is found only by people
+ * who share a conversation with them; deactivated and deleted accounts are never found.
  */
 export async function searchUsers(db: Queryable, callerId: string, query: string, limit: number): Promise<UserRow[]> {
   const pattern = `%${likeLiteral(query)}%`;
   const prefix = `${likeLiteral(query)}%`;
   return db.query<UserRow>(
     `SELECT * FROM users
-      WHERE id <> $1 AND (handle ILIKE $2 OR display_name ILIKE $2)
+      WHERE id <> $1 AND (handle ILIKE $2 OR display_name ILIKE $2) AND status = 'active'
+        AND (discoverable OR EXISTS (SELECT 1 FROM conversation_members a JOIN conversation_members b ON b.conversation_id = a.conversation_id
+                                      WHERE a.user_id = users.id AND b.user_id = $1))
       ORDER BY (handle ILIKE $3) DESC, lower(handle)
       LIMIT $4`,
     [callerId, pattern, prefix, limit],
