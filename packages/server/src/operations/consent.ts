@@ -64,13 +64,15 @@ export async function requireNotBlockedByAny(tx: Queryable, userId: string, adde
 const KIND_CACHE_MAX = 100_000;
 const kinds = new WeakMap<Context, Map<string, readonly [string, string] | null>>();
 
-async function directPair(ctx: Context, conversationId: string): Promise<readonly [string, string] | null | undefined> {
+function kindCache(ctx: Context): Map<string, readonly [string, string] | null> {
   let cache = kinds.get(ctx);
   if (!cache) kinds.set(ctx, (cache = new Map()));
-  const known = cache.get(conversationId);
-  if (known !== undefined) return known;
+  return cache;
+}
+
+async function readKind(ctx: Context, cache: Map<string, readonly [string, string] | null>, conversationId: string): Promise<readonly [string, string] | null> {
   const row = await findConversationKind(ctx.db, conversationId);
-  if (!row) return undefined; // no such conversation: the send answers NOT_FOUND
+  if (!row) return null; // no such conversation: the send answers NOT_FOUND (not remembered: nothing to remember)
   const [a, b] = row.type === 'direct' && row.direct_key ? row.direct_key.split(':') : [];
   const pair = a && b ? ([a, b] as const) : null;
   if (cache.size >= KIND_CACHE_MAX) cache.delete(cache.keys().next().value!);
@@ -78,18 +80,25 @@ async function directPair(ctx: Context, conversationId: string): Promise<readonl
   return pair;
 }
 
-/**
- * A send into a direct conversation whose other person blocked the author: FORBIDDEN. Only direct
- * conversations are checked: a group send costs a lookup in this process's memory, once the
- * conversation's kind is known (one primary-key read, the first time this process sees it); a direct
- * send costs one more primary-key read of user_blocks. An author not in the pair is no member:
- * the send answers NOT_FOUND as before.
- */
-export async function requireMaySend(ctx: Context, userId: string, conversationId: string): Promise<void> {
-  const pair = await directPair(ctx, conversationId);
-  if (!pair) return;
+async function checkDirect(ctx: Context, userId: string, pair: readonly [string, string]): Promise<void> {
   const peer = pair[0] === userId ? pair[1] : pair[1] === userId ? pair[0] : undefined;
+  // An author not in the pair is no member: the send answers NOT_FOUND as before.
   if (peer !== undefined && (await isBlockedBy(ctx.db, peer, userId))) throw new ConfabError('FORBIDDEN', 'this person does not take messages from you');
+}
+
+/**
+ * A send into a direct conversation whose other person blocked the author: FORBIDDEN (a promise
+ * that rejects). Only direct conversations are checked, and cheaply: once this process knows a
+ * conversation's kind (one primary-key read the first time it sees it), a group send returns
+ * `undefined` at once, without a database read or even a promise to await; a direct send costs one
+ * primary-key read of user_blocks.
+ */
+export function checkSend(ctx: Context, userId: string, conversationId: string): Promise<void> | undefined {
+  const cache = kindCache(ctx);
+  const known = cache.get(conversationId);
+  if (known === null) return undefined;
+  if (known !== undefined) return checkDirect(ctx, userId, known);
+  return readKind(ctx, cache, conversationId).then((pair) => (pair ? checkDirect(ctx, userId, pair) : undefined));
 }
 
 // ---- privacy ----

@@ -28,7 +28,7 @@ import { findMessageSeqForMember, moveWatermark } from '../storage/receipts.ts';
 import { findThreadRoot, listThreadPage, moveThreadWatermark, threadReplyRemoved } from '../storage/threads.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
-import { requireMaySend } from './consent.ts';
+import { checkSend } from './consent.ts';
 import { recordAudit } from './instance.ts';
 import { mentionInput, type MentionInput } from './mentions.ts';
 import { linkPreviewField, previewAfterDelete, previewAfterEdit } from './previews.ts';
@@ -144,8 +144,9 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
   await ctx.limits.consume('sendPerUser', userId);
   // Blocks (operations/consent.ts): only direct conversations are checked; a group send reads
-  // nothing once this process knows the conversation's kind.
-  await requireMaySend(ctx, userId, body.conversationId);
+  // nothing (and awaits nothing) once this process knows the conversation's kind.
+  const blockCheck = checkSend(ctx, userId, body.conversationId);
+  if (blockCheck) await blockCheck;
   // Checked before the statement; the statement then claims them (see insertSend in storage/messages.ts).
   const attachments = await resolveMessageAttachments(ctx, userId, body);
   const attachmentIds = attachments.map((a) => a.id);

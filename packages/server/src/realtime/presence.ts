@@ -89,9 +89,11 @@ export class Presence {
   /** Users brought back by a heartbeat after their entries had expired (a stalled node). */
   async revive(userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
-    for (const [userId, conversationIds] of await conversationsByUser(this.ctx, userIds)) {
-      if (!(await hidesPresence(this.ctx, userId))) this.announceOnline(userId, conversationIds.map(conversationRoom));
-    }
+    const byUser = [...(await conversationsByUser(this.ctx, userIds))];
+    const hidden = await Promise.all(byUser.map(([userId]) => hidesPresence(this.ctx, userId)));
+    byUser.forEach(([userId, conversationIds], i) => {
+      if (!hidden[i]) this.announceOnline(userId, conversationIds.map(conversationRoom));
+    });
   }
 
   /** The current status of these users, for a client that just put a conversation on screen. */
