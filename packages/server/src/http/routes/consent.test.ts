@@ -137,6 +137,19 @@ describe('privacy', () => {
     expect(await find(friend)).toEqual([hidden.id]);
   });
 
+  it('leaves deactivated and deleted accounts out of searches', async () => {
+    const gone = await registerUser(server, 'gus');
+    const left = await registerUser(server, 'gil');
+    const searcher = await registerUser(server, 'sue');
+    const find = async (u: TestUser) => (await searcher.api.get(`/api/users?query=${u.user.handle}`)).body.users.map((x: any) => x.id);
+    expect(await find(gone)).toEqual([gone.id]);
+    // The account states are set by the admin and account routes (other parts of issue 20); here directly.
+    await server.ctx.db.query(`UPDATE users SET status = 'deactivated' WHERE id = $1`, [gone.id]);
+    await server.ctx.db.query(`UPDATE users SET status = 'deleted', deleted_at = now() WHERE id = $1`, [left.id]);
+    expect(await find(gone)).toEqual([]);
+    expect(await find(left)).toEqual([]);
+  });
+
   it('hides lastSeenAt from others, not from the user themself', async () => {
     const ann = await registerUser(server, 'ann');
     const bob = await registerUser(server, 'bob');
