@@ -15,11 +15,14 @@ import { stampLastSeen } from '../storage/users.ts';
  * Records that the user was seen now (they went offline): returns that moment and the
  * conversations whose members are to be told; undefined if the user no longer exists.
  */
-export function markLastSeen(ctx: Context, userId: string): Promise<{ lastSeenAt: Date; conversationIds: string[] } | undefined> {
+export function markLastSeen(ctx: Context, userId: string): Promise<LastSeen | undefined> {
   return lastSeenBatcher(ctx).load(userId);
 }
 
-const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date; conversationIds: string[] } | undefined>>();
+/** `hidden`: the user hides their presence (privacy's showLastSeen false): their going offline is not announced. */
+export type LastSeen = { lastSeenAt: Date; conversationIds: string[]; hidden: boolean };
+
+const lastSeenBatchers = new WeakMap<Context, Batcher<string, LastSeen | undefined>>();
 
 /**
  * Batched: when a server stops, or clients drop together (a network blip), thousands of users go
@@ -29,16 +32,16 @@ const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date
 const lastSeenBatcher = (ctx: Context) =>
   getOrCreate(lastSeenBatchers, ctx, () => new Batcher((userIds: string[]) => stampBatch(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
 
-async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<{ lastSeenAt: Date; conversationIds: string[] } | undefined>> {
+async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<LastSeen | undefined>> {
   const rows = await stampLastSeen(ctx.db, [...new Set(userIds)]);
-  const byId = new Map(rows.map((r) => [r.id, { lastSeenAt: new Date(r.last_seen_at), conversationIds: r.conversation_ids }]));
+  const byId = new Map(rows.map((r) => [r.id, { lastSeenAt: new Date(r.last_seen_at), conversationIds: r.conversation_ids, hidden: !r.show_last_seen }]));
   return userIds.map((id) => byId.get(id));
 }
 
 /**
  * Whether the user hides their presence (privacy: `showLastSeen` false): others never see them
- * online. Read at each of their online/offline transitions, batched like the stamps (a restart
- * brings thousands of transitions within moments).
+ * online. For users a heartbeat brought back (rare); a socket's handshake and the last-seen stamp
+ * read the flag in their own statements. Batched like the stamps.
  */
 export function hidesPresence(ctx: Context, userId: string): Promise<boolean> {
   return getOrCreate(hiddenBatchers, ctx, () => new Batcher((userIds: string[]) => loadHidden(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS })).load(userId);

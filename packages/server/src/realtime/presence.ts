@@ -54,7 +54,7 @@ export class Presence {
     socket.data.counted = true;
     const { userId } = socket.data;
     return this.task(userId, async () => {
-      if ((await this.store.add(userId, socket.id)) && !(await hidesPresence(this.ctx, userId))) this.announceOnline(userId, conversationRoomsOf(socket));
+      if ((await this.store.add(userId, socket.id)) && !socket.data.hidden) this.announceOnline(userId, conversationRoomsOf(socket));
     });
   }
 
@@ -76,9 +76,8 @@ export class Presence {
   /** Stamps last_seen_at and tells the user's conversations, unless the user came back meanwhile. */
   async announceOffline(userId: string): Promise<void> {
     const seen = await markLastSeen(this.ctx, userId);
-    if (!seen || seen.conversationIds.length === 0) return;
+    if (!seen || seen.hidden || seen.conversationIds.length === 0) return;
     if ((await this.store.online([userId])).has(userId)) return;
-    if (await hidesPresence(this.ctx, userId)) return;
     this.io.to(seen.conversationIds.map(conversationRoom)).emit('user:status_changed', {
       userId,
       status: 'offline',

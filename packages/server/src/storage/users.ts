@@ -92,12 +92,12 @@ export async function replaceSettings(db: Queryable, userId: string, json: strin
  * is in (the rooms to tell), in one statement; ids of no user are absent. The rows are locked in id
  * order first, so two of these (on two nodes) never wait for each other in a cycle.
  */
-export function stampLastSeen(db: Queryable, userIds: string[]): Promise<Array<{ id: string; last_seen_at: Date; conversation_ids: string[] }>> {
-  return db.query<{ id: string; last_seen_at: Date; conversation_ids: string[] }>(
+export function stampLastSeen(db: Queryable, userIds: string[]): Promise<Array<{ id: string; last_seen_at: Date; show_last_seen: boolean; conversation_ids: string[] }>> {
+  return db.query<{ id: string; last_seen_at: Date; show_last_seen: boolean; conversation_ids: string[] }>(
     `UPDATE users u SET last_seen_at = now()
        FROM (SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked
       WHERE u.id = locked.id
-      RETURNING u.id, u.last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = u.id) AS conversation_ids`,
+      RETURNING u.id, u.last_seen_at, u.show_last_seen, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = u.id) AS conversation_ids`,
     [userIds],
     { prepare: true },
   );
