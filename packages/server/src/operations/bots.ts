@@ -109,3 +109,13 @@ async function deletedHandle(tx: Queryable, userId: string): Promise<string> {
   }
   return `deleted-${userId}`;
 }
+
+/**
+ * Signs out every bot of a person whose account is deactivated or deleted (operations/admin.ts,
+ * operations/accounts.ts call it after their own endSessions): the bots' sessions end, so their
+ * tokens are refused and their sockets close on every node. After a reactivation the owner
+ * rotates a bot's token to use it again.
+ */
+export async function endBotsOf(ctx: Context, ownerId: string): Promise<void> {
+  for (const bot of await findBotsOf(ctx.db, ownerId)) await endSessions(ctx, { userId: bot.id });
+}

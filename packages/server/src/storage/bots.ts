@@ -42,8 +42,9 @@ export async function markBotDeleted(db: Queryable, botId: string, handle: strin
 }
 
 /**
- * The bot and session of a token that works: not revoked, its session live, the bot active.
- * Checked on every request made with a bot token (as a JWT's session is).
+ * The bot and session of a token that works: not revoked, its session live, the bot active, and
+ * its owner too (a deactivated or deleted person's bots stop with them). Checked on every request
+ * made with a bot token (as a JWT's session is) and on every socket handshake with one.
  */
 export async function findLiveBotToken(db: Queryable, tokenHash: string): Promise<{ user_id: string; session_id: string } | undefined> {
   const [row] = await db.query<{ user_id: string; session_id: string }>(
@@ -51,6 +52,7 @@ export async function findLiveBotToken(db: Queryable, tokenHash: string): Promis
        FROM bot_tokens t
        JOIN sessions s ON s.id = t.session_id AND s.user_id = t.bot_id AND ${sessionIsLive('s')}
        JOIN users u ON u.id = t.bot_id AND u.status = 'active'
+       JOIN users o ON o.id = u.bot_owner_id AND o.status = 'active'
       WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
     [tokenHash],
     { prepare: true },

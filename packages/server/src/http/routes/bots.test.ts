@@ -110,6 +110,23 @@ describe('bots', () => {
     expect(row).toEqual({ status: 'deleted', display_name: 'Short-lived' });
   });
 
+  it("a deactivated or deleted person's bots are signed out with them", async () => {
+    const carol = await registerUser(server, 'carol');
+    const { bot, api } = await createBot(carol);
+    expect((await admin.api.patch(`/api/admin/users/${carol.id}`, { status: 'deactivated' })).status).toBe(200);
+    expect((await api.get('/api/auth/me')).status).toBe(401);
+    expect((await admin.api.patch(`/api/admin/users/${carol.id}`, { status: 'active' })).status).toBe(200);
+    // Still signed out after the reactivation: the owner rotates the token to use the bot again.
+    expect((await api.get('/api/auth/me')).status).toBe(401);
+    const carolAgain = new Api(server.url, (await new Api(server.url).post('/api/auth/login', { email: carol.user.email, password: 'correct horse battery' })).body.accessToken);
+    const rotated = await carolAgain.post(`/api/bots/${bot.id}/token`);
+    expect(rotated.status).toBe(200);
+    const fresh = new Api(server.url, rotated.body.token);
+    expect((await fresh.get('/api/auth/me')).status).toBe(200);
+    expect((await carolAgain.request('DELETE', '/api/users/me', { password: 'correct horse battery' })).status).toBe(204);
+    expect((await fresh.get('/api/auth/me')).status).toBe(401);
+  });
+
   it('bots cannot create bots; handles are unique; the body is checked', async () => {
     const alice = await registerUser(server, 'alice');
     const { api, bot } = await createBot(alice);
