@@ -61,7 +61,7 @@ import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 
 import type {} from '@confab/protocol'; // platform
 
-import type {} from '@confab/protocol'; // bots
+import type { BotList, BotWithToken, CreateBotBody } from '@confab/protocol'; // bots
 
 import type {} from '@confab/protocol'; // webhooks
 
@@ -129,6 +129,10 @@ export const REST_ROUTES = [
   // -- platform
 
   // -- bots
+  { method: 'POST', path: '/api/bots', sdk: 'api.createBot' },
+  { method: 'GET', path: '/api/bots', sdk: 'api.listBots' },
+  { method: 'POST', path: '/api/bots/:id/token', sdk: 'api.rotateBotToken' },
+  { method: 'DELETE', path: '/api/bots/:id', sdk: 'api.deleteBot' },
 
   // -- webhooks
 
@@ -376,6 +380,22 @@ export class RestApi {
   // ---- platform (a developer's backend, with an API key)
 
   // ---- bots
+  /** Creates a bot that belongs to the caller; its token (`cfb_…`) is in `token`, shown only this once. */
+  createBot(body: CreateBotBody): Promise<BotWithToken> {
+    return this.rest.request('POST', '/api/bots', body);
+  }
+  /** The caller's bots. */
+  listBots(): Promise<BotList> {
+    return this.rest.request('GET', '/api/bots');
+  }
+  /** A new token for the bot (its owner, or an instance admin); the old one stops working and its sockets are disconnected. */
+  rotateBotToken(botId: string): Promise<BotWithToken> {
+    return this.rest.request('POST', `/api/bots/${seg(botId)}/token`);
+  }
+  /** Deletes the bot (its owner, or an instance admin): its token stops working; its messages stay. */
+  async deleteBot(botId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/bots/${seg(botId)}`);
+  }
 
   // ---- webhooks
 

@@ -62,6 +62,11 @@ export interface ClientOptions {
    */
   getToken?: TokenProvider;
   /**
+   * A bot's token (`cfb_…`, from `api.createBot`): the client is signed in as the bot from the
+   * start. It does not expire, so there is nothing to refresh (instead of login/setSession).
+   */
+  token?: string;
+  /**
    * Share tokens and the outbox with the user's other tabs (BroadcastChannel) and drain the outbox
    * from one leader tab. Default: on in browsers (when `window` and BroadcastChannel exist), off elsewhere.
    */
@@ -221,6 +226,9 @@ export class ConfabClient {
     this.store.onNewMessage = (m) => this.queueNewMessage(m);
 
     const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    // A bot token is a token provider that always has the same answer.
+    const botToken = options.token;
+    const getToken: TokenProvider | undefined = options.getToken ?? (botToken === undefined ? undefined : () => botToken);
     const bareRest = new Rest({
       baseUrl: this.url,
       fetch: fetchImpl,
@@ -230,7 +238,7 @@ export class ConfabClient {
     });
     this.session = new Session({
       clock: this.clock,
-      getToken: options.getToken,
+      getToken,
       refreshRequest: (refreshToken) => bareRest.request<TokenPair>('POST', '/api/auth/refresh', { refreshToken }, { auth: false }),
       onTokens: (tokens, origin) => {
         if (origin === 'local') this.tabs?.post({ type: 'tokens', tokens });
@@ -329,7 +337,7 @@ export class ConfabClient {
       if (typeof navigator !== 'undefined' && navigator.onLine === false) conn.setNetwork(false);
     }
 
-    if (options.getToken) void this.startWithProvider();
+    if (getToken) void this.startWithProvider();
   }
 
   // ================================================================ session
@@ -385,7 +393,9 @@ export class ConfabClient {
 
   private async startWithProvider(): Promise<void> {
     try {
-      await this.session.accessToken();
+      const token = await this.session.accessToken();
+      // A bot token is no JWT and names nobody: the server says whose it is.
+      if (token && !this.session.userId) this.session.identify((await this.fetchMe()).id);
     } catch (error) {
       this.emit('error', error);
     }

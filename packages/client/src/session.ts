@@ -40,9 +40,18 @@ export class Session {
 
   constructor(private readonly opts: SessionOptions) {}
 
+  /** Whose a provided token that is no JWT (a bot token) is, as the server said: see identify. */
+  private identified: { token: string; userId: string } | null = null;
+
   get userId(): string | null {
     const token = this.tokens?.accessToken ?? this.providedToken;
+    if (token && this.identified?.token === token) return this.identified.userId;
     return (token && decodeJwt(token)?.sub) || null;
+  }
+
+  /** Records whose the current provided token is, when it does not say (a bot token). */
+  identify(userId: string): void {
+    if (this.providedToken) this.identified = { token: this.providedToken, userId };
   }
 
   get current(): TokenPair | null {

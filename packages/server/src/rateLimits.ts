@@ -48,6 +48,8 @@ export const RATE_LIMITS = {
   uploadsPerUser: { points: 200, duration: 60 * 60 },
   /** Bytes uploaded per user, from the tickets' declared sizes; points from FilesOptions.uploadBytesPerDay. */
   uploadBytesPerUser: { points: 1024 * 1024 * 1024, duration: 24 * 60 * 60 },
+  /** Bots created per person (POST /api/bots). */
+  botsCreatedPerUser: { points: 20, duration: 24 * 60 * 60 },
 } satisfies Record<string, LimitOptions>;
 export type RateLimitName = keyof typeof RATE_LIMITS;
 

@@ -25,6 +25,7 @@ import type { Queryable } from '../storage/db.ts';
 import { lockInstance } from '../storage/instance.ts';
 import { findUser, findUserByLoginEmail } from '../storage/users.ts';
 import { endSessions } from './auth.ts';
+import { endBotsOf } from './bots.ts';
 import { instanceSettings, recordAudit, requireAdmin } from './instance.ts';
 import { hydrateMessages, nextSeq } from './messages.ts';
 import { iso } from './users.ts';
@@ -189,6 +190,7 @@ export async function deleteAccount(ctx: Context, userId: string, actorId: strin
     return erased;
   });
   await endSessions(ctx, { userId });
+  await endBotsOf(ctx, userId);
   ctx.jobs.kick();
   // Members see the tombstones live; clients that are away get them through sync (updated_seq).
   for (let i = 0; i < erasedIds.length; i += 500) {

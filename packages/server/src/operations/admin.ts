@@ -7,6 +7,7 @@ import { lockInstance } from '../storage/instance.ts';
 import type { UserRow } from '../storage/rows.ts';
 import { findUser, findUsersWithEmailOrHandle, insertUser } from '../storage/users.ts';
 import { endSessions } from './auth.ts';
+import { endBotsOf } from './bots.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { adminActor, recordAudit } from './instance.ts';
 import { iso } from './users.ts';
@@ -77,7 +78,10 @@ export async function patchAdminUser(ctx: Context, actorId: string | null, targe
     }
     return { updated: row, deactivated: status === 'deactivated' };
   });
-  if (deactivated) await endSessions(ctx, { userId: targetId });
+  if (deactivated) {
+    await endSessions(ctx, { userId: targetId });
+    await endBotsOf(ctx, targetId);
+  }
   return toAdminUser(updated);
 }
 

@@ -5,6 +5,7 @@ import { newRefreshToken, signAccessToken, verifyAccessToken, type AccessClaims 
 import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
 import { touchSession } from '../storage/accounts.ts';
+import { findLiveBotToken } from '../storage/bots.ts';
 import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
@@ -173,9 +174,31 @@ export async function endSessions(ctx: Context, which: SessionSelector): Promise
  */
 export async function authenticate(ctx: Context, token: string | undefined): Promise<AccessClaims> {
   if (!token) throw new ConfabError('UNAUTHENTICATED', 'missing access token');
+  if (isBotToken(token)) return authenticateBotToken(ctx, token);
   const claims = await verifyAccessToken(ctx.keys.jwtKey, token);
   if (!(await isSessionLive(ctx.db, claims.sessionId, claims.userId))) throw new ConfabError('UNAUTHENTICATED', 'this session has ended; sign in again');
   return claims;
+}
+
+/** Bot tokens (operations/bots.ts) start with this; access tokens are JWTs, which never do. */
+export const BOT_TOKEN_PREFIX = 'cfb_';
+
+/** A bot token does not expire: its claims say so with the largest date there is (9999-12-31). */
+export const BOT_TOKEN_EXP = 253_402_300_799;
+
+export function isBotToken(token: string): boolean {
+  return token.startsWith(BOT_TOKEN_PREFIX);
+}
+
+/**
+ * Checks a bot token: it is stored (as a hash), not revoked, its session is live and the bot is
+ * active. One indexed lookup, not cached, so a rotation or deletion holds on the next request.
+ * The claims are those of an access token that never expires.
+ */
+export async function authenticateBotToken(ctx: Context, token: string): Promise<AccessClaims> {
+  const found = await findLiveBotToken(ctx.db, sha256(token));
+  if (!found) throw new ConfabError('UNAUTHENTICATED', 'invalid or revoked bot token');
+  return { userId: found.user_id, sessionId: found.session_id, exp: BOT_TOKEN_EXP };
 }
 
 /** What a socket's handshake needs beyond its token: see socketSession. */

@@ -49,6 +49,7 @@ import { findLastMessages } from '../storage/messages.ts';
 import { lockOwnProject } from '../storage/projects.ts';
 import type { MembershipRow } from '../storage/rows.ts';
 import { findDisplayNames as displayNames, findIsBot, findUserKinds } from '../storage/users.ts';
+import { isOwnedBot } from '../storage/bots.ts';
 import { isAdmin, requireMember, roleRank } from './access.ts';
 import { applyChannelSettings } from './channelSettings.ts';
 import { commitWithEvents } from './events.ts';
@@ -244,7 +245,9 @@ export async function createDirect(ctx: Context, userId: string, peerId: string)
   return commitWithEvents(ctx, async (tx, events) => {
     const peerIsBot = await findIsBot(tx, peerId);
     if (peerIsBot === undefined) throw new ConfabError('NOT_FOUND', 'no such user');
-    if (peerIsBot) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
+    // A person's bot (operations/bots.ts) talks in direct conversations like anyone; the built-in
+    // assistant has its own kind of conversation.
+    if (peerIsBot && !(await isOwnedBot(tx, peerId))) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
     await requireMayStartDirect(tx, userId, peerId);
 
     const insertedId = await insertDirectConversation(tx, newId(), directKey, userId);

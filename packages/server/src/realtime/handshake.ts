@@ -1,7 +1,7 @@
 import { conversationRoom, userRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
 import { verifyAccessToken } from '../auth/tokens.ts';
-import { socketSession } from '../operations/auth.ts';
+import { authenticateBotToken, isBotToken, socketSession } from '../operations/auth.ts';
 import type { AppServer, AppSocket, MembershipChange, SocketData } from './types.ts';
 
 export interface HandshakeDeps {
@@ -24,8 +24,9 @@ export function useHandshake(io: AppServer, { ctx, log, register, unregister, ap
     socket.handshake.auth = {};
     let claims;
     try {
-      // The signature and expiry here; that the session is still live, with the rooms below.
-      claims = await verifyAccessToken(ctx.keys.jwtKey, token);
+      // The signature and expiry here; that the session is still live, with the rooms below. A bot
+      // token (operations/bots.ts) is looked up on its own; its session is checked again below.
+      claims = isBotToken(token) ? await authenticateBotToken(ctx, token) : await verifyAccessToken(ctx.keys.jwtKey, token);
     } catch {
       return next(new Error('UNAUTHENTICATED'));
     }
