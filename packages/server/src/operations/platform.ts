@@ -4,7 +4,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { Queryable } from '../storage/db.ts';
-import { emailTaken, findUserByExternalId, handleTaken, insertPlatformUser, updatePlatformUser } from '../storage/platformUsers.ts';
+import { emailTaken, findUserByExternalId, handleTaken, insertPlatformUser, releaseExternalId, updatePlatformUser } from '../storage/platformUsers.ts';
 import type { UserRow } from '../storage/rows.ts';
 import { startSession, type ClientInfo } from './auth.ts';
 import { recordAudit } from './instance.ts';
@@ -53,29 +53,35 @@ interface Profile {
  */
 async function upsertPlatformUser(ctx: Context, externalId: string, profile: Profile, via: string): Promise<{ user: UserRow; created: boolean }> {
   return ctx.db.transaction(async (tx) => {
-    const existing = await findUserByExternalId(tx, externalId);
+    let existing = await findUserByExternalId(tx, externalId);
+    // A deleted account keeps nothing of the person: the id may name a new account.
+    if (existing?.status === 'deleted') {
+      await releaseExternalId(tx, existing.id);
+      existing = undefined;
+    }
     if (profile.handle && (await handleTaken(tx, profile.handle, existing?.id ?? null))) throw new ConfabError('CONFLICT', 'this handle is taken');
     if (profile.email && (await emailTaken(tx, profile.email, existing?.id ?? null))) throw new ConfabError('CONFLICT', 'this email belongs to another account');
-    if (existing) {
-      if (existing.status === 'deleted') throw new ConfabError('NOT_FOUND', 'this user was deleted');
-      const user = await updatePlatformUser(tx, existing.id, profile);
-      return { user: user!, created: false };
+    const user = existing ? undefined : await insertNew(tx, externalId, profile);
+    if (!user) {
+      // Known already, or created by a concurrent request (two first sign-ins at once) since we looked.
+      const id = existing?.id ?? (await findUserByExternalId(tx, externalId))!.id;
+      return { user: (await updatePlatformUser(tx, id, profile))!, created: false };
     }
-    const user = await insertNew(tx, externalId, profile);
     await recordAudit(tx, null, 'user.create', { type: 'user', id: user.id }, { via, externalId, handle: user.handle });
     ctx.log.info({ event: 'platform_user_created', userId: user.id, via }, 'platform user created');
     return { user, created: true };
   });
 }
 
-async function insertNew(tx: Queryable, externalId: string, profile: Profile): Promise<UserRow> {
+/** The new user; undefined when another request created the user with this external id meanwhile. */
+async function insertNew(tx: Queryable, externalId: string, profile: Profile): Promise<UserRow | undefined> {
   const stem = profile.handle ?? handleStem(profile.displayName);
   for (let attempt = 0; attempt < 8; attempt++) {
     const handle = attempt === 0 && (profile.handle || !(await handleTaken(tx, stem))) ? stem : `${stem}_${randomBytes(3).toString('hex')}`;
     const row = await insertPlatformUser(tx, { id: newId(), externalId, handle, displayName: profile.displayName, email: profile.email ?? null, avatarUrl: profile.avatarUrl ?? null });
     if (row) return row;
     // Someone else took the handle (or the external id) in the meantime.
-    if (await findUserByExternalId(tx, externalId)) throw new ConfabError('CONFLICT', 'this user was created at the same time; try again');
+    if (await findUserByExternalId(tx, externalId)) return undefined;
     if (profile.handle) throw new ConfabError('CONFLICT', 'this handle is taken');
   }
   throw new ConfabError('CONFLICT', 'could not find a free handle; give one');

@@ -50,3 +50,8 @@ export async function updatePlatformUser(
   );
   return row;
 }
+
+/** Unties a (deleted) user from the developer's id, so that the id may name a new account. */
+export async function releaseExternalId(db: Queryable, userId: string): Promise<void> {
+  await db.query('UPDATE users SET external_id = NULL WHERE id = $1', [userId]);
+}

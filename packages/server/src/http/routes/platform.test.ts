@@ -118,6 +118,17 @@ describe('API keys, platform users and tokens', () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ actorId: null, details: { via: 'platform', externalId } });
 
+    // Several first sights at once (two tabs, retries) make one user.
+    const racing = await Promise.all(Array.from({ length: 5 }, () => withKey(key).put(`/api/platform/users/${externalId}-race`, { displayName: 'Racer' })));
+    expect(racing.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(racing.map((r) => r.body.id)).size).toBe(1);
+
+    // Once the account is deleted, the external id names a new account.
+    expect((await owner.api.delete(`/api/admin/users/${twin.body.id}`)).status).toBeLessThan(300);
+    const reborn = await withKey(key).put(`/api/platform/users/${externalId}-twin`, { displayName: 'Ada Again' });
+    expect(reborn.status).toBe(201);
+    expect(reborn.body.id).not.toBe(twin.body.id);
+
     const [row] = await server.ctx.db.query<{ password_hash: string | null; external_id: string }>('SELECT password_hash, external_id FROM users WHERE id = $1', [created.body.id]);
     expect(row).toEqual({ password_hash: null, external_id: externalId });
     // Registration mode does not apply: the developer's backend decides.
