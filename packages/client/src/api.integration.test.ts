@@ -113,6 +113,25 @@ describe('client.api against a real server', () => {
     expect(await refused(b.api.listAdminUsers())).toBe('FORBIDDEN');
   });
 
+  it('platform: API keys, a platform user, minted tokens for a client of its own', async () => {
+    await server.ctx.db.query(`UPDATE users SET role = 'owner' WHERE id = $1`, [alice.id]);
+    const created = await a.api.createPlatformKey({ name: 'sdk backend', scopes: ['users', 'tokens'] });
+    expect((await a.api.listPlatformKeys()).keys.map((k) => k.id)).toContain(created.id);
+    // A backend's client needs no session: the key goes with each platform call.
+    const backend = createClient({ url: server.url, autoConnect: false });
+    clients.push(backend);
+    const user = await backend.api.putPlatformUser(created.key, 'sdk-user-1', { displayName: 'SDK User' });
+    expect(user.externalId).toBe('sdk-user-1');
+    const tokens = await backend.api.mintTokens(created.key, { externalId: 'sdk-user-1' });
+    const front = createClient({ url: server.url, autoConnect: false });
+    clients.push(front);
+    front.setSession(tokens);
+    expect((await front.fetchMe()).id).toBe(user.id);
+    await a.api.revokePlatformKey(created.id);
+    expect(await refused(backend.api.mintTokens(created.key, { externalId: 'sdk-user-1' }))).toBe('UNAUTHENTICATED');
+    expect(await refused(backend.api.exchangeExternalToken('not.configured.here'))).toBe('NOT_FOUND');
+  });
+
   it('models and the caller’s own keys', async () => {
     expect(await a.api.listModels()).toEqual({ models: [expect.objectContaining({ id: MODEL })], defaultModel: MODEL });
     expect(await a.api.listApiKeys()).toEqual({ providers: [] });

@@ -59,7 +59,7 @@ import type { BlockList, CloseReportBody, Privacy, PutPrivacyBody, Report, Repor
 
 import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 
-import type {} from '@confab/protocol'; // platform
+import type { AuthResult, CreatedPlatformKey, CreatePlatformKeyBody, MintTokensBody, PlatformKeyList, PlatformUser, PutPlatformUserBody } from '@confab/protocol'; // platform
 
 import type { BotList, BotWithToken, CreateBotBody } from '@confab/protocol'; // bots
 
@@ -127,6 +127,12 @@ export const REST_ROUTES = [
   { method: 'PATCH', path: '/api/admin/reports/:id', sdk: 'api.closeReport' },
 
   // -- platform
+  { method: 'POST', path: '/api/admin/api-keys', sdk: 'api.createPlatformKey' },
+  { method: 'GET', path: '/api/admin/api-keys', sdk: 'api.listPlatformKeys' },
+  { method: 'DELETE', path: '/api/admin/api-keys/:id', sdk: 'api.revokePlatformKey' },
+  { method: 'PUT', path: '/api/platform/users/:externalId', sdk: 'api.putPlatformUser' },
+  { method: 'POST', path: '/api/platform/tokens', sdk: 'api.mintTokens' },
+  { method: 'POST', path: '/api/auth/external', sdk: 'api.exchangeExternalToken' },
 
   // -- bots
   { method: 'POST', path: '/api/bots', sdk: 'api.createBot' },
@@ -378,6 +384,30 @@ export class RestApi {
   }
 
   // ---- platform (a developer's backend, with an API key)
+  /** Creates an API key for a developer's backend (instance admins); `key` is shown this once. */
+  createPlatformKey(body: CreatePlatformKeyBody): Promise<CreatedPlatformKey> {
+    return this.rest.request('POST', '/api/admin/api-keys', body);
+  }
+  /** The API keys not revoked (instance admins); never the keys themselves. */
+  listPlatformKeys(): Promise<PlatformKeyList> {
+    return this.rest.request('GET', '/api/admin/api-keys');
+  }
+  /** Revokes an API key (instance admins): it stops working at once. */
+  async revokePlatformKey(keyId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/admin/api-keys/${seg(keyId)}`);
+  }
+  /** Creates or updates the user with the developer's own id (`apiKey` with the `users` scope). */
+  putPlatformUser(apiKey: string, externalId: string, body: PutPlatformUserBody): Promise<PlatformUser> {
+    return this.rest.request('PUT', `/api/platform/users/${seg(externalId)}`, body, { bearer: apiKey });
+  }
+  /** A new session's tokens for that user (`apiKey` with the `tokens` scope): hand them to your front end's `setSession`. */
+  mintTokens(apiKey: string, body: MintTokensBody): Promise<TokenPair> {
+    return this.rest.request('POST', '/api/platform/tokens', body, { bearer: apiKey });
+  }
+  /** Your own signed JWT for Confab tokens and the user (the server must be configured for it). */
+  exchangeExternalToken(token: string): Promise<AuthResult> {
+    return this.rest.request('POST', '/api/auth/external', { token }, { auth: false });
+  }
 
   // ---- bots
   /** Creates a bot that belongs to the caller; its token (`cfb_…`) is in `token`, shown only this once. */

@@ -30,8 +30,10 @@ export function errorFromResponse(status: number, body: unknown): ConfabError {
 export class Rest {
   constructor(private readonly opts: RestOptions) {}
 
-  async request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
-    const res = await this.exchange(method, path, body === undefined ? undefined : { data: JSON.stringify(body), type: 'application/json' }, opts.auth ?? true);
+  /** `bearer`: send this credential instead of the session's (an API key), without refreshing. */
+  async request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean; bearer?: string } = {}): Promise<T> {
+    const json = body === undefined ? undefined : { data: JSON.stringify(body), type: 'application/json' };
+    const res = opts.bearer !== undefined ? await this.send(method, path, json, opts.bearer) : await this.exchange(method, path, json, opts.auth ?? true);
     return (await this.parse(res)) as T;
   }
 

@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDef
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
+import { requireApiKey, isKeyRoute } from './apiKeys.ts';
 import { isPublicRoute, requireUser } from './auth.ts';
 import { sendError } from './errors.ts';
 import { createOpenApiTransform } from './openapi.ts';
@@ -65,7 +66,8 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
     if ((url?.startsWith('/api/') || url === '/metrics') && !origins.allows(request.headers)) {
       throw new ConfabError('FORBIDDEN', 'this page may not call the API: its origin is not allowed (CONFAB_PUBLIC_URL, CONFAB_ORIGINS)');
     }
-    if (!isPublicRoute(url)) await requireUser(ctx, request);
+    if (isKeyRoute(url)) await requireApiKey(ctx, request);
+    else if (!isPublicRoute(url)) await requireUser(ctx, request);
   });
   // JSON.parse takes any depth, but what handles the parsed body may recurse (JSON.stringify for a
   // JSON column, PostgreSQL's jsonb parser): too deep is the client's error, not a 500.

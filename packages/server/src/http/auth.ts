@@ -2,6 +2,7 @@ import { ConfabError } from '@confab/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { Context } from '../context.ts';
 import { authenticate } from '../operations/auth.ts';
+import { presentedKey, userForKey } from './apiKeys.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,6 +17,7 @@ const PUBLIC_ROUTES = new Set([
   '/api/instance',
   '/api/auth/password-reset',
   '/api/auth/password-reset/request',
+  '/api/auth/external',
   '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics']);
 
 export function isPublicRoute(url: string | undefined): boolean {
@@ -32,6 +34,9 @@ export async function requireUser(ctx: Context, request: FastifyRequest): Promis
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (header && !match) throw new ConfabError('UNAUTHENTICATED', 'Authorization must be "Bearer <accessToken>"');
+  // A developer's backend with an API key, acting as one of its users (http/apiKeys.ts).
+  const apiKey = presentedKey(request);
+  if (apiKey) return userForKey(ctx, request, apiKey);
   const claims = await authenticate(ctx, match?.[1]);
   await ctx.limits.consume('apiPerUser', claims.userId);
   request.userId = claims.userId;

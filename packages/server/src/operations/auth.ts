@@ -22,18 +22,21 @@ export interface ClientInfo {
   userAgent?: string | undefined;
 }
 
-async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionId: string): Promise<TokenPair> {
+/** `accessTtlSeconds` shortens the access token's life (platform tokens); never beyond the configured one. */
+async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionId: string, accessTtlSeconds?: number): Promise<TokenPair> {
   const refreshToken = newRefreshToken();
   const expiresAt = new Date(Date.now() + ctx.config.refreshTokenTtlDays * 86_400_000);
   await insertRefreshToken(db, sha256(refreshToken), sessionId, expiresAt);
-  const accessToken = await signAccessToken(ctx.keys.jwtKey, userId, sessionId, ctx.config.accessTokenTtlSeconds);
+  const ttl = Math.min(accessTtlSeconds ?? ctx.config.accessTokenTtlSeconds, ctx.config.accessTokenTtlSeconds);
+  const accessToken = await signAccessToken(ctx.keys.jwtKey, userId, sessionId, ttl);
   return { accessToken, refreshToken };
 }
 
-async function startSession(ctx: Context, db: Queryable, userId: string, client: ClientInfo): Promise<TokenPair> {
+/** A new session of the user and its first tokens (sign-in, registration; platform tokens and external JWTs, operations/platform.ts). */
+export async function startSession(ctx: Context, db: Queryable, userId: string, client: ClientInfo, accessTtlSeconds?: number): Promise<TokenPair> {
   const sessionId = newId();
   await insertSession(db, sessionId, userId, client);
-  return issueTokens(ctx, db, userId, sessionId);
+  return issueTokens(ctx, db, userId, sessionId, accessTtlSeconds);
 }
 
 export async function register(ctx: Context, body: RegisterBody, client: ClientInfo): Promise<AuthResult> {
