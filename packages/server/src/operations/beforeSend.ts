@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
+import { Agent, request } from 'undici';
 import { BeforeSendAnswer, ConfabError, type BeforeSendRequest } from '@confab/protocol';
 import type { Config } from '../config.ts';
 import type { Context } from '../context.ts';
@@ -17,10 +16,11 @@ type HookConfig = NonNullable<Config['beforeSend']>;
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /**
- * Connections are kept open and reused: a hook is called for every message, and concurrent sends
- * call it concurrently (up to `maxSockets` at once), without a TCP (and TLS) handshake each.
+ * Connections are kept open and reused (undici: pipelined-capable pools, much cheaper per request
+ * than node:http's client): a hook is called for every message, and concurrent sends call it
+ * concurrently, up to `connections` at once, without a TCP (and TLS) handshake each.
  */
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+const agent = new Agent({ connections: 128, keepAliveTimeout: 30_000, maxResponseSize: MAX_ANSWER_BYTES });
 
 /** `Confab-Signature` as for outgoing webhooks: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
 export function signatureHeader(secret: string, body: string, now = Date.now()): string {
@@ -31,57 +31,29 @@ export function signatureHeader(secret: string, body: string, now = Date.now()):
 type Outcome = { ok: true; answer: BeforeSendAnswer } | { ok: false; why: string };
 
 /** One POST to the hook: its parsed answer, or why there is none (timeout, status, body, network). */
-function callHook(hook: HookConfig, body: string, id: string): Promise<Outcome> {
-  const url = new URL(hook.url);
-  const secure = url.protocol === 'https:';
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'confab-event-id': id,
-    'user-agent': 'Confab before-send hook',
-  };
+async function callHook(hook: HookConfig, body: string, id: string): Promise<Outcome> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'confab-event-id': id, 'user-agent': 'Confab before-send hook' };
   if (hook.secret) headers['confab-signature'] = signatureHeader(hook.secret, body);
-  return new Promise<Outcome>((resolve) => {
-    let settled = false;
-    const finish = (outcome: Outcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(outcome);
-    };
-    const req = (secure ? https : http).request(url, { method: 'POST', headers, agent: secure ? agents.https : agents.http }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) {
-          finish({ ok: false, why: 'answer too large' });
-          req.destroy();
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('error', () => finish({ ok: false, why: 'answer cut off' }));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status > 299) return finish({ ok: false, why: `status ${status}` });
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          return finish({ ok: false, why: 'answer is not JSON' });
-        }
-        const answer = BeforeSendAnswer.safeParse(parsed);
-        finish(answer.success ? { ok: true, answer: answer.data } : { ok: false, why: 'answer is not allow, block or replace' });
-      });
-    });
-    const timer = setTimeout(() => {
-      finish({ ok: false, why: `no answer within ${hook.timeoutMs} ms` });
-      req.destroy();
-    }, hook.timeoutMs);
-    req.on('error', (error) => finish({ ok: false, why: (error as NodeJS.ErrnoException).code ?? error.message }));
-    req.end(body);
-  });
+  const signal = AbortSignal.timeout(hook.timeoutMs);
+  let parsed: unknown;
+  try {
+    const res = await request(hook.url, { method: 'POST', headers, body, dispatcher: agent, signal });
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      res.body.resume();
+      return { ok: false, why: `status ${res.statusCode}` };
+    }
+    const text = await res.body.text();
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return { ok: false, why: 'answer is not JSON' };
+    }
+  } catch (error) {
+    if (signal.aborted) return { ok: false, why: `no answer within ${hook.timeoutMs} ms` };
+    return { ok: false, why: (error as NodeJS.ErrnoException).code ?? (error as Error).message };
+  }
+  const answer = BeforeSendAnswer.safeParse(parsed);
+  return answer.success ? { ok: true, answer: answer.data } : { ok: false, why: 'answer is not allow, block or replace' };
 }
 
 /**
