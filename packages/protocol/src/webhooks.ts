@@ -8,7 +8,8 @@ export const _webhooksPlaceholder = z.never();
 // ---- incoming hooks ----
 // A URL that posts into one conversation as a bot user of its own (docs/platform.md).
 
-export const CreateIncomingHookBody = z.strictObject({ name: z.string().trim().min(1).max(80) });
+/** The name is its bot's display name: the same limits. */
+export const CreateIncomingHookBody = z.strictObject({ name: z.string().trim().min(1).max(64) });
 export type CreateIncomingHookBody = z.infer<typeof CreateIncomingHookBody>;
 export const IncomingHookParams = z.strictObject({ id: Id, hookId: Id });
 /** A hook as listed: never its token (stored hashed); `botUserId` is who its messages are by. */
