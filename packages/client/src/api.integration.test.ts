@@ -228,6 +228,18 @@ describe('client.api against a real server', () => {
     expect(await refused(a.api.uploadAttachment({ uploadUrl: 'https://elsewhere.example/x' }, 'x', 'text/plain'))).toBe('VALIDATION_ERROR');
   });
 
+  it('incoming hooks: create, list, post, delete', async () => {
+    const group = await a.api.createGroup({ title: 'Hooked', participantIds: [bob.id] });
+    const hook = await a.api.createIncomingHook(group.id, 'CI');
+    expect((await a.api.listIncomingHooks(group.id)).hooks.map((h) => h.id)).toEqual([hook.id]);
+    expect(await refused(b.api.createIncomingHook(group.id, 'No'))).toBe('FORBIDDEN');
+    const token = hook.url.split('/').pop()!;
+    const posted = await b.api.postToIncomingHook(hook.id, token, 'build green');
+    expect(posted).toMatchObject({ authorId: hook.botUserId, content: 'build green' });
+    await a.api.deleteIncomingHook(group.id, hook.id);
+    expect(await refused(b.api.postToIncomingHook(hook.id, token, 'again'))).toBe('NOT_FOUND');
+  });
+
   it('push subscriptions', async () => {
     expect((await a.api.vapidPublicKey()).publicKey).toMatch(/^[\w-]+$/);
     const endpoint = 'http://127.0.0.1:9/push/alice';

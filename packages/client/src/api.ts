@@ -65,7 +65,7 @@ import type { BotList, BotWithToken, CreateBotBody } from '@confab/protocol'; //
 
 import type {} from '@confab/protocol'; // webhooks
 
-import type {} from '@confab/protocol'; // incoming hooks
+import type { CreatedIncomingHook, IncomingHookList, Message as HookMessage } from '@confab/protocol'; // incoming hooks
 
 import type {} from '@confab/protocol'; // sso
 import type { Rest } from './rest.ts';
@@ -143,6 +143,10 @@ export const REST_ROUTES = [
   // -- webhooks
 
   // -- incoming hooks
+  { method: 'POST', path: '/api/conversations/:id/hooks', sdk: 'api.createIncomingHook' },
+  { method: 'GET', path: '/api/conversations/:id/hooks', sdk: 'api.listIncomingHooks' },
+  { method: 'DELETE', path: '/api/conversations/:id/hooks/:hookId', sdk: 'api.deleteIncomingHook' },
+  { method: 'POST', path: '/api/hooks/:hookId/:token', sdk: 'api.postToIncomingHook' },
 
   // -- sso
 
@@ -430,6 +434,22 @@ export class RestApi {
   // ---- webhooks
 
   // ---- incoming hooks
+  /** Creates an incoming webhook posting into a group conversation (its owners and admins); `url` is shown only now. */
+  createIncomingHook(conversationId: string, name: string): Promise<CreatedIncomingHook> {
+    return this.rest.request('POST', `/api/conversations/${seg(conversationId)}/hooks`, { name });
+  }
+  /** The conversation's incoming webhooks, without their URLs (owners and admins). */
+  listIncomingHooks(conversationId: string): Promise<IncomingHookList> {
+    return this.rest.request('GET', `/api/conversations/${seg(conversationId)}/hooks`);
+  }
+  /** Removes an incoming webhook: its URL stops working and its bot leaves the conversation. */
+  async deleteIncomingHook(conversationId: string, hookId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/conversations/${seg(conversationId)}/hooks/${seg(hookId)}`);
+  }
+  /** Posts as an incoming webhook (its id and token are the last parts of its URL; no other authentication is needed). */
+  postToIncomingHook(hookId: string, token: string, content: string): Promise<HookMessage> {
+    return this.rest.request('POST', `/api/hooks/${seg(hookId)}/${seg(token)}`, { content });
+  }
 
   // ---- single sign-on
 

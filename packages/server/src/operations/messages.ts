@@ -30,7 +30,8 @@ import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
 import { checkSend } from './consent.ts';
 import { recordAudit } from './instance.ts';
-import { mentionInput, type MentionInput } from './mentions.ts';
+import { mentionInput, parseMentions, type MentionInput } from './mentions.ts';
+import { beforeSend } from './beforeSend.ts';
 import { linkPreviewField, previewAfterDelete, previewAfterEdit } from './previews.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
 import { mayDeleteAsAdmin } from './reports.ts';
@@ -161,20 +162,24 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
       throw new ConfabError('NOT_FOUND', 'the message replied to is not in this conversation');
     }
   }
+  // The before-send hook (operations/beforeSend.ts) sees only sends that could be stored; without
+  // it configured this costs one property read.
+  let content = body.content;
+  if (ctx.config.beforeSend) content = await hookedContent(ctx, userId, body, attachmentIds);
   const send: PlainSend = {
     id: newId(),
     conversationId: body.conversationId,
     authorId: userId,
     clientId: body.clientId,
     kind: body.kind ?? 'text',
-    contentEnc: ctx.keys.encrypt(body.content),
-    terms: `{${searchTerms(ctx.keys.searchKey, body.conversationId, body.content).join(',')}}`,
+    contentEnc: ctx.keys.encrypt(content),
+    terms: `{${searchTerms(ctx.keys.searchKey, body.conversationId, content).join(',')}}`,
     threadRootId: body.threadRootId ?? null,
     alsoToChannel: body.threadRootId ? body.alsoToChannel === true : false,
   };
   // Mentions are resolved by the statement that stores the message (storage/messages.ts); a
   // message without '@' costs nothing more (operations/mentions.ts).
-  const mentions = await mentionInput(ctx, body.conversationId, userId, body.content);
+  const mentions = await mentionInput(ctx, body.conversationId, userId, content);
   // Plain sends are group-committed with the sends that arrive alongside them (sendBatch.ts).
   const inserted =
     attachments.length === 0 && !body.replyToId && !mentions
@@ -182,7 +187,7 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
       : await insertOne(ctx, send, body.replyToId ?? null, attachments, mentions);
   if (inserted) {
     // The plaintext is at hand: no need to decrypt what was just encrypted.
-    const message = toMessage(ctx, inserted, [], body.content);
+    const message = toMessage(ctx, inserted, [], content);
     ctx.bus.publish({ type: 'message_stored', message });
     // The root's summary changed with the reply (it took the next seq): announced as its change.
     // Read after the commit, so it may already show later replies too; clients keep the newest.
@@ -206,6 +211,32 @@ export async function sendMessage(ctx: Context, userId: string, body: SendMessag
   // next sync. Clients de-duplicate by id; `repeat` keeps the AI and notifications from reacting twice.
   ctx.bus.publish({ type: 'message_stored', message, repeat: true });
   return { message, created: false };
+}
+
+/** Asks the before-send hook about a send by a member: the content to store, validated like the author's. */
+async function hookedContent(ctx: Context, userId: string, body: SendMessageBody, attachmentIds: string[]): Promise<string> {
+  // Not a member: the send fails as it would without the hook, and the hook never sees it.
+  await requireMember(ctx.db, body.conversationId, userId);
+  const content = await beforeSend(ctx, ctx.config.beforeSend!, {
+    event: 'message.send',
+    conversationId: body.conversationId,
+    authorId: userId,
+    content: body.content,
+    kind: body.kind ?? 'text',
+    clientId: body.clientId,
+    replyToId: body.replyToId ?? null,
+    threadRootId: body.threadRootId ?? null,
+    attachmentIds,
+    mentions: mentionedHandles(body.content),
+  });
+  if (content !== body.content) checkContent(content, attachmentIds.length > 0);
+  return content;
+}
+
+/** The handles an `@` names in `content`, `here` and `channel` included, for the before-send hook. */
+function mentionedHandles(content: string): string[] {
+  const parsed = parseMentions(content);
+  return [...parsed.handles, ...(parsed.here ? ['here'] : []), ...(parsed.channel ? ['channel'] : [])];
 }
 
 /**
@@ -280,6 +311,7 @@ export function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc
 export async function editMessage(ctx: Context, userId: string, messageId: string, content: string): Promise<Message> {
   checkContent(content, false);
   await ctx.limits.consume('sendPerUser', userId);
+  if (ctx.config.beforeSend) content = await hookedEdit(ctx, userId, messageId, content);
   // Parsed (and @here's online members looked up) before the transaction: on the embedded
   // database nothing else may run while it is open. The update resolves handles against the members.
   const target = content.includes('@') ? await findMessage(ctx.db, messageId) : undefined;
@@ -297,6 +329,30 @@ export async function editMessage(ctx: Context, userId: string, messageId: strin
   ctx.bus.publish({ type: 'message_changed', message });
   ctx.previews?.schedule(message);
   return message;
+}
+
+/**
+ * Asks the before-send hook about an edit: the content to store. Only an edit the author could make
+ * is asked about; any other fails in the transaction below as it would without the hook.
+ */
+async function hookedEdit(ctx: Context, userId: string, messageId: string, content: string): Promise<string> {
+  const row = await findMessage(ctx.db, messageId);
+  if (!row || row.author_id !== userId || row.kind === 'system' || row.deleted_at) return content;
+  await requireMember(ctx.db, row.conversation_id, userId);
+  const replaced = await beforeSend(ctx, ctx.config.beforeSend!, {
+    event: 'message.edit',
+    messageId,
+    conversationId: row.conversation_id,
+    authorId: userId,
+    content,
+    kind: row.kind,
+    replyToId: row.reply_to_id,
+    threadRootId: row.thread_root_id,
+    attachmentIds: row.attachments.map((a) => a.id),
+    mentions: mentionedHandles(content),
+  });
+  if (replaced !== content) checkContent(replaced, false);
+  return replaced;
 }
 
 /**
