@@ -16,6 +16,8 @@ const PUBLIC_ROUTES = new Set([
   '/api/instance',
   '/api/auth/password-reset',
   '/api/auth/password-reset/request',
+  // Single sign-on (route patterns: the hook is given the route's pattern, not the path).
+  '/api/auth/oidc/:id/start', '/api/auth/oidc/:id/callback', '/api/auth/oidc/exchange',
   '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics']);
 
 export function isPublicRoute(url: string | undefined): boolean {

@@ -29,7 +29,8 @@ async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionI
   return { accessToken, refreshToken };
 }
 
-async function startSession(ctx: Context, db: Queryable, userId: string, client: ClientInfo): Promise<TokenPair> {
+/** A new session of `userId` and its first tokens (sign-up, sign-in, single sign-on). */
+export async function startSession(ctx: Context, db: Queryable, userId: string, client: ClientInfo): Promise<TokenPair> {
   const sessionId = newId();
   await insertSession(db, sessionId, userId, client);
   return issueTokens(ctx, db, userId, sessionId);
