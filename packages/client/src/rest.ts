@@ -30,6 +30,11 @@ export function errorFromResponse(status: number, body: unknown): ConfabError {
 export class Rest {
   constructor(private readonly opts: RestOptions) {}
 
+  /** The absolute URL of a path of the server (for navigations, such as single sign-on's start). */
+  url(path: string): string {
+    return this.opts.baseUrl + path;
+  }
+
   async request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
     const res = await this.exchange(method, path, body === undefined ? undefined : { data: JSON.stringify(body), type: 'application/json' }, opts.auth ?? true);
     return (await this.parse(res)) as T;
