@@ -166,6 +166,9 @@ describe('single sign-on (OpenID Connect)', () => {
     // Linked by subject from now on, whatever the provider later says of the address.
     accounts.set(id, { email: 'changed@example.test', email_verified: false });
     expect((await signIn(id)).body.user.id).toBe(existing.id);
+    const links = (await owner.api.get('/api/admin/audit?limit=200')).body.entries.filter((e: any) => e.action === 'sso.link' && e.actorId === existing.id);
+    expect(links).toHaveLength(1);
+    expect(links[0].details).toEqual({ provider: 'test' });
   });
 
   it('does not link an existing account through an unverified address, and creates no second account', async () => {
@@ -176,6 +179,17 @@ describe('single sign-on (OpenID Connect)', () => {
     expect(result.status).toBe(0);
     expect(result.error).toMatch(/not verified/);
     expect(await userCount()).toBe(before);
+  });
+
+  it('registers a new person whose unverified address is no one else\'s, without keeping the address', async () => {
+    const email = `unv_${randomBytes(4).toString('hex')}@example.test`;
+    const result = await signIn(person({ email, email_verified: false, preferred_username: 'here' }));
+    expect(result.status).toBe(200);
+    expect(result.body.user.email).toBe('');
+    expect(result.body.user.handle).toMatch(/^userhere/);
+    // The address stays free for its owner.
+    const owner2 = await new Api(server.url).post('/api/auth/register', { email, password: 'correct horse battery', handle: `h${randomBytes(4).toString('hex')}`, displayName: 'Real owner' });
+    expect(owner2.status).toBe(201);
   });
 
   it('refuses a callback whose state does not match the browser that started it', async () => {
