@@ -62,7 +62,7 @@ function configuration(ctx: Context, p: OidcProviderConfig): Promise<oidc.Config
     found.catch(() => byId.delete(p.id));
   }
   return found.catch((error: unknown) => {
-    ctx.log.warn({ event: 'sso_discovery_failed', provider: p.id, err: String(error) }, 'single sign-on: the provider could not be reached');
+    ctx.log.warn({ event: 'sso_discovery_failed', provider: p.id, reason: String(error) }, 'single sign-on: the provider could not be reached');
     throw new ConfabError('UNAVAILABLE', `${p.name} cannot be reached right now; try again later`);
   });
 }
@@ -185,7 +185,7 @@ export async function finishSso(ctx: Context, id: string, query: Record<string, 
     }
   } catch (error) {
     // A replayed or expired code, a wrong nonce or signature: nothing secret is in the message.
-    ctx.log.warn({ event: 'sso_code_refused', provider: id, err: error instanceof Error ? error.message : String(error) }, 'single sign-on: the provider did not confirm a sign-in');
+    ctx.log.warn({ event: 'sso_code_refused', provider: id, reason: error instanceof Error ? error.message : String(error) }, 'single sign-on: the provider did not confirm a sign-in');
     throw new ConfabError('UNAUTHENTICATED', `${p.name} did not confirm this sign-in (it may have been used already or expired); start again`);
   }
   const user = await signedInPerson(ctx, p, claims, flow.i);
