@@ -67,7 +67,7 @@ import type {} from '@confab/protocol'; // webhooks
 
 import type { CreatedIncomingHook, IncomingHookList, Message as HookMessage } from '@confab/protocol'; // incoming hooks
 
-import type {} from '@confab/protocol'; // sso
+import type { AuthResult as SsoAuthResult } from '@confab/protocol'; // sso
 import type { Rest } from './rest.ts';
 
 /**
@@ -149,6 +149,9 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/hooks/:hookId/:token', sdk: 'api.postToIncomingHook' },
 
   // -- sso
+  { method: 'GET', path: '/api/auth/oidc/:id/start', sdk: 'api.ssoStartUrl' },
+  { method: 'GET', path: '/api/auth/oidc/:id/callback', sdk: 'api.ssoCallbackUrl' },
+  { method: 'POST', path: '/api/auth/oidc/exchange', sdk: 'api.exchangeSsoCode' },
 
   // -- AI
   { method: 'GET', path: '/api/models', sdk: 'api.listModels' },
@@ -452,6 +455,22 @@ export class RestApi {
   }
 
   // ---- single sign-on
+  /**
+   * Where a browser goes to sign in with a provider of `GET /api/instance`'s `sso` (a navigation,
+   * not a request: it ends at the web app's /sso?code=… or /sso?error=…). `invite`: an invite
+   * link's token, while registration is by invite.
+   */
+  ssoStartUrl(providerId: string, invite?: string): string {
+    return this.rest.url(`/api/auth/oidc/${seg(providerId)}/start${query({ invite })}`);
+  }
+  /** The redirect URI to register with the provider (the provider sends the browser there). */
+  ssoCallbackUrl(providerId: string): string {
+    return this.rest.url(`/api/auth/oidc/${seg(providerId)}/callback`);
+  }
+  /** Trades the one-time code of /sso?code=… (once, within a minute) for a session; `client.setSession(result)` then signs in. */
+  exchangeSsoCode(code: string): Promise<SsoAuthResult> {
+    return this.rest.request('POST', '/api/auth/oidc/exchange', { code }, { auth: false });
+  }
 
   // ---- AI
   /** The models the caller may use, with whose key pays, and the server's default. */

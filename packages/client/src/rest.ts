@@ -30,6 +30,11 @@ export function errorFromResponse(status: number, body: unknown): ConfabError {
 export class Rest {
   constructor(private readonly opts: RestOptions) {}
 
+  /** The absolute URL of a path of the server (for navigations, such as single sign-on's start). */
+  url(path: string): string {
+    return this.opts.baseUrl + path;
+  }
+
   /** `bearer`: send this credential instead of the session's (an API key), without refreshing. */
   async request<T>(method: string, path: string, body?: unknown, opts: { auth?: boolean; bearer?: string } = {}): Promise<T> {
     const json = body === undefined ? undefined : { data: JSON.stringify(body), type: 'application/json' };

@@ -43,6 +43,7 @@ describe('configuration table', () => {
       smtp: undefined,
       externalJwt: undefined,
       webhooksAllowPrivate: false,
+      oidc: [],
       beforeSend: undefined,
       ai: {
         keys: { openai: undefined, anthropic: undefined, google: undefined },

@@ -59,6 +59,8 @@ export interface Config {
   webhooksAllowPrivate: boolean;
   /** The before-send hook: every message is POSTed there before it is stored. */
   beforeSend: { url: string; secret: string | undefined; timeoutMs: number; failClosed: boolean } | undefined;
+  /** OpenID Connect providers for single sign-on (CONFAB_OIDC_<ID>_*; see oidcProviders below). */
+  oidc: OidcProviderConfig[];
   ai: AiConfig;
   files: FilesOptions;
   jobs: JobQueueOptions;
@@ -67,6 +69,17 @@ export interface Config {
   previews: PreviewOptions;
   /** Web push keys from the environment; generated into DATA_DIR/vapid.json when unset (push/vapid.ts). */
   vapidKeys: VapidKeys | undefined;
+}
+
+/** One single sign-on provider: CONFAB_OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET and _NAME. */
+export interface OidcProviderConfig {
+  /** <ID> lowercased: the provider's part of /api/auth/oidc/<id>/start. */
+  id: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** What the sign-in button says; the id when _NAME is unset. */
+  name: string;
 }
 
 /** AI providers and limits; see docs/ai.md. */
@@ -377,6 +390,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     smtp: v.CONFAB_SMTP_URL ? { url: v.CONFAB_SMTP_URL, from: v.CONFAB_SMTP_FROM } : undefined,
     externalJwt: externalJwt(v),
     webhooksAllowPrivate: v.CONFAB_WEBHOOKS_ALLOW_PRIVATE,
+    oidc: oidcProviders(env),
     beforeSend: v.CONFAB_BEFORE_SEND_URL
       ? { url: v.CONFAB_BEFORE_SEND_URL, secret: v.CONFAB_BEFORE_SEND_SECRET, timeoutMs: v.CONFAB_BEFORE_SEND_TIMEOUT_MS, failClosed: v.CONFAB_BEFORE_SEND_FAIL === 'closed' }
       : undefined,
@@ -420,6 +434,46 @@ function externalJwt(v: Values): Config['externalJwt'] {
   if (jwksUrl && secret) throw new Error('set CONFAB_EXTERNAL_JWT_JWKS_URL or CONFAB_EXTERNAL_JWT_SECRET, not both');
   if (!issuer || !audience) throw new Error('CONFAB_EXTERNAL_JWT_ISSUER and CONFAB_EXTERNAL_JWT_AUDIENCE must be set with your own sign-in');
   return { jwksUrl, secret, issuer, audience };
+}
+
+const OIDC_PREFIX = 'CONFAB_OIDC_';
+const OIDC_VARIABLE = /^CONFAB_OIDC_([A-Z0-9]+)_(ISSUER|CLIENT_ID|CLIENT_SECRET|NAME)$/;
+
+/**
+ * Single sign-on providers: any number, each from CONFAB_OIDC_<ID>_ISSUER, _CLIENT_ID,
+ * _CLIENT_SECRET (all three needed) and _NAME (optional). The table above holds fixed names, so
+ * these are read here, as strictly: any other CONFAB_OIDC_ variable (a typo) stops the server, and
+ * no message shows a value (a secret may be among them).
+ */
+export function oidcProviders(env: NodeJS.ProcessEnv): OidcProviderConfig[] {
+  const parts = new Map<string, Partial<Record<'ISSUER' | 'CLIENT_ID' | 'CLIENT_SECRET' | 'NAME', string>>>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(OIDC_PREFIX) || value === undefined || value === '') continue;
+    const match = OIDC_VARIABLE.exec(name);
+    if (!match) throw new Error(`${name} is not a single sign-on variable: use CONFAB_OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET or _NAME, with <ID> of capital letters and digits`);
+    const [, id, part] = match as unknown as [string, string, 'ISSUER' | 'CLIENT_ID' | 'CLIENT_SECRET' | 'NAME'];
+    parts.set(id, { ...parts.get(id), [part]: value });
+  }
+  return [...parts].sort(([a], [b]) => a.localeCompare(b)).map(([id, p]) => {
+    for (const part of ['ISSUER', 'CLIENT_ID', 'CLIENT_SECRET'] as const) {
+      if (!p[part]) throw new Error(`CONFAB_OIDC_${id}_${part} must be set: single sign-on provider ${id} needs CONFAB_OIDC_${id}_ISSUER, _CLIENT_ID and _CLIENT_SECRET`);
+    }
+    const issuer = p.ISSUER!;
+    if (!oidcIssuerAllowed(issuer)) throw new Error(`CONFAB_OIDC_${id}_ISSUER must be an https: URL (http: only for localhost), got ${JSON.stringify(issuer)}`);
+    return { id: id.toLowerCase(), issuer, clientId: p.CLIENT_ID!, clientSecret: p.CLIENT_SECRET!, name: p.NAME ?? id.toLowerCase() };
+  });
+}
+
+/** An issuer is https:, or http: on a loopback address (development, tests). */
+export function oidcIssuerAllowed(issuer: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(issuer);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol === 'https:') return true;
+  return parsed.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
 }
 
 function s3Options(v: Values): FilesOptions['s3'] {

@@ -18,6 +18,8 @@ const PUBLIC_ROUTES = new Set([
   '/api/auth/password-reset',
   '/api/auth/password-reset/request',
   '/api/auth/external',
+  // Single sign-on (route patterns: the hook is given the route's pattern, not the path).
+  '/api/auth/oidc/:id/start', '/api/auth/oidc/:id/callback', '/api/auth/oidc/exchange',
   '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics',
   // An incoming webhook's URL: its token is the authentication (operations/incomingHooks.ts).
   // These are route patterns (routeOptions.url), so this one entry covers every hook and nothing else.

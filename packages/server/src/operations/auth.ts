@@ -32,7 +32,7 @@ async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionI
   return { accessToken, refreshToken };
 }
 
-/** A new session of the user and its first tokens (sign-in, registration; platform tokens and external JWTs, operations/platform.ts). */
+/** A new session of the user and its first tokens (sign-up, sign-in, single sign-on; platform tokens and external JWTs, operations/platform.ts). */
 export async function startSession(ctx: Context, db: Queryable, userId: string, client: ClientInfo, accessTtlSeconds?: number): Promise<TokenPair> {
   const sessionId = newId();
   await insertSession(db, sessionId, userId, client);

@@ -49,7 +49,7 @@ export async function instanceSettings(ctx: Context, db: Queryable = ctx.db): Pr
 /** GET /api/instance: what a sign-in page needs, for anyone. */
 export async function getInstanceInfo(ctx: Context): Promise<InstanceInfo> {
   const settings = await instanceSettings(ctx);
-  return { name: settings.name, registration: settings.registration, sso: [], version: `${PROTOCOL_VERSION}.1.0`, email: ctx.config.smtp !== undefined };
+  return { name: settings.name, registration: settings.registration, sso: ctx.config.oidc.map((p) => ({ id: p.id, name: p.name })), version: `${PROTOCOL_VERSION}.1.0`, email: ctx.config.smtp !== undefined };
 }
 
 function toAdminSettings(ctx: Context, s: InstanceSettings): AdminSettings {

@@ -2,6 +2,7 @@ import { ConfabError, type ConfabClient, type Me } from '@confab/client';
 import { ConfabProvider } from '@confab/client/react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { AuthScreen } from '../auth/AuthScreen.tsx';
+import { humanError } from '../lib/errors.ts';
 import { clearSession, loadCachedMe, onOtherTabSession, persistSession, saveMe } from '../lib/session.ts';
 import { ConfirmHost } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
@@ -82,6 +83,26 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
     saveMe(me);
     setAuth({ state: 'signedIn', me });
   }, []);
+
+  // Single sign-on ends at /sso?code=… (or ?error=…): the code is exchanged for a session, once.
+  useEffect(() => {
+    if (window.location.pathname !== '/sso') return;
+    const params = new URLSearchParams(window.location.search);
+    const code = params.get('code');
+    window.history.replaceState(null, '', '/');
+    if (!code) {
+      setAuth({ state: 'signedOut', notice: params.get('error') ?? 'Single sign-on did not finish. Try again.' });
+      return;
+    }
+    setAuth({ state: 'loading' });
+    client.api.exchangeSsoCode(code).then(
+      (result) => {
+        client.setSession(result);
+        onSignedIn(result.user);
+      },
+      (error: unknown) => setAuth({ state: 'signedOut', notice: humanError(error) }),
+    );
+  }, [client, onSignedIn]);
 
   const signOut = useCallback(async () => {
     clearSession();

@@ -1,6 +1,6 @@
 import type { Me } from '@confab/client';
 import { useConfabClient } from '@confab/client/react';
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
 import { Spinner } from '../ui/Spinner.tsx';
 
@@ -16,6 +16,11 @@ export function AuthScreen({ onSignedIn, notice }: { onSignedIn: (me: Me) => voi
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const id = useId();
+  // Single sign-on providers of this server (GET /api/instance `sso`): a button each.
+  const [sso, setSso] = useState<Array<{ id: string; name: string }>>([]);
+  useEffect(() => {
+    client.api.getInstance().then((info) => setSso(info.sso), () => setSso([]));
+  }, [client]);
 
   const suggestedHandle = displayName
     .toLowerCase()
@@ -116,6 +121,15 @@ export function AuthScreen({ onSignedIn, notice }: { onSignedIn: (me: Me) => voi
             {busy ? <Spinner size={16} /> : mode === 'signin' ? 'Sign in' : 'Create account'}
           </button>
         </form>
+        {sso.length > 0 && (
+          <div className="auth-sso">
+            {sso.map((p) => (
+              <a key={p.id} className="btn btn-block" href={client.api.ssoStartUrl(p.id)}>
+                Continue with {p.name}
+              </a>
+            ))}
+          </div>
+        )}
       </div>
     </div>
   );

@@ -1,8 +1,35 @@
+import { AuthResult, SsoCallbackQuery, SsoExchangeBody, SsoProviderParams, SsoStartQuery } from '@confab/protocol';
+import type { FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
+import * as sso from '../../operations/sso.ts';
 import type { App } from '../app.ts';
+import { clientInfo } from './auth.ts';
 
-/** Single sign-on with OpenID Connect. */
+const requestOrigin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+
+/**
+ * Single sign-on with OpenID Connect (operations/sso.ts). start and callback are browser
+ * navigations: whatever goes wrong there is shown by the web app (/sso?error=…), not as JSON.
+ */
 export function ssoRoutes(app: App, ctx: Context) {
-  void app;
-  void ctx;
+  const tags = ['auth'];
+  app.get('/api/auth/oidc/:id/start', { schema: { tags, params: SsoProviderParams, querystring: SsoStartQuery } }, async (req, reply) => {
+    try {
+      const { location, setCookie } = await sso.startSso(ctx, req.params.id, req.query.invite, requestOrigin(req));
+      return reply.header('set-cookie', setCookie).header('cache-control', 'no-store').redirect(location, 302);
+    } catch (error) {
+      return reply.header('cache-control', 'no-store').redirect(sso.ssoErrorLocation(ctx, requestOrigin(req), error), 302);
+    }
+  });
+  app.get('/api/auth/oidc/:id/callback', { schema: { tags, params: SsoProviderParams, querystring: SsoCallbackQuery } }, async (req, reply) => {
+    reply.header('set-cookie', sso.clearFlowCookie(ctx, requestOrigin(req))).header('cache-control', 'no-store');
+    try {
+      return reply.redirect(await sso.finishSso(ctx, req.params.id, req.query, req.headers.cookie, requestOrigin(req)), 302);
+    } catch (error) {
+      return reply.redirect(sso.ssoErrorLocation(ctx, requestOrigin(req), error), 302);
+    }
+  });
+  app.post('/api/auth/oidc/exchange', { schema: { tags, body: SsoExchangeBody, response: { 200: AuthResult } } }, async (req) =>
+    sso.exchangeSsoCode(ctx, req.body.code, clientInfo(req)),
+  );
 }
