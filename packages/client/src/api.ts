@@ -63,7 +63,7 @@ import type {} from '@confab/protocol'; // platform
 
 import type {} from '@confab/protocol'; // bots
 
-import type {} from '@confab/protocol'; // webhooks
+import type { CreatedWebhook, CreateWebhookBody, PageQueryInput as WebhookPageQuery, UpdateWebhookBody, Webhook, WebhookDeliveryList, WebhookList } from '@confab/protocol'; // webhooks
 
 import type {} from '@confab/protocol'; // incoming hooks
 
@@ -131,6 +131,13 @@ export const REST_ROUTES = [
   // -- bots
 
   // -- webhooks
+  { method: 'POST', path: '/api/admin/webhooks', sdk: 'api.createWebhook' },
+  { method: 'GET', path: '/api/admin/webhooks', sdk: 'api.listWebhooks' },
+  { method: 'GET', path: '/api/admin/webhooks/:id', sdk: 'api.getWebhook' },
+  { method: 'PATCH', path: '/api/admin/webhooks/:id', sdk: 'api.updateWebhook' },
+  { method: 'DELETE', path: '/api/admin/webhooks/:id', sdk: 'api.deleteWebhook' },
+  { method: 'GET', path: '/api/admin/webhooks/:id/deliveries', sdk: 'api.listWebhookDeliveries' },
+  { method: 'POST', path: '/api/admin/webhooks/:id/deliveries/:deliveryId/retry', sdk: 'api.retryWebhookDelivery' },
 
   // -- incoming hooks
 
@@ -378,6 +385,34 @@ export class RestApi {
   // ---- bots
 
   // ---- webhooks
+  /** Creates an outgoing webhook (admins); the signing secret is in the answer this once. */
+  createWebhook(body: CreateWebhookBody): Promise<CreatedWebhook> {
+    return this.rest.request('POST', '/api/admin/webhooks', body);
+  }
+  /** Every outgoing webhook, newest first, with whether it is enabled and why not (admins). */
+  listWebhooks(): Promise<WebhookList> {
+    return this.rest.request('GET', '/api/admin/webhooks');
+  }
+  /** One outgoing webhook (admins). */
+  getWebhook(webhookId: string): Promise<Webhook> {
+    return this.rest.request('GET', `/api/admin/webhooks/${seg(webhookId)}`);
+  }
+  /** Changes its URL, events or `enabled` (enabling again clears its failure record) (admins). */
+  updateWebhook(webhookId: string, body: UpdateWebhookBody): Promise<Webhook> {
+    return this.rest.request('PATCH', `/api/admin/webhooks/${seg(webhookId)}`, body);
+  }
+  /** Deletes a webhook and its delivery log (admins). */
+  async deleteWebhook(webhookId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/admin/webhooks/${seg(webhookId)}`);
+  }
+  /** Its deliveries, newest first, each with its attempts (admins). */
+  listWebhookDeliveries(webhookId: string, q: WebhookPageQuery = {}): Promise<WebhookDeliveryList> {
+    return this.rest.request('GET', `/api/admin/webhooks/${seg(webhookId)}/deliveries${query(q)}`);
+  }
+  /** Sends a delivery again now, also a failed one (admins). */
+  async retryWebhookDelivery(webhookId: string, deliveryId: string): Promise<void> {
+    await this.rest.request('POST', `/api/admin/webhooks/${seg(webhookId)}/deliveries/${seg(deliveryId)}/retry`);
+  }
 
   // ---- incoming hooks
 
