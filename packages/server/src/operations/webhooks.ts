@@ -232,18 +232,29 @@ function conversationFromRef(ref: Record<string, unknown>) {
  * (the row as it was at the change: a message's content is the content it had then) when the
  * delivery is first tried, and kept: a retry sends the same bytes.
  */
-export async function buildWebhookBody(ctx: Context, d: DeliveryRow): Promise<string> {
+export async function buildWebhookBodies(ctx: Context, deliveries: DeliveryRow[]): Promise<Map<string, string>> {
+  const bodies = new Map<string, string>();
+  const todo = deliveries.filter((d) => !d.body);
+  for (const d of deliveries) if (d.body) bodies.set(d.id, d.body);
+  // Messages hydrated together (one read of their reactions).
+  const ofMessages = todo.filter((d) => MESSAGE_EVENTS.has(d.event_type));
+  const messages = await hydrateMessages(
+    ctx,
+    ctx.db,
+    ofMessages.map((d) => messageRowFromRef(d.ref ?? {})),
+  );
+  ofMessages.forEach((d, i) => bodies.set(d.id, envelope(d, { message: messages[i] })));
+  for (const d of todo) if (!MESSAGE_EVENTS.has(d.event_type)) bodies.set(d.id, await buildWebhookBody(ctx, d));
+  return bodies;
+}
+
+const MESSAGE_EVENTS = new Set(['message.created', 'message.updated', 'message.deleted', 'ai.answer.completed']);
+const envelope = (d: DeliveryRow, data: unknown) => JSON.stringify({ id: d.event_id, type: d.event_type, createdAt: iso(d.created_at), data });
+
+async function buildWebhookBody(ctx: Context, d: DeliveryRow): Promise<string> {
   const ref = d.ref ?? {};
   let data: Record<string, unknown>;
   switch (d.event_type) {
-    case 'message.created':
-    case 'message.updated':
-    case 'message.deleted':
-    case 'ai.answer.completed': {
-      const [message] = await hydrateMessages(ctx, ctx.db, [messageRowFromRef(ref)]);
-      data = { message };
-      break;
-    }
     case 'reaction.changed': {
       const rows = await findMessageRowsForWebhook<MessageRow>(ctx.db, [ref.messageId as string]);
       const [message] = await hydrateMessages(ctx, ctx.db, rows);
@@ -261,5 +272,5 @@ export async function buildWebhookBody(ctx: Context, d: DeliveryRow): Promise<st
     default:
       data = ref;
   }
-  return JSON.stringify({ id: d.event_id, type: d.event_type, createdAt: iso(d.created_at), data });
+  return envelope(d, data);
 }

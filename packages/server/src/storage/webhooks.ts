@@ -148,25 +148,52 @@ export function findDueHeads(db: Queryable, limit: number): Promise<{ id: string
   );
 }
 
-/** The next pending delivery of one (webhook, conversation), if due and free. */
-export async function findNextInStream(db: Queryable, webhookId: string, stream: string): Promise<string | undefined> {
-  const rows = await db.query<{ id: string; due: boolean }>(
-    `SELECT id, next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) AS due FROM webhook_deliveries
-     WHERE webhook_id = $1 AND coalesce(conversation_id, '') = $2 AND status = 'pending' ORDER BY n LIMIT 1`,
-    [webhookId, stream],
+/**
+ * Leases the first deliveries of one (webhook, conversation) stream, up to `limit`, in order: the
+ * head and those after it up to the first one that is not due or is leased by another node.
+ * Nothing when the head is not free. Another node claiming the same stream at the same moment
+ * holds its rows' locks (skipped here), so the head check makes this one claim nothing.
+ */
+export async function claimStream(db: Queryable, webhookId: string, stream: string, limit: number, leaseMs: number): Promise<DeliveryRow[]> {
+  const rows = await db.query<DeliveryRow>(
+    `WITH head AS (
+       SELECT min(n) AS n FROM webhook_deliveries WHERE webhook_id = $1 AND coalesce(conversation_id, '') = $2 AND status = 'pending'
+     ), firsts AS (
+       SELECT id, n, next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) AS free
+       FROM webhook_deliveries WHERE webhook_id = $1 AND coalesce(conversation_id, '') = $2 AND status = 'pending'
+       ORDER BY n LIMIT $3 FOR UPDATE SKIP LOCKED
+     ), ok AS (
+       SELECT id FROM firsts
+       WHERE (SELECT n FROM head) = (SELECT min(n) FROM firsts)
+         AND n < coalesce((SELECT min(n) FROM firsts WHERE NOT free), 9223372036854775807)
+     )
+     UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $4::float8 / 1000) FROM ok WHERE d.id = ok.id
+     RETURNING ${DELIVERY_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}`,
+    [webhookId, stream, limit, leaseMs],
   );
-  return rows[0]?.due ? rows[0].id : undefined;
+  return rows.sort((a, b) => (BigInt(a.n) < BigInt(b.n) ? -1 : 1));
 }
 
-/** Leases one delivery for `leaseMs` (another node takes it over only once that has run out); undefined if another node has it. */
-export async function claimDelivery(db: Queryable, id: string, leaseMs: number): Promise<DeliveryRow | undefined> {
-  const rows = await db.query<DeliveryRow>(
-    `UPDATE webhook_deliveries SET locked_until = now() + make_interval(secs => $2::float8 / 1000)
-     WHERE id = (SELECT id FROM webhook_deliveries WHERE id = $1 AND status = 'pending' AND (locked_until IS NULL OR locked_until < now()) FOR UPDATE SKIP LOCKED)
-     RETURNING ${DELIVERY_COLUMNS}`,
-    [id, leaseMs],
+/** 2xx answers: those deliveries are done, their webhook no longer failing. */
+export async function recordSuccesses(db: Queryable, webhookId: string, done: AttemptResult[]): Promise<void> {
+  if (done.length === 0) return;
+  await db.query(
+    `WITH a AS (
+       INSERT INTO webhook_attempts (id, delivery_id, status_code, duration_ms) SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])
+     ), w AS (
+       UPDATE webhooks SET failing_since = NULL WHERE id = $6 AND failing_since IS NOT NULL
+     ), b AS (
+       SELECT * FROM unnest($2::text[], $5::text[]) AS b(id, body)
+     )
+     UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = now(), attempts = attempts + 1, body = b.body, locked_until = NULL FROM b WHERE d.id = b.id`,
+    [done.map((a) => a.attemptId), done.map((a) => a.deliveryId), done.map((a) => a.statusCode), done.map((a) => a.durationMs), done.map((a) => a.body), webhookId],
   );
-  return rows[0];
+}
+
+/** Gives leases back without an attempt (this node is stopping, or the lease is running out). */
+export async function releaseDeliveries(db: Queryable, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(`UPDATE webhook_deliveries SET locked_until = NULL WHERE id = ANY($1)`, [ids]);
 }
 
 export interface AttemptResult {
@@ -176,16 +203,6 @@ export interface AttemptResult {
   statusCode: number | null;
   error: string | null;
   durationMs: number;
-}
-
-/** A 2xx: the delivery is done, its webhook no longer failing. */
-export async function recordSuccess(db: Queryable, webhookId: string, a: AttemptResult): Promise<void> {
-  await db.query(
-    `WITH a AS (INSERT INTO webhook_attempts (id, delivery_id, status_code, error, duration_ms) VALUES ($2, $1, $4, NULL, $5)),
-     w AS (UPDATE webhooks SET failing_since = NULL WHERE id = $6 AND failing_since IS NOT NULL)
-     UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), attempts = attempts + 1, body = $3, locked_until = NULL WHERE id = $1`,
-    [a.deliveryId, a.attemptId, a.body, a.statusCode, a.durationMs, webhookId],
-  );
 }
 
 /**
@@ -214,11 +231,6 @@ export async function recordFailure(
     [a.deliveryId, a.attemptId, a.body, a.statusCode, a.error, a.durationMs, timing.retryInMs, timing.retryForMs, timing.disableAfterMs, webhookId],
   );
   return { disabled: rows[0]?.disabled ?? false };
-}
-
-/** Gives a lease back without an attempt (this node is stopping, or the webhook is gone). */
-export async function releaseDelivery(db: Queryable, id: string): Promise<void> {
-  await db.query(`UPDATE webhook_deliveries SET locked_until = NULL WHERE id = $1`, [id]);
 }
 
 /** The rows a body is built from, by id: messages (for reactions), users. */

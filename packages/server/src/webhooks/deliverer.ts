@@ -4,16 +4,16 @@ import type { LookupFunction } from 'node:net';
 import { ConfabError } from '@confab/protocol';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
-import { buildWebhookBody, checkWebhookUrl, onWebhooksChanged, signWebhook } from '../operations/webhooks.ts';
+import { buildWebhookBodies, checkWebhookUrl, onWebhooksChanged, signWebhook } from '../operations/webhooks.ts';
 import {
-  claimDelivery,
+  claimStream,
   findDueHeads,
-  findNextInStream,
   listEnabledWebhooks,
   recordFailure,
-  recordSuccess,
-  releaseDelivery,
+  recordSuccesses,
+  releaseDeliveries,
   syncWebhookTriggers,
+  type AttemptResult,
   type DeliveryRow,
   type WebhookRow,
 } from '../storage/webhooks.ts';
@@ -34,6 +34,8 @@ export interface WebhookOptions {
   disableAfterMs: number;
   /** How often the list of enabled webhooks (and the triggers' state) is read again. */
   refreshMs: number;
+  /** Deliveries of one stream leased at once. */
+  batch: number;
 }
 
 const MINUTE = 60_000;
@@ -41,11 +43,12 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   pollMs: 250,
   timeoutMs: 10_000,
   concurrency: 16,
-  perWebhook: 4,
+  perWebhook: 8,
   backoffMs: [10_000, MINUTE, 5 * MINUTE, 30 * MINUTE, 60 * MINUTE],
   retryForMs: 24 * 60 * MINUTE,
   disableAfterMs: 24 * 60 * MINUTE,
   refreshMs: 5_000,
+  batch: 50,
 };
 
 export interface WebhookDeliverer {
@@ -114,7 +117,7 @@ export function createWebhookDeliverer(ctx: Context, given: Partial<WebhookOptio
           const key = `${head.webhook_id} ${head.stream}`;
           if (running.size >= opts.concurrency) break;
           if (running.has(key) || (perWebhook.get(head.webhook_id) ?? 0) >= opts.perWebhook) continue;
-          startStream(key, head.webhook_id, head.stream, head.id);
+          startStream(key, head.webhook_id, head.stream);
         }
       } catch (error) {
         if (!stopped) ctx.log.warn({ err: error }, 'webhook deliverer: poll failed');
@@ -129,17 +132,9 @@ export function createWebhookDeliverer(ctx: Context, given: Partial<WebhookOptio
     return ticking;
   }
 
-  function startStream(key: string, webhookId: string, stream: string, firstId: string): void {
+  function startStream(key: string, webhookId: string, stream: string): void {
     perWebhook.set(webhookId, (perWebhook.get(webhookId) ?? 0) + 1);
-    const work = (async () => {
-      let id: string | undefined = firstId;
-      while (id && !stopped) {
-        const delivery = await claimDelivery(ctx.db, id, leaseMs);
-        if (!delivery) return; // another node has it
-        if (!(await deliver(delivery))) return;
-        id = await findNextInStream(ctx.db, webhookId, stream);
-      }
-    })()
+    const work = runStream(webhookId, stream)
       .catch((error: unknown) => {
         if (!stopped) ctx.log.warn({ err: error }, 'webhook deliverer: delivery failed');
       })
@@ -151,14 +146,59 @@ export function createWebhookDeliverer(ctx: Context, given: Partial<WebhookOptio
     running.set(key, work);
   }
 
-  /** One attempt; answers whether it succeeded. */
-  async function deliver(d: DeliveryRow): Promise<boolean> {
-    const webhook = webhooks.get(d.webhook_id);
-    if (!webhook) {
-      await releaseDelivery(ctx.db, d.id);
-      return false;
+  /**
+   * Sends one stream's due deliveries in order, a leased batch at a time, until one fails (the
+   * rest wait for its retry: order), none is due, or the lease would run out before another
+   * attempt could end (the rest are given back).
+   */
+  async function runStream(webhookId: string, stream: string): Promise<void> {
+    while (!stopped) {
+      const claimedAt = Date.now();
+      const batch = await claimStream(ctx.db, webhookId, stream, opts.batch, leaseMs);
+      if (batch.length === 0) return;
+      const webhook = webhooks.get(webhookId);
+      if (!webhook) return releaseDeliveries(ctx.db, batch.map((d) => d.id));
+      const bodies = await buildWebhookBodies(ctx, batch);
+      const done: AttemptResult[] = [];
+      let i = 0;
+      try {
+        for (; i < batch.length; i++) {
+          if (stopped || Date.now() + opts.timeoutMs + 1_000 > claimedAt + leaseMs) break;
+          const d = batch[i]!;
+          const attempt = await attemptOnce(webhook, d, bodies.get(d.id)!);
+          if (attempt === 'stopped') break;
+          if (attempt.error === null) {
+            done.push(attempt);
+            continue;
+          }
+          await recordSuccesses(ctx.db, webhookId, done.splice(0));
+          const retryInMs = opts.backoffMs[Math.min(d.attempts, opts.backoffMs.length - 1)]!;
+          const { disabled } = await recordFailure(ctx.db, webhookId, attempt, { retryInMs, retryForMs: opts.retryForMs, disableAfterMs: opts.disableAfterMs });
+          if (disabled) {
+            ctx.log.warn({ webhookId }, 'webhook disabled: every delivery failed for a day');
+            await refresh();
+          }
+          await releaseDeliveries(
+            ctx.db,
+            batch.slice(i + 1).map((r) => r.id),
+          );
+          return;
+        }
+      } finally {
+        await recordSuccesses(ctx.db, webhookId, done);
+      }
+      if (i < batch.length) {
+        await releaseDeliveries(
+          ctx.db,
+          batch.slice(i).map((r) => r.id),
+        );
+        return;
+      }
     }
-    const body = d.body || (await buildWebhookBody(ctx, d));
+  }
+
+  /** One attempt; 'stopped' when cut short by this node stopping (not the endpoint's failure). */
+  async function attemptOnce(webhook: WebhookRow, d: DeliveryRow, body: string): Promise<AttemptResult | 'stopped'> {
     const started = Date.now();
     let statusCode: number | null = null;
     let error: string | null = null;
@@ -166,25 +206,10 @@ export function createWebhookDeliverer(ctx: Context, given: Partial<WebhookOptio
       statusCode = await post(webhook, d.event_id, body);
       if (statusCode < 200 || statusCode >= 300) error = `the endpoint answered ${statusCode}`;
     } catch (e) {
-      if (stopped) {
-        // Cut short by this node stopping: not the endpoint's failure; the delivery is free again.
-        await releaseDelivery(ctx.db, d.id);
-        return false;
-      }
+      if (stopped) return 'stopped';
       error = e instanceof ConfabError ? e.message : e instanceof Error ? e.message : String(e);
     }
-    const attempt = { deliveryId: d.id, attemptId: newId(), body, statusCode, error: error?.slice(0, 500) ?? null, durationMs: Date.now() - started };
-    if (error === null) {
-      await recordSuccess(ctx.db, d.webhook_id, attempt);
-      return true;
-    }
-    const retryInMs = opts.backoffMs[Math.min(d.attempts, opts.backoffMs.length - 1)]!;
-    const { disabled } = await recordFailure(ctx.db, d.webhook_id, attempt, { retryInMs, retryForMs: opts.retryForMs, disableAfterMs: opts.disableAfterMs });
-    if (disabled) {
-      ctx.log.warn({ webhookId: d.webhook_id }, 'webhook disabled: every delivery failed for a day');
-      await refresh();
-    }
-    return false;
+    return { deliveryId: d.id, attemptId: newId(), body, statusCode, error: error?.slice(0, 500) ?? null, durationMs: Date.now() - started };
   }
 
   /** The POST, to the address checked now (DNS may have changed since the webhook was made). */
