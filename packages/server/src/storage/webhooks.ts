@@ -139,7 +139,7 @@ export function findDueHeads(db: Queryable, limit: number): Promise<{ id: string
   return db.query(
     `SELECT d.id, d.webhook_id, d.stream FROM (
        SELECT DISTINCT ON (webhook_id, coalesce(conversation_id, '')) id, webhook_id, coalesce(conversation_id, '') AS stream, next_attempt_at, locked_until
-       FROM webhook_deliveries WHERE status = 'pending'
+       FROM webhook_deliveries WHERE status = 'pending' AND webhook_id IN (SELECT id FROM webhooks WHERE enabled)
        ORDER BY webhook_id, coalesce(conversation_id, ''), n
      ) d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
      WHERE d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())

@@ -89,6 +89,24 @@ describe('outgoing webhooks', () => {
     return res.body as { id: string; secret: string; enabled: boolean; url: string; events: string[] };
   }
 
+  it('with no webhook no trigger runs on the send path; a webhook enables only the triggers of its events', async () => {
+    const triggers = async () =>
+      Object.fromEntries((await server.ctx.db.query<{ tgname: string; tgenabled: string }>(`SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE 'confab_webhook_%'`)).map((t) => [t.tgname, t.tgenabled !== 'D']));
+    const none = await triggers();
+    expect(Object.keys(none)).toHaveLength(6);
+    expect(Object.values(none).every((on) => !on)).toBe(true);
+    const created = await hook(['message.created']);
+    const some = await triggers();
+    expect(Object.entries(some).filter(([, on]) => on).map(([name]) => name)).toEqual(['confab_webhook_messages']);
+    await owner.api.patch(`/api/admin/webhooks/${created.id}`, { enabled: false });
+    expect(Object.values(await triggers()).every((on) => !on)).toBe(true);
+    await owner.api.patch(`/api/admin/webhooks/${created.id}`, { enabled: true });
+    expect((await triggers()).confab_webhook_messages).toBe(true);
+    expect((await owner.api.delete(`/api/admin/webhooks/${created.id}`)).status).toBe(204);
+    hooks = [];
+    expect(Object.values(await triggers()).every((on) => !on)).toBe(true);
+  });
+
   it('signs each event; the payloads of messages, reactions, conversations, members and users', async () => {
     const created = await hook();
     expect(created.secret.length).toBeGreaterThanOrEqual(32);
@@ -179,6 +197,8 @@ describe('outgoing webhooks', () => {
     const seqs = events.map((e) => e.data.message.seq as number);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(50);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received).toHaveLength(50);
   });
 
   it('retries with backoff on anything but 2xx; the delivery log shows each attempt; a manual retry sends again', async () => {
