@@ -63,7 +63,7 @@ import type { AuthResult, CreatedPlatformKey, CreatePlatformKeyBody, MintTokensB
 
 import type { BotList, BotWithToken, CreateBotBody } from '@confab/protocol'; // bots
 
-import type {} from '@confab/protocol'; // webhooks
+import type { CreatedWebhook, CreateWebhookBody, PageQueryInput as WebhookPageQuery, UpdateWebhookBody, Webhook, WebhookDeliveryList, WebhookList } from '@confab/protocol'; // webhooks
 
 import type { CreatedIncomingHook, IncomingHookList, Message as HookMessage } from '@confab/protocol'; // incoming hooks
 
@@ -141,6 +141,13 @@ export const REST_ROUTES = [
   { method: 'DELETE', path: '/api/bots/:id', sdk: 'api.deleteBot' },
 
   // -- webhooks
+  { method: 'POST', path: '/api/admin/webhooks', sdk: 'api.createWebhook' },
+  { method: 'GET', path: '/api/admin/webhooks', sdk: 'api.listWebhooks' },
+  { method: 'GET', path: '/api/admin/webhooks/:id', sdk: 'api.getWebhook' },
+  { method: 'PATCH', path: '/api/admin/webhooks/:id', sdk: 'api.updateWebhook' },
+  { method: 'DELETE', path: '/api/admin/webhooks/:id', sdk: 'api.deleteWebhook' },
+  { method: 'GET', path: '/api/admin/webhooks/:id/deliveries', sdk: 'api.listWebhookDeliveries' },
+  { method: 'POST', path: '/api/admin/webhooks/:id/deliveries/:deliveryId/retry', sdk: 'api.retryWebhookDelivery' },
 
   // -- incoming hooks
   { method: 'POST', path: '/api/conversations/:id/hooks', sdk: 'api.createIncomingHook' },
@@ -435,6 +442,34 @@ export class RestApi {
   }
 
   // ---- webhooks
+  /** Creates an outgoing webhook (admins); the signing secret is in the answer this once. */
+  createWebhook(body: CreateWebhookBody): Promise<CreatedWebhook> {
+    return this.rest.request('POST', '/api/admin/webhooks', body);
+  }
+  /** Every outgoing webhook, newest first, with whether it is enabled and why not (admins). */
+  listWebhooks(): Promise<WebhookList> {
+    return this.rest.request('GET', '/api/admin/webhooks');
+  }
+  /** One outgoing webhook (admins). */
+  getWebhook(webhookId: string): Promise<Webhook> {
+    return this.rest.request('GET', `/api/admin/webhooks/${seg(webhookId)}`);
+  }
+  /** Changes its URL, events or `enabled` (enabling again clears its failure record) (admins). */
+  updateWebhook(webhookId: string, body: UpdateWebhookBody): Promise<Webhook> {
+    return this.rest.request('PATCH', `/api/admin/webhooks/${seg(webhookId)}`, body);
+  }
+  /** Deletes a webhook and its delivery log (admins). */
+  async deleteWebhook(webhookId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/admin/webhooks/${seg(webhookId)}`);
+  }
+  /** Its deliveries, newest first, each with its attempts (admins). */
+  listWebhookDeliveries(webhookId: string, q: WebhookPageQuery = {}): Promise<WebhookDeliveryList> {
+    return this.rest.request('GET', `/api/admin/webhooks/${seg(webhookId)}/deliveries${query(q)}`);
+  }
+  /** Sends a delivery again now, also a failed one (admins). */
+  async retryWebhookDelivery(webhookId: string, deliveryId: string): Promise<void> {
+    await this.rest.request('POST', `/api/admin/webhooks/${seg(webhookId)}/deliveries/${seg(deliveryId)}/retry`);
+  }
 
   // ---- incoming hooks
   /** Creates an incoming webhook posting into a group conversation (its owners and admins); `url` is shown only now. */

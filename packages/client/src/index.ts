@@ -12,6 +12,7 @@ export type { SocketFactory, SocketLike, SocketOptions } from './connection.ts';
 export type { TokenProvider } from './session.ts';
 export type { FetchLike } from './rest.ts';
 export { RestApi, REST_ROUTES } from './api.ts';
+export { verifyWebhookSignature } from './webhooks.ts';
 export {
   mayMentionEveryone,
   mentionQueryAt,

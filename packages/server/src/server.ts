@@ -27,6 +27,7 @@ import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 import { createMailer } from './mail/mailer.ts';
+import { createWebhookDeliverer, type WebhookOptions } from './webhooks/deliverer.ts';
 
 const LISTEN_BACKLOG = 4096;
 
@@ -69,6 +70,8 @@ export interface ServerOptions {
    * so that "a public site redirecting to a private address" can be shown on one machine.
    */
   previews?: Partial<PreviewOptions>;
+  /** Outgoing webhook delivery (tests poll often and retry after milliseconds). */
+  webhooks?: Partial<WebhookOptions>;
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
@@ -137,12 +140,13 @@ export async function createServer(given: Config = loadConfig(), options: Server
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
   registerSearchJobs(ctx);
+  const webhooks = createWebhookDeliverer(ctx, options.webhooks);
 
   // Start and stop in one order: each part is stopped, in reverse, after those started after it.
   // Stopping, answers in flight end first (their final state is broadcast while sockets are open),
   // then sockets (their cleanup, presence and last_seen_at, still needs Redis and the database),
   // then HTTP, then notifications being worked out and jobs in hand (while the database is open).
-  const stops: (() => unknown)[] = [() => db.close(), () => redis?.close(), () => push.close(), () => mail?.close(), () => jobs.stop()];
+  const stops: (() => unknown)[] = [() => db.close(), () => redis?.close(), () => push.close(), () => mail?.close(), () => jobs.stop(), () => webhooks.stop()];
   const stopAll = async () => {
     while (stops.length > 0) await stops.pop()!();
   };
@@ -178,6 +182,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
   // Web push, file deletion, text extraction, re-indexing search: polled from the database, off the request path.
   await scheduleReindex(ctx).catch((error: unknown) => log.warn({ err: error }, 'could not schedule the search re-index'));
   jobs.start();
+  webhooks.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

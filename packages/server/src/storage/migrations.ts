@@ -694,6 +694,109 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         expires_at timestamptz NOT NULL,
         used_at timestamptz
       );
+
+      -- outgoing webhooks: deliveries are written by triggers, in the transaction of the change
+      -- itself (so a crash right after a commit loses none). The triggers are created DISABLED and
+      -- enabled only while an enabled webhook wants their events (storage/webhooks.ts,
+      -- syncWebhookTriggers): with no webhooks, the send path runs no trigger at all.
+      -- n: the order deliveries were written in; within a conversation that is seq order (every
+      -- change of a conversation takes its row lock). ref: what the event is about, as it was (the
+      -- row as JSON, content still encrypted); the body is built from it when first delivered.
+      ALTER TABLE webhook_deliveries ADD COLUMN n bigint GENERATED ALWAYS AS IDENTITY;
+      ALTER TABLE webhook_deliveries ADD COLUMN ref jsonb;
+      ALTER TABLE webhook_deliveries ADD COLUMN locked_until timestamptz;
+      CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (webhook_id, (coalesce(conversation_id, '')), n) WHERE status = 'pending';
+
+      CREATE FUNCTION confab_webhook_enqueue(event text, conv text, seq integer, ref jsonb) RETURNS void
+      LANGUAGE sql AS $$
+        INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, conversation_id, seq, body, ref)
+        SELECT rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), '='), w.id, e.id, event, conv, seq, '', ref
+        FROM webhooks w, (SELECT rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), '=') AS id) e
+        WHERE w.enabled AND event = ANY (w.events)
+      $$;
+
+      CREATE FUNCTION confab_webhook_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        r jsonb := to_jsonb(NEW) - 'search_terms';
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          PERFORM confab_webhook_enqueue('message.created', NEW.conversation_id, NEW.seq, r);
+        ELSIF NEW.deleted_at IS NOT NULL AND OLD.deleted_at IS NULL THEN
+          PERFORM confab_webhook_enqueue('message.deleted', NEW.conversation_id, NEW.updated_seq, r);
+        ELSIF OLD.status = 'streaming' AND NEW.status <> 'streaming' THEN
+          PERFORM confab_webhook_enqueue('ai.answer.completed', NEW.conversation_id, NEW.updated_seq, r);
+        ELSIF NEW.content_enc IS DISTINCT FROM OLD.content_enc AND NEW.status <> 'streaming' THEN
+          PERFORM confab_webhook_enqueue('message.updated', NEW.conversation_id, NEW.updated_seq, r);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER confab_webhook_messages AFTER INSERT OR UPDATE ON messages
+        FOR EACH ROW EXECUTE FUNCTION confab_webhook_messages();
+
+      CREATE FUNCTION confab_webhook_reactions() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        m messages%ROWTYPE;
+      BEGIN
+        SELECT * INTO m FROM messages WHERE id = coalesce(NEW.message_id, OLD.message_id);
+        IF FOUND THEN
+          PERFORM confab_webhook_enqueue('reaction.changed', m.conversation_id, m.updated_seq,
+            jsonb_build_object('messageId', m.id, 'userId', coalesce(NEW.user_id, OLD.user_id), 'emoji', coalesce(NEW.emoji, OLD.emoji), 'added', TG_OP = 'INSERT'));
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER confab_webhook_reactions AFTER INSERT OR DELETE ON message_reactions
+        FOR EACH ROW EXECUTE FUNCTION confab_webhook_reactions();
+
+      CREATE FUNCTION confab_webhook_conversations() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          PERFORM confab_webhook_enqueue('conversation.created', NEW.id, NULL, to_jsonb(NEW) - 'direct_key' - 'system_prompt');
+        ELSIF TG_OP = 'DELETE' THEN
+          PERFORM confab_webhook_enqueue('conversation.deleted', OLD.id, NULL, to_jsonb(OLD) - 'direct_key' - 'system_prompt');
+        ELSE
+          PERFORM confab_webhook_enqueue('conversation.updated', NEW.id, NULL, to_jsonb(NEW) - 'direct_key' - 'system_prompt');
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER confab_webhook_conversations AFTER INSERT OR DELETE ON conversations
+        FOR EACH ROW EXECUTE FUNCTION confab_webhook_conversations();
+      -- Not on every send's last_seq: only what members see of the conversation.
+      CREATE TRIGGER confab_webhook_conversations_update AFTER UPDATE ON conversations
+        FOR EACH ROW WHEN (OLD.title IS DISTINCT FROM NEW.title OR OLD.topic IS DISTINCT FROM NEW.topic
+          OR OLD.visibility IS DISTINCT FROM NEW.visibility OR OLD.model IS DISTINCT FROM NEW.model
+          OR OLD.mention_channel IS DISTINCT FROM NEW.mention_channel)
+        EXECUTE FUNCTION confab_webhook_conversations();
+
+      CREATE FUNCTION confab_webhook_members() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          PERFORM confab_webhook_enqueue('member.added', NEW.conversation_id, NULL,
+            jsonb_build_object('conversationId', NEW.conversation_id, 'userId', NEW.user_id, 'role', NEW.role));
+        -- A conversation being deleted takes its members with it: that is conversation.deleted.
+        ELSIF EXISTS (SELECT 1 FROM conversations WHERE id = OLD.conversation_id) THEN
+          PERFORM confab_webhook_enqueue('member.removed', OLD.conversation_id, NULL,
+            jsonb_build_object('conversationId', OLD.conversation_id, 'userId', OLD.user_id, 'role', OLD.role));
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER confab_webhook_members AFTER INSERT OR DELETE ON conversation_members
+        FOR EACH ROW EXECUTE FUNCTION confab_webhook_members();
+
+      CREATE FUNCTION confab_webhook_users() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM confab_webhook_enqueue('user.created', NULL, NULL,
+          jsonb_build_object('id', NEW.id, 'handle', NEW.handle, 'displayName', NEW.display_name, 'isBot', NEW.is_bot, 'externalId', NEW.external_id));
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER confab_webhook_users AFTER INSERT ON users
+        FOR EACH ROW EXECUTE FUNCTION confab_webhook_users();
+
+      ALTER TABLE messages DISABLE TRIGGER confab_webhook_messages;
+      ALTER TABLE message_reactions DISABLE TRIGGER confab_webhook_reactions;
+      ALTER TABLE conversations DISABLE TRIGGER confab_webhook_conversations;
+      ALTER TABLE conversations DISABLE TRIGGER confab_webhook_conversations_update;
+      ALTER TABLE conversation_members DISABLE TRIGGER confab_webhook_members;
+      ALTER TABLE users DISABLE TRIGGER confab_webhook_users;
     `,
   },
 ];
