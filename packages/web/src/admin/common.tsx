@@ -17,9 +17,23 @@ export function formatDate(iso: string | null | undefined): string {
 }
 
 /** A card of the admin console or of the settings, titled, with an optional line under the title. */
-export function Card({ id, title, children, description, actions }: { id: string; title: string; description?: string; children: React.ReactNode; actions?: React.ReactNode }) {
+export function Card({
+  id,
+  title,
+  children,
+  description,
+  actions,
+  className = '',
+}: {
+  id: string;
+  title: string;
+  description?: string;
+  children: React.ReactNode;
+  actions?: React.ReactNode;
+  className?: string;
+}) {
   return (
-    <section className="card" id={id} aria-labelledby={`${id}-title`}>
+    <section className={`card ${className}`} id={id} aria-labelledby={`${id}-title`}>
       <div className="card-head">
         <h2 id={`${id}-title`}>{title}</h2>
         {actions}

@@ -88,11 +88,11 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
     setAuth({ state: 'signedIn', me });
   }, []);
 
-  const signOut = useCallback(async () => {
+  const signOut = useCallback(async (notice?: string) => {
     clearSession();
     clearDrafts();
     await client.logout().catch(() => {});
-    setAuth({ state: 'signedOut' });
+    setAuth(notice ? { state: 'signedOut', notice } : { state: 'signedOut' });
     window.history.replaceState(null, '', '/');
   }, [client]);
 
