@@ -31,6 +31,8 @@ export function AdminView({ section, onOpenDrawer }: { section: string | null; o
   const current: SectionId = (ADMIN_SECTIONS.find(([id]) => id === section)?.[0] ?? 'users') as SectionId;
   useEffect(() => {
     document.querySelector('.admin-body')?.scrollTo({ top: 0 });
+    // On a phone the tab bar scrolls: keep the open section's tab in sight.
+    document.querySelector('.admin-tabs [aria-current]')?.scrollIntoView({ block: 'nearest', inline: 'center' });
   }, [current]);
   if (!isAdmin(me.role)) {
     return (

@@ -1,4 +1,4 @@
-import type { ConfabClient } from '@confab/client';
+import { ConfabError, type ConfabClient } from '@confab/client';
 import type {
   AdminUsage,
   AdminUser,
@@ -65,5 +65,13 @@ interface TeamApi {
 }
 
 export function teamApi(client: ConfabClient): ConfabClient['api'] & TeamApi {
-  return client.api as ConfabClient['api'] & TeamApi;
+  const api = client.api as unknown as Record<string, unknown>;
+  return new Proxy(api, {
+    get(target, key) {
+      const value = target[key as string];
+      if (typeof value === 'function') return (value as (...a: unknown[]) => unknown).bind(target);
+      if (value === undefined && typeof key === 'string') return () => Promise.reject(new ConfabError('NOT_FOUND', 'not available on this server yet'));
+      return value;
+    },
+  }) as unknown as ConfabClient['api'] & TeamApi;
 }
