@@ -99,6 +99,20 @@ describe('client.api against a real server', () => {
     expect(await refused(a.api.refreshTokens('not-a-token'))).toBe('UNAUTHENTICATED');
   });
 
+  it('invites and the admin’s users', async () => {
+    // Alice administers (she is the first account, and this keeps it so whatever registered before).
+    await server.ctx.db.query(`UPDATE users SET role = 'owner' WHERE id = $1`, [alice.id]);
+    const invite = await a.api.createInvite({ maxUses: 1 });
+    expect(invite.url).toBe(`${server.url}/invite/${invite.token}`);
+    expect((await a.api.listInvites()).invites.map((i) => i.id)).toContain(invite.id);
+    await a.api.revokeInvite(invite.id);
+    expect((await a.api.listInvites()).invites.map((i) => i.id)).not.toContain(invite.id);
+    expect((await a.api.listAdminUsers({ query: bob.user.handle })).users.map((u) => u.id)).toEqual([bob.id]);
+    expect((await a.api.updateAdminUser(bob.id, { role: 'admin' })).role).toBe('admin');
+    expect((await a.api.updateAdminUser(bob.id, { role: 'user' })).role).toBe('user');
+    expect(await refused(b.api.listAdminUsers())).toBe('FORBIDDEN');
+  });
+
   it('models and the caller’s own keys', async () => {
     expect(await a.api.listModels()).toEqual({ models: [expect.objectContaining({ id: MODEL })], defaultModel: MODEL });
     expect(await a.api.listApiKeys()).toEqual({ providers: [] });
@@ -106,6 +120,9 @@ describe('client.api against a real server', () => {
     expect((await a.api.listApiKeys()).providers.map((p) => p.provider)).toEqual(['openai']);
     await a.api.deleteApiKey('openai');
     expect(await a.api.listApiKeys()).toEqual({ providers: [] });
+    const usage = await a.api.getUsage({ days: 2 });
+    expect(usage.days.map((d) => d.answers)).toEqual([0, 0]);
+    expect(usage.today.answersLeft).toBeNull();
   });
 
   it('conversations, members and projects', async () => {

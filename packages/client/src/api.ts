@@ -49,15 +49,15 @@ import {
   type VapidPublicKey,
 } from '@confab/protocol';
 // Issue 20's sections import their types one statement each, so work on them merges cleanly.
-import type { AdminSettings, AuditList, InstanceInfo, PageQueryInput, PatchAdminSettingsBody } from '@confab/protocol'; // admin
+import type { AdminSettings, AdminUser, AdminUserList, AdminUserQueryInput, AuditList, CreateInviteBody, InstanceInfo, Invite, InviteList, PageQueryInput, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol'; // admin
 
 import type {} from '@confab/protocol'; // accounts
 
-import type {} from '@confab/protocol'; // second factor
+import type { RecoveryCodes, TotpSetup } from '@confab/protocol'; // second factor
 
 import type {} from '@confab/protocol'; // consent
 
-import type {} from '@confab/protocol'; // AI governance
+import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 import type { Rest } from './rest.ts';
 
 /**
@@ -84,9 +84,17 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/admin/settings', sdk: 'api.getAdminSettings' },
   { method: 'PATCH', path: '/api/admin/settings', sdk: 'api.updateAdminSettings' },
   { method: 'GET', path: '/api/admin/audit', sdk: 'api.listAudit' },
+  { method: 'POST', path: '/api/admin/invites', sdk: 'api.createInvite' },
+  { method: 'GET', path: '/api/admin/invites', sdk: 'api.listInvites' },
+  { method: 'DELETE', path: '/api/admin/invites/:id', sdk: 'api.revokeInvite' },
+  { method: 'GET', path: '/api/admin/users', sdk: 'api.listAdminUsers' },
+  { method: 'PATCH', path: '/api/admin/users/:id', sdk: 'api.updateAdminUser' },
   // -- accounts
 
   // -- second factor
+  { method: 'POST', path: '/api/auth/totp/setup', sdk: 'api.setupTotp' },
+  { method: 'POST', path: '/api/auth/totp/enable', sdk: 'api.enableTotp' },
+  { method: 'DELETE', path: '/api/auth/totp', sdk: 'api.disableTotp' },
 
   // -- consent and privacy
 
@@ -95,6 +103,8 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/users/me/keys', sdk: 'api.listApiKeys' },
   { method: 'PUT', path: '/api/users/me/keys/:provider', sdk: 'api.putApiKey' },
   { method: 'DELETE', path: '/api/users/me/keys/:provider', sdk: 'api.deleteApiKey' },
+  { method: 'GET', path: '/api/users/me/usage', sdk: 'api.getUsage' },
+  { method: 'GET', path: '/api/admin/usage', sdk: 'api.getAdminUsage' },
   { method: 'GET', path: '/api/conversations', sdk: 'api.listConversations' },
   { method: 'GET', path: '/api/conversations/:id', sdk: 'api.getConversation' },
   { method: 'POST', path: '/api/conversations/direct', sdk: 'api.createDirect' },
@@ -210,10 +220,45 @@ export class RestApi {
   listAudit(q: PageQueryInput = {}): Promise<AuditList> {
     return this.rest.request('GET', `/api/admin/audit${query(q)}`);
   }
+  /** Creates an invite link (admins; an `admin` invite only by an owner); the token is in `token` and `url`. */
+  createInvite(body: CreateInviteBody = {}): Promise<Invite> {
+    return this.rest.request('POST', '/api/admin/invites', body);
+  }
+  /** Every invite not revoked, spent and expired ones too, newest first (admins). */
+  listInvites(): Promise<InviteList> {
+    return this.rest.request('GET', '/api/admin/invites');
+  }
+  /** Revokes an invite: its link stops working (admins). */
+  async revokeInvite(inviteId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/admin/invites/${seg(inviteId)}`);
+  }
+  /** Every account, bots and deactivated ones too, newest first, matching `query` (admins). */
+  listAdminUsers(q: AdminUserQueryInput = {}): Promise<AdminUserList> {
+    return this.rest.request('GET', `/api/admin/users${query(q)}`);
+  }
+  /** Changes an account's instance role (owners) or status (admins, for plain users); deactivating signs them out everywhere. */
+  updateAdminUser(userId: string, body: PatchAdminUserBody): Promise<AdminUser> {
+    return this.rest.request('PATCH', `/api/admin/users/${seg(userId)}`, body);
+  }
 
   // ---- accounts (the caller's own)
 
   // ---- second factor
+  /**
+   * Starts (or restarts, while not yet on) two-factor sign-in: a new secret and its otpauth:// URL
+   * for an authenticator app (show it as a QR code). It counts once `enableTotp` confirms a code.
+   */
+  setupTotp(): Promise<TotpSetup> {
+    return this.rest.request('POST', '/api/auth/totp/setup');
+  }
+  /** Turns two-factor sign-in on with a current code from the app; resolves to ten one-time recovery codes, shown only now. */
+  enableTotp(code: string): Promise<RecoveryCodes> {
+    return this.rest.request('POST', '/api/auth/totp/enable', { code });
+  }
+  /** Turns two-factor sign-in off (the password is needed); its recovery codes stop working. */
+  async disableTotp(password: string): Promise<void> {
+    await this.rest.request('DELETE', '/api/auth/totp', { password });
+  }
 
   // ---- consent and privacy
 
@@ -233,6 +278,14 @@ export class RestApi {
   /** Deletes the caller's key for a provider. */
   async deleteApiKey(provider: AiProvider): Promise<void> {
     await this.rest.request('DELETE', `/api/users/me/keys/${seg(provider)}`);
+  }
+  /** The caller's use of the server's AI keys per UTC day (the last `days`, oldest first), and what is left today. */
+  getUsage(q: { days?: number } = {}): Promise<Usage> {
+    return this.rest.request('GET', `/api/users/me/usage${query(q)}`);
+  }
+  /** Everyone's use of the server's AI keys per UTC day (admins). */
+  getAdminUsage(q: { days?: number } = {}): Promise<AdminUsage> {
+    return this.rest.request('GET', `/api/admin/usage${query(q)}`);
   }
 
   // ---- conversations

@@ -102,6 +102,8 @@ export const UpdateConversationBody = z.strictObject({
   /** Groups, admins: the topic; null or "" clears it. */
   topic: Topic.nullable().optional(),
   mentionChannel: MentionChannel.optional(),
+  /** Assistant conversations (the owner) and groups (admins): one of the models GET /api/models lists. */
+  model: z.string().min(1).max(200).optional(),
 });
 export type UpdateConversationBody = z.infer<typeof UpdateConversationBody>;
 export const AddParticipantsBody = z.strictObject({

@@ -38,6 +38,9 @@ describe('configuration table', () => {
       logLevel: 'info',
       webDir: undefined,
       fastPasswordHashing: false,
+      instanceName: 'Confab',
+      registration: 'invite',
+      smtp: undefined,
       ai: {
         keys: { openai: undefined, anthropic: undefined, google: undefined },
         openaiBaseUrl: undefined,
@@ -49,6 +52,7 @@ describe('configuration table', () => {
         contextChars: 24_000,
         checkpointMs: 500,
         maxOutputTokens: 4096,
+        quota: { answersPerDay: 0, tokensPerDay: 0 },
       },
       files: {
         ...DEFAULT_FILES_OPTIONS,
@@ -131,6 +135,8 @@ describe('configuration table', () => {
     expect(failure({ CONFAB_PUSH_TTL: '-1' })).toMatch(/^CONFAB_PUSH_TTL must be/);
     // on/off and true/false
     expect(failure({ CONFAB_RATE_LIMITS: 'no' })).toBe('CONFAB_RATE_LIMITS must be on or off, got "no"');
+    expect(failure({ CONFAB_REGISTRATION: 'anyone' })).toMatch(/^CONFAB_REGISTRATION must be/);
+    expect(failure({ CONFAB_SMTP_URL: 'http://mail.example.com' })).toMatch(/^CONFAB_SMTP_URL must be .*not shown: it is secret/);
     expect(failure({ CONFAB_TRUST_PROXY: 'yes' })).toBe('CONFAB_TRUST_PROXY must be true or false, got "yes"');
     expect(failure({ CONFAB_S3_PATH_STYLE: '0' })).toMatch(/^CONFAB_S3_PATH_STYLE must be true or false/);
     // URL

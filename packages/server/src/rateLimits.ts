@@ -24,6 +24,12 @@ export const RATE_LIMITS = {
   loginLockoutsByAccountAndIp: { points: 1_000_000, duration: 24 * 60 * 60 },
   /** Failed logins per client IP over a day, whatever the account (slow guessing across many accounts). */
   loginFailuresPerIp: { points: 100, duration: 24 * 60 * 60 },
+  /**
+   * Second-factor codes tried per account, from any address, once its password was right: with the
+   * per-address login lockout alone, many addresses could each guess ten 6-digit codes. Cleared by a
+   * good code. Whoever can use it up already has the password.
+   */
+  secondFactorAttemptsPerUser: { points: 10, duration: 60 * 60 },
   /** Registrations per client IP. */
   registerPerIp: { points: 10, duration: 60 * 60 },
   /** Token refreshes per client IP. */
@@ -42,7 +48,7 @@ export const RATE_LIMITS = {
 export type RateLimitName = keyof typeof RATE_LIMITS;
 
 /** The limits that hold even with CONFAB_RATE_LIMITS=off: they protect accounts, not capacity. */
-const ALWAYS_ON = new Set<RateLimitName>(['loginFailuresByAccountAndIp', 'loginLockoutsByAccountAndIp', 'loginFailuresPerIp']);
+const ALWAYS_ON = new Set<RateLimitName>(['loginFailuresByAccountAndIp', 'loginLockoutsByAccountAndIp', 'loginFailuresPerIp', 'secondFactorAttemptsPerUser']);
 
 /** The first lockout of an account and IP, and the longest one (they double in between). */
 export const LOGIN_LOCKOUT = { firstSeconds: 60, maxSeconds: 60 * 60 };

@@ -35,6 +35,12 @@ function serverCanUse(ai: AiConfig, provider: AiProvider): boolean {
   return Boolean(ai.keys[provider] || (provider === 'openai' && ai.openaiBaseUrl));
 }
 
+/** The instance's AI settings (operations/instance.ts): the models offered to everyone, and the default. */
+export interface AllowList {
+  models: string[];
+  defaultModel: string | null | undefined;
+}
+
 /** What one user may use: the models, each with who pays, and their own keys (never sent to clients). */
 export interface ModelAccess {
   models: ModelInfo[];
@@ -44,14 +50,18 @@ export interface ModelAccess {
 
 /**
  * Which models a user whose own keys are `own` may use, and with which key: their own when they
- * stored one for the provider (BYOK, preferred), else the server's. The one answer to "may this
+ * stored one for the provider (BYOK, preferred), else the server's. Only models on the admins'
+ * allow-list (`allowed`) are offered, own key or not. The one answer to "may this
  * user use this model", used by `GET /api/models`, when a conversation is created and again when an
  * answer starts, so a client can never name a model the server would not list (the admin
  * allow-list and quotas narrow this same list).
  */
-export function modelAccess(ai: AiConfig, own: Map<AiProvider, string>): ModelAccess {
+export function modelAccess(ai: AiConfig, own: Map<AiProvider, string>, allowed?: AllowList): ModelAccess {
   const models: ModelInfo[] = [];
-  for (const id of catalog(ai)) {
+  const available = new Set(catalog(ai));
+  // The admins' allow-list, in their order, of what the configuration still offers.
+  const offered = allowed ? allowed.models.filter((id) => available.has(id)) : [...available];
+  for (const id of offered) {
     let parsed;
     try {
       parsed = parseModelId(id);
@@ -61,7 +71,7 @@ export function modelAccess(ai: AiConfig, own: Map<AiProvider, string>): ModelAc
     const keySource = own.has(parsed.provider) ? 'user' : serverCanUse(ai, parsed.provider) ? 'server' : undefined;
     if (keySource) models.push({ id, provider: parsed.provider, name: parsed.name, keySource });
   }
-  const configured = ai.defaultModel;
+  const configured = allowed ? allowed.defaultModel : ai.defaultModel;
   const defaultModel = configured && models.some((m) => m.id === configured) ? configured : (models[0]?.id ?? null);
   return { models, defaultModel, own };
 }
@@ -76,7 +86,7 @@ export function serverDefaultModel(ai: AiConfig): string | undefined {
 
 export interface AnswerModel {
   model: LanguageModel;
-  /** Who pays: the quota of a later issue counts only answers paid with the server's keys. */
+  /** Who pays: the daily allowance counts only answers paid with the server's keys. */
   keySource: 'user' | 'server';
 }
 

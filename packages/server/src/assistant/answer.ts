@@ -6,7 +6,9 @@ import type { StreamRegistry } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { Metrics } from '../metrics.ts';
+import { AiFailure } from '../ai/models.ts';
 import { resolveModel } from '../operations/ai.ts';
+import { quotaRefusal, recordUsage } from '../operations/usage.ts';
 import { hydrateMessages, keepPreviousVersion, nextSeq } from '../operations/messages.ts';
 import { checkpointAnswer, claimConversation, releaseConversation, setAnswerFinal, setAnswerRestarted } from '../storage/answers.ts';
 import { insertMessage } from '../storage/messages.ts';
@@ -114,6 +116,9 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
   let checkpoint: Promise<unknown> | undefined;
   let status: Message['status'] = 'complete';
   let reason: string | null = null;
+  /** Set once the provider is to be asked: only such answers go into the usage ledger. */
+  let keySource: 'user' | 'server' | undefined;
+  const usage = { input: 0, output: 0 };
   // One timer per answer, refreshed on every piece: a provider that goes quiet is given up on.
   const idle = setTimeout(() => {
     run.reason ??= 'timeout';
@@ -122,7 +127,13 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
   try {
     // Checked again now, for the one who pays: their key or the model may be gone since the
     // conversation was created. A refusal ends the answer here, before any provider request.
-    const { model } = await resolveModel(ctx, requestedBy, modelId);
+    const { model, keySource: source } = await resolveModel(ctx, requestedBy, modelId);
+    // On the server's keys, within the payer's daily allowance (their own key is not limited).
+    if (source === 'server') {
+      const refusal = await quotaRefusal(ctx, requestedBy);
+      if (refusal) throw new AiFailure(refusal);
+    }
+    keySource = source;
     const { streamText } = await loadAiSdk();
     const { system, messages } = await buildContext(ctx, message, requestedBy);
     // A request that never reached the provider is sent once more, at once, while nothing has
@@ -155,6 +166,10 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
                 .catch((error: unknown) => ctx.log.warn({ err: error }, 'checkpoint failed'))
                 .finally(() => (checkpoint = undefined));
             }
+          } else if (part.type === 'finish-step') {
+            // What the provider reported (usage arrives with the end of each step).
+            usage.input += part.usage.inputTokens ?? 0;
+            usage.output += part.usage.outputTokens ?? 0;
           } else if (part.type === 'error') {
             throw part.error;
           } else if (part.type === 'abort') {
@@ -179,6 +194,19 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
     clearTimeout(idle);
   }
   await checkpoint;
+  // Before the end is announced, so whoever sees the answer end sees it counted. A stopped or
+  // failed answer counts with what the provider reported (0 when it reported nothing).
+  if (keySource) {
+    await recordUsage(ctx, {
+      userId: requestedBy,
+      conversationId: message.conversationId,
+      messageId: message.id,
+      model: modelId,
+      keySource,
+      inputTokens: usage.input,
+      outputTokens: usage.output,
+    });
+  }
   const final = await finishAnswer(deps, message, text, status, reason);
   await streams.end(message.id);
   deps.stats.answers++;

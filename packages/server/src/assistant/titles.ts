@@ -2,7 +2,9 @@ import { ASSISTANT_ID } from '../ai/assistant.ts';
 import { failureLogFields } from '../ai/failures.ts';
 import { loadAiSdk } from '../ai/sdk.ts';
 import type { Context } from '../context.ts';
+import { AiFailure } from '../ai/models.ts';
 import { resolveModel } from '../operations/ai.ts';
+import { recordUsage, quotaRefusal } from '../operations/usage.ts';
 import { findFirstQuestion, findTitleState, setTitleIfUntitled } from '../storage/answers.ts';
 
 /** Titles a new assistant conversation from its first exchange: a cheap model, else the first words. */
@@ -16,16 +18,34 @@ export async function maybeTitle(ctx: Context, conversationId: string, requested
   try {
     // The title model is the admin's choice, so it need not be among those offered; the answer's model was checked.
     const titleModel = ctx.config.ai.titleModel;
-    const { model } = await resolveModel(ctx, requestedBy, titleModel ?? modelId, { unlisted: titleModel !== undefined });
+    const titleModelId = titleModel ?? modelId;
+    const { model, keySource } = await resolveModel(ctx, requestedBy, titleModelId, { unlisted: titleModel !== undefined });
+    // Titles are paid like answers, by whoever asked: on the server's keys, not past the allowance
+    // (the first words do then); they count as tokens, not as answers.
+    if (keySource === 'server' && (await quotaRefusal(ctx, requestedBy))) throw new AiFailure('over the daily allowance');
     const { generateText } = await loadAiSdk();
-    const result = await generateText({
-      model,
-      maxOutputTokens: ctx.config.ai.maxOutputTokens,
-      system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',
-      prompt: question.slice(0, 2000),
-      maxRetries: 0,
-      abortSignal: AbortSignal.timeout(15_000),
-    });
+    let result;
+    try {
+      result = await generateText({
+        model,
+        maxOutputTokens: ctx.config.ai.maxOutputTokens,
+        system: 'Write a short title (at most 6 words) for a chat that starts with the message below. Answer with the title only, no quotes.',
+        prompt: question.slice(0, 2000),
+        maxRetries: 0,
+        abortSignal: AbortSignal.timeout(15_000),
+      });
+    } finally {
+      const usage = result?.totalUsage;
+      await recordUsage(ctx, {
+        userId: requestedBy,
+        conversationId,
+        messageId: null,
+        model: titleModelId,
+        keySource,
+        inputTokens: usage?.inputTokens ?? 0,
+        outputTokens: usage?.outputTokens ?? 0,
+      });
+    }
     title = cleanTitle(result.text);
   } catch (error) {
     ctx.log.info({ conversationId, ...failureLogFields(ctx.config.ai.titleModel ?? modelId, error, false) }, 'title generation failed; using the first words');

@@ -6,6 +6,7 @@ import { deleteUserKey, findUserKeys, listUserKeyProviders, upsertUserKey } from
 import { findAnswerAfter, findVisibleMessage } from '../storage/answers.ts';
 import { findMembership } from '../storage/members.ts';
 import type { MessageRow } from '../storage/rows.ts';
+import { instanceSettings } from './instance.ts';
 import { iso } from './users.ts';
 
 // AI as ordinary operations: which models a user may use (and with whose key), users' own keys,
@@ -17,7 +18,9 @@ import { iso } from './users.ts';
 /** The models `userId` may use, with their own keys (decrypted, never sent to clients). */
 async function accessOf(ctx: Context, userId: string): Promise<ModelAccess> {
   const rows = await findUserKeys(ctx.db, userId);
-  return modelAccess(ctx.config.ai, new Map(rows.map((r) => [r.provider, ctx.keys.decrypt(r.key_enc)])));
+  // The admins' allow-list narrows what everyone is offered, users' own keys included.
+  const { ai } = await instanceSettings(ctx);
+  return modelAccess(ctx.config.ai, new Map(rows.map((r) => [r.provider, ctx.keys.decrypt(r.key_enc)])), ai);
 }
 
 export async function listModels(ctx: Context, userId: string): Promise<ModelList> {

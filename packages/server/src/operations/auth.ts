@@ -9,6 +9,8 @@ import type { Queryable } from '../storage/db.ts';
 import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
 import type { UserRow } from '../storage/rows.ts';
 import { findUserByLoginEmail, findUsersWithEmailOrHandle, insertUser } from '../storage/users.ts';
+import { admitRegistration, recordInviteUse } from './invites.ts';
+import { checkSecondFactor } from './totp.ts';
 import { toMe } from './users.ts';
 
 /** Who is calling, as the transports know it. */
@@ -34,12 +36,15 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
   await ctx.limits.consume('registerPerIp', client.ip);
   const passwordHash = await hashPassword(body.password, ctx.config.fastPasswordHashing);
   return ctx.db.transaction(async (tx) => {
+    // Registration mode and invite (operations/invites.ts); the first person becomes the owner.
+    const admitted = await admitRegistration(ctx, tx, body.inviteToken);
     // The unique indexes decide; a pre-check only gives the nicer message for the common case.
     const taken = await findUsersWithEmailOrHandle(tx, body.email, body.handle);
     if (taken.some((u) => u.email?.toLowerCase() === body.email.toLowerCase())) throw new ConfabError('CONFLICT', 'this email is already registered');
     if (taken.length > 0) throw new ConfabError('CONFLICT', 'this handle is taken');
-    const user = await insertUser(tx, { id: newId(), email: body.email, handle: body.handle, displayName: body.displayName, passwordHash });
+    const user = await insertUser(tx, { id: newId(), email: body.email, handle: body.handle, displayName: body.displayName, passwordHash, role: admitted.role });
     if (!user) throw new ConfabError('CONFLICT', 'this email or handle is taken');
+    if (admitted.inviteId) await recordInviteUse(tx, user.id, admitted.inviteId, admitted.role);
     return { user: toMe(user), ...(await startSession(ctx, tx, user.id)) };
   });
 }
@@ -47,12 +52,32 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
 export async function login(ctx: Context, body: LoginBody, client: ClientInfo): Promise<AuthResult> {
   await ctx.limits.consume('loginPerIp', client.ip);
   let user: UserRow | undefined;
-  // The attempt is counted before the password is verified (see guardLogin), never after.
+  /** Why a sign-in whose password was right is refused anyway. */
+  let refusal: ConfabError | undefined;
+  // The attempt is counted before the password is verified (see guardLogin), never after. Only a
+  // sign-in that goes through is a success: a missing or wrong second factor counts as a failed
+  // attempt, so codes cannot be guessed faster than passwords.
   const ok = await ctx.limits.guardLogin(body.email, client.ip, async () => {
     user = await findUserByLoginEmail(ctx.db, body.email);
     // Verify against a dummy hash for unknown accounts so response time does not reveal which exist.
-    return verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
+    const passwordOk = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash(ctx.config.fastPasswordHashing)), body.password);
+    // A deleted account answers as a wrong password does: it does not exist any more.
+    if (!user || !passwordOk || user.status === 'deleted') return false;
+    // Said only to someone who knows the password.
+    if (user.status !== 'active') {
+      refusal = new ConfabError('FORBIDDEN', 'this account is deactivated; ask an admin');
+      return false;
+    }
+    const second = await checkSecondFactor(ctx, user, body.totpCode);
+    if (second === 'ok') return true;
+    refusal = new ConfabError(
+      'UNAUTHENTICATED',
+      second === 'missing' ? 'enter the code from your authenticator app, or a recovery code' : 'wrong or already used code',
+      { totpRequired: true },
+    );
+    return false;
   });
+  if (refusal) throw refusal;
   if (!user || !ok) throw new ConfabError('UNAUTHENTICATED', 'wrong email or password');
   const found = user;
   return ctx.db.transaction(async (tx) => ({ user: toMe(found), ...(await startSession(ctx, tx, found.id)) }));

@@ -27,6 +27,7 @@ import {
   insertGroupConversation,
   listConversationPage,
   lockDirectConversation,
+  setConversationModel,
   setMentionChannel,
   setTitle,
 } from '../storage/conversations.ts';
@@ -373,6 +374,8 @@ export async function listConversations(ctx: Context, userId: string, q: ListQue
 // ---------------------------------------------------------------------------------------------
 
 export async function updateConversation(ctx: Context, userId: string, id: string, patch: UpdateConversationBody): Promise<Conversation> {
+  // Switched only to a model the caller is offered (the admins' allow-list included), as at creation.
+  if (patch.model !== undefined) await requireListedModel(ctx, userId, patch.model);
   return commitWithEvents(ctx, async (tx, events) => {
     const channelChange = patch.visibility !== undefined || patch.topic !== undefined;
     const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined || channelChange });
@@ -395,6 +398,11 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
       if (me.type !== 'group') throw new ConfabError('FORBIDDEN', 'only group conversations restrict @channel');
       if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can change who may use @channel');
       settingsChanged = await setMentionChannel(tx, id, patch.mentionChannel);
+    }
+    if (patch.model !== undefined) {
+      if (me.type === 'direct') throw new ConfabError('FORBIDDEN', 'a direct conversation has no assistant');
+      if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', "only owners and admins can change the conversation's model");
+      settingsChanged = (await setConversationModel(tx, id, patch.model)) || settingsChanged;
     }
     if (patch.projectId) {
       // FOR SHARE keeps the project from being deleted before this commits (the FK would fail).

@@ -102,6 +102,24 @@ export async function requireAdmin(ctx: Context, userId: string, db: Queryable =
   return user;
 }
 
+/**
+ * Who does an admin action: an active instance admin or owner, or the `confab` command on the
+ * server's machine (`actorId` null), which has an owner's powers (whoever runs it can read the
+ * database anyway) and is audited with a null actor.
+ */
+export interface AdminActor {
+  id: string | null;
+  role: 'owner' | 'admin';
+}
+
+export const COMMAND_LINE = null;
+
+export async function adminActor(ctx: Context, actorId: string | null, db: Queryable = ctx.db): Promise<AdminActor> {
+  if (actorId === COMMAND_LINE) return { id: null, role: 'owner' };
+  const user = await requireAdmin(ctx, actorId, db);
+  return { id: user.id, role: user.role === 'owner' ? 'owner' : 'admin' };
+}
+
 /** The caller, if they are an active instance owner; FORBIDDEN otherwise. */
 export async function requireOwner(ctx: Context, userId: string, db: Queryable = ctx.db): Promise<UserRow> {
   const user = await requireAdmin(ctx, userId, db);

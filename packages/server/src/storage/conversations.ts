@@ -72,6 +72,12 @@ export async function setMentionChannel(tx: Queryable, id: string, value: Conver
   return rows.length > 0;
 }
 
+/** The model the conversation's answers use; whether it changed. */
+export async function setConversationModel(tx: Queryable, id: string, model: string): Promise<boolean> {
+  const rows = await tx.query('UPDATE conversations SET model = $2 WHERE id = $1 AND model IS DISTINCT FROM $2 RETURNING 1', [id, model]);
+  return rows.length > 0;
+}
+
 /** One statement: its messages, versions, reactions and members go by ON DELETE CASCADE, all or nothing. */
 export async function deleteConversation(tx: Queryable, id: string): Promise<void> {
   await tx.query('DELETE FROM conversations WHERE id = $1', [id]);

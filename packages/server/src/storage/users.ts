@@ -1,7 +1,7 @@
 // Queries on users (issue #17, item 2: the query layer). The SQL moved here as it was from
 // operations/users.ts, auth.ts, conversations.ts and realtime/presence.ts; those keep the rules (who
 // may see whom, the settings limit, registration's conflicts, presence's announcements).
-import type { Settings } from '@confab/protocol';
+import type { InstanceRole, Settings } from '@confab/protocol';
 import type { Queryable } from './db.ts';
 import type { UserRow } from './rows.ts';
 
@@ -21,15 +21,15 @@ export async function findUsersWithEmailOrHandle(db: Queryable, email: string, h
   return db.query<{ email: string | null; handle: string }>('SELECT email, handle FROM users WHERE lower(email) = lower($1) OR lower(handle) = lower($2)', [email, handle]);
 }
 
-/** Inserts a person; undefined if a unique index (email, handle) refused them. */
+/** Inserts a person (instance role `user` unless given); undefined if a unique index (email, handle) refused them. */
 export async function insertUser(
   db: Queryable,
-  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string },
+  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string; role?: InstanceRole },
 ): Promise<UserRow | undefined> {
   const [row] = await db.query<UserRow>(
-    `INSERT INTO users (id, email, handle, display_name, password_hash) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO users (id, email, handle, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING *`,
-    [user.id, user.email, user.handle, user.displayName, user.passwordHash],
+    [user.id, user.email, user.handle, user.displayName, user.passwordHash, user.role ?? 'user'],
   );
   return row;
 }

@@ -108,6 +108,12 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
       res.write(chunk({ content: stamp ? `${(performance.timeOrigin + performance.now()).toFixed(3)} ` : token }));
     }
     res.write(chunk({}, 'stop'));
+    // As OpenAI does when asked (`stream_options.include_usage`): a last chunk with no choices and
+    // the usage, 10 prompt tokens and one per piece; a cut answer never gets here.
+    if (body.stream_options?.include_usage) {
+      const usage = { prompt_tokens: 10, completion_tokens: tokens.length, total_tokens: 10 + tokens.length };
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage })}\n\n`);
+    }
     res.write('data: [DONE]\n\n');
     res.end();
   };

@@ -1,6 +1,10 @@
-import { AdminSettings, AuditList, InstanceInfo, PageQuery, PatchAdminSettingsBody } from '@confab/protocol';
+import { AdminSettings, AdminUser, AdminUserList, AdminUserQuery, AuditList, CreateInviteBody, Id, InstanceInfo, Invite, InviteList, PageQuery, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Context } from '../../context.ts';
+import * as admin from '../../operations/admin.ts';
 import * as instance from '../../operations/instance.ts';
+import * as invites from '../../operations/invites.ts';
 import type { App } from '../app.ts';
 import { requireUser } from '../auth.ts';
 
@@ -20,4 +24,23 @@ export function adminRoutes(app: App, ctx: Context) {
     instance.listAudit(ctx, await requireUser(ctx, req), req.query),
   );
   // ---- invites, users, password reset links (issue 20, admin slice) ----
+  // The origin the request came to, for links when CONFAB_PUBLIC_URL is not set.
+  const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+  const params = z.strictObject({ id: Id });
+  app.post('/api/admin/invites', { schema: { tags, security, body: CreateInviteBody, response: { 201: Invite } } }, async (req, reply) =>
+    reply.status(201).send(await invites.createInvite(ctx, await requireUser(ctx, req), req.body, origin(req))),
+  );
+  app.get('/api/admin/invites', { schema: { tags, security, response: { 200: InviteList } } }, async (req) =>
+    invites.listInvites(ctx, await requireUser(ctx, req), origin(req)),
+  );
+  app.delete('/api/admin/invites/:id', { schema: { tags, security, params } }, async (req, reply) => {
+    await invites.revokeInvite(ctx, await requireUser(ctx, req), req.params.id);
+    return reply.status(204).send();
+  });
+  app.get('/api/admin/users', { schema: { tags, security, querystring: AdminUserQuery, response: { 200: AdminUserList } } }, async (req) =>
+    admin.listAdminUsers(ctx, await requireUser(ctx, req), req.query),
+  );
+  app.patch('/api/admin/users/:id', { schema: { tags, security, params, body: PatchAdminUserBody, response: { 200: AdminUser } } }, async (req) =>
+    admin.patchAdminUser(ctx, await requireUser(ctx, req), req.params.id, req.body),
+  );
 }

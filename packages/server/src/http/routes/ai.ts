@@ -1,10 +1,11 @@
-import { ApiKeyList, ModelList, ProviderParams, PutApiKeyBody } from '@confab/protocol';
+import { AdminUsage, ApiKeyList, ModelList, ProviderParams, PutApiKeyBody, Usage, UsageQuery } from '@confab/protocol';
 import type { Context } from '../../context.ts';
 import { deleteApiKey, listApiKeys, listModels, putApiKey } from '../../operations/ai.ts';
+import { getAdminUsage, getUsage } from '../../operations/usage.ts';
 import type { App } from '../app.ts';
 import { requireUser } from '../auth.ts';
 
-/** Models the caller can use, and their own provider keys (BYOK: write-only). */
+/** Models the caller can use, their own provider keys (BYOK: write-only), and AI usage. */
 export function aiRoutes(app: App, ctx: Context) {
   const tags = ['ai'];
   const security = [{ bearer: [] }];
@@ -18,4 +19,11 @@ export function aiRoutes(app: App, ctx: Context) {
     await deleteApiKey(ctx, await requireUser(ctx, req), req.params.provider);
     return reply.status(204).send();
   });
+  // Usage of the server's keys per UTC day (API.md, "AI governance").
+  app.get('/api/users/me/usage', { schema: { tags, security, querystring: UsageQuery, response: { 200: Usage } } }, async (req) =>
+    getUsage(ctx, await requireUser(ctx, req), req.query.days),
+  );
+  app.get('/api/admin/usage', { schema: { tags, security, querystring: UsageQuery, response: { 200: AdminUsage } } }, async (req) =>
+    getAdminUsage(ctx, await requireUser(ctx, req), req.query.days),
+  );
 }
