@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { totpCode, totpStep } from '../packages/server/src/test/totp.ts';
 import { watchErrors, type WebUser } from './helpers.ts';
 import { webApp } from './webApp.ts';
+
+const PASSWORD = 'correct horse battery';
 
 /**
  * Running Confab for a team (issue #20) in Debian's Chromium: the admin console, the sign-in page
@@ -57,5 +60,109 @@ describe('the admin console and account settings in a real browser', () => {
     await member.page.goto('/admin');
     await member.page.getByText("Only the instance's owners and admins can open the admin console.").waitFor();
     expect(member.errors).toEqual([]);
+  });
+
+  it('invite → sign-up with the link → the admin deactivates → the open tab is signed out and told why', async () => {
+    const page = owner.page;
+    await page.goto('/admin/invites');
+    await page.getByLabel('Uses').fill('1');
+    await page.getByRole('button', { name: 'Create invite link' }).click();
+    const link = await page.getByRole('textbox', { name: 'New invite link' }).inputValue();
+    expect(link).toMatch(/\/invite\/[\w-]+$/);
+    // The list shows it, not yet used.
+    await page.locator('.admin-invite', { hasText: '0 of 1 used' }).waitFor();
+
+    // The invitee opens the link in a browser of their own: sign-up with the invite.
+    const context = await app.chrome.browser.newContext({ baseURL: app.server.url });
+    try {
+      const tab = await context.newPage();
+      const errors = watchErrors(tab);
+      await tab.goto(new URL(link).pathname);
+      await tab.getByText('You are invited to join').waitFor();
+      const handle = `ivy${Date.now().toString(36)}`;
+      await tab.getByLabel('Your name').fill('Ivy Invited');
+      await tab.getByLabel('Username').fill(handle);
+      await tab.getByLabel('Email').fill(`${handle}@example.test`);
+      await tab.getByLabel('Password').fill(PASSWORD);
+      await tab.getByRole('button', { name: 'Create account' }).click();
+      await tab.getByRole('navigation', { name: 'Conversation list' }).waitFor();
+      expect(new URL(tab.url()).pathname).toBe('/');
+
+      // The invite is spent: the admin's list says so after a reload.
+      await page.reload();
+      await page.locator('.admin-invite', { hasText: '1 of 1 used' }).waitFor();
+
+      // The admin finds Ivy and deactivates her.
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByLabel('Search users by name, username or email').fill(handle);
+      const row = page.locator('.admin-user', { hasText: 'Ivy Invited' });
+      await row.waitFor();
+      await row.getByRole('button', { name: 'Deactivate' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).click();
+      await row.locator('.chip', { hasText: 'Deactivated' }).waitFor();
+
+      // Ivy's open tab goes back to the sign-in page, with a sentence saying why.
+      const started = Date.now();
+      await tab.getByText('You were signed out: your session was ended on the server').waitFor({ timeout: 15_000 });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(await tab.getByRole('navigation', { name: 'Conversation list' }).count()).toBe(0);
+      // Signing in again is refused in words.
+      await tab.getByLabel('Email').fill(`${handle}@example.test`);
+      await tab.getByLabel('Password').fill(PASSWORD);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('alert').filter({ hasText: 'This account is deactivated' }).waitFor();
+
+      // The audit log has the invite, its use and the deactivation.
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      for (const action of ['invite.create', 'invite.use', 'user.deactivate']) await page.locator(`.audit-list li[data-action="${action}"]`).first().waitFor();
+      expect(errors.filter((e) => !/401|403|Unauthorized|Forbidden/.test(e))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('two-factor sign-in: set up with the QR code key, recovery codes shown once, then sign-in asks for a code', async () => {
+    const person = await app.person('Tess');
+    const page = person.page;
+    await page.goto('/settings/security');
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+    // A QR code (a data: image) and the key as text.
+    const qr = page.getByRole('img', { name: 'QR code to scan with your authenticator app' });
+    await qr.waitFor();
+    expect(await qr.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    const secret = (await page.getByLabel('Setup key').innerText()).replace(/\s+/g, '');
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    await page.getByLabel('2. Enter the 6-digit code the app shows').fill(totpCode(secret));
+    await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Save your recovery codes' });
+    await dialog.waitFor();
+    const codes = await dialog.locator('.recovery-codes li').allInnerTexts();
+    expect(codes).toHaveLength(10);
+    await dialog.getByRole('button', { name: 'I saved them' }).click();
+    await page.getByText('On: signing in asks for a code from your authenticator app.').waitFor();
+
+    // Sign out, and in again: the password, then the code.
+    await page.getByRole('button', { name: 'Sign out' }).first().click();
+    await page.getByLabel('Email').fill(person.email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Two-factor sign-in' }).waitFor();
+    // A wrong code is refused in words; the right one (the next time step: the current one was spent turning it on) signs in.
+    await page.getByLabel('Authentication code').fill('000000' === totpCode(secret) ? '111111' : '000000');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That code did not work' }).waitFor();
+    await page.getByLabel('Authentication code').fill(totpCode(secret, totpStep() + 1));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('navigation', { name: 'Conversation list' }).waitFor();
+
+    // A recovery code works once, in the same field.
+    await page.getByRole('button', { name: 'Sign out' }).first().click();
+    await page.getByLabel('Email').fill(person.email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Authentication code').fill(codes[0]!);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('navigation', { name: 'Conversation list' }).waitFor();
+    expect(person.errors.filter((e) => !/401/.test(e))).toEqual([]);
   });
 });

@@ -94,7 +94,7 @@ export async function adminScreens(chrome: BrowserHandle): Promise<string[]> {
             await page.locator('.totp-qr img').waitFor();
             await page.locator('#settings-two-factor').evaluate((el) => el.scrollIntoView({ block: 'center' }));
             await snap(page, `${size}-settings-two-factor-${theme}`);
-            await page.getByRole('button', { name: 'Cancel' }).click();
+            await page.locator('#settings-two-factor').getByRole('button', { name: 'Cancel' }).click();
           }
           await page.goto('/settings/privacy');
           await page.locator('#settings-blocked li').first().waitFor();

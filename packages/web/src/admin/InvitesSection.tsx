@@ -3,7 +3,6 @@ import type { Invite } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
 import { useInstance } from '../auth/AuthScreen.tsx';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { useMe } from '../state/me.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
@@ -37,7 +36,7 @@ export function InvitesSection() {
   const id = useId();
 
   useEffect(() => {
-    teamApi(client)
+    client.api
       .listInvites()
       .then(
         (r) => setInvites(r.invites),
@@ -50,7 +49,7 @@ export function InvitesSection() {
     setBusy(true);
     try {
       const uses = maxUses.trim() ? Number(maxUses) : undefined;
-      const invite = await teamApi(client).createInvite({
+      const invite = await client.api.createInvite({
         ...(uses ? { maxUses: uses } : {}),
         expiresInHours: Number(expires),
         role,
@@ -69,7 +68,7 @@ export function InvitesSection() {
   const revoke = async (i: Invite) => {
     if (!(await confirmDialog({ title: 'Revoke this invite?', body: 'The link stops working at once. Accounts already made with it stay.', confirm: 'Revoke', danger: true }))) return;
     try {
-      await teamApi(client).revokeInvite(i.id);
+      await client.api.revokeInvite(i.id);
       setInvites((list) => (list ?? []).filter((x) => x.id !== i.id));
       if (created?.id === i.id) setCreated(null);
     } catch (err) {

@@ -31,7 +31,7 @@ export function UsersSection() {
     (q: string, from?: string) => {
       setLoading(true);
       let live = true;
-      teamApi(client)
+      client.api
         .listAdminUsers({ query: q, limit: 50, ...(from ? { cursor: from } : {}) })
         .then(
           (r) => {
@@ -62,7 +62,7 @@ export function UsersSection() {
 
   const setRole = async (u: AdminUser, role: InstanceRole) => {
     try {
-      replace(await teamApi(client).updateAdminUser(u.id, { role }));
+      replace(await client.api.updateAdminUser(u.id, { role }));
       toast(`${u.displayName} is now ${role === 'user' ? 'a member' : `an ${ROLE_LABEL[role].toLowerCase()}`}.`);
     } catch (e) {
       toast(humanError(e), 'error');
@@ -80,7 +80,7 @@ export function UsersSection() {
     )
       return;
     try {
-      replace(await teamApi(client).updateAdminUser(u.id, { status }));
+      replace(await client.api.updateAdminUser(u.id, { status }));
       toast(status === 'deactivated' ? `${u.displayName} is deactivated and signed out.` : `${u.displayName} can sign in again.`);
     } catch (e) {
       toast(humanError(e), 'error');

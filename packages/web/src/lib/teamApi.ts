@@ -1,30 +1,20 @@
 import { ConfabError, type ConfabClient } from '@confab/client';
 import type {
   AdminUsage,
-  AdminUser,
-  AdminUserList,
-  AdminUserQueryInput,
   BlockList,
   ChangePasswordBody,
   CloseReportBody,
-  CreateInviteBody,
-  Invite,
-  InviteList,
   PasswordBody,
   PasswordResetBody,
   PasswordResetLink,
   PasswordResetRequestBody,
-  PatchAdminUserBody,
   Privacy,
   PutPrivacyBody,
-  RecoveryCodes,
   Report,
   ReportBody,
   ReportList,
   ReportListQueryInput,
   SessionList,
-  TotpEnableBody,
-  TotpSetup,
   Usage,
   UsageQuery,
 } from '@confab/protocol';
@@ -34,11 +24,6 @@ import type {
  * main: the app is written against them now; a method not there yet fails like any error would.
  */
 interface TeamApi {
-  createInvite(body: CreateInviteBody): Promise<Invite>;
-  listInvites(): Promise<InviteList>;
-  revokeInvite(id: string): Promise<void>;
-  listAdminUsers(q?: AdminUserQueryInput): Promise<AdminUserList>;
-  updateAdminUser(id: string, body: PatchAdminUserBody): Promise<AdminUser>;
   createPasswordResetLink(userId: string): Promise<PasswordResetLink>;
   deleteUser(userId: string): Promise<void>;
   changePassword(body: ChangePasswordBody): Promise<void>;
@@ -49,9 +34,6 @@ interface TeamApi {
   endOtherSessions(): Promise<void>;
   deleteAccount(body: PasswordBody): Promise<void>;
   exportData(): Promise<Response | Blob | unknown>;
-  setupTotp(): Promise<TotpSetup>;
-  enableTotp(body: TotpEnableBody): Promise<RecoveryCodes>;
-  disableTotp(body: PasswordBody): Promise<void>;
   blockUser(id: string): Promise<void>;
   unblockUser(id: string): Promise<void>;
   listBlocks(): Promise<BlockList>;

@@ -226,7 +226,7 @@ function TwoFactor() {
     setError(null);
     setBusy(true);
     try {
-      const s = await teamApi(client).setupTotp();
+      const s = await client.api.setupTotp();
       const qr = await QRCode.toDataURL(s.otpauthUrl, { margin: 1, width: 368, errorCorrectionLevel: 'M' });
       setSetup({ ...s, qr });
       setCode('');
@@ -241,7 +241,7 @@ function TwoFactor() {
     setError(null);
     setBusy(true);
     try {
-      const r = await teamApi(client).enableTotp({ code: code.replace(/\s+/g, '') });
+      const r = await client.api.enableTotp(code.replace(/\s+/g, ''));
       setSetup(null);
       setCodes(r.recoveryCodes);
       setMe({ ...me, totpEnabled: true });
@@ -256,7 +256,7 @@ function TwoFactor() {
     setError(null);
     setBusy(true);
     try {
-      await teamApi(client).disableTotp({ password });
+      await client.api.disableTotp(password);
       setDisabling(false);
       setPassword('');
       setMe({ ...me, totpEnabled: false });
@@ -336,7 +336,7 @@ function TwoFactor() {
                 Cancel
               </button>
               <button type="submit" className="btn btn-primary" disabled={busy || code.trim().length < 6}>
-                {busy ? <Spinner size={14} /> : 'Turn on'}
+                {busy ? <Spinner size={14} /> : 'Turn on two-factor sign-in'}
               </button>
             </div>
           </form>
