@@ -218,4 +218,30 @@ describe('client.api against a real server', () => {
     await a.api.deletePushSubscription(endpoint);
     expect(await a.api.listPushSubscriptions()).toEqual({ subscriptions: [] });
   });
+
+  it('accounts: sessions, password, reset links, export, deletion', async () => {
+    const [dee, admin] = [await registerUser(server, 'dee'), await registerUser(server, 'boss')];
+    await server.ctx.db.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [admin.id]);
+    const d = sdk(dee);
+    const second = await registerUser(server, 'gone');
+    const sessions = await d.api.listSessions();
+    expect(sessions.sessions).toEqual([expect.objectContaining({ current: true })]);
+    await d.api.endOtherSessions();
+    expect(await refused(d.api.endSession('no-such-session'))).toBe('NOT_FOUND');
+    expect(await refused(d.api.changePassword({ currentPassword: 'wrong one', newPassword: 'a new secret here' }))).toBe('FORBIDDEN');
+    await d.api.changePassword({ currentPassword: 'correct horse battery', newPassword: 'a new secret here' });
+    await d.api.requestPasswordReset('nobody@example.test');
+    const link = await sdk(admin).api.createPasswordResetLink(dee.id);
+    await d.api.resetPassword({ token: link.token, newPassword: 'reset from the link' });
+    expect(await refused(d.api.resetPassword({ token: link.token, newPassword: 'reset from the link' }))).toBe('VALIDATION_ERROR');
+
+    const s = sdk(second);
+    const doc = JSON.parse(await (await s.api.exportData()).text());
+    expect(doc.profile.id).toBe(second.id);
+    await s.api.deleteAccount('correct horse battery');
+    expect((await a.api.getUser(second.id)).displayName).toBe('Deleted user');
+    const third = await registerUser(server, 'third');
+    await sdk(admin).api.deleteUser(third.id);
+    expect((await a.api.getUser(third.id)).displayName).toBe('Deleted user');
+  });
 });

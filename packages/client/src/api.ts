@@ -51,7 +51,7 @@ import {
 // Issue 20's sections import their types one statement each, so work on them merges cleanly.
 import type { AdminSettings, AdminUser, AdminUserList, AdminUserQueryInput, AuditList, CreateInviteBody, InstanceInfo, Invite, InviteList, PageQueryInput, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol'; // admin
 
-import type {} from '@confab/protocol'; // accounts
+import type { ChangePasswordBody, PasswordResetBody, PasswordResetLink, SessionList } from '@confab/protocol'; // accounts
 
 import type { RecoveryCodes, TotpSetup } from '@confab/protocol'; // second factor
 
@@ -90,6 +90,16 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/admin/users', sdk: 'api.listAdminUsers' },
   { method: 'PATCH', path: '/api/admin/users/:id', sdk: 'api.updateAdminUser' },
   // -- accounts
+  { method: 'POST', path: '/api/auth/password', sdk: 'api.changePassword' },
+  { method: 'POST', path: '/api/auth/password-reset', sdk: 'api.resetPassword' },
+  { method: 'POST', path: '/api/auth/password-reset/request', sdk: 'api.requestPasswordReset' },
+  { method: 'GET', path: '/api/auth/sessions', sdk: 'api.listSessions' },
+  { method: 'DELETE', path: '/api/auth/sessions/:id', sdk: 'api.endSession' },
+  { method: 'DELETE', path: '/api/auth/sessions', sdk: 'api.endOtherSessions' },
+  { method: 'DELETE', path: '/api/users/me', sdk: 'api.deleteAccount' },
+  { method: 'GET', path: '/api/users/me/export', sdk: 'api.exportData' },
+  { method: 'POST', path: '/api/admin/users/:id/password-reset', sdk: 'api.createPasswordResetLink' },
+  { method: 'DELETE', path: '/api/admin/users/:id', sdk: 'api.deleteUser' },
 
   // -- second factor
   { method: 'POST', path: '/api/auth/totp/setup', sdk: 'api.setupTotp' },
@@ -242,6 +252,47 @@ export class RestApi {
   }
 
   // ---- accounts (the caller's own)
+  /** Changes the caller's password; every other session of theirs ends. A wrong current password: FORBIDDEN. */
+  async changePassword(body: ChangePasswordBody): Promise<void> {
+    await this.rest.request('POST', '/api/auth/password', body);
+  }
+  /** Sets a new password with the token of a reset link (no sign-in needed); every session of the account ends. */
+  async resetPassword(body: PasswordResetBody): Promise<void> {
+    await this.rest.request('POST', '/api/auth/password-reset', body, { auth: false });
+  }
+  /** Asks for a reset link by e-mail (where the server can send e-mail); succeeds whether or not the address is known. */
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.rest.request('POST', '/api/auth/password-reset/request', { email }, { auth: false });
+  }
+  /** The caller's signed-in sessions; `current` marks this one. */
+  listSessions(): Promise<SessionList> {
+    return this.rest.request('GET', '/api/auth/sessions');
+  }
+  /** Signs one of the caller's sessions out (its sockets are disconnected). */
+  async endSession(sessionId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/auth/sessions/${seg(sessionId)}`);
+  }
+  /** Signs out every session of the caller but this one. */
+  async endOtherSessions(): Promise<void> {
+    await this.rest.request('DELETE', '/api/auth/sessions');
+  }
+  /** Deletes the caller's account, confirmed with their password: their messages are erased and their files deleted. */
+  async deleteAccount(password: string): Promise<void> {
+    await this.rest.request('DELETE', '/api/users/me', { password });
+  }
+  /** Everything of the caller's as one JSON document (profile, settings, conversations with their messages), as a download. */
+  async exportData(): Promise<Blob> {
+    const res = await this.rest.raw('GET', '/api/users/me/export');
+    return res.blob();
+  }
+  /** A one-time link (24 h) for a user to choose a new password (instance admins). */
+  createPasswordResetLink(userId: string): Promise<PasswordResetLink> {
+    return this.rest.request('POST', `/api/admin/users/${seg(userId)}/password-reset`);
+  }
+  /** Deletes a user's account as their own deletion does (instance admins; owners only for owners). */
+  async deleteUser(userId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/admin/users/${seg(userId)}`);
+  }
 
   // ---- second factor
   /**

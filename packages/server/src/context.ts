@@ -8,6 +8,7 @@ import type { FilesOptions } from './files/options.ts';
 import type { UrlSigner } from './files/signing.ts';
 import type { FileStore } from './files/store.ts';
 import type { JobQueue } from './jobs/queue.ts';
+import type { Mailer } from './mail/mailer.ts';
 import type { PushSender } from './push/sender.ts';
 import type { RateLimits } from './rateLimits.ts';
 import type { Database } from './storage/db.ts';
@@ -31,6 +32,8 @@ export interface Context {
   /** The retrying job queue (web push, file deletion, text extraction). */
   jobs: JobQueue;
   push: PushSender;
+  /** E-mail (password reset links, invitations); unset without CONFAB_SMTP_URL. */
+  mail?: Mailer;
   /**
    * Who is connected (with at least one socket that is not away), across nodes: the realtime
    * gateway's presence store. Unset means nobody is: notifications then always go out by push.

@@ -32,6 +32,10 @@ export const RATE_LIMITS = {
   secondFactorAttemptsPerUser: { points: 10, duration: 60 * 60 },
   /** Registrations per client IP. */
   registerPerIp: { points: 10, duration: 60 * 60 },
+  /** Password reset e-mails asked for per client IP (POST /api/auth/password-reset/request), and reset links tried. */
+  passwordResetPerIp: { points: 10, duration: 60 * 60 },
+  /** Password reset e-mails per account, whoever asks: an inbox is not to be flooded. */
+  passwordResetPerAccount: { points: 3, duration: 60 * 60 },
   /** Token refreshes per client IP. */
   refreshPerIp: { points: 120, duration: 60 },
   /** REST requests per user. */

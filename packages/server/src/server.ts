@@ -26,6 +26,7 @@ import { connectRedis, redisLimiterFactory, type RedisClients } from './redis/re
 import { prepareDataDir, tighten } from './storage/dataDir.ts';
 import { openEmbedded, openPostgres, type Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
+import { createMailer } from './mail/mailer.ts';
 
 const LISTEN_BACKLOG = 4096;
 
@@ -131,7 +132,8 @@ export async function createServer(given: Config = loadConfig(), options: Server
   // The assistant serves stop and regenerate (ctx.answers) for operations/ai.ts; it gets the
   // context, and subscribes to the bus, in start().
   const ai = new AiRunner(streams, { redis, metrics });
-  const ctx: Context = { config, db, keys, log, bus, limits, streams, answers: ai, files, jobs, push, presence };
+  const mail = config.smtp ? createMailer(config.smtp, log) : undefined;
+  const ctx: Context = { config, db, keys, log, bus, limits, streams, answers: ai, files, jobs, push, presence, ...(mail ? { mail } : {}) };
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
   registerSearchJobs(ctx);
@@ -140,7 +142,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
   // Stopping, answers in flight end first (their final state is broadcast while sockets are open),
   // then sockets (their cleanup, presence and last_seen_at, still needs Redis and the database),
   // then HTTP, then notifications being worked out and jobs in hand (while the database is open).
-  const stops: (() => unknown)[] = [() => db.close(), () => redis?.close(), () => push.close(), () => jobs.stop()];
+  const stops: (() => unknown)[] = [() => db.close(), () => redis?.close(), () => push.close(), () => mail?.close(), () => jobs.stop()];
   const stopAll = async () => {
     while (stops.length > 0) await stops.pop()!();
   };

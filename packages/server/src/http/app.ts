@@ -49,6 +49,7 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   // Responses are built from protocol types by the operations; serialize them as they are.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.decorateRequest('userId', undefined);
+  app.decorateRequest('sessionId', undefined);
 
   const origins = createOriginPolicy(ctx.config.publicUrl, ctx.config.origins, ctx.log);
   app.addHook('onRequest', async (request, reply) => {

@@ -6,6 +6,8 @@ import { authenticate } from '../operations/auth.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     userId: string | undefined;
+    /** The session of the access token, set with userId. */
+    sessionId: string | undefined;
   }
 }
 
@@ -33,5 +35,13 @@ export async function requireUser(ctx: Context, request: FastifyRequest): Promis
   const claims = await authenticate(ctx, match?.[1]);
   await ctx.limits.consume('apiPerUser', claims.userId);
   request.userId = claims.userId;
+  request.sessionId = claims.sessionId;
   return claims.userId;
+}
+
+/** As requireUser, with the session the access token belongs to (signed-in devices: "this one"). */
+export async function requireSession(ctx: Context, request: FastifyRequest): Promise<{ userId: string; sessionId: string }> {
+  const userId = await requireUser(ctx, request);
+  if (!request.sessionId) throw new ConfabError('UNAUTHENTICATED', 'this needs a signed-in session');
+  return { userId, sessionId: request.sessionId };
 }

@@ -4,6 +4,7 @@ import { dummyPasswordHash, hashPassword, verifyPassword } from '../auth/passwor
 import { newRefreshToken, signAccessToken, verifyAccessToken, type AccessClaims } from '../auth/tokens.ts';
 import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
+import { touchSession } from '../storage/accounts.ts';
 import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import type { Queryable } from '../storage/db.ts';
 import { findRefreshToken, insertRefreshToken, insertSession, isSessionLive, liveSocketSessions, revokeLiveSessions, spendRefreshToken } from '../storage/sessions.ts';
@@ -16,6 +17,8 @@ import { toMe } from './users.ts';
 /** Who is calling, as the transports know it. */
 export interface ClientInfo {
   ip: string;
+  /** The User-Agent header (at most 512 characters), kept with a new session. */
+  userAgent?: string | undefined;
 }
 
 async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionId: string): Promise<TokenPair> {
@@ -26,9 +29,9 @@ async function issueTokens(ctx: Context, db: Queryable, userId: string, sessionI
   return { accessToken, refreshToken };
 }
 
-async function startSession(ctx: Context, db: Queryable, userId: string): Promise<TokenPair> {
+async function startSession(ctx: Context, db: Queryable, userId: string, client: ClientInfo): Promise<TokenPair> {
   const sessionId = newId();
-  await insertSession(db, sessionId, userId);
+  await insertSession(db, sessionId, userId, client);
   return issueTokens(ctx, db, userId, sessionId);
 }
 
@@ -45,7 +48,7 @@ export async function register(ctx: Context, body: RegisterBody, client: ClientI
     const user = await insertUser(tx, { id: newId(), email: body.email, handle: body.handle, displayName: body.displayName, passwordHash, role: admitted.role });
     if (!user) throw new ConfabError('CONFLICT', 'this email or handle is taken');
     if (admitted.inviteId) await recordInviteUse(tx, user.id, admitted.inviteId, admitted.role);
-    return { user: toMe(user), ...(await startSession(ctx, tx, user.id)) };
+    return { user: toMe(user), ...(await startSession(ctx, tx, user.id, client)) };
   });
 }
 
@@ -80,7 +83,7 @@ export async function login(ctx: Context, body: LoginBody, client: ClientInfo): 
   if (refusal) throw refusal;
   if (!user || !ok) throw new ConfabError('UNAUTHENTICATED', 'wrong email or password');
   const found = user;
-  return ctx.db.transaction(async (tx) => ({ user: toMe(found), ...(await startSession(ctx, tx, found.id)) }));
+  return ctx.db.transaction(async (tx) => ({ user: toMe(found), ...(await startSession(ctx, tx, found.id, client)) }));
 }
 
 /**
@@ -93,7 +96,10 @@ export async function refresh(ctx: Context, refreshToken: string, client: Client
   const hash = sha256(refreshToken);
   const outcome = await ctx.db.transaction(async (tx) => {
     const spent = await spendRefreshToken(tx, hash);
-    if (spent) return { tokens: await issueTokens(ctx, tx, spent.user_id, spent.session_id) };
+    if (spent) {
+      await touchSession(tx, spent.session_id);
+      return { tokens: await issueTokens(ctx, tx, spent.user_id, spent.session_id) };
+    }
     const known = await findRefreshToken(tx, hash);
     if (known?.used_at) {
       const ended = await revokeSessions(tx, { sessionIds: [known.session_id] });

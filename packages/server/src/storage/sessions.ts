@@ -28,8 +28,9 @@ export async function isSessionLive(db: Queryable, sessionId: string, userId: st
   return row?.live === true;
 }
 
-export async function insertSession(db: Queryable, sessionId: string, userId: string): Promise<void> {
-  await db.query('INSERT INTO sessions (id, user_id) VALUES ($1, $2)', [sessionId, userId]);
+/** `client`: what "signed-in devices" shows (GET /api/auth/sessions). */
+export async function insertSession(db: Queryable, sessionId: string, userId: string, client: { userAgent?: string | undefined; ip?: string | undefined } = {}): Promise<void> {
+  await db.query('INSERT INTO sessions (id, user_id, user_agent, ip) VALUES ($1, $2, $3, $4)', [sessionId, userId, client.userAgent ?? null, client.ip ?? null]);
 }
 
 export async function insertRefreshToken(db: Queryable, tokenHash: string, sessionId: string, expiresAt: Date): Promise<void> {
