@@ -165,4 +165,61 @@ describe('the admin console and account settings in a real browser', () => {
     await page.getByRole('navigation', { name: 'Conversation list' }).waitFor();
     expect(person.errors.filter((e) => !/401/.test(e))).toEqual([]);
   });
+
+  it('sessions: "sign out everywhere else" signs the other browser out; an admin\'s reset link sets a new password and ends every session', async () => {
+    const person = await app.person('Rosa');
+    // Rosa also signs in in another browser.
+    const other = await app.chrome.browser.newContext({ baseURL: app.server.url });
+    const resetContext = await app.chrome.browser.newContext({ baseURL: app.server.url });
+    try {
+      const tab2 = await other.newPage();
+      await tab2.goto('/');
+      await tab2.getByLabel('Email').fill(person.email);
+      await tab2.getByLabel('Password').fill(PASSWORD);
+      await tab2.getByRole('button', { name: 'Sign in' }).click();
+      await tab2.getByRole('navigation', { name: 'Conversation list' }).waitFor();
+
+      const page = person.page;
+      await page.goto('/settings/security');
+      await page.locator('.session-list li').nth(1).waitFor();
+      expect(await page.locator('.session-list li.current').count()).toBe(1);
+      await page.getByRole('button', { name: 'Sign out everywhere else' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Sign out others' }).click();
+      await tab2.getByText('You were signed out: your session was ended on the server').waitFor({ timeout: 15_000 });
+      await expect.poll(() => page.locator('.session-list li').count()).toBe(1);
+
+      // The owner makes a reset link for Rosa.
+      await owner.page.goto('/admin/users');
+      await owner.page.getByLabel('Search users by name, username or email').fill(person.handle);
+      const row = owner.page.locator('.admin-user', { hasText: person.handle });
+      await row.getByRole('button', { name: 'More actions for Rosa' }).click();
+      await owner.page.getByRole('menuitem', { name: 'Make a password reset link' }).click();
+      const link = await owner.page.getByRole('textbox', { name: 'Password reset link' }).inputValue();
+      expect(link).toMatch(/\/reset-password\/[\w-]+$/);
+      await owner.page.getByRole('button', { name: 'Done' }).click();
+
+      const reset = await resetContext.newPage();
+      await reset.goto(new URL(link).pathname);
+      await reset.getByLabel('New password', { exact: true }).fill('a brand new password');
+      await reset.getByLabel('Repeat the new password').fill('a brand new password');
+      await reset.getByRole('button', { name: 'Set new password' }).click();
+      await reset.getByText('Your password is changed').waitFor();
+      await reset.getByLabel('Email').fill(person.email);
+      await reset.getByLabel('Password').fill('a brand new password');
+      await reset.getByRole('button', { name: 'Sign in' }).click();
+      await reset.getByRole('navigation', { name: 'Conversation list' }).waitFor();
+      // Rosa's first browser was signed out by the reset.
+      await page.getByText('You were signed out: your session was ended on the server').waitFor({ timeout: 15_000 });
+      // The link works once.
+      const again = await resetContext.newPage();
+      await again.goto(new URL(link).pathname);
+      await again.getByLabel('New password', { exact: true }).fill('another new password');
+      await again.getByLabel('Repeat the new password').fill('another new password');
+      await again.getByRole('button', { name: 'Set new password' }).click();
+      await again.getByRole('alert').filter({ hasText: 'This link is no longer valid' }).waitFor();
+    } finally {
+      await other.close();
+      await resetContext.close();
+    }
+  });
 });

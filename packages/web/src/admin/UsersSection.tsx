@@ -2,7 +2,6 @@ import { useConfabClient } from '@confab/client/react';
 import type { AdminUser, InstanceRole, PasswordResetLink } from '@confab/protocol';
 import { useCallback, useEffect, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { formatLastSeen } from '../lib/time.ts';
 import { useMe } from '../state/me.tsx';
 import { Avatar } from '../ui/Avatar.tsx';
@@ -88,7 +87,7 @@ export function UsersSection() {
   };
   const makeResetLink = async (u: AdminUser) => {
     try {
-      setResetLink({ user: u, link: await teamApi(client).createPasswordResetLink(u.id) });
+      setResetLink({ user: u, link: await client.api.createPasswordResetLink(u.id) });
     } catch (e) {
       toast(humanError(e), 'error');
     }
@@ -104,7 +103,7 @@ export function UsersSection() {
     )
       return;
     try {
-      await teamApi(client).deleteUser(u.id);
+      await client.api.deleteUser(u.id);
       setUsers((list) => list.filter((x) => x.id !== u.id));
       toast(`${u.displayName}'s account is deleted.`);
     } catch (e) {

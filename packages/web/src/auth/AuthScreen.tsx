@@ -3,7 +3,6 @@ import { useConfabClient } from '@confab/client/react';
 import type { InstanceInfo } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { navigate } from '../state/router.ts';
 import { Spinner } from '../ui/Spinner.tsx';
 import '../admin/admin.css';
@@ -88,7 +87,7 @@ export function AuthScreen({ onSignedIn, notice, inviteToken }: { onSignedIn: (m
     setBusy(true);
     try {
       if (mode === 'forgot') {
-        await teamApi(client).requestPasswordReset({ email: email.trim() });
+        await client.api.requestPasswordReset(email.trim());
         setInfo('If an account uses that address, a link to set a new password is on its way. It works once, for a short while.');
         return;
       }

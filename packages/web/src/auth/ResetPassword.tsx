@@ -2,7 +2,6 @@ import { ConfabError } from '@confab/client';
 import { useConfabClient } from '@confab/client/react';
 import { useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { Spinner } from '../ui/Spinner.tsx';
 import { useInstance } from './AuthScreen.tsx';
 
@@ -27,7 +26,7 @@ export function ResetPasswordScreen({ token, onDone }: { token: string; onDone: 
     if (password !== again) return setError('The two passwords are not the same.');
     setBusy(true);
     try {
-      await teamApi(client).resetPassword({ token, newPassword: password });
+      await client.api.resetPassword({ token, newPassword: password });
       onDone('Your password is changed, and every device was signed out. Sign in with your new password.');
     } catch (err) {
       setError(

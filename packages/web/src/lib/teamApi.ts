@@ -2,19 +2,13 @@ import { ConfabError, type ConfabClient } from '@confab/client';
 import type {
   AdminUsage,
   BlockList,
-  ChangePasswordBody,
   CloseReportBody,
-  PasswordBody,
-  PasswordResetBody,
-  PasswordResetLink,
-  PasswordResetRequestBody,
   Privacy,
   PutPrivacyBody,
   Report,
   ReportBody,
   ReportList,
   ReportListQueryInput,
-  SessionList,
   Usage,
   UsageQuery,
 } from '@confab/protocol';
@@ -24,16 +18,6 @@ import type {
  * main: the app is written against them now; a method not there yet fails like any error would.
  */
 interface TeamApi {
-  createPasswordResetLink(userId: string): Promise<PasswordResetLink>;
-  deleteUser(userId: string): Promise<void>;
-  changePassword(body: ChangePasswordBody): Promise<void>;
-  resetPassword(body: PasswordResetBody): Promise<void>;
-  requestPasswordReset(body: PasswordResetRequestBody): Promise<void>;
-  listSessions(): Promise<SessionList>;
-  endSession(id: string): Promise<void>;
-  endOtherSessions(): Promise<void>;
-  deleteAccount(body: PasswordBody): Promise<void>;
-  exportData(): Promise<Response | Blob | unknown>;
   blockUser(id: string): Promise<void>;
   unblockUser(id: string): Promise<void>;
   listBlocks(): Promise<BlockList>;

@@ -173,7 +173,7 @@ function ChangePassword() {
     if (next !== again) return setError('The two new passwords are not the same.');
     setBusy(true);
     try {
-      await teamApi(client).changePassword({ currentPassword: current, newPassword: next });
+      await client.api.changePassword({ currentPassword: current, newPassword: next });
       setCurrent('');
       setNext('');
       setAgain('');
@@ -392,7 +392,7 @@ function Sessions() {
   const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
-    teamApi(client)
+    client.api
       .listSessions()
       .then(
         (r) => setSessions(r.sessions),
@@ -402,7 +402,7 @@ function Sessions() {
   useEffect(load, [load]);
   const end = async (s: SessionInfo) => {
     try {
-      await teamApi(client).endSession(s.id);
+      await client.api.endSession(s.id);
       setSessions((list) => (list ?? []).filter((x) => x.id !== s.id));
       toast('That device is signed out.');
     } catch (e) {
@@ -413,7 +413,7 @@ function Sessions() {
     if (!(await confirmDialog({ title: 'Sign out everywhere else?', body: 'Every other browser and app signed in to your account is signed out at once. This one stays signed in.', confirm: 'Sign out others', danger: true })))
       return;
     try {
-      await teamApi(client).endOtherSessions();
+      await client.api.endOtherSessions();
       setSessions((list) => (list ?? []).filter((x) => x.current));
       toast('Every other device is signed out.');
     } catch (e) {
@@ -485,13 +485,7 @@ export function DataCard() {
   const exportData = async () => {
     setBusy(true);
     try {
-      const r: unknown = await teamApi(client).exportData();
-      const blob =
-        r instanceof Blob
-          ? r
-          : r instanceof Response
-            ? await r.blob()
-            : new Blob([typeof r === 'string' ? r : JSON.stringify(r, null, 2)], { type: 'application/json' });
+      const blob = await client.api.exportData();
       download(`confab-${me.handle}-${new Date().toISOString().slice(0, 10)}.json`, blob);
     } catch (e) {
       toast(humanError(e), 'error');
@@ -539,7 +533,7 @@ function DeleteAccount({ onClose, onDeleted }: { onClose: () => void; onDeleted:
     setError(null);
     setBusy(true);
     try {
-      await teamApi(client).deleteAccount({ password });
+      await client.api.deleteAccount(password);
       onDeleted();
     } catch (err) {
       setError(passwordError(err));
