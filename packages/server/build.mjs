@@ -14,7 +14,7 @@ await build({
   absWorkingDir: fileURLToPath(new URL('.', import.meta.url)),
   // The worker threads (embedded database, PDF text) are loaded from beside main.js (see
   // storage/db.ts and files/text.ts).
-  entryPoints: { main: 'src/main.ts', embeddedWorker: 'src/storage/embeddedWorker.js', pdfWorker: 'src/files/pdfWorker.js' },
+  entryPoints: { main: 'src/main.ts', cli: 'src/cli.ts', embeddedWorker: 'src/storage/embeddedWorker.js', pdfWorker: 'src/files/pdfWorker.js' },
   outdir: 'dist',
   bundle: true,
   format: 'esm',

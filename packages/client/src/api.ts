@@ -55,7 +55,7 @@ import type { ChangePasswordBody, PasswordResetBody, PasswordResetLink, SessionL
 
 import type { RecoveryCodes, TotpSetup } from '@confab/protocol'; // second factor
 
-import type {} from '@confab/protocol'; // consent
+import type { BlockList, CloseReportBody, Privacy, PutPrivacyBody, Report, ReportList, ReportListQueryInput } from '@confab/protocol'; // consent
 
 import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 import type { Rest } from './rest.ts';
@@ -107,6 +107,14 @@ export const REST_ROUTES = [
   { method: 'DELETE', path: '/api/auth/totp', sdk: 'api.disableTotp' },
 
   // -- consent and privacy
+  { method: 'POST', path: '/api/users/:id/block', sdk: 'api.blockUser' },
+  { method: 'DELETE', path: '/api/users/:id/block', sdk: 'api.unblockUser' },
+  { method: 'GET', path: '/api/users/me/blocks', sdk: 'api.listBlocks' },
+  { method: 'GET', path: '/api/users/me/privacy', sdk: 'api.getPrivacy' },
+  { method: 'PUT', path: '/api/users/me/privacy', sdk: 'api.putPrivacy' },
+  { method: 'POST', path: '/api/messages/:id/report', sdk: 'api.reportMessage' },
+  { method: 'GET', path: '/api/admin/reports', sdk: 'api.listReports' },
+  { method: 'PATCH', path: '/api/admin/reports/:id', sdk: 'api.closeReport' },
 
   // -- AI
   { method: 'GET', path: '/api/models', sdk: 'api.listModels' },
@@ -312,6 +320,38 @@ export class RestApi {
   }
 
   // ---- consent and privacy
+  /** Blocks a user: they can no longer start a direct conversation with the caller, send into one, or add the caller to a group. Idempotent. */
+  async blockUser(userId: string): Promise<void> {
+    await this.rest.request('POST', `/api/users/${seg(userId)}/block`);
+  }
+  /** Lifts a block. Idempotent. */
+  async unblockUser(userId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/users/${seg(userId)}/block`);
+  }
+  /** The users the caller blocked, newest first. */
+  listBlocks(): Promise<BlockList> {
+    return this.rest.request('GET', '/api/users/me/blocks');
+  }
+  /** The caller's privacy settings. */
+  getPrivacy(): Promise<Privacy> {
+    return this.rest.request('GET', '/api/users/me/privacy');
+  }
+  /** Replaces the caller's privacy settings; resolves to what was stored. */
+  putPrivacy(body: PutPrivacyBody): Promise<Privacy> {
+    return this.rest.request('PUT', '/api/users/me/privacy', body);
+  }
+  /** Reports a message of a conversation the caller is in to the instance's admins (a repeat returns the open report). */
+  reportMessage(messageId: string, reason: string): Promise<Report> {
+    return this.rest.request('POST', `/api/messages/${seg(messageId)}/report`, { reason });
+  }
+  /** Reports, newest first, with the reported messages' content (admins). */
+  listReports(q: ReportListQueryInput = {}): Promise<ReportList> {
+    return this.rest.request('GET', `/api/admin/reports${query(q)}`);
+  }
+  /** Resolves or dismisses a report (admins). */
+  closeReport(reportId: string, status: CloseReportBody['status']): Promise<Report> {
+    return this.rest.request('PATCH', `/api/admin/reports/${seg(reportId)}`, { status });
+  }
 
   // ---- AI
   /** The models the caller may use, with whose key pays, and the server's default. */

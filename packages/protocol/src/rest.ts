@@ -8,7 +8,7 @@ import { Channel, Conversation, Id, IsoTime, LIMITS, Me, MentionChannel, Message
 
 export const Email = z.string().trim().toLowerCase().max(254).pipe(z.email());
 export const Password = z.string().min(8, 'password must have at least 8 characters').max(256);
-const Handle = z
+export const Handle = z
   .string()
   .trim()
   .min(2)

@@ -407,3 +407,8 @@ function vapidKeys(v: Values): VapidKeys | undefined {
   if (!publicKey || !privateKey) throw new Error('CONFAB_VAPID_PUBLIC_KEY and CONFAB_VAPID_PRIVATE_KEY must both be set, as base64url P-256 keys (npx web-push generate-vapid-keys)');
   return { publicKey, privateKey };
 }
+
+/** The `confab` command's configuration: the server's, but quiet (warnings only) unless LOG_LEVEL says otherwise: what it prints is its answer. */
+export function loadCommandLineConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL || 'warn' });
+}

@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { memoryStreamRegistry } from '../ai/streams.ts';
 import { createLocalBus } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
@@ -22,7 +23,8 @@ import { migrate } from '../storage/migrations.ts';
  * are worked by the server.
  */
 export async function openCliContext(config: Config): Promise<{ ctx: Context; close: () => Promise<void> }> {
-  const log = serverLogger(config.logLevel);
+  // On standard error: standard output carries the command's answer.
+  const log = serverLogger(config.logLevel, pino({ level: config.logLevel }, pino.destination(2)));
   prepareDataDir(config.dataDir, log);
   const db = await openDatabase(config);
   try {

@@ -1,9 +1,11 @@
-import { ConfabError, type AdminUser, type AdminUserList, type AdminUserQuery, type PatchAdminUserBody } from '@confab/protocol';
+import { ConfabError, type AdminUser, type AdminUserList, type AdminUserQuery, type InstanceRole, type PatchAdminUserBody } from '@confab/protocol';
+import { hashPassword } from '../auth/passwords.ts';
 import type { Context } from '../context.ts';
-import { countActiveOwners, listAdminUsers as listAdminUserRows, updateRoleAndStatus } from '../storage/adminUsers.ts';
+import { newId } from '../ids.ts';
+import { countActiveOwners, findUserByReference, listAdminUsers as listAdminUserRows, updateRoleAndStatus } from '../storage/adminUsers.ts';
 import { lockInstance } from '../storage/instance.ts';
 import type { UserRow } from '../storage/rows.ts';
-import { findUser } from '../storage/users.ts';
+import { findUser, findUsersWithEmailOrHandle, insertUser } from '../storage/users.ts';
 import { endSessions } from './auth.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { adminActor, recordAudit } from './instance.ts';
@@ -77,4 +79,35 @@ export async function patchAdminUser(ctx: Context, actorId: string | null, targe
   });
   if (deactivated) await endSessions(ctx, { userId: targetId });
   return toAdminUser(updated);
+}
+
+/**
+ * Creates an account directly, with any role (the `confab` command; no invite needed). Without a
+ * password the account cannot sign in until its person sets one through a reset link.
+ */
+export async function createAccount(
+  ctx: Context,
+  actorId: string | null,
+  input: { email: string; handle: string; displayName: string; role: InstanceRole; password?: string | undefined },
+): Promise<AdminUser> {
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password, ctx.config.fastPasswordHashing);
+  return ctx.db.transaction(async (tx) => {
+    await lockInstance(tx);
+    const actor = await adminActor(ctx, actorId, tx);
+    if (input.role !== 'user' && actor.role !== 'owner') throw new ConfabError('FORBIDDEN', 'only an instance owner may make admins and owners');
+    const taken = await findUsersWithEmailOrHandle(tx, input.email, input.handle);
+    if (taken.some((u) => u.email?.toLowerCase() === input.email.toLowerCase())) throw new ConfabError('CONFLICT', 'this email is already registered');
+    if (taken.length > 0) throw new ConfabError('CONFLICT', 'this handle is taken');
+    const user = await insertUser(tx, { id: newId(), email: input.email, handle: input.handle, displayName: input.displayName, passwordHash, role: input.role });
+    if (!user) throw new ConfabError('CONFLICT', 'this email or handle is taken');
+    await recordAudit(tx, actor.id, 'user.create', { type: 'user', id: user.id }, { role: input.role, handle: input.handle });
+    return toAdminUser(user);
+  });
+}
+
+/** The account an operator names (id, handle or email); NOT_FOUND otherwise. */
+export async function findAccount(ctx: Context, reference: string): Promise<AdminUser> {
+  const row = await findUserByReference(ctx.db, reference);
+  if (!row) throw new ConfabError('NOT_FOUND', `no account is called "${reference.slice(0, 100)}" (give an id, a handle or an email)`);
+  return toAdminUser(row);
 }

@@ -182,6 +182,8 @@ export async function authenticate(ctx: Context, token: string | undefined): Pro
 export interface SocketSession {
   displayName: string;
   conversationIds: string[];
+  /** The user hides their presence (privacy's showLastSeen false): their online changes are not announced. */
+  hidden: boolean;
 }
 
 const socketSessionBatchers = new WeakMap<Context, Batcher<AccessClaims, SocketSession | undefined>>();
@@ -206,6 +208,6 @@ async function loadSocketSessions(ctx: Context, batch: AccessClaims[]): Promise<
     distinct.map((c) => c.userId),
     distinct.map((c) => c.sessionId),
   );
-  const found = new Map(rows.map((r) => [`${r.user_id} ${r.session_id}`, { displayName: r.display_name, conversationIds: r.conversation_ids }]));
+  const found = new Map(rows.map((r) => [`${r.user_id} ${r.session_id}`, { displayName: r.display_name, conversationIds: r.conversation_ids, hidden: !r.show_last_seen }]));
   return batch.map((c) => found.get(key(c)));
 }

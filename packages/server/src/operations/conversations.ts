@@ -53,6 +53,7 @@ import { isAdmin, requireMember, roleRank } from './access.ts';
 import { applyChannelSettings } from './channelSettings.ts';
 import { commitWithEvents } from './events.ts';
 import { appendSystemMessage, hydrateMessages } from './messages.ts';
+import { requireMayStartDirect, requireNotBlockedByAny } from './consent.ts';
 import { iso, toPublicUser } from './users.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -244,6 +245,7 @@ export async function createDirect(ctx: Context, userId: string, peerId: string)
     const peerIsBot = await findIsBot(tx, peerId);
     if (peerIsBot === undefined) throw new ConfabError('NOT_FOUND', 'no such user');
     if (peerIsBot) throw new ConfabError('VALIDATION_ERROR', 'start an assistant conversation to talk to a bot');
+    await requireMayStartDirect(tx, userId, peerId);
 
     const insertedId = await insertDirectConversation(tx, newId(), directKey, userId);
     if (insertedId) {
@@ -280,6 +282,7 @@ export async function createGroup(
   checkMemberCap(others.length + 1);
   return commitWithEvents(ctx, async (tx, events) => {
     await requireUsers(tx, others);
+    await requireNotBlockedByAny(tx, userId, others);
     const id = newId();
     await insertGroupConversation(tx, id, body.title, userId, { visibility: body.visibility ?? 'private', topic: body.topic || null });
     await insertMembers(tx, id, [userId], 'owner', 0);
@@ -450,6 +453,7 @@ export async function addParticipants(ctx: Context, userId: string, id: string, 
     const present = new Set(await findMemberIds(tx, id));
     const added = wanted.filter((u) => !present.has(u));
     if (added.length === 0) return getConversation(ctx, userId, id, tx);
+    await requireNotBlockedByAny(tx, userId, added);
     checkMemberCap(present.size + added.length);
     const names = await displayNames(tx, [userId, ...added]);
     const message = await appendSystemMessage(ctx, tx, id, userId, `${names.get(userId) ?? 'Someone'} added ${nameList(added.map((u) => names.get(u) ?? 'someone'))}`);

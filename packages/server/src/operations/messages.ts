@@ -28,9 +28,12 @@ import { findMessageSeqForMember, moveWatermark } from '../storage/receipts.ts';
 import { findThreadRoot, listThreadPage, moveThreadWatermark, threadReplyRemoved } from '../storage/threads.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { isModerator, requireMember } from './access.ts';
+import { checkSend } from './consent.ts';
+import { recordAudit } from './instance.ts';
 import { mentionInput, type MentionInput } from './mentions.ts';
 import { linkPreviewField, previewAfterDelete, previewAfterEdit } from './previews.ts';
 import { deleteMessageAttachments, resolveMessageAttachments } from './attachments.ts';
+import { mayDeleteAsAdmin } from './reports.ts';
 import { SendBatcher } from './sendBatch.ts';
 import { iso } from './users.ts';
 
@@ -140,6 +143,10 @@ export function batcherFor(ctx: Context): SendBatcher {
 export async function sendMessage(ctx: Context, userId: string, body: SendMessageBody): Promise<SendResult> {
   checkContent(body.content, (body.attachmentIds?.length ?? 0) > 0);
   await ctx.limits.consume('sendPerUser', userId);
+  // Blocks (operations/consent.ts): only direct conversations are checked; a group send reads
+  // nothing (and awaits nothing) once this process knows the conversation's kind.
+  const blockCheck = checkSend(ctx, userId, body.conversationId);
+  if (blockCheck) await blockCheck;
   // Checked before the statement; the statement then claims them (see insertSend in storage/messages.ts).
   const attachments = await resolveMessageAttachments(ctx, userId, body);
   const attachmentIds = attachments.map((a) => a.id);
@@ -298,10 +305,20 @@ export async function editMessage(ctx: Context, userId: string, messageId: strin
  */
 export async function deleteMessage(ctx: Context, userId: string, messageId: string): Promise<Message> {
   const { message, changed } = await ctx.db.transaction(async (tx) => {
-    const { row, member } = await loadForChange(tx, messageId, userId);
-    const mayModerate = member.type === 'group' && isModerator(member.role);
-    if (row.author_id !== userId && !mayModerate) throw new ConfabError('FORBIDDEN', 'only the author or a moderator can delete this message');
+    // An instance admin may delete a message a report showed them, member or not (operations/reports.ts).
+    let asAdmin = false;
+    const { row, member } = await loadForChange(tx, messageId, userId).catch(async (error: unknown) => {
+      if (!(await mayDeleteAsAdmin(ctx, tx, userId, messageId))) throw error;
+      asAdmin = true;
+      return { row: (await findMessage(tx, messageId))!, member: undefined };
+    });
+    const mayModerate = member?.type === 'group' && isModerator(member.role);
+    if (row.author_id !== userId && !mayModerate && !asAdmin) {
+      if (!(await mayDeleteAsAdmin(ctx, tx, userId, messageId))) throw new ConfabError('FORBIDDEN', 'only the author or a moderator can delete this message');
+      asAdmin = true;
+    }
     if (row.deleted_at) return { message: await reload(ctx, tx, messageId), changed: false };
+    if (asAdmin) await recordAudit(tx, userId, 'message.delete', { type: 'message', id: messageId }, { conversationId: row.conversation_id });
     const seq = await nextSeq(tx, row.conversation_id, false);
     await eraseMessage(tx, messageId, seq);
     await previewAfterDelete(tx, messageId);

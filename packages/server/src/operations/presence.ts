@@ -2,6 +2,7 @@ import { ConfabError } from '@confab/protocol';
 import type { Context } from '../context.ts';
 import { Batcher, getOrCreate, RECONNECT_GATHER_MS } from '../storage/batcher.ts';
 import { conversationsOfUsers, otherMembersOfMembers } from '../storage/members.ts';
+import { findHiddenUsers } from '../storage/consent.ts';
 import { stampLastSeen } from '../storage/users.ts';
 
 /**
@@ -14,11 +15,14 @@ import { stampLastSeen } from '../storage/users.ts';
  * Records that the user was seen now (they went offline): returns that moment and the
  * conversations whose members are to be told; undefined if the user no longer exists.
  */
-export function markLastSeen(ctx: Context, userId: string): Promise<{ lastSeenAt: Date; conversationIds: string[] } | undefined> {
+export function markLastSeen(ctx: Context, userId: string): Promise<LastSeen | undefined> {
   return lastSeenBatcher(ctx).load(userId);
 }
 
-const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date; conversationIds: string[] } | undefined>>();
+/** `hidden`: the user hides their presence (privacy's showLastSeen false): their going offline is not announced. */
+export type LastSeen = { lastSeenAt: Date; conversationIds: string[]; hidden: boolean };
+
+const lastSeenBatchers = new WeakMap<Context, Batcher<string, LastSeen | undefined>>();
 
 /**
  * Batched: when a server stops, or clients drop together (a network blip), thousands of users go
@@ -28,10 +32,26 @@ const lastSeenBatchers = new WeakMap<Context, Batcher<string, { lastSeenAt: Date
 const lastSeenBatcher = (ctx: Context) =>
   getOrCreate(lastSeenBatchers, ctx, () => new Batcher((userIds: string[]) => stampBatch(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS }));
 
-async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<{ lastSeenAt: Date; conversationIds: string[] } | undefined>> {
+async function stampBatch(ctx: Context, userIds: string[]): Promise<Array<LastSeen | undefined>> {
   const rows = await stampLastSeen(ctx.db, [...new Set(userIds)]);
-  const byId = new Map(rows.map((r) => [r.id, { lastSeenAt: new Date(r.last_seen_at), conversationIds: r.conversation_ids }]));
+  const byId = new Map(rows.map((r) => [r.id, { lastSeenAt: new Date(r.last_seen_at), conversationIds: r.conversation_ids, hidden: !r.show_last_seen }]));
   return userIds.map((id) => byId.get(id));
+}
+
+/**
+ * Whether the user hides their presence (privacy: `showLastSeen` false): others never see them
+ * online. For users a heartbeat brought back (rare); a socket's handshake and the last-seen stamp
+ * read the flag in their own statements. Batched like the stamps.
+ */
+export function hidesPresence(ctx: Context, userId: string): Promise<boolean> {
+  return getOrCreate(hiddenBatchers, ctx, () => new Batcher((userIds: string[]) => loadHidden(ctx, userIds), { maxConcurrent: 1, maxBatch: 500, spareAfterMs: 25, gatherMs: RECONNECT_GATHER_MS })).load(userId);
+}
+
+const hiddenBatchers = new WeakMap<Context, Batcher<string, boolean>>();
+
+async function loadHidden(ctx: Context, userIds: string[]): Promise<boolean[]> {
+  const hidden = await findHiddenUsers(ctx.db, [...new Set(userIds)]);
+  return userIds.map((id) => hidden.has(id));
 }
 
 /** How last-seen stamps were batched on this server (tests, diagnostics). */
@@ -44,7 +64,8 @@ export async function conversationsByUser(ctx: Context, userIds: string[]): Prom
   return byUser;
 }
 
-export type MemberLastSeen = { id: string; lastSeenAt: Date | null };
+/** `hidden`: the member hides their presence and last-seen time (privacy); lastSeenAt is null then. */
+export type MemberLastSeen = { id: string; lastSeenAt: Date | null; hidden: boolean };
 
 /**
  * The other members of a conversation with when each was last seen, for a member only (NOT_FOUND
@@ -89,7 +110,7 @@ async function loadMemberLists(ctx: Context, batch: MemberListRequest[]): Promis
     const k = key(distinct[row.req - 1]!);
     let list = lists.get(k);
     if (!list) lists.set(k, (list = []));
-    if (row.id !== null) list.push({ id: row.id, lastSeenAt: row.last_seen_at });
+    if (row.id !== null) list.push({ id: row.id, lastSeenAt: row.last_seen_at, hidden: row.hidden === true });
   }
   return batch.map((r) => lists.get(key(r)));
 }

@@ -5,20 +5,28 @@ import { findSettings, findUser, replaceSettings, searchUsers as searchUserRows,
 
 export const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
-export function toPublicUser(row: Pick<UserRow, 'id' | 'handle' | 'display_name' | 'avatar_url' | 'is_bot' | 'last_seen_at'>): PublicUser {
+/**
+ * A user as others see them. A user who hides when they were last seen (`show_last_seen` false)
+ * shows `lastSeenAt: null` to everyone but `viewerId` themself. Rows without the column (member
+ * lists) hid it in their query already.
+ */
+export function toPublicUser(
+  row: Pick<UserRow, 'id' | 'handle' | 'display_name' | 'avatar_url' | 'is_bot' | 'last_seen_at'> & { show_last_seen?: boolean },
+  viewerId?: string,
+): PublicUser {
   return {
     id: row.id,
     handle: row.handle,
     displayName: row.display_name,
     avatarUrl: row.avatar_url,
     isBot: row.is_bot,
-    lastSeenAt: iso(row.last_seen_at),
+    lastSeenAt: row.show_last_seen === false && row.id !== viewerId ? null : iso(row.last_seen_at),
   };
 }
 
 export function toMe(row: UserRow): Me {
   return {
-    ...toPublicUser(row),
+    ...toPublicUser(row, row.id),
     email: row.email ?? '',
     publicKey: row.public_key,
     createdAt: iso(row.created_at)!,
@@ -34,15 +42,15 @@ export async function getMe(ctx: Context, userId: string): Promise<Me> {
 }
 
 /** Any signed-in user may see any other's public profile: it is what people search to start chats. */
-export async function getUser(ctx: Context, userId: string): Promise<PublicUser> {
+export async function getUser(ctx: Context, userId: string, viewerId?: string): Promise<PublicUser> {
   const row = await findUser(ctx.db, userId);
   if (!row) throw new ConfabError('NOT_FOUND', 'no such user');
-  return toPublicUser(row);
+  return toPublicUser(row, viewerId);
 }
 
 export async function searchUsers(ctx: Context, callerId: string, query: string, limit: number): Promise<PublicUser[]> {
   const rows = await searchUserRows(ctx.db, callerId, query, limit);
-  return rows.map(toPublicUser);
+  return rows.map((r) => toPublicUser(r, callerId));
 }
 
 export async function updateMe(ctx: Context, userId: string, patch: UpdateMeBody): Promise<Me> {

@@ -34,6 +34,7 @@ export function useHandshake(io: AppServer, { ctx, log, register, unregister, ap
       sessionId: claims.sessionId,
       exp: claims.exp,
       displayName: '',
+      hidden: false,
       away: false,
       counted: false,
       membershipLog: [],
@@ -59,6 +60,7 @@ export function useHandshake(io: AppServer, { ctx, log, register, unregister, ap
         return next(new Error('UNAUTHENTICATED'));
       }
       data.displayName = session.displayName;
+      data.hidden = session.hidden;
       await socket.join([userRoom(claims.userId), ...session.conversationIds.map(conversationRoom)]);
       const pending = data.membershipLog ?? [];
       data.membershipLog = null;

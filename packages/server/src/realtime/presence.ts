@@ -1,6 +1,6 @@
 import { conversationRoom } from '../bus/bus.ts';
 import type { Context } from '../context.ts';
-import { conversationsByUser, markLastSeen } from '../operations/presence.ts';
+import { conversationsByUser, hidesPresence, markLastSeen } from '../operations/presence.ts';
 import type { PresenceStore } from './presenceStore.ts';
 import type { AppServer, AppSocket } from './types.ts';
 
@@ -12,7 +12,8 @@ export function conversationRoomsOf(socket: AppSocket): string[] {
 }
 
 /**
- * Online/offline announcements. A user is online while at least one of their sockets, on any
+ * Online/offline announcements (none for a user who hides their presence: privacy's `showLastSeen`
+ * false; the presence store still counts them, for notifications and @here). A user is online while at least one of their sockets, on any
  * node, is connected and not away. The store computes each transition atomically; this class
  * announces it with `user:status_changed` to the rooms of the user's conversations (so exactly
  * the people who share a conversation with the user hear of it) and stamps `last_seen_at` when
@@ -53,7 +54,7 @@ export class Presence {
     socket.data.counted = true;
     const { userId } = socket.data;
     return this.task(userId, async () => {
-      if (await this.store.add(userId, socket.id)) this.announceOnline(userId, conversationRoomsOf(socket));
+      if ((await this.store.add(userId, socket.id)) && !socket.data.hidden) this.announceOnline(userId, conversationRoomsOf(socket));
     });
   }
 
@@ -75,7 +76,7 @@ export class Presence {
   /** Stamps last_seen_at and tells the user's conversations, unless the user came back meanwhile. */
   async announceOffline(userId: string): Promise<void> {
     const seen = await markLastSeen(this.ctx, userId);
-    if (!seen || seen.conversationIds.length === 0) return;
+    if (!seen || seen.hidden || seen.conversationIds.length === 0) return;
     if ((await this.store.online([userId])).has(userId)) return;
     this.io.to(seen.conversationIds.map(conversationRoom)).emit('user:status_changed', {
       userId,
@@ -87,16 +88,21 @@ export class Presence {
   /** Users brought back by a heartbeat after their entries had expired (a stalled node). */
   async revive(userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
-    for (const [userId, conversationIds] of await conversationsByUser(this.ctx, userIds)) this.announceOnline(userId, conversationIds.map(conversationRoom));
+    const byUser = [...(await conversationsByUser(this.ctx, userIds))];
+    const hidden = await Promise.all(byUser.map(([userId]) => hidesPresence(this.ctx, userId)));
+    byUser.forEach(([userId, conversationIds], i) => {
+      if (!hidden[i]) this.announceOnline(userId, conversationIds.map(conversationRoom));
+    });
   }
 
   /** The current status of these users, for a client that just put a conversation on screen. */
-  async snapshot(socket: AppSocket, members: ReadonlyArray<{ id: string; lastSeenAt: Date | null }>): Promise<void> {
+  async snapshot(socket: AppSocket, members: ReadonlyArray<{ id: string; lastSeenAt: Date | null; hidden?: boolean }>): Promise<void> {
     const online = await this.store.online(members.map((m) => m.id));
     for (const m of members) {
       socket.emit('user:status_changed', {
         userId: m.id,
-        status: online.has(m.id) ? 'online' : 'offline',
+        // A member who hides their presence always shows offline, with no last-seen time.
+        status: online.has(m.id) && !m.hidden ? 'online' : 'offline',
         lastSeenAt: m.lastSeenAt ? new Date(m.lastSeenAt).toISOString() : null,
       });
     }

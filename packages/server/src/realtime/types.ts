@@ -30,6 +30,8 @@ export interface SocketData {
   /** Access-token expiry, seconds since the epoch; `auth:refresh` moves it. */
   exp: number;
   displayName: string;
+  /** The user hides their presence (privacy), as of the handshake: their coming online is not announced. */
+  hidden: boolean;
   /** The client said `presence:offline` (away) on this socket. */
   away: boolean;
   /** True while this socket counts in the presence store. */

@@ -43,3 +43,13 @@ export async function updateRoleAndStatus(db: Queryable, userId: string, change:
   ]);
   return row;
 }
+
+/** The account an operator names on the command line: by id, handle (with or without @) or email, without case. */
+export async function findUserByReference(db: Queryable, reference: string): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>(
+    `SELECT * FROM users WHERE id = $1 OR lower(handle) = lower($2) OR lower(email) = lower($1)
+      ORDER BY (id = $1) DESC LIMIT 1`,
+    [reference, reference.replace(/^@/, '')],
+  );
+  return row;
+}

@@ -48,9 +48,9 @@ export function otherMembersOfMembers(
   db: Queryable,
   conversationIds: string[],
   userIds: string[],
-): Promise<Array<{ req: number; id: string | null; last_seen_at: Date | null }>> {
-  return db.query<{ req: number; id: string | null; last_seen_at: Date | null }>(
-    `SELECT q.req::int AS req, u.id, u.last_seen_at
+): Promise<Array<{ req: number; id: string | null; last_seen_at: Date | null; hidden: boolean | null }>> {
+  return db.query<{ req: number; id: string | null; last_seen_at: Date | null; hidden: boolean | null }>(
+    `SELECT q.req::int AS req, u.id, CASE WHEN u.show_last_seen THEN u.last_seen_at END AS last_seen_at, NOT u.show_last_seen AS hidden
        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(conversation_id, user_id, req)
        JOIN conversation_members me ON me.conversation_id = q.conversation_id AND me.user_id = q.user_id
        LEFT JOIN (conversation_members o JOIN users u ON u.id = o.user_id) ON o.conversation_id = q.conversation_id AND o.user_id <> q.user_id`,
@@ -66,7 +66,9 @@ const RANK_SQL = roleRankSql('cm');
 export function findMemberProfiles(db: Queryable, conversationIds: string[]): Promise<MemberProfileRow[]> {
   return db.query<MemberProfileRow>(
     `SELECT cm.conversation_id, cm.user_id, cm.role, cm.joined_at, cm.last_read_seq, cm.last_delivered_seq,
-            u.handle, u.display_name, u.avatar_url, u.is_bot, u.last_seen_at
+            u.handle, u.display_name, u.avatar_url, u.is_bot,
+            -- Shared by every member alike (operations/conversations.ts): hidden from all when the user hides it.
+            CASE WHEN u.show_last_seen THEN u.last_seen_at END AS last_seen_at
        FROM conversation_members cm JOIN users u ON u.id = cm.user_id
       WHERE cm.conversation_id = ANY($1::text[])
       ORDER BY cm.joined_at, ${RANK_SQL} DESC, cm.user_id`,

@@ -581,6 +581,9 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
         at timestamptz NOT NULL DEFAULT now()
       );
       CREATE INDEX ai_usage_user_at_idx ON ai_usage (user_id, at);
+
+      -- consent: one open report per reporter per message (a repeat returns the open one).
+      CREATE UNIQUE INDEX reports_open_once_idx ON reports (message_id, reporter_id) WHERE status = 'open';
     `,
   },
 ];

@@ -88,9 +88,9 @@ export async function liveSocketSessions(
   db: Queryable,
   userIds: string[],
   sessionIds: string[],
-): Promise<Array<{ user_id: string; session_id: string; display_name: string; conversation_ids: string[] }>> {
-  return db.query<{ user_id: string; session_id: string; display_name: string; conversation_ids: string[] }>(
-    `SELECT q.user_id, q.session_id, u.display_name,
+): Promise<Array<{ user_id: string; session_id: string; display_name: string; show_last_seen: boolean; conversation_ids: string[] }>> {
+  return db.query<{ user_id: string; session_id: string; display_name: string; show_last_seen: boolean; conversation_ids: string[] }>(
+    `SELECT q.user_id, q.session_id, u.display_name, u.show_last_seen,
             ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = q.user_id) AS conversation_ids
        FROM unnest($1::text[], $2::text[]) AS q(user_id, session_id)
        JOIN users u ON u.id = q.user_id

@@ -24,7 +24,7 @@ export async function findUsersWithEmailOrHandle(db: Queryable, email: string, h
 /** Inserts a person (instance role `user` unless given); undefined if a unique index (email, handle) refused them. */
 export async function insertUser(
   db: Queryable,
-  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string; role?: InstanceRole },
+  user: { id: string; email: string; handle: string; displayName: string; passwordHash: string | null; role?: InstanceRole },
 ): Promise<UserRow | undefined> {
   const [row] = await db.query<UserRow>(
     `INSERT INTO users (id, email, handle, display_name, password_hash, role) VALUES ($1, $2, $3, $4, $5, $6)
@@ -38,15 +38,18 @@ export async function insertUser(
 const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
- * Users other than `callerId` whose handle or display name contains `query` (without case),
- * those whose handle starts with it first.
+ * Active users other than `callerId` whose handle or display name contains `query` (without case),
+ * those whose handle starts with it first. A user who is not discoverable is found only by people
+ * who share a conversation with them; deactivated and deleted accounts are never found.
  */
 export async function searchUsers(db: Queryable, callerId: string, query: string, limit: number): Promise<UserRow[]> {
   const pattern = `%${likeLiteral(query)}%`;
   const prefix = `${likeLiteral(query)}%`;
   return db.query<UserRow>(
     `SELECT * FROM users
-      WHERE id <> $1 AND (handle ILIKE $2 OR display_name ILIKE $2)
+      WHERE id <> $1 AND (handle ILIKE $2 OR display_name ILIKE $2) AND status = 'active'
+        AND (discoverable OR EXISTS (SELECT 1 FROM conversation_members a JOIN conversation_members b ON b.conversation_id = a.conversation_id
+                                      WHERE a.user_id = users.id AND b.user_id = $1))
       ORDER BY (handle ILIKE $3) DESC, lower(handle)
       LIMIT $4`,
     [callerId, pattern, prefix, limit],
@@ -89,12 +92,12 @@ export async function replaceSettings(db: Queryable, userId: string, json: strin
  * is in (the rooms to tell), in one statement; ids of no user are absent. The rows are locked in id
  * order first, so two of these (on two nodes) never wait for each other in a cycle.
  */
-export function stampLastSeen(db: Queryable, userIds: string[]): Promise<Array<{ id: string; last_seen_at: Date; conversation_ids: string[] }>> {
-  return db.query<{ id: string; last_seen_at: Date; conversation_ids: string[] }>(
+export function stampLastSeen(db: Queryable, userIds: string[]): Promise<Array<{ id: string; last_seen_at: Date; show_last_seen: boolean; conversation_ids: string[] }>> {
+  return db.query<{ id: string; last_seen_at: Date; show_last_seen: boolean; conversation_ids: string[] }>(
     `UPDATE users u SET last_seen_at = now()
        FROM (SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked
       WHERE u.id = locked.id
-      RETURNING u.id, u.last_seen_at, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = u.id) AS conversation_ids`,
+      RETURNING u.id, u.last_seen_at, u.show_last_seen, ARRAY(SELECT conversation_id FROM conversation_members WHERE user_id = u.id) AS conversation_ids`,
     [userIds],
     { prepare: true },
   );

@@ -22,7 +22,6 @@ export function userRoutes(app: App, ctx: Context) {
     users.putSettings(ctx, await requireUser(ctx, req), req.body),
   );
   app.get('/api/users/:id', { schema: { tags, security, params: z.strictObject({ id: Id }), response: { 200: PublicUser } } }, async (req) => {
-    await requireUser(ctx, req);
-    return users.getUser(ctx, req.params.id);
+    return users.getUser(ctx, req.params.id, await requireUser(ctx, req));
   });
 }
