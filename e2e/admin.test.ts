@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { totpCode, totpStep } from '../packages/server/src/test/totp.ts';
-import { watchErrors, type WebUser } from './helpers.ts';
+import { send, startDirect, watchErrors, type WebUser } from './helpers.ts';
 import { webApp } from './webApp.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -221,5 +221,57 @@ describe('the admin console and account settings in a real browser', () => {
       await other.close();
       await resetContext.close();
     }
+  });
+
+  it('report → an admin reads it, deletes the message and resolves it; block and unblock from a message', async () => {
+    const rita = await app.person('Rita');
+    const abe = await app.person('Abe');
+    await startDirect(abe.page, rita);
+    await send(abe.page, 'You will regret crossing me, Rita.');
+    await rita.page.locator('.conv-row', { hasText: 'Abe' }).locator('a').click();
+    const message = rita.page.locator('.msg', { hasText: 'You will regret crossing me' });
+    await message.hover();
+    await message.getByRole('button', { name: 'More message actions' }).click();
+    await rita.page.getByRole('menuitem', { name: 'Report message' }).click();
+    const dialog = rita.page.getByRole('dialog', { name: 'Report this message' });
+    await dialog.getByLabel('What is wrong with it?').fill('A threat');
+    await dialog.getByRole('button', { name: 'Send report' }).click();
+    await rita.page.getByText('Thank you. The admins will look at it.').waitFor();
+
+    // The owner sees it with the message's text, deletes the message and resolves the report.
+    const page = owner.page;
+    await page.goto('/admin/reports');
+    const report = page.locator('.admin-report', { hasText: 'A threat' });
+    await report.locator('.report-message', { hasText: 'You will regret crossing me, Rita.' }).waitFor();
+    expect(await report.innerText()).toMatch(/Rita.*reported a message by.*Abe/s);
+    await report.getByRole('button', { name: 'Delete message' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete message' }).click();
+    await report.getByText('The message was deleted.').waitFor();
+    await report.getByRole('button', { name: 'Resolve' }).click();
+    await page.getByText('No open reports.').waitFor();
+    await page.getByText('Resolved', { exact: true }).click();
+    await page.locator('.admin-report', { hasText: 'A threat' }).getByText(/Resolved by Olivia/).waitFor();
+    // Gone for Rita too.
+    await rita.page.locator('.msg.deleted').first().waitFor();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    for (const action of ['report.resolve', 'message.delete']) await page.locator(`.audit-list li[data-action="${action}"]`).first().waitFor();
+
+    // Rita blocks Abe from one of his messages, and unblocks him in her settings.
+    await send(abe.page, 'Hello?');
+    const hello = rita.page.locator('.msg', { hasText: 'Hello?' });
+    await hello.waitFor();
+    await hello.hover();
+    await hello.getByRole('button', { name: 'More message actions' }).click();
+    await rita.page.getByRole('menuitem', { name: /^Block Abe/ }).click();
+    await rita.page.getByRole('dialog').getByRole('button', { name: 'Block' }).click();
+    await rita.page.getByText('Abe is blocked.').waitFor();
+    // Abe cannot write to her any more.
+    await send(abe.page, 'Are you there?');
+    await abe.page.locator('.msg.failed', { hasText: 'Are you there?' }).or(abe.page.getByText("You don't have permission to do that here.")).first().waitFor();
+    await rita.page.goto('/settings/privacy');
+    const blocked = rita.page.getByRole('list', { name: 'Blocked people' }).locator('li', { hasText: 'Abe' });
+    await blocked.getByRole('button', { name: 'Unblock' }).click();
+    await rita.page.getByText('You have not blocked anyone.').waitFor();
+    expect(rita.errors).toEqual([]);
   });
 });

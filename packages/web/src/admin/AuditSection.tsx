@@ -12,13 +12,14 @@ const ACTIONS: Record<string, string> = {
   'invite.revoke': 'revoked an invite',
   'invite.use': 'joined with an invite',
   'user.role': 'changed a role',
-  'user.status': 'changed an account status',
+  'user.create': 'created an account',
   'user.deactivate': 'deactivated an account',
   'user.reactivate': 'reactivated an account',
   'user.delete': 'deleted an account',
   'user.password_reset_link': 'made a password reset link',
   'user.password_reset': 'reset a password',
-  'report.close': 'closed a report',
+  'report.resolve': 'resolved a report',
+  'report.dismiss': 'dismissed a report',
   'message.delete': 'deleted a message',
 };
 
@@ -67,7 +68,11 @@ export function AuditSection() {
               <time dateTime={e.at}>{formatDateTime(e.at)}</time>
               <span className="audit-what">
                 <strong>{userLabel(names, e.actorId, e.actorId ? 'Someone' : 'The system')}</strong> {describe(e.action)}
-                {e.targetType === 'user' && e.targetId && <> for {userLabel(names, e.targetId, 'a user')}</>}
+                {e.targetType === 'user' && e.targetId && (
+                  <>
+                    : <strong>{userLabel(names, e.targetId, 'a former member')}</strong>
+                  </>
+                )}
               </span>
               {Object.keys(e.details).length > 0 && <span className="audit-details">{details(e.details)}</span>}
             </li>

@@ -2,7 +2,6 @@ import { useConfabClient } from '@confab/client/react';
 import type { Report, ReportStatus } from '@confab/protocol';
 import { useCallback, useEffect, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
@@ -26,7 +25,7 @@ export function ReportsSection() {
   const load = useCallback(
     (s: ReportStatus, from?: string) => {
       setLoading(true);
-      teamApi(client)
+      client.api
         .listReports({ status: s, limit: 50, ...(from ? { cursor: from } : {}) })
         .then(
           (r) => {
@@ -51,7 +50,7 @@ export function ReportsSection() {
 
   const close = async (r: Report, next: 'resolved' | 'dismissed') => {
     try {
-      await teamApi(client).closeReport(r.id, { status: next });
+      await client.api.closeReport(r.id, next);
       setReports((list) => list.filter((x) => x.id !== r.id));
       toast(next === 'resolved' ? 'Report resolved.' : 'Report dismissed.');
     } catch (e) {

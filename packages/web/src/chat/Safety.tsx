@@ -2,7 +2,6 @@ import type { ConfabClient } from '@confab/client';
 import { useConfabClient } from '@confab/client/react';
 import { useEffect, useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { Modal } from '../ui/Modal.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
@@ -18,7 +17,7 @@ export async function blockPerson(client: ConfabClient, userId: string, name: st
   });
   if (!ok) return false;
   try {
-    await teamApi(client).blockUser(userId);
+    await client.api.blockUser(userId);
     toast(`${name} is blocked.`);
     return true;
   } catch (e) {
@@ -39,7 +38,7 @@ export function ReportDialog({ messageId, authorName, onClose }: { messageId: st
     setBusy(true);
     setError(null);
     try {
-      await teamApi(client).reportMessage(messageId, { reason: reason.trim() });
+      await client.api.reportMessage(messageId, reason.trim());
       toast('Thank you. The admins will look at it.');
       onClose();
     } catch (err) {
@@ -76,7 +75,7 @@ export function BlockButton({ userId, name }: { userId: string; name: string }) 
   const client = useConfabClient();
   const [blocked, setBlocked] = useState<boolean | null>(null);
   useEffect(() => {
-    teamApi(client)
+    client.api
       .listBlocks()
       .then(
         (r) => setBlocked(r.blocks.some((b) => b.id === userId)),
@@ -89,7 +88,7 @@ export function BlockButton({ userId, name }: { userId: string; name: string }) 
       type="button"
       className="btn btn-block"
       onClick={() =>
-        void teamApi(client)
+        void client.api
           .unblockUser(userId)
           .then(
             () => (setBlocked(false), toast(`${name} is unblocked.`)),

@@ -1,14 +1,6 @@
 import { ConfabError, type ConfabClient } from '@confab/client';
 import type {
   AdminUsage,
-  BlockList,
-  CloseReportBody,
-  Privacy,
-  PutPrivacyBody,
-  Report,
-  ReportBody,
-  ReportList,
-  ReportListQueryInput,
   Usage,
   UsageQuery,
 } from '@confab/protocol';
@@ -18,14 +10,6 @@ import type {
  * main: the app is written against them now; a method not there yet fails like any error would.
  */
 interface TeamApi {
-  blockUser(id: string): Promise<void>;
-  unblockUser(id: string): Promise<void>;
-  listBlocks(): Promise<BlockList>;
-  getPrivacy(): Promise<Privacy>;
-  putPrivacy(body: PutPrivacyBody): Promise<Privacy>;
-  reportMessage(messageId: string, body: ReportBody): Promise<Report>;
-  listReports(q?: ReportListQueryInput): Promise<ReportList>;
-  closeReport(id: string, body: CloseReportBody): Promise<Report>;
   getUsage(q?: Partial<UsageQuery>): Promise<Usage>;
   getAdminUsage(q?: Partial<UsageQuery>): Promise<AdminUsage>;
 }

@@ -6,7 +6,6 @@ import { useCallback, useEffect, useId, useState } from 'react';
 import { Card, formatDateTime, ListState } from '../admin/common.tsx';
 import { copyText } from '../lib/clipboard.ts';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { useMe } from '../state/me.tsx';
 import { Avatar } from '../ui/Avatar.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
@@ -42,7 +41,7 @@ export function PrivacyCard() {
   const [privacy, setPrivacy] = useState<Privacy | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    teamApi(client)
+    client.api
       .getPrivacy()
       .then(setPrivacy, (e: unknown) => setError(humanError(e)));
   }, [client]);
@@ -50,7 +49,7 @@ export function PrivacyCard() {
     if (!privacy) return;
     const next = { ...privacy, ...patch };
     setPrivacy(next);
-    teamApi(client)
+    client.api
       .putPrivacy(next)
       .then(setPrivacy, (e: unknown) => {
         setPrivacy(privacy);
@@ -103,7 +102,7 @@ function BlockedList() {
   const [blocks, setBlocks] = useState<BlockedUser[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    teamApi(client)
+    client.api
       .listBlocks()
       .then(
         (r) => setBlocks(r.blocks),
@@ -112,7 +111,7 @@ function BlockedList() {
   }, [client]);
   const unblock = async (b: BlockedUser) => {
     try {
-      await teamApi(client).unblockUser(b.id);
+      await client.api.unblockUser(b.id);
       setBlocks((list) => (list ?? []).filter((x) => x.id !== b.id));
       toast(`${b.displayName} is unblocked.`);
     } catch (e) {
