@@ -95,12 +95,24 @@ describe('e-mail over a real SMTP server', () => {
   });
 
   it('sends an invitation with the inviter and the instance name', async () => {
-    expect(await sendInviteEmail(server.ctx, 'new.person@example.test', `${server.url}/invite/abc`, 'Grace Hopper')).toBe(true);
+    expect(await sendInviteEmail(server.ctx, 'new.person@example.test', `${server.url}/invite/abc`, 'Grace Hopper', 'Acme Chat')).toBe(true);
     await eventually(() => smtp.inbox.some((m) => addresses(m).includes('new.person@example.test')));
     const mail = smtp.inbox.find((m) => addresses(m).includes('new.person@example.test'))!;
     expect(mail.subject).toBe('Grace Hopper invited you to Acme Chat');
     expect(mail.text).toContain(`${server.url}/invite/abc`);
     expect(mail.html).toContain(`href="${server.url}/invite/abc"`);
+  });
+
+  it('an invite an admin creates for an address is e-mailed there, with the link', async () => {
+    const grace = await registerUser(server, 'Grace');
+    await server.ctx.db.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [grace.id]);
+    const created = await grace.api.post('/api/admin/invites', { email: 'invited@example.test', maxUses: 1 });
+    expect(created.status).toBe(201);
+    await eventually(() => smtp.inbox.some((m) => addresses(m).includes('invited@example.test')));
+    const mail = smtp.inbox.find((m) => addresses(m).includes('invited@example.test'))!;
+    expect(mail.subject).toBe('Grace invited you to Acme Chat');
+    expect(mail.text).toContain(created.body.url);
+    expect(lines.filter((l) => l.includes(created.body.token))).toEqual([]);
   });
 });
 

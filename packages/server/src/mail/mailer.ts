@@ -1,7 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
-import { instanceSettings } from '../operations/instance.ts';
 
 /**
  * E-mail the server sends (password reset links, invitations), over SMTP (CONFAB_SMTP_URL, _FROM).
@@ -73,9 +72,8 @@ export async function sendPasswordResetEmail(ctx: Context, to: string, url: stri
 }
 
 /** Sends an invitation link; false when there is no SMTP or it failed (logged). */
-export async function sendInviteEmail(ctx: Context, to: string, url: string, inviterName: string): Promise<boolean> {
+export async function sendInviteEmail(ctx: Context, to: string, url: string, inviterName: string, name: string): Promise<boolean> {
   if (!ctx.mail) return false;
-  const name = (await instanceSettings(ctx)).name;
   return ctx.mail.send(
     linkMail(
       'invite',

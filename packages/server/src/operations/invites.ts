@@ -3,9 +3,11 @@ import { ConfabError, type CreateInviteBody, type InstanceRole, type Invite, typ
 import type { Context } from '../context.ts';
 import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
+import { sendInviteEmail } from '../mail/mailer.ts';
 import { anyPersonExists } from '../storage/adminUsers.ts';
 import type { Queryable } from '../storage/db.ts';
 import { lockInstance } from '../storage/instance.ts';
+import { findUser } from '../storage/users.ts';
 import { findInvite, insertInvite, listLiveInvites, revokeInvite as revokeInviteRow, spendInvite, type InviteRow } from '../storage/invites.ts';
 import { adminActor, instanceSettings, recordAudit, requireAdmin } from './instance.ts';
 import { iso } from './users.ts';
@@ -57,7 +59,15 @@ export async function createInvite(ctx: Context, actorId: string | null, body: C
     await recordAudit(tx, actorId, 'invite.create', { type: 'invite', id: inserted.id }, { role, maxUses: inserted.max_uses, expiresAt: iso(inserted.expires_at), ...(body.email && { email: body.email }) });
     return inserted;
   });
-  return toInvite(ctx, row, origin);
+  const invite = toInvite(ctx, row, origin);
+  // Where the server can send e-mail, the link also goes to the address given; in the background:
+  // a slow mail server must not hold up the admin, and a failure is logged (the link is still shown).
+  if (body.email && ctx.mail) {
+    const inviter = actorId === null ? undefined : await findUser(ctx.db, actorId);
+    const { name } = await instanceSettings(ctx);
+    void sendInviteEmail(ctx, body.email, invite.url, inviter?.display_name ?? `The ${name} admins`, name);
+  }
+  return invite;
 }
 
 /** GET /api/admin/invites: every invite not revoked (spent and expired ones too), newest first. */
