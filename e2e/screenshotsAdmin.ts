@@ -16,12 +16,13 @@ async function ok<T>(p: Promise<{ status: number; body: T }>, what: string): Pro
 }
 
 /** Another signed-in device of `u`, with a browser of its own, so "Where you are signed in" has rows. */
-async function otherDevice(server: { url: string }, u: TestUser, userAgent: string): Promise<void> {
-  await fetch(`${server.url}/api/auth/login`, {
+async function otherDevice(server: { url: string }, u: TestUser, userAgent: string): Promise<{ accessToken: string; refreshToken: string }> {
+  const res = await fetch(`${server.url}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'user-agent': userAgent },
     body: JSON.stringify({ email: u.user.email, password: 'correct horse battery' }),
   });
+  return (await res.json()) as { accessToken: string; refreshToken: string };
 }
 
 export async function adminScreens(chrome: BrowserHandle): Promise<string[]> {
@@ -51,9 +52,11 @@ export async function adminScreens(chrome: BrowserHandle): Promise<string[]> {
     await ok(sam.api.post(`/api/messages/${spam.id}/report`, { reason: 'Spam link' }), 'report');
 
     // AI answers, so the usage table has rows.
+    let mayasChat = '';
     for (const u of [maya, priya, sam]) {
       const c = await ok(u.api.post<{ id: string }>('/api/conversations/assistant', {}), 'assistant');
       await say(u, c.id, 'Summarise the onboarding feedback in three bullets.');
+      if (u === maya) mayasChat = c.id;
     }
     await new Promise((r) => setTimeout(r, 1500));
 
@@ -62,7 +65,9 @@ export async function adminScreens(chrome: BrowserHandle): Promise<string[]> {
     await new Api(server.url, priya.accessToken).put(`/api/users/me/privacy`, { discoverable: false, showLastSeen: true, directMessagesFrom: 'shared' });
     await ok(maya.api.post(`/api/users/${leo.id}/block`), 'block');
 
-    const { open, snap, saved } = camera(chrome, server, maya);
+    // The browser the screenshots are taken in is "this browser" in Maya's list of sessions.
+    const here = await otherDevice(server, maya, 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36');
+    const { open, snap, saved } = camera(chrome, server, { ...maya, ...here });
     for (const theme of THEMES) {
       for (const [size, viewport] of SIZES) {
         const desktop = viewport === DESKTOP;
@@ -105,8 +110,17 @@ export async function adminScreens(chrome: BrowserHandle): Promise<string[]> {
         }
       }
     }
-    // The sign-in page of an invite-only instance, and sign-up with an invite link.
     for (const theme of THEMES) {
+      // What is left of today's AI allowance, under the assistant's composer.
+      const signedIn = await open(DESKTOP, theme);
+      try {
+        await signedIn.page.goto(`/c/${mayasChat}`);
+        await signedIn.page.getByTestId('ai-allowance').waitFor();
+        await snap(signedIn.page, `desktop-ai-allowance-${theme}`);
+      } finally {
+        await signedIn.context.close();
+      }
+      // The sign-in page of an invite-only instance.
       const { context, page } = await open(DESKTOP, theme, false);
       try {
         await page.goto('/');

@@ -2,7 +2,6 @@ import { useConfabClient } from '@confab/client/react';
 import type { AdminSettings, AdminUsage } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
-import { teamApi } from '../lib/teamApi.ts';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import { Card, ListState } from './common.tsx';
@@ -127,7 +126,7 @@ function UsageCard() {
   const [usage, setUsage] = useState<AdminUsage | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    teamApi(client)
+    client.api
       .getAdminUsage({ days: 30 })
       .then(setUsage, (e: unknown) => setError(humanError(e)));
   }, [client]);

@@ -3,6 +3,7 @@ import type { AdminUser, InstanceRole, PasswordResetLink } from '@confab/protoco
 import { useCallback, useEffect, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
 import { formatLastSeen } from '../lib/time.ts';
+import { ASSISTANT_ID } from '../conversations/helpers.ts';
 import { useMe } from '../state/me.tsx';
 import { Avatar } from '../ui/Avatar.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
@@ -123,6 +124,19 @@ export function UsersSection() {
           {users.map((u) => {
             const self = u.id === me.id;
             const deactivated = u.status === 'deactivated';
+            // The built-in assistant is part of the server, not an account anyone runs.
+            if (u.id === ASSISTANT_ID)
+              return (
+                <li key={u.id} className="admin-user" data-user-id={u.id}>
+                  <Avatar id={u.id} name={u.displayName} size={36} kind="assistant" />
+                  <span className="admin-user-names">
+                    <strong>
+                      {u.displayName} <span className="chip">Built-in assistant</span>
+                    </strong>
+                    <span>@{u.handle}</span>
+                  </span>
+                </li>
+              );
             return (
               <li key={u.id} className={`admin-user ${deactivated ? 'is-off' : ''}`} data-user-id={u.id}>
                 <Avatar id={u.id} name={u.displayName} size={36} />
@@ -130,6 +144,9 @@ export function UsersSection() {
                   <strong>
                     {u.displayName}
                     {self && <span className="hint-inline"> (you)</span>}
+                    {u.isBot && <span className="chip">{u.id === ASSISTANT_ID ? 'Built-in assistant' : 'Bot'}</span>}
+                    {deactivated && <span className="chip chip-danger">Deactivated</span>}
+                    {u.status === 'deleted' && <span className="chip">Deleted</span>}
                   </strong>
                   <span>
                     @{u.handle}
@@ -139,16 +156,11 @@ export function UsersSection() {
                     Joined {formatDate(u.createdAt)} · {u.lastSeenAt ? formatLastSeen(u.lastSeenAt) : 'never seen'}
                   </span>
                 </span>
-                <span className="admin-user-badges">
-                  {u.isBot && <span className="chip">Bot</span>}
-                  {deactivated && <span className="chip chip-danger">Deactivated</span>}
-                  {u.status === 'deleted' && <span className="chip">Deleted</span>}
-                </span>
                 <select
                   className="admin-role"
                   aria-label={`Role of ${u.displayName}`}
                   value={u.role}
-                  disabled={u.status === 'deleted' || (!owner && u.role !== 'user') || self}
+                  disabled={u.status === 'deleted' || !owner || self || u.isBot}
                   onChange={(e) => void setRole(u, e.target.value as InstanceRole)}
                 >
                   <option value="user">Member</option>

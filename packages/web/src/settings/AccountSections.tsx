@@ -429,7 +429,6 @@ function Sessions() {
             .sort((a, b) => Number(b.current) - Number(a.current) || b.lastUsedAt.localeCompare(a.lastUsedAt))
             .map((s) => (
               <li key={s.id} className={s.current ? 'current' : ''}>
-                <Icon name={/iPhone|Android/.test(s.userAgent ?? '') ? 'user' : 'settings'} />
                 <span className="session-main">
                   <strong>
                     {deviceName(s.userAgent)}

@@ -1,7 +1,6 @@
 import { useConfabClient } from '@confab/client/react';
 import type { Usage } from '@confab/protocol';
 import { useEffect, useState } from 'react';
-import { teamApi } from '../lib/teamApi.ts';
 
 const numberFmt = new Intl.NumberFormat();
 
@@ -11,7 +10,7 @@ export function useUsage(refreshKey: unknown = null, days = 1): Usage | null {
   const [usage, setUsage] = useState<Usage | null>(null);
   useEffect(() => {
     let live = true;
-    teamApi(client)
+    client.api
       .getUsage({ days })
       .then(
         (u) => live && setUsage(u),
