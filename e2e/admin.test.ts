@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, testAiConfig, type FakeOpenAI } from '../packages/server/src/test/fakeOpenAI.ts';
+import { startTestServer } from '../packages/server/src/test/harness.ts';
 import { totpCode, totpStep } from '../packages/server/src/test/totp.ts';
-import { send, startDirect, watchErrors, type WebUser } from './helpers.ts';
+import { send, startAiChat, startDirect, watchErrors, type WebUser } from './helpers.ts';
 import { webApp } from './webApp.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -10,7 +12,14 @@ const PASSWORD = 'correct horse battery';
  * that follows the instance's settings, invites, deactivation reaching an open tab, two-factor
  * sign-in and reports. The first person to sign up on the fresh server is its owner.
  */
-const app = webApp();
+let fake: FakeOpenAI;
+const app = webApp(async () => {
+  fake = await startFakeOpenAI({ defaultDelayMs: 10 });
+  return startTestServer({ ai: testAiConfig(fake.url, ['openai:test-model', 'openai:other-model']) });
+});
+afterAll(async () => {
+  await fake?.close();
+});
 
 describe('the admin console and account settings in a real browser', () => {
   let owner: WebUser;
@@ -273,5 +282,30 @@ describe('the admin console and account settings in a real browser', () => {
     await blocked.getByRole('button', { name: 'Unblock' }).click();
     await rita.page.getByText('You have not blocked anyone.').waitFor();
     expect(rita.errors).toEqual([]);
+  });
+
+  it("the AI allowance: an admin sets a daily quota, a person sees what is left under the assistant's composer until it is used up", async () => {
+    await owner.page.goto('/admin/ai');
+    await owner.page.getByLabel('Answers per person per day').fill('2');
+    await owner.page.getByRole('button', { name: 'Save' }).click();
+    await owner.page.getByText('AI settings saved.').waitFor();
+
+    const person = await app.person('Quinn');
+    await startAiChat(person.page);
+    const allowance = person.page.getByTestId('ai-allowance');
+    await allowance.filter({ hasText: '2 of 2 answers left today' }).waitFor();
+    await send(person.page, 'First question');
+    await allowance.filter({ hasText: '1 of 2 answers left today' }).waitFor({ timeout: 15_000 });
+    await send(person.page, 'Second question');
+    await allowance.filter({ hasText: "You have used today's AI allowance" }).waitFor({ timeout: 15_000 });
+    // Past it, the question is kept and the answer ends at once, saying why.
+    await send(person.page, 'Third question');
+    await person.page.locator('.msg', { hasText: 'Third question' }).waitFor();
+    await person.page.locator('.ai-error').filter({ hasText: /allowance/i }).waitFor({ timeout: 15_000 });
+
+    // The admin sees Quinn's answers in the usage table.
+    await owner.page.reload();
+    await owner.page.locator('.admin-table tbody tr', { hasText: 'Quinn' }).locator('td').first().filter({ hasText: '2' }).waitFor();
+    expect(person.errors).toEqual([]);
   });
 });
