@@ -58,6 +58,16 @@ import type { RecoveryCodes, TotpSetup } from '@confab/protocol'; // second fact
 import type { BlockList, CloseReportBody, Privacy, PutPrivacyBody, Report, ReportList, ReportListQueryInput } from '@confab/protocol'; // consent
 
 import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
+
+import type {} from '@confab/protocol'; // platform
+
+import type {} from '@confab/protocol'; // bots
+
+import type {} from '@confab/protocol'; // webhooks
+
+import type {} from '@confab/protocol'; // incoming hooks
+
+import type {} from '@confab/protocol'; // sso
 import type { Rest } from './rest.ts';
 
 /**
@@ -115,6 +125,16 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/messages/:id/report', sdk: 'api.reportMessage' },
   { method: 'GET', path: '/api/admin/reports', sdk: 'api.listReports' },
   { method: 'PATCH', path: '/api/admin/reports/:id', sdk: 'api.closeReport' },
+
+  // -- platform
+
+  // -- bots
+
+  // -- webhooks
+
+  // -- incoming hooks
+
+  // -- sso
 
   // -- AI
   { method: 'GET', path: '/api/models', sdk: 'api.listModels' },
@@ -352,6 +372,16 @@ export class RestApi {
   closeReport(reportId: string, status: CloseReportBody['status']): Promise<Report> {
     return this.rest.request('PATCH', `/api/admin/reports/${seg(reportId)}`, { status });
   }
+
+  // ---- platform (a developer's backend, with an API key)
+
+  // ---- bots
+
+  // ---- webhooks
+
+  // ---- incoming hooks
+
+  // ---- single sign-on
 
   // ---- AI
   /** The models the caller may use, with whose key pays, and the server's default. */

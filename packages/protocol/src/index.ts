@@ -8,3 +8,6 @@ export * from './realtime.ts';
 export * from './ai.ts';
 export * from './mentions.ts';
 export * from './team.ts';
+export * from './platform.ts';
+export * from './webhooks.ts';
+export * from './sso.ts';

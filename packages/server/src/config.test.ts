@@ -41,6 +41,9 @@ describe('configuration table', () => {
       instanceName: 'Confab',
       registration: 'invite',
       smtp: undefined,
+      externalJwt: undefined,
+      webhooksAllowPrivate: false,
+      beforeSend: undefined,
       ai: {
         keys: { openai: undefined, anthropic: undefined, google: undefined },
         openaiBaseUrl: undefined,

@@ -53,6 +53,12 @@ export interface Config {
   registration: 'open' | 'invite' | 'closed';
   /** Where e-mail goes out (nodemailer); unset, admins hand out links instead. */
   smtp: { url: string; from: string } | undefined;
+  /** A developer's own sign-in: their JWTs exchanged for Confab tokens (POST /api/auth/external); unset, the route answers 404. */
+  externalJwt: { jwksUrl: string | undefined; secret: string | undefined; issuer: string; audience: string } | undefined;
+  /** Outgoing webhooks may target private and loopback addresses (tests, an intranet). */
+  webhooksAllowPrivate: boolean;
+  /** The before-send hook: every message is POSTed there before it is stored. */
+  beforeSend: { url: string; secret: string | undefined; timeoutMs: number; failClosed: boolean } | undefined;
   ai: AiConfig;
   files: FilesOptions;
   jobs: JobQueueOptions;
@@ -268,6 +274,15 @@ export const VARIABLES = {
   ),
   CONFAB_SMTP_URL: variable(url(['smtp', 'smtps']), undefined, 'e-mail for password reset links and invitations, e.g. `smtps://user:pass@mail.example.com`; unset, admins hand out links', { secret: true }),
   CONFAB_SMTP_FROM: variable(text, 'Confab <confab@localhost>', 'the From of e-mail the server sends'),
+  CONFAB_EXTERNAL_JWT_JWKS_URL: variable(url(['http', 'https']), undefined, "your own sign-in: the JWKS URL of the keys that sign your users' JWTs, exchanged at `POST /api/auth/external` (see [`docs/platform.md`](docs/platform.md))"),
+  CONFAB_EXTERNAL_JWT_SECRET: variable(text, undefined, 'your own sign-in: a shared HS256 secret instead of a JWKS URL', { secret: true }),
+  CONFAB_EXTERNAL_JWT_ISSUER: variable(text, undefined, "your own sign-in: the `iss` your JWTs must carry (needed with either of the two above)"),
+  CONFAB_EXTERNAL_JWT_AUDIENCE: variable(text, undefined, "your own sign-in: the `aud` your JWTs must carry (needed with either of the two above)"),
+  CONFAB_WEBHOOKS_ALLOW_PRIVATE: variable(flag('true', 'false'), false, '`true` lets outgoing webhooks target private and loopback addresses (an intranet; tests)'),
+  CONFAB_BEFORE_SEND_URL: variable(url(['http', 'https']), undefined, 'the before-send hook: each message is POSTed there before it is stored, to allow, block or replace it'),
+  CONFAB_BEFORE_SEND_SECRET: variable(text, undefined, "the before-send hook's signing secret (`Confab-Signature`)", { secret: true }),
+  CONFAB_BEFORE_SEND_TIMEOUT_MS: variable(whole('milliseconds'), 1500, 'how long a send waits for the before-send hook'),
+  CONFAB_BEFORE_SEND_FAIL: variable(oneOf(['open', 'closed'] as const), 'open', "without the hook's answer in time: `open` stores the message, `closed` refuses it (503)"),
   CONFAB_WEB_DIR: variable(directory, undefined, 'where the built web app is served from', { shown: '`packages/web/dist`' }),
   CONFAB_MAX_FILE_BYTES: variable(whole('bytes'), DEFAULT_FILES_OPTIONS.maxFileBytes, 'largest attachment (25 MB)'),
   CONFAB_UPLOAD_URL_TTL: variable(SECONDS, DEFAULT_FILES_OPTIONS.uploadUrlTtlSeconds, 'how long an upload URL works, seconds'),
@@ -360,6 +375,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     instanceName: v.CONFAB_NAME,
     registration: v.CONFAB_REGISTRATION,
     smtp: v.CONFAB_SMTP_URL ? { url: v.CONFAB_SMTP_URL, from: v.CONFAB_SMTP_FROM } : undefined,
+    externalJwt: externalJwt(v),
+    webhooksAllowPrivate: v.CONFAB_WEBHOOKS_ALLOW_PRIVATE,
+    beforeSend: v.CONFAB_BEFORE_SEND_URL
+      ? { url: v.CONFAB_BEFORE_SEND_URL, secret: v.CONFAB_BEFORE_SEND_SECRET, timeoutMs: v.CONFAB_BEFORE_SEND_TIMEOUT_MS, failClosed: v.CONFAB_BEFORE_SEND_FAIL === 'closed' }
+      : undefined,
     ai: {
       keys: { openai: v.OPENAI_API_KEY, anthropic: v.ANTHROPIC_API_KEY, google: v.GOOGLE_GENERATIVE_AI_API_KEY },
       openaiBaseUrl: v.OPENAI_BASE_URL,
@@ -389,6 +409,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     vapidKeys: vapidKeys(v),
     ...overrides,
   };
+}
+
+function externalJwt(v: Values): Config['externalJwt'] {
+  const { CONFAB_EXTERNAL_JWT_JWKS_URL: jwksUrl, CONFAB_EXTERNAL_JWT_SECRET: secret, CONFAB_EXTERNAL_JWT_ISSUER: issuer, CONFAB_EXTERNAL_JWT_AUDIENCE: audience } = v;
+  if (!jwksUrl && !secret) {
+    if (issuer || audience) throw new Error('CONFAB_EXTERNAL_JWT_ISSUER and _AUDIENCE need CONFAB_EXTERNAL_JWT_JWKS_URL or CONFAB_EXTERNAL_JWT_SECRET');
+    return undefined;
+  }
+  if (jwksUrl && secret) throw new Error('set CONFAB_EXTERNAL_JWT_JWKS_URL or CONFAB_EXTERNAL_JWT_SECRET, not both');
+  if (!issuer || !audience) throw new Error('CONFAB_EXTERNAL_JWT_ISSUER and CONFAB_EXTERNAL_JWT_AUDIENCE must be set with your own sign-in');
+  return { jwksUrl, secret, issuer, audience };
 }
 
 function s3Options(v: Values): FilesOptions['s3'] {

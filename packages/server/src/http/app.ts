@@ -10,6 +10,11 @@ import { sendError } from './errors.ts';
 import { createOriginPolicy } from './origins.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { botRoutes } from './routes/bots.ts';
+import { incomingHookRoutes } from './routes/hooks.ts';
+import { platformRoutes } from './routes/platform.ts';
+import { ssoRoutes } from './routes/sso.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { aiRoutes } from './routes/ai.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -114,6 +119,16 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   totpRoutes(app, ctx);
 
   consentRoutes(app, ctx);
+
+  platformRoutes(app, ctx);
+
+  botRoutes(app, ctx);
+
+  webhookRoutes(app, ctx);
+
+  incomingHookRoutes(app, ctx);
+
+  ssoRoutes(app, ctx);
   // The web app at /: registered last, so every API route wins over its wildcard.
   await webRoutes(app, ctx.config.webDir);
   return app;

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { ConfabError, type BlockList, type Privacy } from '@confab/protocol';
 import type { Context } from '../context.ts';
 import type { Queryable } from '../storage/db.ts';
@@ -25,12 +26,15 @@ import { iso } from './users.ts';
 export async function blockUser(ctx: Context, userId: string, targetId: string): Promise<boolean> {
   if (targetId === userId) throw new ConfabError('VALIDATION_ERROR', 'you cannot block yourself');
   if (!(await findUser(ctx.db, targetId))) throw new ConfabError('NOT_FOUND', 'no such user');
-  return insertBlock(ctx.db, userId, targetId);
+  const added = await insertBlock(ctx.db, userId, targetId);
+  blockCache(ctx).delete(blockKey(userId, targetId));
+  return added;
 }
 
 /** Lifts the caller's block of `targetId`; idempotent. */
 export async function unblockUser(ctx: Context, userId: string, targetId: string): Promise<void> {
   await deleteBlock(ctx.db, userId, targetId);
+  blockCache(ctx).delete(blockKey(userId, targetId));
 }
 
 export async function listBlocks(ctx: Context, userId: string): Promise<BlockList> {
@@ -80,18 +84,39 @@ async function readKind(ctx: Context, cache: Map<string, readonly [string, strin
   return pair;
 }
 
+/**
+ * Whether a blocker blocked someone, as this process last read it: a direct conversation's sends
+ * (thousands a second under load) read user_blocks once per pair per BLOCK_CACHE_MS, not once per
+ * message. This process forgets a pair at once when it blocks or unblocks; another node follows
+ * within BLOCK_CACHE_MS (docs/privacy.md).
+ */
+const BLOCK_CACHE_MS = 2_000;
+const blockCaches = new WeakMap<Context, LRUCache<string, boolean>>();
+const blockKey = (blockerId: string, blockedId: string) => `${blockerId} ${blockedId}`;
+
+function blockCache(ctx: Context): LRUCache<string, boolean> {
+  let cache = blockCaches.get(ctx);
+  if (!cache) blockCaches.set(ctx, (cache = new LRUCache<string, boolean>({ max: 100_000, ttl: BLOCK_CACHE_MS })));
+  return cache;
+}
+
 async function checkDirect(ctx: Context, userId: string, pair: readonly [string, string]): Promise<void> {
   const peer = pair[0] === userId ? pair[1] : pair[1] === userId ? pair[0] : undefined;
   // An author not in the pair is no member: the send answers NOT_FOUND as before.
-  if (peer !== undefined && (await isBlockedBy(ctx.db, peer, userId))) throw new ConfabError('FORBIDDEN', 'this person does not take messages from you');
+  if (peer === undefined) return;
+  const cache = blockCache(ctx);
+  const key = blockKey(peer, userId);
+  let blocked = cache.get(key);
+  if (blocked === undefined) cache.set(key, (blocked = await isBlockedBy(ctx.db, peer, userId)));
+  if (blocked) throw new ConfabError('FORBIDDEN', 'this person does not take messages from you');
 }
 
 /**
  * A send into a direct conversation whose other person blocked the author: FORBIDDEN (a promise
  * that rejects). Only direct conversations are checked, and cheaply: once this process knows a
  * conversation's kind (one primary-key read the first time it sees it), a group send returns
- * `undefined` at once, without a database read or even a promise to await; a direct send costs one
- * primary-key read of user_blocks.
+ * `undefined` at once, without a database read or even a promise to await; a direct send reads
+ * user_blocks once per pair every BLOCK_CACHE_MS.
  */
 export function checkSend(ctx: Context, userId: string, conversationId: string): Promise<void> | undefined {
   const cache = kindCache(ctx);

@@ -91,14 +91,18 @@ export async function revokeInvite(ctx: Context, actorId: string, inviteId: stri
 
 /**
  * Whether a new person may register now, and as what; to be called in the registration's
- * transaction, which it serializes with every other (the first person becomes the owner, exactly
- * once). Spends the invite when one is given (in `open` mode too: its role applies); the spend is
+ * transaction. On an empty instance it serializes registrations (the first person becomes the
+ * owner, exactly once); once anyone has an account the instance never becomes empty again
+ * (accounts are never removed, only marked deleted), so later registrations take no lock and run
+ * side by side. Spends the invite when one is given (in `open` mode too: its role applies); the spend is
  * undone if the registration fails later in the transaction. Returns the role and the spent
  * invite's id, for its audit entry once the user exists.
  */
 export async function admitRegistration(ctx: Context, tx: Queryable, inviteToken: string | undefined): Promise<{ role: InstanceRole; inviteId?: string }> {
-  await lockInstance(tx);
-  if (!(await anyPersonExists(tx))) return { role: 'owner' };
+  if (!(await anyPersonExists(tx))) {
+    await lockInstance(tx);
+    if (!(await anyPersonExists(tx))) return { role: 'owner' };
+  }
   const { registration } = await instanceSettings(ctx, tx);
   if (registration === 'closed') throw new ConfabError('FORBIDDEN', 'registration on this server is closed: ask an admin to create your account');
   if (inviteToken === undefined) {

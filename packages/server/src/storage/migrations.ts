@@ -586,6 +586,116 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE UNIQUE INDEX reports_open_once_idx ON reports (message_id, reporter_id) WHERE status = 'open';
     `,
   },
+  {
+    version: 15,
+    name: 'building on Confab: API keys, platform users, bots, webhooks, single sign-on',
+    sql: /* sql */ `
+      -- A developer's backend: keys stored as SHA-256 hashes (shown once), with scopes.
+      CREATE TABLE api_keys (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        key_hash text NOT NULL UNIQUE,
+        -- The first characters, to tell keys apart in a list (never enough to use).
+        key_prefix text NOT NULL,
+        scopes text[] NOT NULL,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      );
+
+      -- Users tied to a developer's own ids (PUT /api/platform/users/:externalId, external JWTs).
+      ALTER TABLE users ADD COLUMN external_id text;
+      CREATE UNIQUE INDEX users_external_id_key ON users (external_id);
+      -- The person a bot belongs to.
+      ALTER TABLE users ADD COLUMN bot_owner_id text REFERENCES users(id) ON DELETE SET NULL;
+
+      -- Bot tokens: non-expiring, revocable, stored as hashes; each belongs to a session (so ending
+      -- it closes the bot's live sockets like any session's).
+      CREATE TABLE bot_tokens (
+        token_hash text PRIMARY KEY,
+        bot_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        session_id text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz
+      );
+      CREATE INDEX bot_tokens_bot_idx ON bot_tokens (bot_id);
+
+      -- Outgoing webhooks. The secret is encrypted like message content (it signs every delivery).
+      CREATE TABLE webhooks (
+        id text PRIMARY KEY,
+        url text NOT NULL,
+        events text[] NOT NULL,
+        secret_enc text NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        disabled_reason text,
+        failing_since timestamptz,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- One row per event per endpoint; delivered in seq order per conversation (conversation_id,
+      -- seq), at least once.
+      CREATE TABLE webhook_deliveries (
+        id text PRIMARY KEY,
+        webhook_id text NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        event_id text NOT NULL,
+        event_type text NOT NULL,
+        conversation_id text,
+        seq integer,
+        body text NOT NULL,
+        status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        delivered_at timestamptz,
+        UNIQUE (webhook_id, event_id)
+      );
+      CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (status, next_attempt_at);
+      CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, created_at DESC);
+
+      -- Each attempt of a delivery: the delivery log.
+      CREATE TABLE webhook_attempts (
+        id text PRIMARY KEY,
+        delivery_id text NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+        at timestamptz NOT NULL DEFAULT now(),
+        status_code integer,
+        error text,
+        duration_ms integer NOT NULL DEFAULT 0
+      );
+      CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, at);
+
+      -- Incoming webhooks: a secret URL that posts into one conversation as the hook (a bot user).
+      CREATE TABLE incoming_hooks (
+        id text PRIMARY KEY,
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        author_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX incoming_hooks_conversation_idx ON incoming_hooks (conversation_id);
+
+      -- Single sign-on: who a provider's subject is here, and the one-time codes of finished sign-ins.
+      CREATE TABLE oidc_identities (
+        provider_id text NOT NULL,
+        subject text NOT NULL,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        email text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (provider_id, subject)
+      );
+      CREATE INDEX oidc_identities_user_idx ON oidc_identities (user_id);
+      CREATE TABLE oidc_codes (
+        code_hash text PRIMARY KEY,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz
+      );
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

@@ -76,6 +76,10 @@ export interface UserRow {
   discoverable: boolean;
   show_last_seen: boolean;
   direct_messages_from: 'everyone' | 'shared';
+  /** A developer's own id for this user (migration 15: platform users, external JWTs). */
+  external_id: string | null;
+  /** The person a bot belongs to. */
+  bot_owner_id: string | null;
 }
 
 /**

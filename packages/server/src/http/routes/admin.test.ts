@@ -153,6 +153,17 @@ describe('registration and invites', () => {
       await fresh.close();
     }
   });
+
+  it('makes exactly one owner when several people register on an empty instance at the same moment', async () => {
+    const fresh = await startTestServer({ registration: 'open' });
+    try {
+      const results = await Promise.all(['ann', 'ben', 'cat', 'dan', 'eve', 'fay'].map((name) => register(fresh, name)));
+      expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
+      expect(results.filter((r) => r.body.user.role === 'owner')).toHaveLength(1);
+    } finally {
+      await fresh.close();
+    }
+  });
 });
 
 describe('admin users and role rules', () => {
