@@ -1,7 +1,7 @@
 import { useConfabClient } from '@confab/client/react';
 import type { Invite } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
-import { useInstance } from '../auth/AuthScreen.tsx';
+import { useInstance } from '../state/instance.ts';
 import { humanError } from '../lib/errors.ts';
 import { useMe } from '../state/me.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';

@@ -171,7 +171,8 @@ export function UsersSection() {
                     Owner
                   </option>
                 </select>
-                {u.status !== 'deleted' && !self && (
+                {/* An admin deactivates plain users only; owners anyone but themselves. */}
+                {u.status !== 'deleted' && !self && (owner || u.role === 'user') && (
                   <button type="button" className={`btn btn-small ${deactivated ? '' : 'btn-danger'}`} onClick={() => void setStatus(u, deactivated ? 'active' : 'deactivated')}>
                     {deactivated ? 'Reactivate' : 'Deactivate'}
                   </button>

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import { copyText } from '../lib/clipboard.ts';
 import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
+import './admin.css';
 
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
 const dateFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });

@@ -1,34 +1,17 @@
 import { ConfabError, type Me } from '@confab/client';
 import { useConfabClient } from '@confab/client/react';
-import type { InstanceInfo } from '@confab/protocol';
 import { useEffect, useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
 import { navigate } from '../state/router.ts';
+import { useInstance } from '../state/instance.ts';
 import { Spinner } from '../ui/Spinner.tsx';
-import '../admin/admin.css';
+import './auth.css';
 
 type Mode = 'signin' | 'signup' | 'totp' | 'forgot';
 
 /** True when the server asks for the second factor (API.md: 401 with `details.totpRequired`). */
 export function needsTotp(error: unknown): boolean {
   return error instanceof ConfabError && error.code === 'UNAUTHENTICATED' && (error.details as { totpRequired?: unknown } | undefined)?.totpRequired === true;
-}
-
-/** What the sign-in page needs to know of the instance (its name, who may register). */
-export function useInstance(): InstanceInfo | null {
-  const client = useConfabClient();
-  const [instance, setInstance] = useState<InstanceInfo | null>(null);
-  useEffect(() => {
-    let live = true;
-    client.api.getInstance().then(
-      (i) => live && setInstance(i),
-      () => {},
-    );
-    return () => {
-      live = false;
-    };
-  }, [client]);
-  return instance;
 }
 
 /**

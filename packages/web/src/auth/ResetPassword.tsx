@@ -3,7 +3,7 @@ import { useConfabClient } from '@confab/client/react';
 import { useId, useState } from 'react';
 import { humanError } from '../lib/errors.ts';
 import { Spinner } from '../ui/Spinner.tsx';
-import { useInstance } from './AuthScreen.tsx';
+import { useInstance } from '../state/instance.ts';
 
 /**
  * `/reset-password/<token>`: a one-time link (from an admin, or e-mailed) to set a new password.

@@ -12,7 +12,6 @@ import { toast } from '../ui/toast.tsx';
 import { humanError } from '../lib/errors.ts';
 import { aiControls } from './ai.ts';
 import { AiAllowance } from '../settings/usage.tsx';
-import '../admin/admin.css';
 import { Composer, type ComposerHandle } from './Composer.tsx';
 import { ChatContext, type ChatContextValue } from './context.ts';
 import { ConversationInfo } from './ConversationInfo.tsx';

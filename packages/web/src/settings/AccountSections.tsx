@@ -14,7 +14,7 @@ import { Modal } from '../ui/Modal.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import { allowanceText, useUsage } from './usage.tsx';
-import '../admin/admin.css';
+import './account.css';
 
 /** A wrong current password reads as such, not as "your session has ended". */
 function passwordError(error: unknown): string {
@@ -492,7 +492,7 @@ export function DataCard() {
     }
   };
   return (
-    <Card id="settings-data" title="Your data" className="danger-zone">
+    <Card id="settings-data" title="Your data" className="card-danger">
       <div className="push-row first">
         <div>
           <strong>Download my data</strong>

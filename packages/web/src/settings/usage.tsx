@@ -1,6 +1,7 @@
 import { useConfabClient } from '@confab/client/react';
 import type { Usage } from '@confab/protocol';
 import { useEffect, useState } from 'react';
+import './account.css';
 
 const numberFmt = new Intl.NumberFormat();
 
