@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is there before it runs (`npm test` runs this first, as
-# "pretest"; .ci/run through `npm test`): PostgreSQL and Redis answering, Chromium installed.
+# "pretest"; .ci/run through `npm test`): PostgreSQL and Redis answering, Chromium installed, and
+# Python with Socket.IO for the Python bot example.
 # Where one is missing it is started, or installed with Debian's packages (as root, with apt-get);
 # where that cannot be done, this says what is missing and fails: a suite whose services are
 # missing must not pass by skipping what needs them.
@@ -8,6 +9,7 @@
 #   CONFAB_TEST_DATABASE_URL  PostgreSQL for the second pass (default postgres://postgres@127.0.0.1:5432/postgres)
 #   CONFAB_TEST_REDIS_URL     Redis for the multi-node tests (default redis://127.0.0.1:6379)
 #   CONFAB_CHROMIUM           the browser for e2e/ (default /usr/bin/chromium)
+#   CONFAB_PYTHON             the Python for examples/python-bot (default /usr/bin/python3)
 #   CONFAB_NO_INSTALL=1       check only: start and install nothing
 # Only services on this machine (127.0.0.1, localhost) are started or installed.
 set -euo pipefail
@@ -15,6 +17,7 @@ set -euo pipefail
 pg_url="${CONFAB_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${CONFAB_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 chromium="${CONFAB_CHROMIUM:-/usr/bin/chromium}"
+python="${CONFAB_PYTHON:-/usr/bin/python3}"
 no_install="${CONFAB_NO_INSTALL:-}"
 
 fail() {
@@ -88,4 +91,12 @@ if [ ! -x "$chromium" ]; then
   [ -x "$chromium" ] || fail "chromium was installed but $chromium is not there"
 fi
 
-note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port and $chromium are ready"
+# ---- Python with Socket.IO (examples/python-bot, run by packages/client/src/pythonBot.integration.test.ts) ----
+python_ready() { [ -x "$python" ] && "$python" -c 'import socketio, websocket, requests' 2>/dev/null; }
+if ! python_ready; then
+  [ "$python" = /usr/bin/python3 ] || fail "CONFAB_PYTHON=$python cannot import socketio, websocket and requests (pip install \"python-socketio[client]\" websocket-client requests)"
+  apt_install python3-socketio python3-websocket python3-requests
+  python_ready || fail "python3-socketio was installed but $python cannot import socketio, websocket and requests"
+fi
+
+note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium and $python (Socket.IO) are ready"

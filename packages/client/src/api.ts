@@ -157,7 +157,7 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/projects', sdk: 'api.createProject' },
   { method: 'PATCH', path: '/api/projects/:id', sdk: 'api.renameProject' },
   { method: 'DELETE', path: '/api/projects/:id', sdk: 'api.deleteProject' },
-  { method: 'GET', path: '/api/messages/:conversationId', sdk: 'api.listMessages' },
+  { method: 'GET', path: '/api/conversations/:id/messages', sdk: 'api.listMessages' },
   { method: 'POST', path: '/api/messages', sdk: 'api.sendMessage' },
   { method: 'PATCH', path: '/api/messages/:id', sdk: 'api.editMessage' },
   { method: 'DELETE', path: '/api/messages/:id', sdk: 'api.deleteMessage' },
@@ -472,7 +472,7 @@ export class RestApi {
   // ---- messages
   /** One page of a conversation's messages, oldest first: the latest, or those `before`/`after` a seq. */
   listMessages(conversationId: string, q: MessageListQueryInput = {}): Promise<MessageList> {
-    return this.rest.request('GET', `/api/messages/${seg(conversationId)}${query(q)}`);
+    return this.rest.request('GET', `/api/conversations/${seg(conversationId)}/messages${query(q)}`);
   }
   /** Sends a message once (a repeated `clientId` returns the first); `client.send` adds an outbox and retries. */
   sendMessage(body: SendMessageBody): Promise<Message> {

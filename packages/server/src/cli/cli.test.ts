@@ -97,5 +97,6 @@ describe('the confab command', () => {
     } finally {
       await server.close();
     }
-  });
+    // Each run of the command is a process that opens the database: seconds apiece on a busy machine.
+  }, 240_000);
 });

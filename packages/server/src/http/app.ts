@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import { ConfabError, LIMITS, nestedDeeperThan, PROTOCOL_VERSION } from '@confab/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { isPublicRoute, requireUser } from './auth.ts';
 import { sendError } from './errors.ts';
+import { createOpenApiTransform } from './openapi.ts';
 import { createOriginPolicy } from './origins.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -95,7 +96,8 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
       info: { title: 'Confab API', version: `${PROTOCOL_VERSION}.0.0`, description: 'REST half of the Confab contract. Errors: { error: { code, message, details? } }.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
-    transform: jsonSchemaTransform,
+    // operationIds, summaries, security and error answers for every route (http/openapi.ts)
+    transform: createOpenApiTransform(),
   });
 
   opsRoutes(app, ctx, metrics, extraReadiness);

@@ -1,4 +1,5 @@
 import {
+  ConversationIdParams,
   ConversationMessagesParams,
   EditMessageBody,
   Message,
@@ -23,8 +24,24 @@ export function messageRoutes(app: App, ctx: Context) {
   const tags = ['messages'];
   const security = [{ bearer: [] }];
   app.get(
+    '/api/conversations/:id/messages',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'One page of a conversation’s messages, oldest first',
+        params: ConversationIdParams,
+        querystring: MessageListQuery,
+        response: { 200: MessageList },
+      },
+    },
+    async (req) => messages.listMessages(ctx, await requireUser(ctx, req), req.params.id, req.query),
+  );
+  // The same, at its first path, for existing clients; hidden from the description, where it would
+  // differ from /api/messages/{id} only by its parameter's name.
+  app.get(
     '/api/messages/:conversationId',
-    { schema: { tags, security, params: ConversationMessagesParams, querystring: MessageListQuery, response: { 200: MessageList } } },
+    { schema: { hide: true, tags, security, params: ConversationMessagesParams, querystring: MessageListQuery, response: { 200: MessageList } } },
     async (req) => messages.listMessages(ctx, await requireUser(ctx, req), req.params.conversationId, req.query),
   );
   app.post('/api/messages', { schema: { tags, security, body: SendMessageBody, response: { 200: Message, 201: Message } } }, async (req, reply) => {
