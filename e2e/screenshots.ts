@@ -2,7 +2,8 @@
  * `npm run screenshots`: seeds a fresh server with a few people, a group, a direct chat and an AI
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
- * e2e/screenshots*.ts. The AI answer comes from a tiny local OpenAI-compatible server that
+ * e2e/screenshots*.ts, and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
+ * `npm run screenshots -- --only=admin`). The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
 import { mkdirSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { camera, DESKTOP, named, OUT, PHONE, say, THEMES } from './screenshotKit
 import { channelScreens } from './screenshotsChannels.ts';
 import { mentionScreens } from './screenshotsMentions.ts';
 import { threadScreens } from './screenshotsThreads.ts';
+import { adminScreens } from './screenshotsAdmin.ts';
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
 
@@ -87,6 +89,17 @@ function cannedProvider(): Promise<{ url: string; close: () => Promise<void> }> 
 async function main() {
   ensureBuilt();
   mkdirSync(OUT, { recursive: true });
+  // `npm run screenshots -- --only=admin`: only the admin console and account settings (their own server).
+  if (process.argv.includes('--only=admin')) {
+    const chrome = await launchBrowser();
+    try {
+      const saved = await adminScreens(chrome);
+      console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
+    } finally {
+      await chrome.close();
+    }
+    return;
+  }
   const provider = await cannedProvider();
   const server = await startTestServer({ ai: testAiConfig(provider.url, ['openai:gpt-demo'], { checkpointMs: 300 }) });
   const chrome = await launchBrowser();
@@ -204,7 +217,7 @@ async function main() {
         await context.close();
       }
     }
-    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)));
+    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)), ...(await adminScreens(chrome)));
     console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
   } finally {
     await chrome.close();

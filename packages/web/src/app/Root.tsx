@@ -3,6 +3,8 @@ import { ConfabProvider } from '@confab/client/react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { AuthScreen } from '../auth/AuthScreen.tsx';
 import { humanError } from '../lib/errors.ts';
+import { ResetPasswordScreen } from '../auth/ResetPassword.tsx';
+import { navigate, useRoute } from '../state/router.ts';
 import { clearSession, loadCachedMe, onOtherTabSession, persistSession, saveMe } from '../lib/session.ts';
 import { ConfirmHost } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
@@ -14,6 +16,9 @@ import { clearDrafts } from '../chat/Composer.tsx';
 import { Shell } from './Shell.tsx';
 
 type Auth = { state: 'signedOut'; notice?: string } | { state: 'loading' } | { state: 'signedIn'; me: Me };
+
+/** Said on the sign-in page when the server ended the session (revoked, password changed, account deactivated). */
+export const SESSION_ENDED = 'You were signed out: your session was ended on the server (from another device, or by an admin). Sign in again to continue.';
 
 /** Who is signed in: restores the session on load, follows other tabs, and ends it on expiry. */
 export function Root({ client, resumed }: { client: ConfabClient; resumed: boolean }) {
@@ -38,7 +43,7 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
       (error: unknown) => {
         if (error instanceof ConfabError && error.code === 'UNAUTHENTICATED') {
           clearSession();
-          setAuth({ state: 'signedOut', notice: 'Your session has ended. Please sign in again.' });
+          setAuth({ state: 'signedOut', notice: SESSION_ENDED });
         } else {
           // Offline: keep going from the cache; the SDK reconnects on its own.
           const cached = loadCachedMe();
@@ -52,7 +57,7 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
     () =>
       client.on('sessionExpired', () => {
         clearSession();
-        setAuth({ state: 'signedOut', notice: 'Your session has ended. Please sign in again.' });
+        setAuth({ state: 'signedOut', notice: SESSION_ENDED });
       }),
     [client],
   );
@@ -104,11 +109,11 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
     );
   }, [client, onSignedIn]);
 
-  const signOut = useCallback(async () => {
+  const signOut = useCallback(async (notice?: string) => {
     clearSession();
     clearDrafts();
     await client.logout().catch(() => {});
-    setAuth({ state: 'signedOut' });
+    setAuth(notice ? { state: 'signedOut', notice } : { state: 'signedOut' });
     window.history.replaceState(null, '', '/');
   }, [client]);
 
@@ -127,9 +132,35 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
     [auth, signOut],
   );
 
+  // A password reset link works whoever is signed in here; the reset ends every session anyway.
+  const route = useRoute();
+  const resetDone = useCallback(
+    (notice: string) => {
+      if (auth.state !== 'signedOut') {
+        clearSession();
+        void client.logout().catch(() => {});
+      }
+      setAuth(notice ? { state: 'signedOut', notice } : { state: 'signedOut' });
+      navigate('/', { replace: true });
+    },
+    [auth.state, client],
+  );
+  useEffect(() => {
+    // Signed in already: an invite link has nothing more to do.
+    if (auth.state === 'signedIn' && route.name === 'invite') navigate('/', { replace: true });
+  }, [auth.state, route]);
+  if (route.name === 'reset') {
+    return (
+      <ConfabProvider client={client}>
+        <ResetPasswordScreen token={route.token} onDone={resetDone} />
+        <Toasts />
+      </ConfabProvider>
+    );
+  }
+
   return (
     <ConfabProvider client={client}>
-      {auth.state === 'signedOut' && <AuthScreen onSignedIn={onSignedIn} notice={auth.notice} />}
+      {auth.state === 'signedOut' && <AuthScreen key={route.name === 'invite' ? route.token : ''} onSignedIn={onSignedIn} notice={auth.notice} inviteToken={route.name === 'invite' ? route.token : undefined} />}
       {auth.state === 'loading' && (
         <div className="boot">
           <Spinner size={28} label="Loading Confab" />

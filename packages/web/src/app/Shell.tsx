@@ -13,6 +13,7 @@ import { conversationPath, navigate, threadPath, useRoute } from '../state/route
 import { ThreadPanel } from '../threads/ThreadPanel.tsx';
 import { ThreadsView } from '../threads/ThreadsView.tsx';
 import { ThreadsNav } from '../threads/ThreadsNav.tsx';
+import { AdminNavLink, AdminView } from '../admin/AdminView.tsx';
 
 /**
  * The signed-in layout: sidebar and main pane side by side; below 768 px the sidebar is the home
@@ -74,7 +75,7 @@ export function Shell() {
   );
 
   const inConversation = route.name === 'conversation';
-  const inSettings = route.name === 'settings' || route.name === 'channels' || route.name === 'mentions';
+  const inSettings = route.name === 'settings' || route.name === 'channels' || route.name === 'mentions' || route.name === 'admin';
   return (
     <div className={`shell ${inConversation || inSettings || route.name === 'threads' ? 'shows-main' : 'shows-list'} ${drawer ? 'drawer-open' : ''}`}>
       <a className="skip-link" href="#main">
@@ -84,7 +85,13 @@ export function Shell() {
       <div className="shell-body">
         <aside className="sidebar" aria-label="Conversations">
           <ErrorBoundary kind="screen">
-            <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} nav={<ThreadsNav />} />
+            <Sidebar activeId={inConversation ? route.id : null} onOpenSwitcher={() => setSwitcher(true)} onClose={() => setDrawer(false)} nav={
+                <>
+                  <ThreadsNav />
+                  <AdminNavLink />
+                </>
+              }
+            />
           </ErrorBoundary>
         </aside>
         {drawer && <div className="drawer-scrim" onClick={() => setDrawer(false)} aria-hidden="true" />}
@@ -101,6 +108,7 @@ export function Shell() {
             {route.name === 'settings' && <SettingsView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'channels' && <ChannelDirectory onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'mentions' && <MentionsView onOpenDrawer={() => setDrawer(true)} />}
+            {route.name === 'admin' && <AdminView section={route.section} onOpenDrawer={() => setDrawer(true)} />}
             {route.name === 'home' && <Welcome onSwitcher={() => setSwitcher(true)} />}
           </ErrorBoundary>
         </main>

@@ -2,6 +2,7 @@ import type { Conversation, Member, PublicUser } from '@confab/client';
 import { useConfabClient, usePresence } from '@confab/client/react';
 import type { Role } from '@confab/protocol';
 import { useId, useState } from 'react';
+import { BlockButton } from './Safety.tsx';
 import { useMe } from '../state/me.tsx';
 import { navigate } from '../state/router.ts';
 import { deleteOrLeave, patchConversation } from '../conversations/actions.ts';
@@ -30,6 +31,7 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
   const [adding, setAdding] = useState(false);
   const id = useId();
   const presence = usePresence(c.members.map((m) => m.userId));
+  const peer = c.type === 'direct' ? c.members.find((m) => m.userId !== me.id && m.userId !== ASSISTANT_ID && !m.user.isBot) : undefined;
 
   const rename = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -107,6 +109,12 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
       )}
 
       <GroupMentionSettings conversation={c} />
+
+      {c.type === 'direct' && peer && (
+        <div className="info-section danger-zone">
+          <BlockButton userId={peer.userId} name={peer.user.displayName} />
+        </div>
+      )}
 
       {c.type !== 'direct' && (
         <div className="info-section danger-zone">

@@ -11,6 +11,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
 import { humanError } from '../lib/errors.ts';
 import { aiControls } from './ai.ts';
+import { AiAllowance } from '../settings/usage.tsx';
 import { Composer, type ComposerHandle } from './Composer.tsx';
 import { ChatContext, type ChatContextValue } from './context.ts';
 import { ConversationInfo } from './ConversationInfo.tsx';
@@ -274,6 +275,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
           generating={generating}
           onStop={stopLatest}
         />
+        {conversation?.type === 'assistant' && <AiAllowance generating={generating !== null} />}
         {dragging && (
           <div className="drop-overlay" aria-hidden="true">
             <Icon name="paperclip" size={32} />

@@ -19,6 +19,8 @@ import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { ThreadChip } from './ThreadChip.tsx';
 import { mentionMarks } from '../lib/mentionMarks.ts';
 import { copyText } from '../lib/clipboard.ts';
+import { Menu } from '../ui/Menu.tsx';
+import { blockPerson, ReportDialog } from './Safety.tsx';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -85,6 +87,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
   const streaming = m.status === 'streaming';
   const stored = m.id !== null;
   const [picker, setPicker] = useState(false);
+  const [reporting, setReporting] = useState(false);
   const replied = m.replyToId ? chat.byId.get(m.replyToId) : undefined;
 
   const react = (emoji: string) => {
@@ -241,8 +244,19 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
               <Icon name="trash" size={16} />
             </button>
           )}
+          {!mine && !isAi && !member?.user.isBot && m.kind !== 'system' && (
+            <Menu
+              label="More message actions"
+              button={<Icon name="more" size={16} />}
+              items={[
+                { label: 'Report message', icon: <Icon name="alert" />, onSelect: () => setReporting(true) },
+                { label: `Block ${name}`, icon: <Icon name="close" />, danger: true, onSelect: () => void blockPerson(client, m.authorId, name) },
+              ]}
+            />
+          )}
         </div>
       )}
+      {reporting && m.id && <ReportDialog messageId={m.id} authorName={name} onClose={() => setReporting(false)} />}
       {streaming && chat.ai.stop && (
         <button type="button" className="btn btn-small stop-inline" onClick={stop}>
           <Icon name="stop" size={14} /> Stop

@@ -3,6 +3,7 @@ import { ConfabError } from '@confab/client';
 /** Words a person understands, for any error the SDK or the browser throws. */
 export function humanError(error: unknown): string {
   if (error instanceof ConfabError) {
+    if (/deactivated/i.test(error.message)) return 'This account is deactivated. Ask an admin of this Confab if you think that is a mistake.';
     switch (error.code) {
       case 'UNAVAILABLE':
         return /offline|network/i.test(error.message)

@@ -13,12 +13,16 @@ import { toast } from '../ui/toast.tsx';
 import { currentSubscription, disablePush, enablePush, pushSupported } from './push.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { DrawerButton } from '../ui/DrawerButton.tsx';
+import { DataCard, PrivacyCard, SecurityCard, UsageSummary } from './AccountSections.tsx';
 
 const SECTIONS = [
   ['profile', 'Profile'],
   ['appearance', 'Appearance'],
   ['notifications', 'Notifications'],
   ['ai', 'AI'],
+  ['privacy', 'Privacy'],
+  ['security', 'Security'],
+  ['data', 'Your data'],
   ['account', 'Account'],
 ] as const;
 
@@ -55,6 +59,9 @@ export function SettingsView({ section, onOpenDrawer }: { section: string | null
         <Appearance />
         <Notifications />
         <Ai />
+        <PrivacyCard />
+        <SecurityCard />
+        <DataCard />
         <Account />
       </div>
     </div>
@@ -336,6 +343,7 @@ function Ai() {
           </li>
         ))}
       </ul>
+      <UsageSummary />
       <label htmlFor={`${id}-model`}>Default model for new AI chats</label>
       <select
         id={`${id}-model`}

@@ -4,7 +4,8 @@ import { createContext, useContext } from 'react';
 export interface MeState {
   me: Me;
   setMe: (me: Me) => void;
-  signOut: () => Promise<void>;
+  /** Ends the session; `notice` is said on the sign-in page. */
+  signOut: (notice?: string) => Promise<void>;
 }
 
 export const MeContext = createContext<MeState | null>(null);

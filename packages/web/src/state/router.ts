@@ -1,7 +1,7 @@
 import { useSyncExternalStore } from 'react';
 
 /**
- * A very small router: the app has three kinds of places (/, /c/<id>, /settings), so the URL is
+ * A very small router: the app has a few kinds of places (/, /c/<id>, /settings, /admin…), so the URL is
  * parsed here rather than with a library. Links push history entries; back/forward just work.
  */
 export type Route =
@@ -10,7 +10,11 @@ export type Route =
   | { name: 'settings'; section: string | null }
   | { name: 'channels' }
   | { name: 'threads' }
-  | { name: 'mentions' };
+  | { name: 'mentions' }
+  | { name: 'admin'; section: string | null }
+  /** Public pages (no sign-in needed): sign-up with an invite, a password reset link. */
+  | { name: 'invite'; token: string }
+  | { name: 'reset'; token: string };
 
 const listeners = new Set<() => void>();
 let current = parse(window.location.pathname, window.location.search);
@@ -27,6 +31,9 @@ function parse(pathname: string, search: string): Route {
   if (parts[0] === 'settings') return { name: 'settings', section: parts[1] ?? null };
   if (parts[0] === 'channels') return { name: 'channels' };
   if (parts[0] === 'mentions') return { name: 'mentions' };
+  if (parts[0] === 'admin') return { name: 'admin', section: parts[1] ?? null };
+  if (parts[0] === 'invite' && parts[1]) return { name: 'invite', token: parts[1] };
+  if (parts[0] === 'reset-password' && parts[1]) return { name: 'reset', token: parts[1] };
   return { name: 'home' };
 }
 
