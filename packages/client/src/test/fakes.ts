@@ -344,7 +344,8 @@ export class FakeServer {
       const c = this.conversations.get(decodeURIComponent(convMatch[1]!));
       return c ? json(200, c) : json(404, { error: { code: 'NOT_FOUND', message: 'no such conversation' } });
     }
-    const msgMatch = /^\/api\/messages\/([^/]+)$/.exec(u.pathname);
+    // A conversation's messages (GET /api/conversations/:id/messages, the SDK's listMessages).
+    const msgMatch = /^\/api\/conversations\/([^/]+)\/messages$/.exec(u.pathname);
     if (method === 'GET' && msgMatch) {
       const list = this.messages.get(decodeURIComponent(msgMatch[1]!)) ?? [];
       const before = Number(u.searchParams.get('before') ?? Infinity);

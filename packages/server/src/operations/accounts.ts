@@ -14,7 +14,7 @@ import {
   eraseMessagesBy,
   findMessagesById,
   insertPasswordReset,
-  isHandleTaken,
+  deletedHandle,
   listLiveSessions,
   lockUser,
   setPasswordHash,
@@ -197,16 +197,6 @@ export async function deleteAccount(ctx: Context, userId: string, actorId: strin
     const rows = await findMessagesById(ctx.db, erasedIds.slice(i, i + 500));
     for (const message of await hydrateMessages(ctx, ctx.db, rows)) ctx.bus.publish({ type: 'message_changed', message });
   }
-}
-
-/** `deleted-<id prefix>`, longer if that is taken. */
-async function deletedHandle(tx: Queryable, userId: string): Promise<string> {
-  const id = userId.toLowerCase().replace(/[^a-z0-9]/g, '');
-  for (const length of [8, 12, 16, id.length]) {
-    const handle = `deleted-${id.slice(0, length)}`;
-    if (!(await isHandleTaken(tx, handle))) return handle;
-  }
-  return `deleted-${userId}`;
 }
 
 /** Erases the user's messages conversation by conversation; returns the ids of the messages changed (thread roots included). */

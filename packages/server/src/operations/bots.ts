@@ -3,7 +3,7 @@ import { ConfabError, type BotList, type BotWithToken, type CreateBotBody } from
 import type { Context } from '../context.ts';
 import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
-import { isHandleTaken } from '../storage/accounts.ts';
+import { deletedHandle, isHandleTaken } from '../storage/accounts.ts';
 import { findBotsOf, insertBot, insertBotToken, lockBot, markBotDeleted, revokeBotTokens } from '../storage/bots.ts';
 import type { Queryable } from '../storage/db.ts';
 import type { UserRow } from '../storage/rows.ts';
@@ -98,16 +98,6 @@ export async function deleteBot(ctx: Context, callerId: string, botId: string): 
     await recordAudit(tx, callerId, 'bot.delete', { type: 'user', id: bot.id }, { handle: bot.handle, ownerId: bot.bot_owner_id });
   });
   await endSessions(ctx, { userId: botId });
-}
-
-/** `deleted-<id prefix>`, longer if that is taken (as a deleted account's). */
-async function deletedHandle(tx: Queryable, userId: string): Promise<string> {
-  const id = userId.toLowerCase().replace(/[^a-z0-9]/g, '');
-  for (const length of [8, 12, 16, id.length]) {
-    const handle = `deleted-${id.slice(0, length)}`;
-    if (!(await isHandleTaken(tx, handle))) return handle;
-  }
-  return `deleted-${userId}`;
 }
 
 /**

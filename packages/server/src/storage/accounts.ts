@@ -203,3 +203,16 @@ export function exportMessagePage(db: Queryable, conversationId: string, afterSe
     [conversationId, afterSeq, limit],
   );
 }
+
+/**
+ * The handle a deleted account (or bot) takes, freeing its own for someone else:
+ * `deleted-<id prefix>`, longer if that is taken.
+ */
+export async function deletedHandle(db: Queryable, userId: string): Promise<string> {
+  const id = userId.toLowerCase().replace(/[^a-z0-9]/g, '');
+  for (const length of [8, 12, 16, id.length]) {
+    const handle = `deleted-${id.slice(0, length)}`;
+    if (!(await isHandleTaken(db, handle))) return handle;
+  }
+  return `deleted-${userId}`;
+}
