@@ -122,7 +122,8 @@ describe('hostile text in the web app', () => {
       const sidebar = await longestTask(page, async () => {
         expect((await mallory.api.post('/api/messages', { conversationId: conv.id, content: text, clientId: `heavy-${i}` })).status).toBe(201);
         await row(page, conv.id).locator('.conv-preview', { hasText: /\S/ }).waitFor();
-        await expect.poll(() => row(page, conv.id).locator('.conv-preview').innerText()).not.toMatch(/No messages yet/);
+        // The row shows up ("No messages yet") before the live message reaches it: on a busy machine that can take over a second.
+        await expect.poll(() => row(page, conv.id).locator('.conv-preview').innerText(), { timeout: 15_000 }).not.toMatch(/No messages yet/);
       });
       const open = await longestTask(page, async () => {
         await row(page, conv.id).locator('a').click();
