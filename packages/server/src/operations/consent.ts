@@ -91,12 +91,12 @@ async function readKind(ctx: Context, cache: Map<string, readonly [string, strin
  * within BLOCK_CACHE_MS (docs/privacy.md).
  */
 const BLOCK_CACHE_MS = 2_000;
-const blockCaches = new WeakMap<Context, LRUCache<string, boolean>>();
+const blockCaches = new WeakMap<Context, LRUCache<string, Promise<boolean>>>();
 const blockKey = (blockerId: string, blockedId: string) => `${blockerId} ${blockedId}`;
 
-function blockCache(ctx: Context): LRUCache<string, boolean> {
+function blockCache(ctx: Context): LRUCache<string, Promise<boolean>> {
   let cache = blockCaches.get(ctx);
-  if (!cache) blockCaches.set(ctx, (cache = new LRUCache<string, boolean>({ max: 100_000, ttl: BLOCK_CACHE_MS })));
+  if (!cache) blockCaches.set(ctx, (cache = new LRUCache<string, Promise<boolean>>({ max: 100_000, ttl: BLOCK_CACHE_MS })));
   return cache;
 }
 
@@ -104,11 +104,18 @@ async function checkDirect(ctx: Context, userId: string, pair: readonly [string,
   const peer = pair[0] === userId ? pair[1] : pair[1] === userId ? pair[0] : undefined;
   // An author not in the pair is no member: the send answers NOT_FOUND as before.
   if (peer === undefined) return;
+  // The read itself is remembered (not only its answer): sends that arrive while it runs wait for
+  // the same read and go on in the order they came, so one sender's messages keep their order.
   const cache = blockCache(ctx);
   const key = blockKey(peer, userId);
   let blocked = cache.get(key);
-  if (blocked === undefined) cache.set(key, (blocked = await isBlockedBy(ctx.db, peer, userId)));
-  if (blocked) throw new ConfabError('FORBIDDEN', 'this person does not take messages from you');
+  if (blocked === undefined) {
+    const read = isBlockedBy(ctx.db, peer, userId);
+    blocked = read;
+    cache.set(key, read);
+    read.catch(() => cache.get(key) === read && cache.delete(key));
+  }
+  if (await blocked) throw new ConfabError('FORBIDDEN', 'this person does not take messages from you');
 }
 
 /**
@@ -123,7 +130,24 @@ export function checkSend(ctx: Context, userId: string, conversationId: string):
   const known = cache.get(conversationId);
   if (known === null) return undefined;
   if (known !== undefined) return checkDirect(ctx, userId, known);
-  return readKind(ctx, cache, conversationId).then((pair) => (pair ? checkDirect(ctx, userId, pair) : undefined));
+  // One read per conversation however many sends arrive while it runs: they wait for the same read
+  // and go on in the order they came (separate reads could finish in another order, and reorder
+  // one sender's messages).
+  const pending = pendingKinds(ctx);
+  let read = pending.get(conversationId);
+  if (!read) {
+    read = readKind(ctx, cache, conversationId).finally(() => pending.delete(conversationId));
+    pending.set(conversationId, read);
+  }
+  return read.then((pair) => (pair ? checkDirect(ctx, userId, pair) : undefined));
+}
+
+const pendingKindReads = new WeakMap<Context, Map<string, Promise<readonly [string, string] | null>>>();
+
+function pendingKinds(ctx: Context): Map<string, Promise<readonly [string, string] | null>> {
+  let pending = pendingKindReads.get(ctx);
+  if (!pending) pendingKindReads.set(ctx, (pending = new Map()));
+  return pending;
 }
 
 // ---- privacy ----
