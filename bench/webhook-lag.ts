@@ -3,7 +3,8 @@
  * conversations with one webhook (message.created) to a local receiver, and reports the lag of each
  * event (receive time − the message's createdAt), p50/p99/max, once every event has arrived.
  * Server, load and receiver share this process (one machine; the figures include that).
- *   node --import tsx bench/webhook-lag.ts [--rate 500] [--seconds 10] [--conversations 10] [--db embedded|postgres|both]
+ *   node --import tsx bench/webhook-lag.ts [--rate 500] [--seconds 10] [--conversations 10] [--db embedded|postgres|both] [--warmup 5] [--timeline]
+ * The first `--warmup` seconds of events (JIT, pools, the first polls) are reported apart.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     conversations: { type: 'string', default: '10' },
     db: { type: 'string', default: 'postgres' },
+    timeline: { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '5' },
   },
 });
 const rate = Number(values.rate);
@@ -27,6 +30,7 @@ async function run(db: 'embedded' | 'postgres') {
   if (db === 'postgres') process.env.CONFAB_TEST_DATABASE_URL = pgUrl;
   else delete process.env.CONFAB_TEST_DATABASE_URL;
   const lags: number[] = [];
+  const bySecond = new Map<number, number[]>();
   const seen = new Set<string>();
   const receiver = http.createServer((req, res) => {
     let body = '';
@@ -36,7 +40,10 @@ async function run(db: 'embedded' | 'postgres') {
       const event = JSON.parse(body) as { id: string; data: { message: { createdAt: string } } };
       if (!seen.has(event.id)) {
         seen.add(event.id);
-        lags.push(at - Date.parse(event.data.message.createdAt));
+        const createdAt = Date.parse(event.data.message.createdAt);
+        lags.push(at - createdAt);
+        const second = Math.floor(createdAt / 1000);
+        bySecond.set(second, [...(bySecond.get(second) ?? []), at - createdAt]);
       }
       res.writeHead(204).end();
     });
@@ -72,12 +79,23 @@ async function run(db: 'embedded' | 'postgres') {
     const sendSeconds = (performance.now() - started) / 1000;
     const deadline = Date.now() + 120_000;
     while (seen.size < total - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    lags.sort((a, b) => a - b);
-    const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
+    const firstSecond = Math.min(...bySecond.keys());
+    const warm = [...bySecond].filter(([second]) => second >= firstSecond + Number(values.warmup)).flatMap(([, list]) => list);
+    const summary = (list: number[]) => {
+      list.sort((a, b) => a - b);
+      const pct = (p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))];
+      return `p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${list.at(-1)} ms`;
+    };
     console.log(
       `${db.padEnd(9)} ${total} messages in ${sendSeconds.toFixed(1)} s (${(total / sendSeconds).toFixed(0)}/s, ${failed} failed) into ${conversations} conversations: ` +
-        `${seen.size} delivered; lag p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lags.at(-1)} ms`,
+        `${seen.size} delivered; lag after the first ${values.warmup} s ${summary(warm)}; all events ${summary(lags)}`,
     );
+    if (values.timeline) {
+      for (const [second, list] of [...bySecond].sort((a, b) => a[0] - b[0])) {
+        list.sort((a, b) => a - b);
+        console.log(`  ${second % 1000}: ${list.length} events, p50 ${list[Math.floor(list.length / 2)]} ms, max ${list.at(-1)} ms`);
+      }
+    }
   } finally {
     await server.close();
     receiver.closeAllConnections();

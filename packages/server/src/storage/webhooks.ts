@@ -135,16 +135,27 @@ export async function requeueDelivery(db: Queryable, deliveryId: string): Promis
 // ---- the deliverer
 
 /** The first pending delivery of each (webhook, conversation) whose webhook is enabled, if due and free: what may be sent now. */
-export function findDueHeads(db: Queryable, limit: number): Promise<{ id: string; webhook_id: string; stream: string }[]> {
+/**
+ * The due heads of pending (webhook, conversation) streams, oldest first, at most `perWebhook` of
+ * each webhook: an endpoint with a large backlog (older, so first) would otherwise fill the list,
+ * and the deliverer, which starts at most `perWebhook` streams per endpoint, would find no head of
+ * any other endpoint to start.
+ */
+export function findDueHeads(db: Queryable, limit: number, perWebhook: number): Promise<{ id: string; webhook_id: string; stream: string }[]> {
   return db.query(
-    `SELECT d.id, d.webhook_id, d.stream FROM (
-       SELECT DISTINCT ON (webhook_id, coalesce(conversation_id, '')) id, webhook_id, coalesce(conversation_id, '') AS stream, next_attempt_at, locked_until
-       FROM webhook_deliveries WHERE status = 'pending' AND webhook_id IN (SELECT id FROM webhooks WHERE enabled)
-       ORDER BY webhook_id, coalesce(conversation_id, ''), n
-     ) d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
-     WHERE d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
-     ORDER BY d.next_attempt_at LIMIT $1`,
-    [limit],
+    `SELECT id, webhook_id, stream FROM (
+       SELECT d.id, d.webhook_id, d.stream, d.next_attempt_at,
+              row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS rank
+       FROM (
+         SELECT DISTINCT ON (webhook_id, coalesce(conversation_id, '')) id, webhook_id, coalesce(conversation_id, '') AS stream, next_attempt_at, locked_until
+         FROM webhook_deliveries WHERE status = 'pending' AND webhook_id IN (SELECT id FROM webhooks WHERE enabled)
+         ORDER BY webhook_id, coalesce(conversation_id, ''), n
+       ) d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+       WHERE d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
+     ) heads
+     WHERE rank <= $2
+     ORDER BY next_attempt_at LIMIT $1`,
+    [limit, perWebhook],
   );
 }
 

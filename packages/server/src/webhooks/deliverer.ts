@@ -112,7 +112,7 @@ export function createWebhookDeliverer(ctx: Context, given: Partial<WebhookOptio
         if (Date.now() - refreshedAt >= opts.refreshMs) await refresh();
         // With no webhook, nothing can be due: not even a query.
         if (webhooks.size === 0 || running.size >= opts.concurrency) return;
-        const heads = await findDueHeads(ctx.db, opts.concurrency * 2);
+        const heads = await findDueHeads(ctx.db, opts.concurrency * 2, opts.perWebhook);
         for (const head of heads) {
           const key = `${head.webhook_id} ${head.stream}`;
           if (running.size >= opts.concurrency) break;

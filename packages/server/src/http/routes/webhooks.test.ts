@@ -8,7 +8,10 @@ import { registerUser, startTestServer, type TestServer, type TestUser } from '.
 class Receiver {
   received: { headers: http.IncomingHttpHeaders; body: string; at: number; status: number }[] = [];
   answer: (body: string) => number | Promise<number> = () => 200;
+  /** Requests that arrived, answered or not. */
+  requests = 0;
   private server = http.createServer((req, res) => {
+    this.requests++;
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
@@ -288,6 +291,47 @@ describe('outgoing webhooks', () => {
       (n) => n >= 2,
     );
   }, 30_000);
+
+  it("one endpoint's backlog does not hold up another's", async () => {
+    // Its own server, whose requests wait a minute before they time out: the stuck endpoint's
+    // requests are all still open when the other endpoint's event must arrive.
+    const own = await startTestServer({ webhooksAllowPrivate: true }, { webhooks: { pollMs: 50, refreshMs: 200, timeoutMs: 60_000 } });
+    const stuck = new Receiver();
+    const healthy = new Receiver();
+    await stuck.start();
+    await healthy.start();
+    stuck.answer = () => new Promise(() => {});
+    try {
+      const admin = await registerUser(own, 'admin');
+      const stuckHook = await admin.api.post('/api/admin/webhooks', { url: stuck.url, events: ['message.created'] });
+      expect(stuckHook.status).toBe(201);
+      // A backlog older than anything the other endpoint gets, in more conversations (streams)
+      // than the deliverer looks at in one poll.
+      for (let i = 0; i < 40; i++) {
+        const group = await admin.api.post('/api/conversations/group', { title: `Backlog ${i}`, participantIds: [] });
+        expect((await admin.api.post('/api/messages', { conversationId: group.body.id, content: `old ${i}`, clientId: `backlog-${i}` })).status).toBe(201);
+      }
+      await until(
+        () => stuck.requests,
+        (n) => n >= 8,
+      );
+      expect((await admin.api.post('/api/admin/webhooks', { url: healthy.url, events: ['message.created'] })).status).toBe(201);
+      const group = await admin.api.post('/api/conversations/group', { title: 'Fresh', participantIds: [] });
+      await admin.api.post('/api/messages', { conversationId: group.body.id, content: 'fresh', clientId: 'fresh-0' });
+      const events = await until(
+        () => healthy.delivered(),
+        (e) => e.length >= 1,
+      );
+      expect(events.map((e) => e.data.message.content)).toEqual(['fresh']);
+      // The stuck endpoint still holds its first requests (none ended) and got no more than its share.
+      expect(stuck.received).toEqual([]);
+      expect(stuck.requests).toBe(8);
+    } finally {
+      await own.close();
+      await stuck.close();
+      await healthy.close();
+    }
+  }, 60_000);
 
   it('refuses private addresses unless allowed, and plain http; only admins manage webhooks', async () => {
     const strict = await startTestServer({ webhooksAllowPrivate: false });
