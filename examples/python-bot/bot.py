@@ -5,7 +5,7 @@ It talks to Confab with a plain Socket.IO client (python-socketio) and plain HTT
 with Confab's TypeScript SDK: the protocol is Socket.IO events with JSON payloads (see API.md,
 "Realtime (Socket.IO)").
 
-    CONFAB_URL=http://localhost:3000 CONFAB_TOKEN=<access or bot token> python3 bot.py
+    CONFAB_URL=http://localhost:3000 CONFAB_TOKEN=<bot token (cfb_…) or access token> python3 bot.py
     CONFAB_URL=http://localhost:3000 CONFAB_EMAIL=bot@example.com CONFAB_PASSWORD=... python3 bot.py
 
 Needs: python3-socketio python3-websocket python3-requests (Debian), or
