@@ -67,7 +67,7 @@ import type { CreatedWebhook, CreateWebhookBody, PageQueryInput as WebhookPageQu
 
 import type { CreatedIncomingHook, IncomingHookList, Message as HookMessage } from '@confab/protocol'; // incoming hooks
 
-import type { AuthResult as SsoAuthResult } from '@confab/protocol'; // sso
+import type { LinkedSignIns, AuthResult as SsoAuthResult } from '@confab/protocol'; // sso
 import type { Rest } from './rest.ts';
 
 /**
@@ -159,6 +159,8 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/auth/oidc/:id/start', sdk: 'api.ssoStartUrl' },
   { method: 'GET', path: '/api/auth/oidc/:id/callback', sdk: 'api.ssoCallbackUrl' },
   { method: 'POST', path: '/api/auth/oidc/exchange', sdk: 'api.exchangeSsoCode' },
+  { method: 'GET', path: '/api/users/me/sso', sdk: 'api.listLinkedSignIns' },
+  { method: 'DELETE', path: '/api/users/me/sso/:id', sdk: 'api.unlinkSignIn' },
 
   // -- AI
   { method: 'GET', path: '/api/models', sdk: 'api.listModels' },
@@ -505,6 +507,14 @@ export class RestApi {
   /** Trades the one-time code of /sso?code=… (once, within a minute) for a session; `client.setSession(result)` then signs in. */
   exchangeSsoCode(code: string): Promise<SsoAuthResult> {
     return this.rest.request('POST', '/api/auth/oidc/exchange', { code }, { auth: false });
+  }
+  /** The providers the caller signs in with. */
+  listLinkedSignIns(): Promise<LinkedSignIns> {
+    return this.rest.request('GET', '/api/users/me/sso');
+  }
+  /** Stops signing in with a provider (CONFLICT while it is the caller's only way in). */
+  async unlinkSignIn(providerId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/users/me/sso/${seg(providerId)}`);
   }
 
   // ---- AI

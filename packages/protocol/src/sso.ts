@@ -22,3 +22,16 @@ export type SsoCallbackQuery = z.infer<typeof SsoCallbackQuery>;
 /** POST /api/auth/oidc/exchange: the one-time code the callback put in the web app's /sso?code=… URL. */
 export const SsoExchangeBody = z.strictObject({ code: z.string().min(1).max(256) });
 export type SsoExchangeBody = z.infer<typeof SsoExchangeBody>;
+
+/** GET /api/users/me/sso: the caller's links to single sign-on providers. */
+export const LinkedSignIn = z.object({
+  provider: z.string(),
+  /** The provider's display name; the id again when the provider is no longer configured. */
+  name: z.string(),
+  /** The address the provider gave when the link was made, if verified. */
+  email: z.string().nullable(),
+  linkedAt: z.string(),
+});
+export type LinkedSignIn = z.infer<typeof LinkedSignIn>;
+export const LinkedSignIns = z.object({ links: z.array(LinkedSignIn) });
+export type LinkedSignIns = z.infer<typeof LinkedSignIns>;

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConfabError, type AuthResult, type InstanceRole } from '@confab/protocol';
+import { ConfabError, type AuthResult, type InstanceRole, type LinkedSignIns } from '@confab/protocol';
 import * as oidc from 'openid-client';
 import type { OidcProviderConfig } from '../config.ts';
 import type { Context } from '../context.ts';
@@ -7,7 +7,7 @@ import { sha256 } from '../crypto/keyring.ts';
 import { newId } from '../ids.ts';
 import type { Queryable } from '../storage/db.ts';
 import type { UserRow } from '../storage/rows.ts';
-import { deleteOldSsoCodes, findLinkedUser, handleInUse, insertIdentity, insertSsoCode, insertSsoUser, spendSsoCode } from '../storage/sso.ts';
+import { deleteIdentities, deleteOldSsoCodes, findLinkedUser, handleInUse, insertIdentity, insertSsoCode, insertSsoUser, listIdentities, spendSsoCode } from '../storage/sso.ts';
 import { findUser, findUserByLoginEmail } from '../storage/users.ts';
 import { startSession, type ClientInfo } from './auth.ts';
 import { admitRegistration, publicOrigin, recordInviteUse } from './invites.ts';
@@ -271,5 +271,40 @@ export async function exchangeSsoCode(ctx: Context, code: string, client: Client
     if (!user) throw new ConfabError('UNAUTHENTICATED', 'this sign-in code is not valid: it was used already or has expired; sign in again');
     refuseInactive(user);
     return { user: toMe(user), ...(await startSession(ctx, tx, user.id, client)) };
+  });
+}
+
+// ---- a person's own links (account settings)
+
+/** GET /api/users/me/sso: the providers the caller signs in with. */
+export async function listLinkedSignIns(ctx: Context, userId: string): Promise<LinkedSignIns> {
+  const rows = await listIdentities(ctx.db, userId);
+  return {
+    links: rows.map((r) => ({
+      provider: r.provider_id,
+      name: ctx.config.oidc.find((p) => p.id === r.provider_id)?.name ?? r.provider_id,
+      email: r.email,
+      linkedAt: r.created_at.toISOString(),
+    })),
+  };
+}
+
+/**
+ * DELETE /api/users/me/sso/:id: the caller stops signing in with that provider. Refused while it is
+ * their only way in (no password, no other provider): they would lock themselves out. Signing in
+ * with the provider again later links again only as a first sign-in would (a verified address).
+ */
+export async function unlinkSignIn(ctx: Context, userId: string, providerId: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const user = await findUser(tx, userId);
+    if (!user) throw new ConfabError('NOT_FOUND', 'no such user');
+    const links = await listIdentities(tx, userId);
+    if (!links.some((l) => l.provider_id === providerId)) throw new ConfabError('NOT_FOUND', 'this account is not linked to that provider');
+    const others = links.filter((l) => l.provider_id !== providerId).length;
+    if (!user.password_hash && others === 0) {
+      throw new ConfabError('CONFLICT', 'this is the only way you sign in: set a password first (a reset link by e-mail), then unlink it');
+    }
+    await deleteIdentities(tx, userId, providerId);
+    await recordAudit(tx, userId, 'sso.unlink', { type: 'user', id: userId }, { provider: providerId });
   });
 }

@@ -57,3 +57,13 @@ export async function spendSsoCode(db: Queryable, codeHash: string): Promise<str
 export async function deleteOldSsoCodes(db: Queryable): Promise<void> {
   await db.query("DELETE FROM oidc_codes WHERE expires_at < now() - interval '1 day'");
 }
+
+/** A user's links to providers, oldest first. */
+export function listIdentities(db: Queryable, userId: string): Promise<{ provider_id: string; email: string | null; created_at: Date }[]> {
+  return db.query('SELECT provider_id, email, created_at FROM oidc_identities WHERE user_id = $1 ORDER BY created_at, provider_id', [userId]);
+}
+
+/** Removes a user's links to one provider; how many went. */
+export async function deleteIdentities(db: Queryable, userId: string, providerId: string): Promise<number> {
+  return (await db.query('DELETE FROM oidc_identities WHERE user_id = $1 AND provider_id = $2 RETURNING subject', [userId, providerId])).length;
+}

@@ -269,6 +269,36 @@ describe('single sign-on (OpenID Connect)', () => {
     expect((await signIn(id)).error).toMatch(/deactivated/);
   });
 
+  it('lists a person\'s links; unlinks one (audit-logged) unless it is their only way in', async () => {
+    const existing = await registerUser(server, 'unlinker');
+    const id = person({ email: existing.user.email, email_verified: true, name: 'Unlinker' });
+    expect((await signIn(id)).body.user.id).toBe(existing.id);
+    const listed = await existing.api.get('/api/users/me/sso');
+    expect(listed.status).toBe(200);
+    expect(listed.body.links).toEqual([{ provider: 'test', name: 'Test ID', email: existing.user.email.toLowerCase(), linkedAt: expect.any(String) }]);
+    // Someone else sees only their own (none).
+    expect((await owner.api.get('/api/users/me/sso')).body.links).toEqual([]);
+    expect((await owner.api.delete('/api/users/me/sso/test')).status).toBe(404);
+
+    expect((await existing.api.delete('/api/users/me/sso/test')).status).toBe(204);
+    expect((await existing.api.get('/api/users/me/sso')).body.links).toEqual([]);
+    expect((await existing.api.delete('/api/users/me/sso/test')).status).toBe(404);
+    const audit = (await owner.api.get('/api/admin/audit?limit=200')).body.entries.filter((e: any) => e.action === 'sso.unlink' && e.actorId === existing.id);
+    expect(audit).toHaveLength(1);
+    // No longer linked: a provider that now says the address is unverified does not get in.
+    accounts.set(id, { email: existing.user.email, email_verified: false });
+    expect((await signIn(id)).error).toMatch(/not linked/);
+
+    // An account made by the provider has no password: its only link stays.
+    const only = person({ email: `only_${randomBytes(4).toString('hex')}@example.test`, email_verified: true });
+    const made = await signIn(only);
+    const api = new Api(server.url, made.body.accessToken);
+    const refused = await api.delete('/api/users/me/sso/test');
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('CONFLICT');
+    expect((await api.get('/api/users/me/sso')).body.links).toHaveLength(1);
+  });
+
   it('answers an unknown provider with the web app error page', async () => {
     const res = await new Browser().fetch(`${server.url}/api/auth/oidc/nope/start`);
     expect(res.status).toBe(302);

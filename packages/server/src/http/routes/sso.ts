@@ -1,8 +1,9 @@
-import { AuthResult, SsoCallbackQuery, SsoExchangeBody, SsoProviderParams, SsoStartQuery } from '@confab/protocol';
+import { AuthResult, LinkedSignIns, SsoCallbackQuery, SsoExchangeBody, SsoProviderParams, SsoStartQuery } from '@confab/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { Context } from '../../context.ts';
 import * as sso from '../../operations/sso.ts';
 import type { App } from '../app.ts';
+import { requireUser } from '../auth.ts';
 import { clientInfo } from './auth.ts';
 
 const requestOrigin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
@@ -32,4 +33,11 @@ export function ssoRoutes(app: App, ctx: Context) {
   app.post('/api/auth/oidc/exchange', { schema: { tags, body: SsoExchangeBody, response: { 200: AuthResult } } }, async (req) =>
     sso.exchangeSsoCode(ctx, req.body.code, clientInfo(req)),
   );
+  // The caller's own links (account settings): which providers they sign in with, and unlinking one.
+  const security = [{ bearer: [] }];
+  app.get('/api/users/me/sso', { schema: { tags, security, response: { 200: LinkedSignIns } } }, async (req) => sso.listLinkedSignIns(ctx, await requireUser(ctx, req)));
+  app.delete('/api/users/me/sso/:id', { schema: { tags, security, params: SsoProviderParams } }, async (req, reply) => {
+    await sso.unlinkSignIn(ctx, await requireUser(ctx, req), req.params.id);
+    return reply.status(204).send();
+  });
 }
