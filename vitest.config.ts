@@ -7,7 +7,7 @@ import type { Reporter, TestModule } from 'vitest/node';
  * here, rather than being reported as skipped. In the PostgreSQL pass they fail, loudly, when
  * PostgreSQL or Redis does not answer.
  */
-const POSTGRES_ONLY = ['packages/server/src/realtime/multinode.test.ts', 'packages/server/src/realtime/crash.test.ts', '**/*.multinode.test.ts'];
+const POSTGRES_ONLY = ['packages/server/src/realtime/multinode.test.ts', 'packages/server/src/realtime/crash.test.ts', '**/*.multinode.test.ts', '**/*.postgres.test.ts'];
 const postgres = Boolean(process.env.CONFAB_TEST_DATABASE_URL);
 
 /**

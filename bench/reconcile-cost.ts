@@ -45,7 +45,7 @@ async function open(): Promise<{ db: Database; dbCpuMs: () => number; close: () 
   }
   const created = await createPostgresDatabase(adminUrl);
   // One connection, so the backend whose CPU is read is the one that does the work.
-  const db = await openPostgres(created.url, 1);
+  const db = await openPostgres(created.url, { poolSize: 1 });
   const [{ pid }] = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
   return {
     db,

@@ -45,7 +45,7 @@ const pick = () => vocabulary[Math.floor(random() * vocabulary.length)]!;
 async function open(): Promise<{ db: Database; close: () => Promise<void> }> {
   if (values.db === 'postgres') {
     const created = await createPostgresDatabase(adminUrl);
-    const db = await openPostgres(created.url, 4);
+    const db = await openPostgres(created.url, { poolSize: 4 });
     return { db, close: async () => (await db.close(), await created.drop()) };
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-search-bench-'));

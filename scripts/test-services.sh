@@ -99,4 +99,9 @@ if ! python_ready; then
   python_ready || fail "python3-socketio was installed but $python cannot import socketio, websocket and requests"
 fi
 
-note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium and $python (Socket.IO) are ready"
+# ---- Operator's programs the tests run as children (PgBouncer: packages/server/src/storage/pgbouncer.postgres.test.ts) ----
+[ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
+# The package starts its own on 6432 where it can; the tests start theirs on free ports.
+if command -v service >/dev/null && [ "$(id -u)" = 0 ]; then service pgbouncer stop >/dev/null 2>&1 || true; fi
+
+note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium, $python (Socket.IO) and PgBouncer are ready"

@@ -23,6 +23,8 @@ describe('configuration table', () => {
       host: '0.0.0.0',
       dataDir: path.resolve('data'),
       databaseUrl: undefined,
+      databasePoolSize: 20,
+      databasePreparedStatements: true,
       redisUrl: undefined,
       redisPrefix: 'confab:',
       secret: undefined,

@@ -22,6 +22,10 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL URL; the embedded database in DATA_DIR when unset. */
   databaseUrl: string | undefined;
+  /** Named prepared statements on PostgreSQL (CONFAB_DATABASE_PREPARED_STATEMENTS); off behind a transaction-mode pooler. */
+  databasePreparedStatements: boolean;
+  /** PostgreSQL connections this node keeps at most (CONFAB_DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
   redisUrl: string | undefined;
   /** Prefix of every Redis key and channel (several deployments or test runs can share one Redis). */
   redisPrefix: string;
@@ -262,6 +266,13 @@ export const VARIABLES = {
   HOST: variable(text, '0.0.0.0', 'address to bind'),
   DATA_DIR: variable(directory, './data', 'embedded database, files, generated keys; kept `0700` (files `0600`) whatever the umask'),
   DATABASE_URL: variable(url(['postgres', 'postgresql', 'socket']), undefined, 'PostgreSQL URL; the embedded database in `DATA_DIR/db` when unset', { secret: true }),
+  CONFAB_DATABASE_POOL_SIZE: variable(whole('connections'), 20, 'PostgreSQL connections each node keeps at most; behind a pooler in session mode, its pool must hold this many per node'),
+  CONFAB_DATABASE_PREPARED_STATEMENTS: variable(
+    flag('on', 'off'),
+    true,
+    '`off` behind a pooler in transaction mode that cannot keep named prepared statements (PgBouncer before 1.21, or `max_prepared_statements = 0`); left `on`, such a pooler is detected at its first refusal and they are turned off (see [`docs/operations.md`](docs/operations.md#connection-poolers))',
+    { shown: '`on`' },
+  ),
   REDIS_URL: variable(url(['redis', 'rediss']), undefined, 'Redis URL for several nodes; single node when unset', { secret: true }),
   CONFAB_REDIS_PREFIX: variable(text, 'confab:', 'prefix of every Redis key and channel (several deployments on one Redis)'),
   CONFAB_SECRET: variable(text, undefined, 'master secret for token signing and encryption at rest; when unset one is generated into `DATA_DIR/secret.json` on first start', { shown: 'generated', secret: true }),
@@ -370,6 +381,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: v.HOST,
     dataDir: path.resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
+    databasePreparedStatements: v.CONFAB_DATABASE_PREPARED_STATEMENTS,
+    databasePoolSize: v.CONFAB_DATABASE_POOL_SIZE,
     redisUrl: v.REDIS_URL,
     redisPrefix: v.CONFAB_REDIS_PREFIX,
     secret: v.CONFAB_SECRET,

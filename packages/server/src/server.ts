@@ -74,8 +74,19 @@ export interface ServerOptions {
   webhooks?: Partial<WebhookOptions>;
 }
 
-export async function openDatabase(config: Config): Promise<Database> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+/** `log` hears of a pooler that refuses named prepared statements (see openPostgres). */
+export async function openDatabase(config: Config, log?: { warn(obj: object, msg: string): void }): Promise<Database> {
+  if (config.databaseUrl) {
+    return openPostgres(config.databaseUrl, {
+      poolSize: config.databasePoolSize,
+      preparedStatements: config.databasePreparedStatements,
+      onPreparedStatementsOff: (error) =>
+        log?.warn(
+          { code: (error as { code?: string }).code },
+          'the database connection refused a named prepared statement (a pooler in transaction mode?): prepared statements are off from now on; set CONFAB_DATABASE_PREPARED_STATEMENTS=off to skip this',
+        ),
+    });
+  }
   const dir = path.join(config.dataDir, 'db');
   const db = await openEmbedded(dir);
   tighten(dir);
@@ -98,7 +109,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
   // Before anything is written there: the secret, the VAPID key, the database, attachments.
   prepareDataDir(config.dataDir, log);
   const vapid = await loadVapidKeys(config.dataDir, config.vapidKeys);
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, log);
   try {
     const applied = await migrate(db, (msg) => log.info(msg));
     if (applied) log.info({ applied }, 'database migrated');

@@ -61,7 +61,7 @@ describe('a node killed during a burst (real processes, PostgreSQL + Redis)', ()
     if (!postgres) throw new Error('this test needs PostgreSQL: set CONFAB_TEST_DATABASE_URL');
     const created = await createPostgresDatabase(postgres);
     dropDb = created.drop;
-    db = await openPostgres(created.url, 2);
+    db = await openPostgres(created.url, { poolSize: 2 });
     env = { DATABASE_URL: created.url, REDIS_URL: testRedisUrl, CONFAB_REDIS_PREFIX: newRedisPrefix(), CONFAB_SECRET: randomBytes(32).toString('base64url') };
     // One after the other: the first migrates the database.
     nodes.push(await startNode(env));

@@ -222,7 +222,7 @@ describe('Redis faults with real server processes (own redis-server, PostgreSQL)
     redis = await startOwnRedis();
     const created = await createPostgresDatabase(process.env.CONFAB_TEST_DATABASE_URL!);
     dropDb = created.drop;
-    db = await openPostgres(created.url, 2);
+    db = await openPostgres(created.url, { poolSize: 2 });
     env = { DATABASE_URL: created.url, REDIS_URL: redis.url, CONFAB_REDIS_PREFIX: newRedisPrefix(), CONFAB_SECRET: randomBytes(32).toString('base64url') };
   });
   afterAll(async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -26,12 +27,32 @@ export interface QueryOptions {
   prepare?: boolean;
 }
 
-/** Prepared statements are named after their text: one name per distinct text, the same on every connection. */
+/**
+ * Prepared statements are named after a hash of their text: the same name for the same text in
+ * every process. Behind a pooler, a server connection may hold statements another Confab process
+ * prepared; a name that meant different text there would run the wrong statement.
+ */
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
   let name = statementNames.get(sql);
-  if (name === undefined) statementNames.set(sql, (name = `confab_${statementNames.size + 1}`));
+  if (name === undefined) statementNames.set(sql, (name = `confab_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`));
   return name;
+}
+
+/**
+ * The errors of a named prepared statement run through a pooler in transaction mode (PgBouncer
+ * before 1.21, or with max_prepared_statements = 0): the statement was prepared on another server
+ * connection (26000), or this one has it already (42P05).
+ */
+const POOLER_STATEMENT_ERRORS = new Set(['26000', '42P05']);
+const isPoolerStatementError = (error: unknown) => POOLER_STATEMENT_ERRORS.has((error as { code?: string }).code ?? '');
+
+export interface PostgresOptions {
+  poolSize?: number;
+  /** Named prepared statements (QueryOptions.prepare); off behind a transaction-mode pooler. */
+  preparedStatements?: boolean;
+  /** Told once, when a pooler's refusal of named statements turned them off. */
+  onPreparedStatementsOff?: (error: Error) => void;
 }
 
 /**
@@ -50,34 +71,65 @@ export interface Database extends Queryable {
 
 // Each driver is loaded when its database is opened: a server needs one of them, never both.
 
-export async function openPostgres(url: string, poolSize = 20): Promise<Database> {
+/**
+ * A real PostgreSQL, directly or through a pooler. Named prepared statements are used unless
+ * `preparedStatements` is false; when a transaction-mode pooler refuses one anyway, they are turned
+ * off for this process and the query (or the whole transaction, which the error aborted before it
+ * could commit) runs once more without them.
+ */
+export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Database> {
   const { default: pg } = await import('pg');
   // PostgreSQL sends int8 and numeric as strings; our int8 values (counts) fit in a double.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20 });
   // A pool error on an idle client must not crash the process; the next query reports it.
   pool.on('error', () => {});
+  let prepared = options.preparedStatements ?? true;
+  /** True when this error means the pooler refused named statements (and they are off from now on). */
+  const turnedOff = (error: unknown): boolean => {
+    if (!isPoolerStatementError(error)) return false;
+    if (prepared) {
+      prepared = false;
+      options.onPreparedStatementsOff?.(error as Error);
+    }
+    return true;
+  };
   const run = async <T>(client: Pool | PoolClient, sql: string, params?: unknown[], opts?: QueryOptions) =>
-    (await client.query({ text: sql, values: params ?? [], ...(opts?.prepare ? { name: statementName(sql) } : {}) })).rows as T[];
+    (await client.query({ text: sql, values: params ?? [], ...(opts?.prepare && prepared ? { name: statementName(sql) } : {}) })).rows as T[];
+  const transaction = async <T>(fn: (tx: Queryable) => Promise<T>, opts?: { snapshot?: boolean }): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query(opts?.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' : 'BEGIN');
+      const result = await fn({
+        query: (sql, params, opts) => run(client, sql, params, opts),
+        exec: async (sql) => void (await client.query(sql)),
+      });
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
   return {
     kind: 'postgres',
-    query: (sql, params, opts) => run(pool, sql, params, opts),
+    async query(sql, params, opts) {
+      try {
+        return await run(pool, sql, params, opts);
+      } catch (error) {
+        if (opts?.prepare && turnedOff(error)) return run(pool, sql, params, opts);
+        throw error;
+      }
+    },
     exec: async (sql) => void (await pool.query(sql)),
     async transaction(fn, opts) {
-      const client = await pool.connect();
       try {
-        await client.query(opts?.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' : 'BEGIN');
-        const result = await fn({
-          query: (sql, params, opts) => run(client, sql, params, opts),
-          exec: async (sql) => void (await client.query(sql)),
-        });
-        await client.query('COMMIT');
-        return result;
+        return await transaction(fn, opts);
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        if (turnedOff(error)) return transaction(fn, opts);
         throw error;
-      } finally {
-        client.release();
       }
     },
     close: () => pool.end(),
