@@ -9,6 +9,7 @@ import type { UrlSigner } from './files/signing.ts';
 import type { FileStore } from './files/store.ts';
 import type { JobQueue } from './jobs/queue.ts';
 import type { Mailer } from './mail/mailer.ts';
+import type { Metrics } from './metrics.ts';
 import type { PushSender } from './push/sender.ts';
 import type { RateLimits } from './rateLimits.ts';
 import type { Database } from './storage/db.ts';
@@ -39,6 +40,8 @@ export interface Context {
    * gateway's presence store. Unset means nobody is: notifications then always go out by push.
    */
   presence?: PresenceLookup;
+  /** This server's Prometheus metrics; unset in tools (the CLI). */
+  metrics?: Metrics;
   /** Link previews fetched in the background (operations/previews.ts); unset in tools that start none. */
   previews?: { schedule(message: Message): void };
 }

@@ -13,6 +13,7 @@ import { buildHttpApp, type App } from './http/app.ts';
 import { serverLogger } from './logging.ts';
 import { createJobQueue, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
+import { readBacklog } from './storage/health.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
 import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
 import { registerNotificationJobs, startNotifications } from './operations/notifications.ts';
@@ -147,7 +148,8 @@ export async function createServer(given: Config = loadConfig(), options: Server
   // context, and subscribes to the bus, in start().
   const ai = new AiRunner(streams, { redis, metrics });
   const mail = config.smtp ? createMailer(config.smtp, log) : undefined;
-  const ctx: Context = { config, db, keys, log, bus, limits, streams, answers: ai, files, jobs, push, presence, ...(mail ? { mail } : {}) };
+  const ctx: Context = { config, db, keys, log, bus, limits, streams, answers: ai, files, jobs, push, presence, metrics, ...(mail ? { mail } : {}) };
+  metrics.sources.backlog = () => readBacklog(db);
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
   registerSearchJobs(ctx);

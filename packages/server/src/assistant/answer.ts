@@ -196,6 +196,8 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
   await checkpoint;
   // Before the end is announced, so whoever sees the answer end sees it counted. A stopped or
   // failed answer counts with what the provider reported (0 when it reported nothing).
+  deps.metrics?.aiTokens.inc({ direction: 'input' }, usage.input);
+  deps.metrics?.aiTokens.inc({ direction: 'output' }, usage.output);
   if (keySource) {
     await recordUsage(ctx, {
       userId: requestedBy,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import { ConfabError, LIMITS, nestedDeeperThan, PROTOCOL_VERSION } from '@confab/protocol';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import type { Logger } from 'pino';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Context } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
@@ -76,6 +77,13 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
       throw new ConfabError('VALIDATION_ERROR', `JSON bodies must nest at most ${LIMITS.jsonDepth} levels deep`);
     }
   });
+  // Every later log line of the request (its errors, "request completed") says whose and which
+  // conversation's it was, beside its request id, so an operator can follow one conversation.
+  app.addHook('preHandler', async (request) => {
+    const conversationId = conversationIdOf(request);
+    // Fastify's request logger is a pino child logger of ctx.log.
+    if (request.userId || conversationId) (request.log as Logger).setBindings({ ...(request.userId ? { userId: request.userId } : {}), ...(conversationId ? { conversationId } : {}) });
+  });
   // While shutting down, in-flight requests finish but their keep-alive connections must not
   // keep the server open: tell clients to close them after this response.
   app.addHook('onSend', async (_request, reply) => {
@@ -136,4 +144,12 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   // The web app at /: registered last, so every API route wins over its wildcard.
   await webRoutes(app, ctx.config.webDir);
   return app;
+}
+
+/** The conversation a request is about: its `:conversationId`, the `:id` of /api/conversations/:id…, or its body's `conversationId`. */
+function conversationIdOf(request: FastifyRequest): string | undefined {
+  const params = request.params as Record<string, unknown> | undefined;
+  const body = request.body as Record<string, unknown> | undefined;
+  const id = params?.conversationId ?? (request.routeOptions.url?.startsWith('/api/conversations/:id') ? params?.id : undefined) ?? (typeof body === 'object' && body !== null ? body.conversationId : undefined);
+  return typeof id === 'string' && id.length <= 64 ? id : undefined;
 }

@@ -132,7 +132,11 @@ const batchers = new WeakMap<Database, SendBatcher>();
 export function batcherFor(ctx: Context): SendBatcher {
   // A send alone in its batch: a thread reply needs insertSend's thread parts; any other goes by the leaner statement.
   const single = (send: PlainSend) => (send.threadRootId === null ? insertPlainSend(ctx.db, send) : insertOne(ctx, send, null, []));
-  return getOrCreate(batchers, ctx.db, () => new SendBatcher(ctx.db, single));
+  return getOrCreate(batchers, ctx.db, () => {
+    const batcher = new SendBatcher(ctx.db, single);
+    batcher.observe = (size) => ctx.metrics?.sendBatchSize.observe(size);
+    return batcher;
+  });
 }
 
 /**

@@ -43,6 +43,8 @@ export class SendBatcher {
   private readonly busy = new Set<string>();
   /** How many batches of two or more were stored, and the largest. */
   readonly stats = { batches: 0, largest: 0 };
+  /** Told each batch's size, 1 included (metrics). */
+  observe?: (size: number) => void;
 
   constructor(
     private readonly db: Database,
@@ -96,6 +98,7 @@ export class SendBatcher {
   }
 
   private async run(batch: SendBatcher['queue']): Promise<void> {
+    this.observe?.(batch.length);
     try {
       if (batch.length === 1) {
         batch[0]!.resolve(await this.single(batch[0]!.send));

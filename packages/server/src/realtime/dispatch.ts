@@ -45,6 +45,7 @@ export function eventListener(handlers: EventHandlers, services: RealtimeService
       return;
     }
     socket.data.inFlight++;
+    const started = performance.now();
     try {
       if (args.length > 1) throw new ConfabError('VALIDATION_ERROR', 'an event carries one payload (and an ack callback)');
       const payload = args[0];
@@ -65,6 +66,7 @@ export function eventListener(handlers: EventHandlers, services: RealtimeService
       ack?.({ ok: false, error: confabError.toPayload() });
     } finally {
       socket.data.inFlight--;
+      metrics.socketEventSeconds.observe({ event }, (performance.now() - started) / 1000);
     }
   };
 

@@ -72,10 +72,11 @@ export interface Fanout {
  * sessions are forwarded to the other nodes' gateways by `serverSideEmit` (their bus never sees
  * them: see the Bus contract in bus/bus.ts).
  */
-export function startFanout(bus: Bus, io: AppServer, hooks: FanoutHooks, opts: { holdMs: number; crossNodes: boolean }): Fanout {
+export function startFanout(bus: Bus, io: AppServer, hooks: FanoutHooks, opts: { holdMs: number; crossNodes: boolean; onEmit?: (event: ServerEventName) => void }): Fanout {
   let stopped = false;
   const gate = new SeqGate((e) => io.to(e.room).emit(e.event as ServerEventName, e.payload as never), { holdMs: opts.holdMs });
   const emit: Emit = (room, event, payload, conversationId, seq) => {
+    opts.onEmit?.(event);
     if (conversationId === undefined) io.to(room).emit(event, payload as never);
     else gate.push(conversationId, { room, event, payload }, seq);
   };

@@ -198,7 +198,12 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
   io.on('confab:sessions_ended', (ended) => onSessionsEnded(ended));
 
   // ---- Committed events become emits (fanout.ts), membership and ended sessions move sockets ----
-  const fanout = startFanout(ctx.bus, io, { onMembership: onLiveMembership, onSessionsEnded }, { holdMs: opts.orderingHoldMs, crossNodes: redis !== undefined });
+  const fanout = startFanout(ctx.bus, io, { onMembership: onLiveMembership, onSessionsEnded }, {
+    holdMs: opts.orderingHoldMs,
+    crossNodes: redis !== undefined,
+    onEmit: (event) => metrics.realtimeEmits.inc({ event }),
+  });
+  metrics.sources.connections = () => io.engine.clientsCount;
   const { gate } = fanout;
 
   // ---- Handshake: authenticate, then join the user's rooms before the client hears "connect" ----

@@ -169,6 +169,8 @@ export function createWebhookDeliverer(ctx: Context, given: Partial<WebhookOptio
           if (attempt === 'stopped') break;
           if (attempt.error === null) {
             done.push(attempt);
+            // The delivery row was written with its event, in the same transaction.
+            ctx.metrics?.webhookLagSeconds.observe((Date.now() - d.created_at.getTime()) / 1000);
             continue;
           }
           await recordSuccesses(ctx.db, webhookId, done.splice(0));

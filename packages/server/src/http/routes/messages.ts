@@ -46,6 +46,7 @@ export function messageRoutes(app: App, ctx: Context) {
   );
   app.post('/api/messages', { schema: { tags, security, body: SendMessageBody, response: { 200: Message, 201: Message } } }, async (req, reply) => {
     const { message, created } = await messages.sendMessage(ctx, await requireUser(ctx, req), req.body);
+    if (created) ctx.metrics?.messagesSent.inc({ transport: 'rest' });
     return reply.status(created ? 201 : 200).send(message);
   });
   app.patch('/api/messages/:id', { schema: { tags, security, params: MessageIdParams, body: EditMessageBody, response: { 200: Message } } }, async (req) =>
