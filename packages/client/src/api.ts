@@ -49,7 +49,7 @@ import {
   type VapidPublicKey,
 } from '@confab/protocol';
 // Issue 20's sections import their types one statement each, so work on them merges cleanly.
-import type { AdminSettings, AdminUser, AdminUserList, AdminUserQueryInput, AuditList, CreateInviteBody, InstanceInfo, Invite, InviteList, PageQueryInput, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol'; // admin
+import type { AdminSettings, AdminUser, AdminUserList, AdminUserQueryInput, AuditList, ConversationRetentionAnswer, CreateInviteBody, InstanceInfo, Invite, InviteList, PageQueryInput, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol'; // admin
 
 import type { ChangePasswordBody, PasswordResetBody, PasswordResetLink, SessionList } from '@confab/protocol'; // accounts
 
@@ -93,6 +93,8 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/instance', sdk: 'api.getInstance' },
   { method: 'GET', path: '/api/admin/settings', sdk: 'api.getAdminSettings' },
   { method: 'PATCH', path: '/api/admin/settings', sdk: 'api.updateAdminSettings' },
+  { method: 'GET', path: '/api/admin/conversations/:id/retention', sdk: 'api.getConversationRetention' },
+  { method: 'PUT', path: '/api/admin/conversations/:id/retention', sdk: 'api.setConversationRetention' },
   { method: 'GET', path: '/api/admin/audit', sdk: 'api.listAudit' },
   { method: 'POST', path: '/api/admin/invites', sdk: 'api.createInvite' },
   { method: 'GET', path: '/api/admin/invites', sdk: 'api.listInvites' },
@@ -279,6 +281,14 @@ export class RestApi {
   /** Changes the fields given of the instance's settings (admins); resolves to the settings in force. */
   updateAdminSettings(body: PatchAdminSettingsBody): Promise<AdminSettings> {
     return this.rest.request('PATCH', '/api/admin/settings', body);
+  }
+  /** A conversation's own retention in days (null: the instance's), and the instance's (admins). */
+  getConversationRetention(conversationId: string): Promise<ConversationRetentionAnswer> {
+    return this.rest.request('GET', `/api/admin/conversations/${seg(conversationId)}/retention`);
+  }
+  /** Sets a conversation's own retention in days; null follows the instance's (admins). */
+  setConversationRetention(conversationId: string, days: number | null): Promise<ConversationRetentionAnswer> {
+    return this.rest.request('PUT', `/api/admin/conversations/${seg(conversationId)}/retention`, { days });
   }
   /** The audit log, newest first (admins). */
   listAudit(q: PageQueryInput = {}): Promise<AuditList> {

@@ -40,9 +40,21 @@ export const AiSettings = z.object({
 });
 export type AiSettings = z.infer<typeof AiSettings>;
 
+/** Retention (docs/admin.md): messages older than `days` are deleted with their files; null keeps them. */
+export const RetentionDays = z.number().int().min(1).max(36_500).nullable();
+export const RetentionSettings = z.object({ days: RetentionDays });
+export type RetentionSettings = z.infer<typeof RetentionSettings>;
+
+/** PUT /api/admin/conversations/:id/retention: that conversation's own retention; null follows the instance's. */
+export const ConversationRetention = z.strictObject({ days: RetentionDays });
+export type ConversationRetention = z.infer<typeof ConversationRetention>;
+export const ConversationRetentionAnswer = z.object({ conversationId: z.string(), days: RetentionDays, instanceDays: RetentionDays });
+export type ConversationRetentionAnswer = z.infer<typeof ConversationRetentionAnswer>;
+
 export const AdminSettings = z.object({
   name: z.string(),
   registration: Registration,
+  retention: RetentionSettings,
   ai: AiSettings.extend({
     /** Every model the server can reach with its configuration: what `models` may list. */
     available: z.array(z.string()),
@@ -53,6 +65,7 @@ export type AdminSettings = z.infer<typeof AdminSettings>;
 export const PatchAdminSettingsBody = z.strictObject({
   name: z.string().trim().min(1).max(64).optional(),
   registration: Registration.optional(),
+  retention: z.strictObject({ days: RetentionDays }).optional(),
   ai: z
     .strictObject({
       models: z.array(ModelId).max(200).optional(),

@@ -15,6 +15,7 @@ import { createJobQueue, type JobQueueOptions } from './jobs/queue.ts';
 import { createMetrics } from './metrics.ts';
 import { readBacklog } from './storage/health.ts';
 import { registerAttachmentJobs } from './operations/attachments.ts';
+import { registerRetentionJobs } from './operations/retention.ts';
 import { registerSearchJobs, scheduleReindex } from './operations/search.ts';
 import { registerNotificationJobs, startNotifications } from './operations/notifications.ts';
 import { startLinkPreviews, type LinkPreviewRunner } from './operations/previews.ts';
@@ -153,6 +154,7 @@ export async function createServer(given: Config = loadConfig(), options: Server
   registerAttachmentJobs(ctx);
   registerNotificationJobs(ctx);
   registerSearchJobs(ctx);
+  registerRetentionJobs(ctx);
   const webhooks = createWebhookDeliverer(ctx, options.webhooks);
 
   // Start and stop in one order: each part is stopped, in reverse, after those started after it.

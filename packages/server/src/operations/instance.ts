@@ -18,12 +18,15 @@ interface StoredSettings {
   name?: string;
   registration?: Registration;
   ai?: { models?: string[]; defaultModel?: string | null; quota?: Partial<AiQuota> };
+  retention?: { days: number | null };
 }
 
 /** The settings in force: stored values over the configuration's. */
 export interface InstanceSettings {
   name: string;
   registration: Registration;
+  /** Messages older than `days` are deleted (operations/retention.ts); null keeps them. */
+  retention: { days: number | null };
   ai: {
     /** The models offered to users: the admins' allow-list, else every model the configuration offers. */
     models: string[];
@@ -38,6 +41,7 @@ export async function instanceSettings(ctx: Context, db: Queryable = ctx.db): Pr
   return {
     name: stored.name ?? ctx.config.instanceName,
     registration: stored.registration ?? ctx.config.registration,
+    retention: { days: stored.retention?.days ?? null },
     ai: {
       models: ai.models ?? catalog(ctx.config.ai),
       defaultModel: ai.defaultModel !== undefined ? ai.defaultModel : (ctx.config.ai.defaultModel ?? null),
@@ -53,7 +57,7 @@ export async function getInstanceInfo(ctx: Context): Promise<InstanceInfo> {
 }
 
 function toAdminSettings(ctx: Context, s: InstanceSettings): AdminSettings {
-  return { name: s.name, registration: s.registration, ai: { ...s.ai, available: catalog(ctx.config.ai) } };
+  return { name: s.name, registration: s.registration, retention: s.retention, ai: { ...s.ai, available: catalog(ctx.config.ai) } };
 }
 
 export async function getAdminSettings(ctx: Context, actorId: string): Promise<AdminSettings> {
@@ -72,6 +76,7 @@ export async function patchAdminSettings(ctx: Context, actorId: string, patch: P
     const next: StoredSettings = { ...stored };
     if (patch.name !== undefined) next.name = patch.name;
     if (patch.registration !== undefined) next.registration = patch.registration;
+    if (patch.retention !== undefined) next.retention = { days: patch.retention.days };
     if (patch.ai) {
       const ai = { ...stored.ai };
       if (patch.ai.models !== undefined) ai.models = patch.ai.models;

@@ -799,6 +799,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       ALTER TABLE users DISABLE TRIGGER confab_webhook_users;
     `,
   },
+  {
+    version: 21,
+    name: 'retention: messages older than a number of days are deleted',
+    sql: /* sql */ `
+      -- A conversation's own retention in days, over the instance's (instance_settings); NULL: the instance's.
+      ALTER TABLE conversations ADD COLUMN retention_days integer CHECK (retention_days > 0);
+      -- The retention sweep finds the oldest messages first.
+      CREATE INDEX messages_created_at_idx ON messages (created_at);
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

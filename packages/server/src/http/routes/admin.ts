@@ -1,10 +1,28 @@
-import { AdminSettings, AdminUser, AdminUserList, AdminUserQuery, AuditList, CreateInviteBody, Id, InstanceInfo, Invite, InviteList, PageQuery, PatchAdminSettingsBody, PatchAdminUserBody } from '@confab/protocol';
+import {
+  AdminSettings,
+  AdminUser,
+  AdminUserList,
+  AdminUserQuery,
+  AuditList,
+  ConversationIdParams,
+  ConversationRetention,
+  ConversationRetentionAnswer,
+  CreateInviteBody,
+  Id,
+  InstanceInfo,
+  Invite,
+  InviteList,
+  PageQuery,
+  PatchAdminSettingsBody,
+  PatchAdminUserBody,
+} from '@confab/protocol';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Context } from '../../context.ts';
 import * as admin from '../../operations/admin.ts';
 import * as instance from '../../operations/instance.ts';
 import * as invites from '../../operations/invites.ts';
+import * as retention from '../../operations/retention.ts';
 import type { App } from '../app.ts';
 import { requireUser } from '../auth.ts';
 
@@ -17,8 +35,19 @@ export function adminRoutes(app: App, ctx: Context) {
   app.get('/api/admin/settings', { schema: { tags, security, response: { 200: AdminSettings } } }, async (req) =>
     instance.getAdminSettings(ctx, await requireUser(ctx, req)),
   );
-  app.patch('/api/admin/settings', { schema: { tags, security, body: PatchAdminSettingsBody, response: { 200: AdminSettings } } }, async (req) =>
-    instance.patchAdminSettings(ctx, await requireUser(ctx, req), req.body),
+  app.patch('/api/admin/settings', { schema: { tags, security, body: PatchAdminSettingsBody, response: { 200: AdminSettings } } }, async (req) => {
+    const settings = await instance.patchAdminSettings(ctx, await requireUser(ctx, req), req.body);
+    // A shorter retention applies now, not at the next maintenance round.
+    if (req.body.retention) await retention.queueSweep(ctx);
+    return settings;
+  });
+  app.get('/api/admin/conversations/:id/retention', { schema: { tags, security, params: ConversationIdParams, response: { 200: ConversationRetentionAnswer } } }, async (req) =>
+    retention.getRetentionOfConversation(ctx, await requireUser(ctx, req), req.params.id),
+  );
+  app.put(
+    '/api/admin/conversations/:id/retention',
+    { schema: { tags, security, params: ConversationIdParams, body: ConversationRetention, response: { 200: ConversationRetentionAnswer } } },
+    async (req) => retention.setRetentionOfConversation(ctx, await requireUser(ctx, req), req.params.id, req.body.days),
   );
   app.get('/api/admin/audit', { schema: { tags, security, querystring: PageQuery, response: { 200: AuditList } } }, async (req) =>
     instance.listAudit(ctx, await requireUser(ctx, req), req.query),
