@@ -3,7 +3,8 @@
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
  * e2e/screenshots*.ts, and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
- * `npm run screenshots -- --only=admin`). The AI answer comes from a tiny local OpenAI-compatible server that
+ * `npm run screenshots -- --only=admin`), and a PDF in an AI chat (e2e/screenshotsAi.ts; alone with
+ * `npm run screenshots -- --only=ai-files`). The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
 import { mkdirSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { channelScreens } from './screenshotsChannels.ts';
 import { mentionScreens } from './screenshotsMentions.ts';
 import { threadScreens } from './screenshotsThreads.ts';
 import { adminScreens } from './screenshotsAdmin.ts';
+import { aiFileScreens } from './screenshotsAi.ts';
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
 
@@ -90,10 +92,12 @@ async function main() {
   ensureBuilt();
   mkdirSync(OUT, { recursive: true });
   // `npm run screenshots -- --only=admin`: only the admin console and account settings (their own server).
-  if (process.argv.includes('--only=admin')) {
+  // `--only=ai-files`: only the PDF in an AI chat (its own server too).
+  const only = process.argv.includes('--only=admin') ? adminScreens : process.argv.includes('--only=ai-files') ? aiFileScreens : undefined;
+  if (only) {
     const chrome = await launchBrowser();
     try {
-      const saved = await adminScreens(chrome);
+      const saved = await only(chrome);
       console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
     } finally {
       await chrome.close();
@@ -217,7 +221,7 @@ async function main() {
         await context.close();
       }
     }
-    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)), ...(await adminScreens(chrome)));
+    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)), ...(await adminScreens(chrome)), ...(await aiFileScreens(chrome)));
     console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
   } finally {
     await chrome.close();

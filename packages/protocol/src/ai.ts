@@ -4,6 +4,10 @@ import { z } from 'zod';
 export const AiProvider = z.enum(['openai', 'anthropic', 'google']);
 export type AiProvider = z.infer<typeof AiProvider>;
 
+/** What a model can take besides text (issue 22): `vision`, images given to it as images. */
+export const ModelCapabilities = z.object({ vision: z.boolean() });
+export type ModelCapabilities = z.infer<typeof ModelCapabilities>;
+
 export const ModelInfo = z.object({
   /** `provider:model`, e.g. `openai:gpt-4o-mini`; what conversations store in `model`. */
   id: z.string(),
@@ -11,6 +15,8 @@ export const ModelInfo = z.object({
   name: z.string(),
   /** Whose key would pay for it: the caller's own (BYOK, preferred) or the server's. */
   keySource: z.enum(['user', 'server']),
+  /** Added in issue 22. A model without `vision` is told an image is attached, never shown it. */
+  capabilities: ModelCapabilities,
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 

@@ -52,6 +52,7 @@ describe('configuration table', () => {
         openaiBaseUrl: undefined,
         byokOpenaiBaseUrl: undefined,
         models: [],
+        visionModels: [],
         defaultModel: undefined,
         titleModel: undefined,
         idleTimeoutMs: 60_000,

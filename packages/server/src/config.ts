@@ -96,6 +96,8 @@ export interface AiConfig {
   byokOpenaiBaseUrl: string | undefined;
   /** The models offered, as `provider:model`; a built-in list per provider when empty. */
   models: string[];
+  /** Models that take images besides those known to (ai/models.ts); `provider:prefix*` matches a prefix. */
+  visionModels: string[];
   defaultModel: string | undefined;
   /** A cheap model for conversation titles; the answer's model when unset. */
   titleModel: string | undefined;
@@ -340,6 +342,12 @@ export const VARIABLES = {
   ),
   CONFAB_BYOK_OPENAI_BASE_URL: variable(url(['http', 'https']), undefined, "where users' own OpenAI keys are sent; OpenAI itself when unset", { group: 'ai' }),
   CONFAB_MODELS: variable(list(model, 'provider:model entries'), [], 'models offered, comma-separated `provider:model` (e.g. `openai:llama3.1,anthropic:claude-sonnet-4-5`); a built-in list per provider when unset', { group: 'ai' }),
+  CONFAB_VISION_MODELS: variable(
+    list(model, 'provider:model entries'),
+    [],
+    'models that can see images, besides those Confab knows (OpenAI GPT-4o, GPT-4.1, GPT-5, o3, o4; Claude 3 and later; Gemini), comma-separated `provider:model`; a trailing `*` matches names that start so (e.g. `openai:llava*,openai:qwen2.5vl*` on Ollama). Other models are told an image is attached, not shown it',
+    { group: 'ai' },
+  ),
   CONFAB_DEFAULT_MODEL: variable(model, undefined, 'the model of conversations that name none; else the first usable', { group: 'ai' }),
   CONFAB_TITLE_MODEL: variable(model, undefined, "a cheap model for titles; else the answer's model", { group: 'ai' }),
   CONFAB_AI_TIMEOUT_MS: variable(whole('milliseconds'), 60_000, 'give up when the provider is silent this long (first piece or between pieces)', { group: 'ai' }),
@@ -412,6 +420,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       openaiBaseUrl: v.OPENAI_BASE_URL,
       byokOpenaiBaseUrl: v.CONFAB_BYOK_OPENAI_BASE_URL,
       models: v.CONFAB_MODELS,
+      visionModels: v.CONFAB_VISION_MODELS,
       defaultModel: v.CONFAB_DEFAULT_MODEL,
       titleModel: v.CONFAB_TITLE_MODEL,
       idleTimeoutMs: v.CONFAB_AI_TIMEOUT_MS,

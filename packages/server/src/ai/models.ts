@@ -1,4 +1,4 @@
-import { AiProvider, type ModelInfo } from '@confab/protocol';
+import { AiProvider, type ModelCapabilities, type ModelInfo } from '@confab/protocol';
 import type { LanguageModel } from 'ai';
 import type { AiConfig } from '../config.ts';
 
@@ -12,6 +12,27 @@ const BUILT_IN_MODELS: Record<AiProvider, string[]> = {
   anthropic: ['claude-haiku-4-5', 'claude-sonnet-4-5'],
   google: ['gemini-2.5-flash', 'gemini-2.5-pro'],
 };
+/**
+ * Models known to take images, by name. Every Claude from 3 on and every Gemini does; of OpenAI's,
+ * GPT-4o, GPT-4.1, GPT-4.5, GPT-4 Turbo, GPT-5, o1, o3 and o4-mini (not o1-mini, o3-mini nor
+ * GPT-3.5). Anything else (an Ollama or vLLM model behind OPENAI_BASE_URL) is taken not to, unless
+ * CONFAB_VISION_MODELS names it: sending images to a text-only model fails the whole request.
+ */
+const KNOWN_VISION: Record<AiProvider, RegExp> = {
+  openai: /^(chatgpt-4o|gpt-4o|gpt-4\.1|gpt-4\.5|gpt-4-turbo|gpt-5|o1(?!-mini|-preview)|o3(?!-mini)|o4-mini)/,
+  anthropic: /^claude-(3|haiku|sonnet|opus)/,
+  google: /^gemini-/,
+};
+
+/** What a model can take besides text: see KNOWN_VISION and CONFAB_VISION_MODELS (`provider:prefix*` matches a prefix). */
+export function modelCapabilities(ai: Pick<AiConfig, 'visionModels'>, modelId: string): ModelCapabilities {
+  const listed = ai.visionModels.some((entry) => (entry.endsWith('*') ? modelId.startsWith(entry.slice(0, -1)) : modelId === entry));
+  if (listed) return { vision: true };
+  const at = modelId.indexOf(':');
+  const provider = AiProvider.safeParse(modelId.slice(0, at));
+  return { vision: at > 0 && provider.success && KNOWN_VISION[provider.data].test(modelId.slice(at + 1)) };
+}
+
 export const PROVIDER_NAMES: Record<AiProvider, string> = { openai: 'OpenAI', anthropic: 'Anthropic', google: 'Google' };
 
 /** An AI failure whose message is meant for the people in the conversation. */
@@ -69,7 +90,7 @@ export function modelAccess(ai: AiConfig, own: Map<AiProvider, string>, allowed?
       continue;
     }
     const keySource = own.has(parsed.provider) ? 'user' : serverCanUse(ai, parsed.provider) ? 'server' : undefined;
-    if (keySource) models.push({ id, provider: parsed.provider, name: parsed.name, keySource });
+    if (keySource) models.push({ id, provider: parsed.provider, name: parsed.name, keySource, capabilities: modelCapabilities(ai, id) });
   }
   const configured = allowed ? allowed.defaultModel : ai.defaultModel;
   const defaultModel = configured && models.some((m) => m.id === configured) ? configured : (models[0]?.id ?? null);

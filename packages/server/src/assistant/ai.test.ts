@@ -333,7 +333,7 @@ describe('models and users\' own keys', () => {
 
   it('lists what the caller can use and prefers their own key', async () => {
     const before = (await user.api.get('/api/models')).body;
-    expect(before).toEqual({ models: [{ id: MODEL, provider: 'openai', name: 'test-model', keySource: 'server' }], defaultModel: MODEL });
+    expect(before).toEqual({ models: [{ id: MODEL, provider: 'openai', name: 'test-model', keySource: 'server', capabilities: { vision: false } }], defaultModel: MODEL });
     expect((await user.api.put('/api/users/me/keys/anthropic', { apiKey: 'sk-ant-user-123456' })).status).toBe(204);
     expect((await user.api.put('/api/users/me/keys/openai', { apiKey: 'sk-user-openai-42' })).status).toBe(204);
     const after = (await user.api.get('/api/models')).body.models;

@@ -135,7 +135,7 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
     }
     keySource = source;
     const { streamText } = await loadAiSdk();
-    const { system, messages } = await buildContext(ctx, message, requestedBy);
+    const { system, messages } = await buildContext(ctx, message, requestedBy, modelId);
     // A request that never reached the provider is sent once more, at once, while nothing has
     // been streamed (so nothing can show twice); every other failure ends the answer. The AI
     // SDK's own retries stay off: they would also wait out 429s and 5xx for seconds.

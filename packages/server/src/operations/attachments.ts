@@ -442,6 +442,33 @@ async function extractAndStore(ctx: Context, id: string): Promise<string | null>
 }
 
 /**
+ * The stored bytes of a complete attachment (or its preview), for the AI assistant, read only if
+ * they fit `maxBytes`; null when they do not, or the file is missing. The caller has checked access.
+ * A store that fails throws UNAVAILABLE, as a download does.
+ */
+export async function readStoredFile(ctx: Context, conversationId: string, attachmentId: string, variant: Variant, maxBytes: number): Promise<Buffer | null> {
+  let stream: Readable;
+  try {
+    stream = await ctx.files.store.get(objectKey(conversationId, attachmentId, variant));
+  } catch (error) {
+    if (error instanceof FileNotFoundError) return null;
+    throw storageDown(ctx, error);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) return null; // leaving the loop destroys the stream
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    throw storageDown(ctx, error);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
  * The text of a text or PDF attachment, for the AI assistant; null for other files, missing ones,
  * and PDFs whose text could not be read. A PDF still waiting for its extraction job is read now.
  * Pass `userId` to have membership checked (NOT_FOUND otherwise); without it, the caller has.

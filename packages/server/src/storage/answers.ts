@@ -113,18 +113,52 @@ export async function findUserSettings(db: Queryable, userId: string): Promise<{
   return user;
 }
 
+/** A message of the prompt's history. */
+export interface PromptRow {
+  id: string;
+  author_id: string;
+  content_enc: string;
+  display_name: string;
+  status: string;
+}
+
 /** The latest finished messages before `beforeSeq`, newest first, with their authors' names. */
-export async function findPromptHistory(
-  db: Queryable,
-  conversationId: string,
-  beforeSeq: number,
-): Promise<{ author_id: string; content_enc: string; display_name: string; status: string }[]> {
-  return db.query<{ author_id: string; content_enc: string; display_name: string; status: string }>(
-    `SELECT m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
+export async function findPromptHistory(db: Queryable, conversationId: string, beforeSeq: number): Promise<PromptRow[]> {
+  return db.query<PromptRow>(
+    `SELECT m.id, m.author_id, m.content_enc, u.display_name, m.status FROM messages m JOIN users u ON u.id = m.author_id
       WHERE m.conversation_id = $1 AND m.seq < $2 AND m.deleted_at IS NULL AND m.kind <> 'system'
         AND m.status IN ('complete', 'stopped', 'error')
       ORDER BY m.seq DESC LIMIT 400`,
     [conversationId, beforeSeq],
+  );
+}
+
+/** An attachment as the prompt needs it: what it is, and where its bytes and text are. */
+export interface PromptAttachmentRow {
+  id: string;
+  conversation_id: string;
+  message_id: string;
+  name: string;
+  type: string;
+  size: string | number;
+  has_preview: boolean;
+}
+
+/**
+ * The complete attachments of `messageIds`, each resolved through its own message (never through
+ * ids a message names): only rows whose `message_id` is one of them and that belong to this
+ * conversation. With the download rule of GET /api/attachments/:id (`findDownloadable` in
+ * attachments.ts): `userId`, who asked for the answer, must be a member of the conversation.
+ * Metadata only; the text and the bytes are read for the ones that fit the prompt.
+ */
+export async function findPromptAttachments(db: Queryable, conversationId: string, messageIds: string[], userId: string): Promise<PromptAttachmentRow[]> {
+  if (messageIds.length === 0) return [];
+  return db.query<PromptAttachmentRow>(
+    `SELECT a.id, a.conversation_id, a.message_id, a.name, a.type, a.size, a.has_preview FROM attachments a
+       JOIN conversation_members cm ON cm.conversation_id = a.conversation_id AND cm.user_id = $3
+      WHERE a.conversation_id = $1 AND a.message_id = ANY($2::text[]) AND a.status = 'complete' AND a.type IS NOT NULL
+      ORDER BY a.created_at, a.id`,
+    [conversationId, messageIds, userId],
   );
 }
 

@@ -17,6 +17,8 @@ import type { AiConfig } from '../config.ts';
  *   "[stamp]"         make each token the wall-clock time it was sent (ms, sub-ms precision),
  *                     so a benchmark can measure relay latency with one clock
  * and `mode` overrides all of them for every request (e.g. to make the provider "down").
+ * `reply`, when it returns text for a request, answers with that text instead of the echo (a
+ * screenshot's canned answer).
  */
 export interface FakeOpenAI {
   url: string;
@@ -31,7 +33,8 @@ function lastUserText(body: any): string {
   const last = [...messages].reverse().find((m) => m.role === 'user');
   if (!last) return '';
   if (typeof last.content === 'string') return last.content;
-  if (Array.isArray(last.content)) return last.content.map((p: any) => p.text ?? '').join('');
+  // Text parts only (a message with attachments: its text, then the documents' text); image_url parts carry no text.
+  if (Array.isArray(last.content)) return last.content.map((p: any) => p.text ?? '').join('\n');
   return '';
 }
 
@@ -40,7 +43,7 @@ const option = (text: string, name: string) => {
   return m ? (m[1] === undefined ? true : Number(m[1])) : undefined;
 };
 
-export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: string } = {}): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: string; reply?: (body: any) => string | undefined } = {}): Promise<FakeOpenAI> {
   const sockets = new Set<Socket>();
   const dropped = new Map<string, number>();
   const state: FakeOpenAI = { url: '', requests: [], mode: undefined, close: async () => {} };
@@ -72,7 +75,9 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
       return;
     }
     const tokenCount = option(text, 'tokens') as number | undefined;
-    const tokens = tokenCount ? Array.from({ length: tokenCount }, (_, i) => `t${i} `) : text.replace(/\[[^\]]*\]/g, '').trim().split(/(?<=\s)/).filter(Boolean);
+    const canned = opts.reply?.(body);
+    const words = (s: string) => s.trim().split(/(?<=\s)/).filter(Boolean);
+    const tokens = canned !== undefined ? words(canned) : tokenCount ? Array.from({ length: tokenCount }, (_, i) => `t${i} `) : words(text.replace(/\[[^\]]*\]/g, ''));
     const delay = state.mode?.delayMs ?? (option(text, 'delay') as number | undefined) ?? opts.defaultDelayMs ?? 0;
     const cutAfter = option(text, 'cut') as number | undefined;
     const stamp = option(text, 'stamp') === true;
@@ -142,6 +147,7 @@ export function testAiConfig(url: string, models: string[], extra: Partial<AiCon
     openaiBaseUrl: url,
     byokOpenaiBaseUrl: url,
     models,
+    visionModels: [],
     defaultModel: models[0],
     titleModel: undefined,
     idleTimeoutMs: 10_000,

@@ -3,7 +3,7 @@ import { useConfabClient } from '@confab/client/react';
 import type { Attachment } from '@confab/protocol';
 import { forwardRef, useCallback, useEffect, useImperativeHandle, useRef, useState } from 'react';
 import { patchConversation } from '../conversations/actions.ts';
-import { memberName } from '../conversations/helpers.ts';
+import { memberName, modelLabel } from '../conversations/helpers.ts';
 import { humanError } from '../lib/errors.ts';
 import { formatBytes, uploadFile } from '../lib/files.ts';
 import { Icon } from '../ui/Icon.tsx';
@@ -11,6 +11,7 @@ import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
 import { plainPreview } from '../lib/markdown.ts';
 import { useMentionAutocomplete } from '../mentions/MentionAutocomplete.tsx';
+import { useAssistantModel } from './assistantModel.ts';
 
 const MAX_FILES = 10;
 const DRAFT_PREFIX = 'confab.draft.';
@@ -69,6 +70,7 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ co
   const typingTimer = useRef<number | undefined>(undefined);
   const serverDraft = useRef<string | null>(conversation?.draft ?? null);
   const mention = useMentionAutocomplete(conversation, me, area, text, (value) => onChange(value));
+  const assistantModel = useAssistantModel(conversation);
 
   // A draft from another device, when this one has none.
   useEffect(() => {
@@ -236,6 +238,9 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ co
 
   const uploading = files.some((f) => f.status === 'uploading');
   const canSend = (text.trim().length > 0 || files.length > 0) && !sending;
+  // Images for a model that cannot see them: said before sending (the model is told only that they are attached).
+  const asksAssistant = conversation?.type === 'assistant' || /(^|\s)@assistant\b/i.test(text);
+  const unseen = assistantModel && !assistantModel.capabilities.vision && asksAssistant ? files.filter((f) => f.file.type.startsWith('image/')).map((f) => f.file.name) : [];
   const placeholder = conversation?.type === 'assistant' ? 'Ask anything…' : conversation ? `Message ${conversation.type === 'group' ? conversation.title ?? 'the group' : ''}`.trim() : 'Write a message…';
 
   return (
@@ -267,6 +272,15 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer({ co
             </li>
           ))}
         </ul>
+      )}
+      {unseen.length > 0 && (
+        <p className="composer-note" role="status">
+          <Icon name="info" size={14} />
+          <span>
+            {modelLabel(assistantModel?.id)} cannot see images: the assistant will only be told that {unseen.length === 1 ? `${unseen[0]} is` : `${unseen.length} images are`} attached, not what{' '}
+            {unseen.length === 1 ? 'it shows' : 'they show'}.
+          </span>
+        </p>
       )}
       {mention.popup}
       <form
