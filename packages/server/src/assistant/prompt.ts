@@ -34,7 +34,9 @@ export async function buildContext(ctx: Context, answer: Message, requestedBy: s
     const content = ctx.keys.decrypt(row.content_enc);
     if (!content) continue;
     if (!fromAssistant && failedQuestions && (!group || mentions(content, 'assistant'))) continue;
-    let text = group && !fromAssistant ? `${row.display_name}: ${content}` : content;
+    // Named in a group, and in an assistant conversation for messages by anyone but the asker (the
+    // copies of other people's messages in a branch of a group: operations/branches.ts).
+    let text = !fromAssistant && (group || row.author_id !== requestedBy) ? `${row.display_name}: ${content}` : content;
     if (history.length === 0) text = text.slice(-ctx.config.ai.contextChars); // the latest always goes in, trimmed to the budget
     else if (text.length > budget) break;
     budget -= text.length;

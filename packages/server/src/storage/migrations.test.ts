@@ -24,6 +24,7 @@ const SHIPPED: Record<number, string> = {
   13: '1c08863a4a3c78b1aa11f05551bd7c6149038f0ed3c254718173a2e9e6bb1657',
   14: '2056784b1ebfebc0915b31453e7eb30386d753a1a9d4115b745c515eb1c743e3',
   15: '57026342304cb5669248c6fb4522daa4fa4da3434ed65ddd5d15e74f194cca59',
+  16: '22a0c2869ea638c03d8ced5bd6d5e0b497154bcb99759fe1aa846b0c290ef1fd',
 };
 
 describe('migrations', () => {
