@@ -267,10 +267,10 @@ describe('branches', () => {
 });
 
 describe('shares', () => {
+  /** The body is the share, or an error answer. */
   async function share(user: TestUser, conversationId: string) {
-    return user.api.post<ConversationShare>(`/api/conversations/${conversationId}/shares`);
+    return user.api.post<ConversationShare & { error: { code: string } }>(`/api/conversations/${conversationId}/shares`);
   }
-  const idOf = (url: string) => url.split('/').pop()!;
 
   it('only the owner of an assistant conversation, or a group’s owners and admins, may share', async () => {
     const mine = await assistantConversation(alice);
