@@ -2,7 +2,7 @@
  * `npm run screenshots`: seeds a fresh server with a few people, a group, a direct chat and an AI
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
- * e2e/screenshots*.ts, and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
+ * e2e/screenshots*.ts (shared AI chats alone with `npm run screenshots -- --only=share`), and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
  * `npm run screenshots -- --only=admin`), and a PDF in an AI chat (e2e/screenshotsAi.ts; alone with
  * `npm run screenshots -- --only=ai-files`). The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
@@ -21,6 +21,7 @@ import { mentionScreens } from './screenshotsMentions.ts';
 import { threadScreens } from './screenshotsThreads.ts';
 import { adminScreens } from './screenshotsAdmin.ts';
 import { aiFileScreens } from './screenshotsAi.ts';
+import { shareScreens } from './screenshotsShare.ts';
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
 
@@ -108,6 +109,12 @@ async function main() {
   const server = await startTestServer({ ai: testAiConfig(provider.url, ['openai:gpt-demo'], { checkpointMs: 300 }) });
   const chrome = await launchBrowser();
   try {
+    // `npm run screenshots -- --only=share`: only the shared AI chat scenes (e2e/screenshotsShare.ts).
+    if (process.argv.includes('--only=share')) {
+      const saved = await shareScreens(chrome, server, 'openai:gpt-demo');
+      console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
+      return;
+    }
     const maya = await named(server, 'Maya Lin', 'maya');
     const sam = await named(server, 'Sam Carter', 'sam');
     const priya = await named(server, 'Priya Shah', 'priya');
@@ -221,7 +228,14 @@ async function main() {
         await context.close();
       }
     }
-    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)), ...(await adminScreens(chrome)), ...(await aiFileScreens(chrome)));
+    saved.push(
+      ...(await channelScreens(chrome, server)),
+      ...(await threadScreens(chrome, server)),
+      ...(await mentionScreens(chrome, server)),
+      ...(await shareScreens(chrome, server, 'openai:gpt-demo')),
+      ...(await adminScreens(chrome)),
+      ...(await aiFileScreens(chrome)),
+    );
     console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
   } finally {
     await chrome.close();

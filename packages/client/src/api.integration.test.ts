@@ -240,6 +240,29 @@ describe('client.api against a real server', () => {
     expect(await refused(b.api.postToIncomingHook(hook.id, token, 'again'))).toBe('NOT_FOUND');
   });
 
+  it('branches and shares: branch, share, read signed out, list, remove', async () => {
+    const group = await a.api.createGroup({ title: 'Branch me', participantIds: [bob.id] });
+    const first = await a.api.sendMessage({ conversationId: group.id, content: 'first', clientId: 'branch-1' });
+    await b.api.sendMessage({ conversationId: group.id, content: 'second', clientId: 'branch-2' });
+    // Through the client: the branch is in the local store at once.
+    const branch = await b.branchConversation(group.id, first.id);
+    expect(branch).toMatchObject({ type: 'assistant', title: 'Branch me (branch)' });
+    expect(b.getConversation(branch.id)?.id).toBe(branch.id);
+    expect((await b.api.listMessages(branch.id)).messages.map((m) => m.content)).toEqual(['first']);
+    expect((await a.api.branchConversation(group.id, first.id)).id).not.toBe(branch.id);
+
+    const share = await a.api.createShare(group.id);
+    expect(await refused(b.api.createShare(group.id))).toBe('FORBIDDEN');
+    expect((await a.api.listShares(group.id)).shares.map((s) => s.id)).toEqual([share.id]);
+    // Anyone reads it, signed in or not.
+    const signedOut = createClient({ url: server.url, autoConnect: false });
+    clients.push(signedOut);
+    const snapshot = await signedOut.api.getShared(share.id);
+    expect(snapshot).toMatchObject({ title: 'Branch me', messages: [{ content: 'first' }, { content: 'second' }] });
+    await a.api.deleteShare(group.id, share.id);
+    expect(await refused(signedOut.api.getShared(share.id))).toBe('NOT_FOUND');
+  });
+
   it('push subscriptions', async () => {
     expect((await a.api.vapidPublicKey()).publicKey).toMatch(/^[\w-]+$/);
     const endpoint = 'http://127.0.0.1:9/push/alice';

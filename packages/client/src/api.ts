@@ -68,6 +68,8 @@ import type { CreatedWebhook, CreateWebhookBody, PageQueryInput as WebhookPageQu
 import type { CreatedIncomingHook, IncomingHookList, Message as HookMessage } from '@confab/protocol'; // incoming hooks
 
 import type { LinkedSignIns, AuthResult as SsoAuthResult } from '@confab/protocol'; // sso
+
+import type { ConversationShare, ConversationShareList, SharedSnapshot } from '@confab/protocol'; // branches and shares
 import type { Rest } from './rest.ts';
 
 /**
@@ -156,6 +158,13 @@ export const REST_ROUTES = [
   { method: 'GET', path: '/api/conversations/:id/hooks', sdk: 'api.listIncomingHooks' },
   { method: 'DELETE', path: '/api/conversations/:id/hooks/:hookId', sdk: 'api.deleteIncomingHook' },
   { method: 'POST', path: '/api/hooks/:hookId/:token', sdk: 'api.postToIncomingHook' },
+
+  // -- AI conversations: branches and shares
+  { method: 'POST', path: '/api/conversations/:id/branch', sdk: 'api.branchConversation' },
+  { method: 'POST', path: '/api/conversations/:id/shares', sdk: 'api.createShare' },
+  { method: 'GET', path: '/api/conversations/:id/shares', sdk: 'api.listShares' },
+  { method: 'DELETE', path: '/api/conversations/:id/shares/:shareId', sdk: 'api.deleteShare' },
+  { method: 'GET', path: '/api/shared/:id', sdk: 'api.getShared' },
 
   // -- sso
   { method: 'GET', path: '/api/auth/oidc/:id/start', sdk: 'api.ssoStartUrl' },
@@ -499,6 +508,31 @@ export class RestApi {
   /** Posts as an incoming webhook (its id and token are the last parts of its URL; no other authentication is needed). */
   postToIncomingHook(hookId: string, token: string, content: string): Promise<HookMessage> {
     return this.rest.request('POST', `/api/hooks/${seg(hookId)}/${seg(token)}`, { content });
+  }
+
+  // ---- AI conversations: branches and shares (docs/ai.md)
+  /**
+   * A new assistant conversation of the caller holding copies of the messages up to and including
+   * `messageId`. `client.branchConversation` calls this and adds the branch to the local store.
+   */
+  branchConversation(conversationId: string, messageId: string): Promise<Conversation> {
+    return this.rest.request('POST', `/api/conversations/${seg(conversationId)}/branch`, { messageId });
+  }
+  /** Shares a read-only snapshot of the conversation as it is now (the owner; a group's owners and admins): `url` is its public page. */
+  createShare(conversationId: string): Promise<ConversationShare> {
+    return this.rest.request('POST', `/api/conversations/${seg(conversationId)}/shares`);
+  }
+  /** The conversation's shared snapshots, newest first (those who may share it). */
+  listShares(conversationId: string): Promise<ConversationShareList> {
+    return this.rest.request('GET', `/api/conversations/${seg(conversationId)}/shares`);
+  }
+  /** Removes a shared snapshot: its page answers 404 from now on. */
+  async deleteShare(conversationId: string, shareId: string): Promise<void> {
+    await this.rest.request('DELETE', `/api/conversations/${seg(conversationId)}/shares/${seg(shareId)}`);
+  }
+  /** A shared snapshot by the id at the end of its URL. No sign-in needed. */
+  getShared(shareId: string): Promise<SharedSnapshot> {
+    return this.rest.request('GET', `/api/shared/${seg(shareId)}`, undefined, { auth: false });
   }
 
   // ---- single sign-on

@@ -1024,6 +1024,14 @@ export class ConfabClient {
     return this.adopt(await this.api.createAssistant(options));
   }
 
+  /**
+   * Branches a conversation at one of its messages: a new assistant conversation of the caller with
+   * copies of the messages up to and including it (docs/ai.md). Added to the local store at once.
+   */
+  async branchConversation(conversationId: string, messageId: string): Promise<Conversation> {
+    return this.adopt(await this.api.branchConversation(conversationId, messageId));
+  }
+
   private adopt(c: Conversation): Conversation {
     this.store.upsertConversation(c, { startWindowAtEnd: true });
     return c;

@@ -11,3 +11,4 @@ export * from './team.ts';
 export * from './platform.ts';
 export * from './webhooks.ts';
 export * from './sso.ts';
+export * from './shares.ts';

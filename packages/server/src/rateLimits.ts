@@ -50,6 +50,12 @@ export const RATE_LIMITS = {
   uploadBytesPerUser: { points: 1024 * 1024 * 1024, duration: 24 * 60 * 60 },
   /** Bots created per person (POST /api/bots). */
   botsCreatedPerUser: { points: 20, duration: 24 * 60 * 60 },
+  /** Messages copied into branches per user (POST /api/conversations/:id/branch; each branch takes its message count). */
+  branchedMessagesPerUser: { points: 20_000, duration: 60 * 60 },
+  /** Shared snapshots made per user (POST /api/conversations/:id/shares). */
+  sharesCreatedPerUser: { points: 60, duration: 60 * 60 },
+  /** Shared pages read per client IP (GET /api/shared/:id, no sign-in). */
+  sharedViewsPerIp: { points: 120, duration: 60 },
 } satisfies Record<string, LimitOptions>;
 export type RateLimitName = keyof typeof RATE_LIMITS;
 

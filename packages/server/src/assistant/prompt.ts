@@ -45,7 +45,10 @@ export async function buildContext(ctx: Context, answer: Message, requestedBy: s
     const attached = fromAssistant ? [] : (files.get(row.id) ?? []);
     if (!content && attached.length === 0) continue;
     if (!fromAssistant && failedQuestions && (!group || mentions(content, 'assistant'))) continue;
-    let text = group && !fromAssistant ? (content ? `${row.display_name}: ${content}` : `${row.display_name}:`) : content;
+    // Named in a group, and in an assistant conversation for messages by anyone but the asker (the
+    // copies of other people's messages in a branch of a group: operations/branches.ts).
+    const named = !fromAssistant && (group || row.author_id !== requestedBy);
+    let text = named ? (content ? `${row.display_name}: ${content}` : `${row.display_name}:`) : content;
     if (history.length === 0) text = text.slice(-ctx.config.ai.contextChars); // the latest always goes in, trimmed to the budget
     else if (text.length > budget.chars) break;
     budget.chars -= text.length;

@@ -15,6 +15,7 @@ import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { botRoutes } from './routes/bots.ts';
 import { incomingHookRoutes } from './routes/hooks.ts';
+import { shareRoutes } from './routes/shares.ts';
 import { platformRoutes } from './routes/platform.ts';
 import { ssoRoutes } from './routes/sso.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -139,6 +140,8 @@ export async function buildHttpApp(ctx: Context, metrics: Metrics, extraReadines
   webhookRoutes(app, ctx);
 
   incomingHookRoutes(app, ctx);
+
+  shareRoutes(app, ctx);
 
   ssoRoutes(app, ctx);
   // The web app at /: registered last, so every API route wins over its wildcard.

@@ -23,7 +23,9 @@ const PUBLIC_ROUTES = new Set([
   '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/docs', '/healthz', '/readyz', '/metrics',
   // An incoming webhook's URL: its token is the authentication (operations/incomingHooks.ts).
   // These are route patterns (routeOptions.url), so this one entry covers every hook and nothing else.
-  '/api/hooks/:hookId/:token']);
+  '/api/hooks/:hookId/:token',
+  // A shared snapshot: its unguessable id is the key (operations/shares.ts).
+  '/api/shared/:id']);
 
 export function isPublicRoute(url: string | undefined): boolean {
   return url === undefined || PUBLIC_ROUTES.has(url) || !url.startsWith('/api/');

@@ -25,8 +25,8 @@ const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   INTERNAL: 'INTERNAL: a bug on the server’s side',
 };
 
-/** Public routes that count requests per address (operations/auth.ts, operations/accounts.ts). */
-const RATE_LIMITED_PUBLIC = /^\/api\/auth\/(register|login|refresh|password-reset)/;
+/** Public routes that count requests per address (operations/auth.ts, operations/accounts.ts, operations/shares.ts). */
+const RATE_LIMITED_PUBLIC = /^\/api\/(auth\/(register|login|refresh|password-reset)|shared\/)/;
 /** Routes that answer CONFLICT where the route does not declare it itself. */
 const CONFLICTS = new Set(['POST /api/auth/register', 'PATCH /api/users/me', 'POST /api/auth/totp/enable', 'POST /api/attachments', 'DELETE /api/users/me/sso/:id']);
 

@@ -23,6 +23,7 @@ import {
 } from '../storage/accounts.ts';
 import type { Queryable } from '../storage/db.ts';
 import { lockInstance } from '../storage/instance.ts';
+import { deleteSharesWithAuthor } from '../storage/shares.ts';
 import { findUser, findUserByLoginEmail } from '../storage/users.ts';
 import { endSessions } from './auth.ts';
 import { endBotsOf } from './bots.ts';
@@ -185,6 +186,8 @@ export async function deleteAccount(ctx: Context, userId: string, actorId: strin
     await anonymizeUser(tx, userId, await deletedHandle(tx, userId));
     await deletePersonalData(tx, userId);
     const erased = await eraseMessages(tx, userId);
+    // Shared snapshots hold copies of messages: those holding the user's go too (docs/ai.md).
+    await deleteSharesWithAuthor(tx, userId);
     await deleteAttachmentsBy(tx, userId);
     await recordAudit(tx, actorId, 'user.delete', { type: 'user', id: userId }, { messagesErased: erased.length });
     return erased;

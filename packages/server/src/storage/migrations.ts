@@ -800,6 +800,31 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
+    version: 16,
+    name: 'shared snapshots of conversations',
+    sql: /* sql */ `
+      -- A read-only snapshot of a conversation published at an unguessable URL (operations/shares.ts).
+      -- The URL's id is looked up by its SHA-256 (id_hash) and kept encrypted (id_enc) so the owner
+      -- can copy the link again: someone who reads the database alone cannot open the public page.
+      -- The snapshot (title and messages' display data, as JSON) is encrypted like message content
+      -- and never changes; it goes with its conversation.
+      CREATE TABLE conversation_shares (
+        id_hash text PRIMARY KEY,
+        id_enc text NOT NULL,
+        conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        created_by text REFERENCES users(id) ON DELETE SET NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        title_enc text,
+        message_count integer NOT NULL,
+        -- Whose messages it holds: deleting an account removes the shares that hold its messages.
+        author_ids text[] NOT NULL DEFAULT '{}',
+        snapshot_enc text NOT NULL
+      );
+      CREATE INDEX conversation_shares_conversation_idx ON conversation_shares (conversation_id, created_at DESC);
+      CREATE INDEX conversation_shares_authors_idx ON conversation_shares USING gin (author_ids);
+    `,
+  },
+  {
     version: 21,
     name: 'retention: messages older than a number of days are deleted',
     sql: /* sql */ `

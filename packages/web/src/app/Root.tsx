@@ -14,6 +14,7 @@ import { MeContext } from '../state/me.tsx';
 import { SettingsProvider } from '../state/settings.tsx';
 import { clearDrafts } from '../chat/Composer.tsx';
 import { Shell } from './Shell.tsx';
+import { SharedPage } from '../shared/SharedPage.tsx';
 
 type Auth = { state: 'signedOut'; notice?: string } | { state: 'loading' } | { state: 'signedIn'; me: Me };
 
@@ -149,6 +150,14 @@ export function Root({ client, resumed }: { client: ConfabClient; resumed: boole
     // Signed in already: an invite link has nothing more to do.
     if (auth.state === 'signedIn' && route.name === 'invite') navigate('/', { replace: true });
   }, [auth.state, route]);
+  // A shared snapshot is public: the same page whoever is (or is not) signed in here.
+  if (route.name === 'shared') {
+    return (
+      <ConfabProvider client={client}>
+        <SharedPage id={route.id} />
+      </ConfabProvider>
+    );
+  }
   if (route.name === 'reset') {
     return (
       <ConfabProvider client={client}>

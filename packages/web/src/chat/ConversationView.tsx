@@ -20,6 +20,7 @@ import { ChannelJoin } from '../channels/ChannelJoin.tsx';
 import { canPinIn } from './PinButton.tsx';
 import { PinsPanel } from './PinsPanel.tsx';
 import { DrawerButton } from '../ui/DrawerButton.tsx';
+import { ShareButton } from './ShareDialog.tsx';
 
 export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawer: () => void }) {
   const client = useConfabClient();
@@ -234,6 +235,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
               <button type="button" className="icon-btn" aria-label="Pinned messages" title="Pinned messages" onClick={() => setPinsOpen(true)}>
                 <Icon name="bookmark" />
               </button>
+              <ShareButton conversation={conversation} />
               <button type="button" className="icon-btn" aria-label="Conversation details" title="Details" onClick={() => setInfo(true)}>
                 <Icon name="info" />
               </button>

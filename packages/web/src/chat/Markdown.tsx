@@ -8,14 +8,36 @@ import { copyText } from '../lib/clipboard.ts';
 
 /** Sanitized markdown (see markdown.ts). Copy buttons of code blocks work by delegation. */
 export const Markdown = memo(function Markdown({ text, streaming = false, mentions }: { text: string; streaming?: boolean; mentions?: MentionMarks | undefined }) {
+  // `#channel` of a known public channel becomes a link (channels/channelIndex.ts).
+  const channels = useChannelIndex();
+  return <MarkdownBody text={text} streaming={streaming} mentions={mentions} channels={channels} />;
+});
+
+/**
+ * The same rendering for pages read without signing in (a shared snapshot, shared/SharedPage.tsx):
+ * no channel links, which need the signed-in directory and lead to pages a reader cannot open.
+ */
+export const PublicMarkdown = memo(function PublicMarkdown({ text }: { text: string }) {
+  return <MarkdownBody text={text} streaming={false} mentions={undefined} channels={null} />;
+});
+
+function MarkdownBody({
+  text,
+  streaming,
+  mentions,
+  channels,
+}: {
+  text: string;
+  streaming: boolean;
+  mentions: MentionMarks | undefined;
+  channels: ReturnType<typeof useChannelIndex> | null;
+}) {
   // Renders again once highlight.js has loaded (only messages with code blocks need it).
   const ready = useSyncExternalStore(onHighlighterReady, highlighterReady);
   const html = useMemo(() => renderMarkdown(text, streaming, mentions), [text, streaming, ready, mentions?.key]);
-  // `#channel` of a known public channel becomes a link (channels/channelIndex.ts).
   const root = useRef<HTMLDivElement>(null);
-  const channels = useChannelIndex();
   useLayoutEffect(() => {
-    if (root.current && linkChannels(root.current, channels.index)) channels.refresh();
+    if (channels && root.current && linkChannels(root.current, channels.index)) channels.refresh();
   }, [html, channels]);
   return (
     <div
@@ -44,4 +66,4 @@ export const Markdown = memo(function Markdown({ text, streaming = false, mentio
       dangerouslySetInnerHTML={{ __html: html }}
     />
   );
-});
+}

@@ -10,6 +10,8 @@ import { toast } from '../ui/toast.tsx';
 import { Attachments } from './Attachments.tsx';
 import { LinkPreviewCard } from './LinkPreview.tsx';
 import { CopyLinkButton, RetryAnswer } from './MessageExtras.tsx';
+import { BranchButton } from './BranchButton.tsx';
+import { useAuthorName } from './authorNames.ts';
 import { useChat } from './context.ts';
 import { Markdown } from './Markdown.tsx';
 import { PinButton, PinnedMark } from './PinButton.tsx';
@@ -80,7 +82,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
   const chat = useChat();
   const mine = m.authorId === chat.me;
   const isAi = m.authorId === ASSISTANT_ID;
-  const name = memberName(chat.conversation, m.authorId, chat.me);
+  const name = useAuthorName(chat.conversation, m.authorId, chat.me);
   const member = chat.conversation?.members.find((x) => x.userId === m.authorId);
   const deleted = m.deletedAt !== null;
   const editing = chat.editingKey === messageKey(m);
@@ -229,6 +231,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
             </button>
           )}
           {m.seq !== null && m.kind !== 'system' && <CopyLinkButton conversationId={m.conversationId} seq={m.seq} />}
+          <BranchButton m={m} />
           {isAi && !streaming && chat.ai.regenerate && (
             <button type="button" className="icon-btn" aria-label="Regenerate the answer" title="Regenerate" onClick={regenerate}>
               <Icon name="refresh" size={16} />

@@ -14,7 +14,9 @@ export type Route =
   | { name: 'admin'; section: string | null }
   /** Public pages (no sign-in needed): sign-up with an invite, a password reset link. */
   | { name: 'invite'; token: string }
-  | { name: 'reset'; token: string };
+  | { name: 'reset'; token: string }
+  /** A shared snapshot of a conversation (shared/SharedPage.tsx), read signed in or not. */
+  | { name: 'shared'; id: string };
 
 const listeners = new Set<() => void>();
 let current = parse(window.location.pathname, window.location.search);
@@ -34,6 +36,7 @@ function parse(pathname: string, search: string): Route {
   if (parts[0] === 'admin') return { name: 'admin', section: parts[1] ?? null };
   if (parts[0] === 'invite' && parts[1]) return { name: 'invite', token: parts[1] };
   if (parts[0] === 'reset-password' && parts[1]) return { name: 'reset', token: parts[1] };
+  if (parts[0] === 'shared' && parts[1]) return { name: 'shared', id: parts[1] };
   return { name: 'home' };
 }
 
