@@ -265,9 +265,9 @@ describe('outgoing webhooks', () => {
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await owner.api.get(`/api/admin/webhooks/${created.id}/deliveries?limit=5${cursor ? `&cursor=${cursor}` : ''}`);
-      paged.push(...page.body.deliveries.map((d: { eventId: string }) => messageOf.get(d.eventId)!));
-      cursor = page.body.nextCursor;
+      const page: { deliveries: { eventId: string }[]; nextCursor: string | null } = (await owner.api.get(`/api/admin/webhooks/${created.id}/deliveries?limit=5${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      paged.push(...page.deliveries.map((d) => messageOf.get(d.eventId)!));
+      cursor = page.nextCursor;
     } while (cursor);
     expect(paged).toEqual(newestFirst);
   });
