@@ -144,8 +144,11 @@ describe('building on Confab in a real browser', () => {
     const secret = await shown.getByRole('textbox', { name: 'Signing secret' }).inputValue();
     expect(secret.length).toBeGreaterThanOrEqual(32);
     const item = page.locator('.admin-webhook', { hasText: receiver.url });
-    const status = () => item.locator('.webhook-head .chip').innerText();
-    await expect.poll(status).toBe('On');
+    // The switch says On or Off; a chip beside the URL only what needs attention.
+    const on = item.getByRole('checkbox', { name: `Send events to ${receiver.url}` });
+    const chip = item.locator('.webhook-head .chip');
+    expect(await on.isChecked()).toBe(true);
+    expect(await chip.count()).toBe(0);
     await expect.poll(() => item.locator('.admin-user-meta').innerText()).toMatch(/message\.created, member\.added/);
 
     // Someone sends a message: the endpoint gets it, signed with the secret shown.
@@ -178,7 +181,8 @@ describe('building on Confab in a real browser', () => {
     const notice = page.getByRole('alert').filter({ hasText: 'A webhook was turned off because it kept failing' });
     await notice.waitFor({ timeout: DISABLE_AFTER_MS + 20_000 });
     await expect.poll(() => notice.innerText()).toContain(receiver.url);
-    await expect.poll(status).toBe('Turned off: kept failing');
+    await expect.poll(() => chip.innerText()).toBe('Turned off: kept failing');
+    expect(await on.isChecked()).toBe(false);
     await page.getByRole('link', { name: /Webhooks\s*,\s*1 turned off after failing for a day/ }).waitFor();
     // Turned off, nothing more is sent.
     const whileOff = receiver.received.length;
@@ -189,7 +193,8 @@ describe('building on Confab in a real browser', () => {
     receiver.status = 200;
     await notice.getByRole('button', { name: 'Re-enable' }).click();
     await notice.waitFor({ state: 'detached' });
-    await expect.poll(status).toBe('On');
+    await expect.poll(() => on.isChecked()).toBe(true);
+    await expect.poll(() => chip.count()).toBe(0);
     await delivery.locator('.chip', { hasText: 'Delivered' }).waitFor({ timeout: 15_000 });
     await expect.poll(() => page.getByRole('link', { name: /turned off/ }).count()).toBe(0);
 
@@ -200,8 +205,8 @@ describe('building on Confab in a real browser', () => {
     await edit.getByRole('button', { name: 'Save' }).click();
     await edit.waitFor({ state: 'detached' });
     await expect.poll(() => item.locator('.admin-user-meta').innerText()).toMatch(/^message\.created ·/);
-    await item.getByRole('checkbox', { name: `Send events to ${receiver.url}` }).uncheck();
-    await expect.poll(status).toBe('Off');
+    await on.uncheck();
+    await expect.poll(() => item.locator('.admin-user-meta').innerText()).toMatch(/disabled by an admin/);
     await item.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete this webhook?' }).getByRole('button', { name: 'Delete webhook' }).click();
     await page.getByText('No webhooks yet.').waitFor();

@@ -92,7 +92,7 @@ export function ApiKeysSection() {
         <form className="stack" onSubmit={(e) => void create(e)} noValidate>
           <label htmlFor={`${id}-name`}>Name</label>
           <input id={`${id}-name`} value={name} maxLength={100} placeholder="e.g. Shop backend" onChange={(e) => setName(e.target.value)} />
-          <fieldset className="model-list scope-list">
+          <fieldset className="check-list scope-list">
             <legend>What the key may do</legend>
             {SCOPES.map(([s, label, what]) => (
               <label key={s} className="switch">
@@ -116,7 +116,7 @@ export function ApiKeysSection() {
         </form>
         {created && (
           <SecretOnce title={`New API key “${created.name}”`} value={created.key} label="API key" onDone={() => setCreated(null)}>
-            <p className="hint">Your backend sends it as <code>Authorization: Bearer {created.prefix}…</code></p>
+            <p className="hint hint-block">Your backend sends it as <code>Authorization: Bearer {created.prefix}…</code></p>
           </SecretOnce>
         )}
       </Card>

@@ -112,7 +112,7 @@ export function WebhooksSection({ onTurnedOff }: { onTurnedOff?: (count: number)
       {created && (
         <div className="card">
           <SecretOnce title={`Signing secret for ${hostOf(created.url)}`} value={created.secret} label="Signing secret" onDone={() => setCreated(null)}>
-            <p className="hint">
+            <p className="hint hint-block">
               Each delivery carries a <code>Confab-Signature</code> header made with it: check it on your side to know the request comes from Confab.
             </p>
           </SecretOnce>
@@ -164,7 +164,7 @@ function EventPicker({ value, onChange }: { value: Set<WebhookEventType>; onChan
     onChange(next);
   };
   return (
-    <fieldset className="model-list event-list">
+    <fieldset className="check-list event-list">
       <legend>
         Events to send
         <span className="event-list-quick">
@@ -244,11 +244,11 @@ function NewWebhook({ onCreated }: { onCreated: (w: CreatedWebhook) => void }) {
   );
 }
 
+/** Only what needs attention: the switch beside it already says On or Off. */
 function StatusChip({ w }: { w: Webhook }) {
   if (turnedOffByFailures(w)) return <span className="chip chip-danger">Turned off: kept failing</span>;
-  if (!w.enabled) return <span className="chip">Off</span>;
-  if (w.failingSince) return <span className="chip chip-warn">Failing since {formatDateTime(w.failingSince)}</span>;
-  return <span className="chip chip-ok">On</span>;
+  if (w.enabled && w.failingSince) return <span className="chip chip-warn">Failing since {formatDateTime(w.failingSince)}</span>;
+  return null;
 }
 
 function WebhookItem({ webhook: w, onEnabled, onEdit, onDelete, onChanged }: { webhook: Webhook; onEnabled: (on: boolean) => void; onEdit: () => void; onDelete: () => void; onChanged: () => void }) {

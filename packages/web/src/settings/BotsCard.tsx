@@ -135,7 +135,7 @@ export function BotsCard() {
       <ListState loading={bots === null && !error} error={error} empty={bots !== null && bots.length === 0} emptyText="You have no bots yet." />
       {token && (
         <SecretOnce title={`${token.rotated ? 'New token' : 'Token'} for ${token.bot.displayName} (@${token.bot.handle})`} value={token.token} label="Bot token" onDone={() => setToken(null)}>
-          <p className="hint">
+          <p className="hint hint-block">
             {token.rotated ? 'The old token no longer works. ' : ''}Your program sends it as <code>Authorization: Bearer …</code>, or as <code>auth: {'{ token }'}</code> on Socket.IO.
           </p>
         </SecretOnce>
