@@ -117,7 +117,7 @@ export async function findDelivery(db: Queryable, webhookId: string, deliveryId:
 /** Newest first; `after` is the (created_at, n) of the last one of the previous page. */
 export function listDeliveryRows(db: Queryable, webhookId: string, limit: number, after?: { n: string }): Promise<DeliveryRow[]> {
   return db.query<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND ($2::bigint IS NULL OR n < $2::bigint) ORDER BY n DESC LIMIT $3`,
+    `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND ($2::bigint IS NULL OR n < $2::bigint) ORDER BY webhook_deliveries.n DESC LIMIT $3`,
     [webhookId, after?.n ?? null, limit],
   );
 }

@@ -1,14 +1,18 @@
-import { useEffect } from 'react';
+import { useConfabClient } from '@confab/client/react';
+import { useEffect, useState } from 'react';
 import { useMe } from '../state/me.tsx';
 import { navigate, useRoute } from '../state/router.ts';
 import { DrawerButton } from '../ui/DrawerButton.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { AiSection } from './AiSection.tsx';
+import { ApiKeysSection } from './ApiKeysSection.tsx';
 import { AuditSection } from './AuditSection.tsx';
 import { InstanceSection } from './InstanceSection.tsx';
 import { InvitesSection } from './InvitesSection.tsx';
 import { ReportsSection } from './ReportsSection.tsx';
 import { UsersSection } from './UsersSection.tsx';
+import { turnedOffByFailures } from './webhookText.ts';
+import { WebhooksSection } from './WebhooksSection.tsx';
 import './admin.css';
 
 export const ADMIN_SECTIONS = [
@@ -16,6 +20,8 @@ export const ADMIN_SECTIONS = [
   ['invites', 'Invites'],
   ['registration', 'Registration'],
   ['ai', 'AI'],
+  ['api-keys', 'API keys'],
+  ['webhooks', 'Webhooks'],
   ['reports', 'Reports'],
   ['audit', 'Audit log'],
 ] as const;
@@ -25,10 +31,33 @@ export function isAdmin(role: string | undefined): boolean {
   return role === 'owner' || role === 'admin';
 }
 
+/**
+ * How many webhooks the server turned off after a day of failures, read when the console opens and
+ * on each change of section (the Webhooks section tells it of its own reads): the Webhooks tab shows
+ * it, so an admin on any section learns of it.
+ */
+function useWebhooksTurnedOff(admin: boolean, section: string): [number, (n: number) => void] {
+  const client = useConfabClient();
+  const [count, setCount] = useState(0);
+  useEffect(() => {
+    if (!admin) return;
+    let live = true;
+    client.api.listWebhooks().then(
+      (r) => live && setCount(r.webhooks.filter(turnedOffByFailures).length),
+      () => {},
+    );
+    return () => {
+      live = false;
+    };
+  }, [client, admin, section]);
+  return [count, setCount];
+}
+
 /** The admin console (`/admin/<section>`): one section at a time, chosen from a tab bar. */
 export function AdminView({ section, onOpenDrawer }: { section: string | null; onOpenDrawer: () => void }) {
   const { me } = useMe();
   const current: SectionId = (ADMIN_SECTIONS.find(([id]) => id === section)?.[0] ?? 'users') as SectionId;
+  const [webhooksOff, setWebhooksOff] = useWebhooksTurnedOff(isAdmin(me.role), current);
   useEffect(() => {
     document.querySelector('.admin-body')?.scrollTo({ top: 0 });
     // On a phone the tab bar scrolls: keep the open section's tab in sight.
@@ -71,6 +100,12 @@ export function AdminView({ section, onOpenDrawer }: { section: string | null; o
             }}
           >
             {label}
+            {id === 'webhooks' && webhooksOff > 0 && (
+              <span className="tab-alert" title={`${webhooksOff} turned off after failing for a day`}>
+                <Icon name="alert" size={13} />
+                <span className="visually-hidden">, {webhooksOff} turned off after failing for a day</span>
+              </span>
+            )}
           </a>
         ))}
       </nav>
@@ -79,6 +114,8 @@ export function AdminView({ section, onOpenDrawer }: { section: string | null; o
         {current === 'invites' && <InvitesSection />}
         {current === 'registration' && <InstanceSection />}
         {current === 'ai' && <AiSection />}
+        {current === 'api-keys' && <ApiKeysSection />}
+        {current === 'webhooks' && <WebhooksSection onTurnedOff={setWebhooksOff} />}
         {current === 'reports' && <ReportsSection />}
         {current === 'audit' && <AuditSection />}
       </div>

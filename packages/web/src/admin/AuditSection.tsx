@@ -21,6 +21,15 @@ const ACTIONS: Record<string, string> = {
   'report.resolve': 'resolved a report',
   'report.dismiss': 'dismissed a report',
   'message.delete': 'deleted a message',
+  'api_key.create': 'created an API key',
+  'api_key.revoke': 'revoked an API key',
+  'webhook.create': 'added a webhook',
+  'webhook.update': 'changed a webhook',
+  'webhook.delete': 'deleted a webhook',
+  'webhook.delivery_retry': 'retried a webhook delivery',
+  'bot.create': 'created a bot',
+  'bot.token_rotate': 'made a new token for a bot',
+  'bot.delete': 'deleted a bot',
 };
 
 function describe(action: string): string {

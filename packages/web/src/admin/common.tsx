@@ -45,12 +45,12 @@ export function Card({
   );
 }
 
-/** A read-only link with a Copy button: invites and password reset links. */
-export function CopyField({ value, label }: { value: string; label: string }) {
+/** A read-only value with a Copy button: invite and password reset links, keys and tokens shown once. */
+export function CopyField({ value, label, copied = 'Link copied.' }: { value: string; label: string; copied?: string }) {
   const copy = () =>
     copyText(value).then(
-      () => toast('Link copied.'),
-      () => toast('Could not copy. Select the link and copy it yourself.', 'error'),
+      () => toast(copied),
+      () => toast('Could not copy. Select the text and copy it yourself.', 'error'),
     );
   return (
     <div className="copy-field">
@@ -58,6 +58,28 @@ export function CopyField({ value, label }: { value: string; label: string }) {
       <button type="button" className="btn btn-small" onClick={() => void copy()}>
         <Icon name="copy" size={14} /> Copy
       </button>
+    </div>
+  );
+}
+
+/**
+ * A secret the server shows only once (an API key, a webhook's signing secret, a bot token): the
+ * value with Copy, and a plain warning that it cannot be seen again. `onDone` hides it.
+ */
+export function SecretOnce({ title, value, label, children, onDone }: { title: string; value: string; label: string; children?: React.ReactNode; onDone: () => void }) {
+  return (
+    <div className="created-link secret-once" role="status" aria-label={title}>
+      <strong>{title}</strong>
+      <CopyField value={value} label={label} copied={`${label} copied.`} />
+      <p className="secret-once-warn">
+        <Icon name="alert" size={14} /> Copy it now and keep it somewhere safe: you will not see it again. If it is lost, make a new one.
+      </p>
+      {children}
+      <div className="row end">
+        <button type="button" className="btn btn-small" onClick={onDone}>
+          Done, I copied it
+        </button>
+      </div>
     </div>
   );
 }

@@ -14,6 +14,7 @@ import { currentSubscription, disablePush, enablePush, pushSupported } from './p
 import { confirmDialog } from '../ui/confirm.tsx';
 import { DrawerButton } from '../ui/DrawerButton.tsx';
 import { DataCard, PrivacyCard, SecurityCard, UsageSummary } from './AccountSections.tsx';
+import { BotsCard } from './BotsCard.tsx';
 
 const SECTIONS = [
   ['profile', 'Profile'],
@@ -22,6 +23,7 @@ const SECTIONS = [
   ['ai', 'AI'],
   ['privacy', 'Privacy'],
   ['security', 'Security'],
+  ['bots', 'Bots'],
   ['data', 'Your data'],
   ['account', 'Account'],
 ] as const;
@@ -61,6 +63,7 @@ export function SettingsView({ section, onOpenDrawer }: { section: string | null
         <Ai />
         <PrivacyCard />
         <SecurityCard />
+        <BotsCard />
         <DataCard />
         <Account />
       </div>

@@ -249,6 +249,32 @@ describe('outgoing webhooks', () => {
     expect(page2.body.nextCursor).toBeNull();
   });
 
+  it('the delivery log is newest first across a change in the number of digits of its order (a number, not text), page by page', async () => {
+    const created = await hook(['message.created']);
+    // The next deliveries are numbered 95, 96 … 106: as text, "99" would sort above "106".
+    await server.ctx.db.query(`ALTER TABLE webhook_deliveries ALTER COLUMN n RESTART WITH 95`);
+    const group = await owner.api.post('/api/conversations/group', { title: 'Many', participantIds: [] });
+    const sent: string[] = [];
+    for (let i = 0; i < 12; i++) sent.push((await owner.api.post('/api/messages', { conversationId: group.body.id, content: `m${i}`, clientId: `order-${i}` })).body.id);
+    await until(
+      () => receiver.delivered(),
+      (e) => e.length === 12,
+    );
+    const newestFirst = [...sent].reverse();
+    const all = await owner.api.get(`/api/admin/webhooks/${created.id}/deliveries`);
+    expect(all.body.deliveries.map((d: { type: string }) => d.type)).toEqual(Array(12).fill('message.created'));
+    const messageOf = new Map(receiver.delivered().map((e) => [e.id, e.data.message.id as string]));
+    expect(all.body.deliveries.map((d: { eventId: string }) => messageOf.get(d.eventId))).toEqual(newestFirst);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { deliveries: { eventId: string }[]; nextCursor: string | null } = (await owner.api.get(`/api/admin/webhooks/${created.id}/deliveries?limit=5${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      paged.push(...page.deliveries.map((d) => messageOf.get(d.eventId)!));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(newestFirst);
+  });
+
   it('a delivery older than a day fails; an endpoint failing for a day is disabled, and admins see why; enabling clears it', async () => {
     const created = await hook(['message.created']);
     receiver.answer = () => 503;
