@@ -2,7 +2,7 @@
  * `npm run screenshots`: seeds a fresh server with a few people, a group, a direct chat and an AI
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
- * e2e/screenshots*.ts, and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
+ * e2e/screenshots*.ts (the assistant in a group alone with `npm run screenshots -- --only=ai-group`), and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
  * `npm run screenshots -- --only=admin`). The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
@@ -19,6 +19,7 @@ import { channelScreens } from './screenshotsChannels.ts';
 import { mentionScreens } from './screenshotsMentions.ts';
 import { threadScreens } from './screenshotsThreads.ts';
 import { adminScreens } from './screenshotsAdmin.ts';
+import { aiGroupScreens } from './screenshotsAiGroup.ts';
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
 
@@ -103,6 +104,17 @@ async function main() {
   const provider = await cannedProvider();
   const server = await startTestServer({ ai: testAiConfig(provider.url, ['openai:gpt-demo'], { checkpointMs: 300 }) });
   const chrome = await launchBrowser();
+  if (process.argv.includes('--only=ai-group')) {
+    try {
+      const saved = await aiGroupScreens(chrome, server);
+      console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
+    } finally {
+      await chrome.close();
+      await server.close();
+      await provider.close();
+    }
+    return;
+  }
   try {
     const maya = await named(server, 'Maya Lin', 'maya');
     const sam = await named(server, 'Sam Carter', 'sam');
@@ -217,7 +229,7 @@ async function main() {
         await context.close();
       }
     }
-    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)), ...(await adminScreens(chrome)));
+    saved.push(...(await channelScreens(chrome, server)), ...(await threadScreens(chrome, server)), ...(await mentionScreens(chrome, server)), ...(await aiGroupScreens(chrome, server)), ...(await adminScreens(chrome)));
     console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
   } finally {
     await chrome.close();

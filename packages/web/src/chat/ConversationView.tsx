@@ -61,9 +61,11 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
     };
   }, [client, conversation, id]);
 
-  // Read receipts: what is on screen while the tab is visible counts as read.
+  // Read receipts: what is on screen while the tab is visible counts as read. An AI answer still
+  // being written is not read yet: it is once it is finished on screen (if the reader left
+  // before, it counts as unread then, as for everyone else).
   const lastStored = useMemo(() => {
-    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id !== null) return messages[i]!;
+    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id !== null && messages[i]!.status !== 'streaming') return messages[i]!;
     return null;
   }, [messages]);
   const marked = useRef<string | null>(null);
