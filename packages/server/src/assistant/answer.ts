@@ -201,8 +201,9 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
     }
   } finally {
     clearTimeout(idle);
-    // No refresh may come after finishAnswer's "not answering" (or, should the end fail, keep it
-    // on: clients then end it after the typing TTL, and the orphan sweep closes the answer).
+    // No refresh may come after finishAnswer's "not answering". Should the end below fail, nothing
+    // says it: clients end the indicator after the typing TTL, and the orphan sweep later closes
+    // the answer (and says it then).
     answering.stop();
   }
   await checkpoint;
