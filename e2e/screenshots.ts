@@ -2,9 +2,10 @@
  * `npm run screenshots`: seeds a fresh server with a few people, a group, a direct chat and an AI
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
- * e2e/screenshots*.ts (shared AI chats alone with `npm run screenshots -- --only=share`), and the admin console and account settings (e2e/screenshotsAdmin.ts; alone with
- * `npm run screenshots -- --only=admin`), and a PDF in an AI chat (e2e/screenshotsAi.ts; alone with
- * `npm run screenshots -- --only=ai-files`). The AI answer comes from a tiny local OpenAI-compatible server that
+ * e2e/screenshots*.ts (alone: shared AI chats with `npm run screenshots -- --only=share`, the assistant in a
+ * group with `--only=ai-group`), the admin console and account settings (e2e/screenshotsAdmin.ts; alone
+ * with `--only=admin`), and a PDF in an AI chat (e2e/screenshotsAi.ts; alone with `--only=ai-files`).
+ * The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
 import { mkdirSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { mentionScreens } from './screenshotsMentions.ts';
 import { threadScreens } from './screenshotsThreads.ts';
 import { adminScreens } from './screenshotsAdmin.ts';
 import { aiFileScreens } from './screenshotsAi.ts';
+import { aiGroupScreens } from './screenshotsAiGroup.ts';
 import { shareScreens } from './screenshotsShare.ts';
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
@@ -108,6 +110,17 @@ async function main() {
   const provider = await cannedProvider();
   const server = await startTestServer({ ai: testAiConfig(provider.url, ['openai:gpt-demo'], { checkpointMs: 300 }) });
   const chrome = await launchBrowser();
+  if (process.argv.includes('--only=ai-group')) {
+    try {
+      const saved = await aiGroupScreens(chrome, server);
+      console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
+    } finally {
+      await chrome.close();
+      await server.close();
+      await provider.close();
+    }
+    return;
+  }
   try {
     // `npm run screenshots -- --only=share`: only the shared AI chat scenes (e2e/screenshotsShare.ts).
     if (process.argv.includes('--only=share')) {
@@ -233,6 +246,7 @@ async function main() {
       ...(await threadScreens(chrome, server)),
       ...(await mentionScreens(chrome, server)),
       ...(await shareScreens(chrome, server, 'openai:gpt-demo')),
+      ...(await aiGroupScreens(chrome, server)),
       ...(await adminScreens(chrome)),
       ...(await aiFileScreens(chrome)),
     );

@@ -32,6 +32,11 @@ interface ConvState {
   ownByClientId: Map<string, string>;
   /** While an older page is in flight: changes to messages below the floor, merged when it lands. */
   stash: Map<string, Message> | null;
+  /**
+   * AI answers seen streaming below the floor (a device that started mid-answer holds the
+   * conversation from its end on), by id → updatedSeq: when one finishes, it still counts as unread.
+   */
+  streamingBelow: Map<string, number> | null;
   unsent: readonly UnsentMessage[];
   /** Cached watchMessages result; null when it must be rebuilt. */
   view: ChatMessage[] | null;
@@ -148,6 +153,7 @@ export class Store {
         byId: new Map(),
         ownByClientId: new Map(),
         stash: null,
+        streamingBelow: null,
         unsent: EMPTY,
         view: null,
       };
@@ -318,10 +324,11 @@ export class Store {
       const i = lowerBound(st.list, m.seq);
       if (st.list[i]?.id === m.id) st.list[i] = m;
       st.byId.set(m.id, m);
-      this.afterMessage(st, m, false);
+      this.afterMessage(st, m, false, existing);
       return 'updated';
     }
     if (st.floor === null || m.seq < st.floor) {
+      this.answerBelowFloor(st, m);
       // Below the window: not ours to hold (see ConvState). Keep it if an older page is on its way.
       if (st.stash) {
         const prev = st.stash.get(m.id);
@@ -339,20 +346,57 @@ export class Store {
     return 'inserted';
   }
 
-  private afterMessage(st: ConvState, m: StoredMessage, inserted: boolean): void {
+  /**
+   * An AI answer below the window (not held): one seen streaming that finishes after the server's
+   * count was taken joins the unread count, once, and the conversation's last message follows it.
+   */
+  private answerBelowFloor(st: ConvState, m: StoredMessage): void {
+    if (m.status === 'streaming') {
+      if (st.streamingBelow && st.streamingBelow.size > 100) st.streamingBelow.clear();
+      (st.streamingBelow ??= new Map()).set(m.id, m.updatedSeq);
+      return;
+    }
+    const c = st.conversation;
+    const seen = st.streamingBelow?.get(m.id);
+    if (c?.lastMessage?.id === m.id && m.updatedSeq > c.lastMessage.updatedSeq) {
+      st.conversation = { ...c, lastMessage: m };
+      this.touchConversations();
+    }
+    if (seen === undefined || m.updatedSeq <= seen) return;
+    st.streamingBelow!.delete(m.id);
+    const now = st.conversation;
+    if (now && m.updatedSeq > now.lastSeq && this.countsUnread(now, m)) {
+      st.conversation = { ...now, unreadCount: now.unreadCount + 1 };
+      this.touchConversations();
+    }
+  }
+
+  /**
+   * Whether a message counts as unread for the caller, as the server counts it: someone else's,
+   * on the main line, after the read watermark, not deleted, not system, and not an AI answer
+   * still streaming (it counts once finished).
+   */
+  private countsUnread(c: Conversation, m: StoredMessage): boolean {
+    return m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt && m.status !== 'streaming' && onMainLine(m) && m.seq > c.lastReadSeq;
+  }
+
+  private afterMessage(st: ConvState, m: StoredMessage, inserted: boolean, previous?: StoredMessage): void {
     this.touchMessages(st);
     const c = st.conversation;
     if (!c) return;
     let next: Conversation | null = null;
     // A thread reply that is not on the main line neither is the last message nor counts as unread.
     const ahead = m.seq > (c.lastMessage?.seq ?? 0) && onMainLine(m);
+    // An AI answer that starts streaming is not news yet: it counts as unread, and moves the
+    // conversation up, when it is finished (below, and the server's `lastActivityAt` then).
+    const streaming = m.status === 'streaming';
     if (inserted && ahead) {
       // The server's unreadCount counts up to its lastSeq; only later messages add to it.
-      const unread = m.seq > c.lastSeq && m.authorId !== this.me && m.kind !== 'system' && m.seq > c.lastReadSeq;
+      const unread = m.seq > c.lastSeq && m.authorId !== this.me && m.kind !== 'system' && m.seq > c.lastReadSeq && !streaming;
       next = {
         ...c,
         lastMessage: m,
-        lastActivityAt: m.createdAt > c.lastActivityAt ? m.createdAt : c.lastActivityAt,
+        lastActivityAt: !streaming && m.createdAt > c.lastActivityAt ? m.createdAt : c.lastActivityAt,
         lastSeq: Math.max(c.lastSeq, m.updatedSeq),
         unreadCount: c.unreadCount + (unread ? 1 : 0),
         unreadMentionCount: (c.unreadMentionCount ?? 0) + (unread && this.mentionsMe(m) ? 1 : 0),
@@ -363,6 +407,13 @@ export class Store {
       next = { ...c, lastMessage: m, lastSeq: Math.max(c.lastSeq, m.updatedSeq) };
     } else if (m.updatedSeq > c.lastSeq) {
       next = { ...c, lastSeq: m.updatedSeq };
+    }
+    // An answer finished (or, regenerated, streaming again) after the server's count was taken:
+    // it joins (leaves) the unread count now, once.
+    if (!inserted && previous && (previous.status === 'streaming') !== streaming && m.updatedSeq > c.lastSeq) {
+      const base = next ?? c;
+      const delta = (this.countsUnread(c, m) ? 1 : 0) - (this.countsUnread(c, previous) ? 1 : 0);
+      if (delta !== 0) next = { ...base, unreadCount: Math.max(0, base.unreadCount + delta) };
     }
     if (next) {
       st.conversation = next;
@@ -483,7 +534,17 @@ export class Store {
       if (st.list[i]?.id === m.id) st.list[i] = done;
       st.byId.set(m.id, done);
       this.afterMessage(st, done, false);
+      // The server sends message_updated (the final state, a new seq) before ai:done, so this
+      // is the fallback when that did not arrive first: the answer is unread from now on.
+      const c = st.conversation;
+      if (m.status === 'streaming' && c && this.countsUnread(c, done)) {
+        st.conversation = { ...c, unreadCount: c.unreadCount + 1 };
+        this.touchConversations();
+      }
     }
+    // Its author is no longer answering (the server says so too; this covers a lost event).
+    const answering = m && this.typing.get(e.conversationId);
+    if (m && answering?.delete(m.authorId)) this.notifier.touch(`typing:${e.conversationId}`);
     if (st?.conversation?.generating) {
       st.conversation = { ...st.conversation, generating: false };
       this.touchConversations();
@@ -530,7 +591,7 @@ export class Store {
     for (let i = st.list.length - 1; i >= 0 && st.list[i]!.seq > seq; i--) {
       const m = st.list[i]!;
       // Unread counts the main line (thread replies count in the Threads view); mentions count wherever they are, as the server's count does.
-      if (m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt && (mentionsOnly ? this.mentionsMe(m) : onMainLine(m))) n++;
+      if (m.authorId !== this.me && m.kind !== 'system' && !m.deletedAt && (mentionsOnly ? this.mentionsMe(m) : onMainLine(m) && m.status !== 'streaming')) n++;
     }
     return n;
   }

@@ -10,10 +10,12 @@ import { AiFailure } from '../ai/models.ts';
 import { resolveModel } from '../operations/ai.ts';
 import { quotaRefusal, recordUsage } from '../operations/usage.ts';
 import { hydrateMessages, keepPreviousVersion, nextSeq } from '../operations/messages.ts';
-import { checkpointAnswer, claimConversation, releaseConversation, setAnswerFinal, setAnswerRestarted } from '../storage/answers.ts';
+import { checkpointAnswer, claimConversation, releaseConversation, setAnswerFinal, setAnswerRestarted, touchActivity } from '../storage/answers.ts';
 import { insertMessage } from '../storage/messages.ts';
 import { searchTerms } from '../search/terms.ts';
 import type { MessageRow } from '../storage/rows.ts';
+import { iso } from '../operations/users.ts';
+import { announceAnswering, keepAnswering } from './presence.ts';
 import { buildContext } from './prompt.ts';
 import { maybeTitle } from './titles.ts';
 
@@ -67,14 +69,18 @@ export async function release(deps: AnswerDeps, conversationId: string): Promise
   deps.announceRelease(conversationId);
 }
 
-/** A new answer message: the conversation's next seq, `streaming`, empty. */
+/**
+ * A new answer message: the conversation's next seq, `streaming`, empty. It does not move the
+ * conversation's activity, and members' unread counts leave it out while it streams
+ * (storage/members.ts): the answer counts as news when it is finished (finishAnswer).
+ */
 export async function createAnswer(deps: AnswerDeps, conversationId: string, modelId: string): Promise<Message> {
   const { ctx, streams } = deps;
   const id = newId();
   // Registered before the row exists, so the orphan sweep never mistakes a fresh answer for a dead one.
   await streams.begin(id);
   const answer = { id, conversationId, authorId: ASSISTANT_ID, kind: 'text', contentEnc: ctx.keys.encrypt(''), status: 'streaming', model: modelId } as const;
-  const row = await ctx.db.transaction((tx) => insertMessage(tx, answer, { activity: true }));
+  const row = await ctx.db.transaction((tx) => insertMessage(tx, answer, { activity: false }));
   if (!row) {
     await streams.end(id);
     throw new ConfabError('NOT_FOUND', 'no such conversation');
@@ -92,7 +98,8 @@ export async function restart(deps: AnswerDeps, answer: MessageRow, modelId: str
   await deps.streams.begin(id);
   const message = await ctx.db.transaction(async (tx) => {
     await keepPreviousVersion(tx, id, answer.content_enc, answer.edited_at ?? answer.created_at);
-    const seq = await nextSeq(tx, answer.conversation_id, true);
+    // Like a new answer: activity moves when it is finished.
+    const seq = await nextSeq(tx, answer.conversation_id, false);
     const rows = await setAnswerRestarted(tx, id, { contentEnc: ctx.keys.encrypt(''), model: modelId, seq });
     return { ...(await hydrateMessages(ctx, tx, rows))[0]!, streamIndex: 0 };
   });
@@ -119,6 +126,8 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
   /** Set once the provider is to be asked: only such answers go into the usage ledger. */
   let keySource: 'user' | 'server' | undefined;
   const usage = { input: 0, output: 0 };
+  // The assistant shows as answering in the conversation until finishAnswer says otherwise.
+  const answering = keepAnswering(ctx, message.conversationId);
   // One timer per answer, refreshed on every piece: a provider that goes quiet is given up on.
   const idle = setTimeout(() => {
     run.reason ??= 'timeout';
@@ -192,6 +201,10 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
     }
   } finally {
     clearTimeout(idle);
+    // No refresh may come after finishAnswer's "not answering". Should the end below fail, nothing
+    // says it: clients end the indicator after the typing TTL, and the orphan sweep later closes
+    // the answer (and says it then).
+    answering.stop();
   }
   await checkpoint;
   // Before the end is announced, so whoever sees the answer end sees it counted. A stopped or
@@ -209,26 +222,41 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
       outputTokens: usage.output,
     });
   }
-  const final = await finishAnswer(deps, message, text, status, reason);
+  const final = await finishAnswer(deps, message, text, status, reason, requestedBy);
   await streams.end(message.id);
   deps.stats.answers++;
   deps.metrics?.aiAnswers.inc({ status });
   if (final) await maybeTitle(ctx, message.conversationId, requestedBy, modelId);
 }
 
-/** The final state takes the conversation's next seq, so `sync` delivers it to everyone; its text is indexed for search. */
-export async function finishAnswer(deps: AnswerDeps, message: Message, text: string, status: Message['status'], reason: string | null): Promise<Message | undefined> {
+/**
+ * The final state takes the conversation's next seq, so `sync` delivers it to everyone; its text is
+ * indexed for search. This is when the answer becomes news: the conversation's activity moves (its
+ * new `lastActivityAt` goes out with `generating: false`) and members' unread counts include it from
+ * now on. `requestedBy` (unknown for answers closed after their node died) is told it is ready.
+ */
+export async function finishAnswer(
+  deps: AnswerDeps,
+  message: Message,
+  text: string,
+  status: Message['status'],
+  reason: string | null,
+  requestedBy?: string,
+): Promise<Message | undefined> {
   const { ctx } = deps;
   countWrite(deps);
-  const final = await ctx.db.transaction(async (tx) => {
+  const { final, lastActivityAt } = await ctx.db.transaction(async (tx) => {
     const seq = await nextSeq(tx, message.conversationId, false);
     const terms = searchTerms(ctx.keys.searchKey, message.conversationId, text);
     const rows = await setAnswerFinal(tx, message.id, { contentEnc: ctx.keys.encrypt(text), status, reason, seq, searchTerms: terms });
     await releaseConversation(tx, message.conversationId);
-    return (await hydrateMessages(ctx, tx, rows))[0];
+    // Only an answer that was still streaming (a racing stop may have finished it already).
+    const activity = rows.length > 0 ? await touchActivity(tx, message.conversationId) : undefined;
+    return { final: (await hydrateMessages(ctx, tx, rows))[0], lastActivityAt: activity && iso(activity) };
   });
-  if (final) ctx.bus.publish({ type: 'answer_completed', message: final, status });
-  ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: false } });
+  if (final) ctx.bus.publish({ type: 'answer_completed', message: final, status, ...(requestedBy ? { requestedBy } : {}) });
+  ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: false, ...(lastActivityAt ? { lastActivityAt } : {}) } });
+  announceAnswering(ctx, message.conversationId, false);
   deps.announceRelease(message.conversationId);
   return final;
 }

@@ -29,8 +29,17 @@ export type DomainEvent =
   | { type: 'sessions_ended'; userId: string; sessionIds: string[] }
   /** A piece of an AI answer's text, while it streams (not stored one by one). */
   | { type: 'answer_delta'; delta: ServerEventPayload<'ai:delta'> }
-  /** An AI answer reached its final state (complete, stopped, error); `message` is that state. */
-  | { type: 'answer_completed'; message: Message; status: Message['status'] }
+  /**
+   * An AI answer reached its final state (complete, stopped, error); `message` is that state.
+   * `requestedBy`: the member who asked for it (the trigger's author, or who regenerated), when
+   * known; only they are told it is ready (operations/notifications.ts).
+   */
+  | { type: 'answer_completed'; message: Message; status: Message['status']; requestedBy?: string }
+  /**
+   * The assistant started (or stopped) answering in a conversation: shown to its members like a
+   * member typing (`chat:user_typing` with the assistant's user id), refreshed while it answers.
+   */
+  | { type: 'assistant_answering'; typing: ServerEventPayload<'chat:user_typing'> }
   /** An in-app notification for one user (decided by operations/notifications.ts). */
   | { type: 'notification'; userId: string; notification: ServerEventPayload<'notification'> };
 

@@ -269,7 +269,7 @@ async function threadFollowers(ctx: Context, messages: Message[]): Promise<Map<s
 
 /**
  * "Your AI answer is ready", for the AI feature to call when an answer completes. Goes to
- * `userIds` when given, else to the author of the message it replies to, else to every person in
+ * `userIds` when given (the assistant gives the member who asked), else to the author of the message it replies to, else to every person in
  * the conversation; muted conversations and level `none` stay silent, as for messages.
  */
 export async function notifyAiAnswerReady(ctx: Context, message: Message, opts: { userIds?: string[] } = {}): Promise<void> {
@@ -362,10 +362,12 @@ export function startNotifications(ctx: Context, opts: { concurrency?: number; m
   });
 
   const answering = new Set<Promise<void>>();
-  // "Your AI answer is ready": handled at once (answers are few), and waited for by stop().
+  // "Your AI answer is ready": handled at once (answers are few), and waited for by stop(). Only
+  // for the member who asked (in a group, the others were not waiting for it: they see it as an
+  // unread message); push, in-app and every other channel alike, as deliver() decides.
   const unsubscribeAnswers = ctx.bus.subscribe('answer_completed', (event) => {
     if (stopped || event.status !== 'complete') return;
-    const task: Promise<void> = notifyAiAnswerReady(ctx, event.message)
+    const task: Promise<void> = notifyAiAnswerReady(ctx, event.message, event.requestedBy ? { userIds: [event.requestedBy] } : {})
       .catch((error: unknown) => ctx.log.warn({ err: error }, 'AI answer notification failed'))
       .finally(() => answering.delete(task));
     answering.add(task);

@@ -38,6 +38,8 @@ export function emitsOf(e: DomainEvent, emit: Emit): void {
       emit(room, 'chat:message_updated', message, id, message.updatedSeq);
       return emit(room, 'ai:done', { conversationId: id, messageId: message.id, status: e.status, content: message.content }, id, undefined);
     }
+    case 'assistant_answering':
+      return emit(conversationRoom(e.typing.conversationId), 'chat:user_typing', e.typing, e.typing.conversationId, undefined);
     case 'notification':
       return emit(userRoom(e.userId), 'notification', e.notification, undefined, undefined);
     case 'membership':
@@ -104,6 +106,7 @@ export function startFanout(bus: Bus, io: AppServer, hooks: FanoutHooks, opts: {
     bus.subscribe('member_view_changed', toSockets),
     bus.subscribe('answer_delta', toSockets),
     bus.subscribe('answer_completed', toSockets),
+    bus.subscribe('assistant_answering', toSockets),
     bus.subscribe('notification', toSockets),
     bus.subscribe('membership', onMembership),
     bus.subscribe('sessions_ended', onSessionsEnded),

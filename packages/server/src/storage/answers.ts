@@ -51,6 +51,12 @@ export async function setAnswerFinal(
   );
 }
 
+/** The conversation's activity moves to now (a finished answer is news); its new value. */
+export async function touchActivity(tx: Queryable, conversationId: string): Promise<Date | undefined> {
+  const [row] = await tx.query<{ last_activity_at: Date }>('UPDATE conversations SET last_activity_at = now() WHERE id = $1 RETURNING last_activity_at', [conversationId]);
+  return row?.last_activity_at;
+}
+
 /** An answer written again: empty, `streaming`, with the model and the seq taken for it. */
 export async function setAnswerRestarted(tx: Queryable, messageId: string, again: { contentEnc: string; model: string; seq: number }): Promise<MessageRow[]> {
   return tx.query<MessageRow>(

@@ -78,8 +78,9 @@ export function findMemberProfiles(db: Queryable, conversationIds: string[]): Pr
 
 /**
  * Each (conversation, user) pair's own state in the conversation, with the user's unread count
- * (messages of others on the main line after their read watermark, not deleted, not system;
- * thread replies count in the Threads view instead) and how many of those mention them (read from
+ * (messages of others on the main line after their read watermark, not deleted, not system, not
+ * an AI answer still streaming: it counts once finished; thread replies count in the Threads view
+ * instead) and how many of those mention them (read from
  * the partial index messages_mentions_idx). Pairs whose user is not a member have no row.
  */
 export function findMemberStates(db: Queryable, pairs: { conversationId: string; userId: string }[]): Promise<MemberStateRow[]> {
@@ -88,7 +89,7 @@ export function findMemberStates(db: Queryable, pairs: { conversationId: string;
             cm.last_read_seq, cm.last_delivered_seq,
             (SELECT count(*)::int FROM messages m
               WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq
-                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system'
+                AND m.author_id <> cm.user_id AND m.deleted_at IS NULL AND m.kind <> 'system' AND m.status <> 'streaming'
                 AND (m.thread_root_id IS NULL OR m.also_to_channel)) AS unread_count,
             (SELECT count(*)::int FROM messages m
               WHERE m.conversation_id = cm.conversation_id AND m.seq > cm.last_read_seq

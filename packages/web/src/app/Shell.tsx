@@ -1,11 +1,12 @@
 import { useConfabClient, useConversations } from '@confab/client/react';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ChannelDirectory } from '../channels/ChannelDirectory.tsx';
 import { ConversationView } from '../chat/ConversationView.tsx';
 import { Sidebar } from '../conversations/Sidebar.tsx';
 import { SettingsView } from '../settings/SettingsView.tsx';
 import { MentionsView } from '../mentions/MentionsView.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
+import { toast } from '../ui/toast.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { ConnectionBanner } from './ConnectionBanner.tsx';
 import { QuickSwitcher } from './QuickSwitcher.tsx';
@@ -56,6 +57,22 @@ export function Shell() {
     navigator.serviceWorker.addEventListener('message', onMessage);
     return () => navigator.serviceWorker.removeEventListener('message', onMessage);
   }, []);
+
+  // "Your AI answer is ready" while the app is in view: a note with a way there, unless that
+  // conversation is on screen (the answer is in sight). The server tells only the one who asked.
+  const routeRef = useRef(route);
+  routeRef.current = route;
+  useEffect(
+    () =>
+      client.on('notification', (n) => {
+        if (n.kind !== 'ai_answer' || document.visibilityState !== 'visible') return;
+        const here = routeRef.current;
+        if (here.name === 'conversation' && here.id === n.conversationId) return;
+        if (client.getConversation(n.conversationId)?.muted) return;
+        toast(n.title || 'Your AI answer is ready', 'info', { durationMs: 8000, action: { label: 'Open', run: () => navigate(conversationPath(n.conversationId)) } });
+      }),
+    [client],
+  );
 
   // In-app notifications while the tab is hidden (web push covers the closed tab).
   useEffect(

@@ -1,5 +1,5 @@
 import type { Conversation, Member, PublicUser } from '@confab/client';
-import { useConfabClient, usePresence } from '@confab/client/react';
+import { useConfabClient, usePresence, useTyping } from '@confab/client/react';
 import type { Role } from '@confab/protocol';
 import { useId, useState } from 'react';
 import { BlockButton } from './Safety.tsx';
@@ -31,6 +31,8 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
   const [adding, setAdding] = useState(false);
   const id = useId();
   const presence = usePresence(c.members.map((m) => m.userId));
+  // The assistant's "presence": answering while it writes an answer here (see chat/answering.ts).
+  const answering = useTyping(c.id).includes(ASSISTANT_ID);
   const peer = c.type === 'direct' ? c.members.find((m) => m.userId !== me.id && m.userId !== ASSISTANT_ID && !m.user.isBot) : undefined;
 
   const rename = async (e: React.FormEvent) => {
@@ -95,6 +97,7 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
                 myRole={c.role}
                 group={c.type === 'group'}
                 status={presence[m.userId]?.status}
+                answering={m.userId === ASSISTANT_ID && answering}
                 lastSeen={presence[m.userId]?.lastSeenAt ?? m.user.lastSeenAt}
                 onRole={(role) => void call(client.api.changeRole(c.id, m.userId, role))}
                 onRemove={() => {
@@ -167,6 +170,7 @@ function MemberRow({
   myRole,
   group,
   status,
+  answering,
   lastSeen,
   onRole,
   onRemove,
@@ -176,6 +180,7 @@ function MemberRow({
   myRole: Role;
   group: boolean;
   status: 'online' | 'offline' | 'unknown' | undefined;
+  answering: boolean;
   lastSeen: string | null;
   onRole: (role: Role) => void;
   onRemove: () => void;
@@ -191,7 +196,7 @@ function MemberRow({
           {m.user.displayName}
           {isMe ? ' (you)' : ''}
         </strong>
-        <span>{ai ? 'AI assistant' : status === 'online' ? 'online' : `@${m.user.handle} · ${formatLastSeen(lastSeen)}`}</span>
+        <span>{answering ? <span className="typing-sub">answering…</span> : ai ? 'AI assistant' : status === 'online' ? 'online' : `@${m.user.handle} · ${formatLastSeen(lastSeen)}`}</span>
       </span>
       {canManage ? (
         <>

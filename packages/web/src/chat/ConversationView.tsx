@@ -4,13 +4,14 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useMe } from '../state/me.tsx';
 import { navigate, threadPath, useRoute } from '../state/router.ts';
 import { patchConversation } from '../conversations/actions.ts';
-import { conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
+import { ASSISTANT_ID, conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
 import { formatLastSeen } from '../lib/time.ts';
 import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
 import { toast } from '../ui/toast.tsx';
 import { humanError } from '../lib/errors.ts';
 import { aiControls } from './ai.ts';
+import { activityText, assistantAnswering } from './answering.ts';
 import { AiAllowance } from '../settings/usage.tsx';
 import { Composer, type ComposerHandle } from './Composer.tsx';
 import { ChatContext, type ChatContextValue } from './context.ts';
@@ -61,9 +62,11 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
     };
   }, [client, conversation, id]);
 
-  // Read receipts: what is on screen while the tab is visible counts as read.
+  // Read receipts: what is on screen while the tab is visible counts as read. An AI answer still
+  // being written is not read yet: it is once it is finished on screen (if the reader left
+  // before, it counts as unread then, as for everyone else).
   const lastStored = useMemo(() => {
-    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id !== null) return messages[i]!;
+    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.id !== null && messages[i]!.status !== 'streaming') return messages[i]!;
     return null;
   }, [messages]);
   const marked = useRef<string | null>(null);
@@ -161,9 +164,14 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
   }
 
   const title = conversation ? conversationTitle(conversation, me.id) : '';
-  const typingNames = typing.map((u) => memberName(conversation, u, me.id));
+  const typingNames = typing.filter((u) => u !== ASSISTANT_ID).map((u) => memberName(conversation, u, me.id));
+  // The assistant shows like a member while it writes an answer ("Assistant is answering…").
+  const answering = assistantAnswering(typing, generating?.authorId);
+  const activity = activityText(typingNames, answering);
+  // An AI chat keeps its model in the header: the answer streaming below says enough there.
+  const headerActivity = conversation?.type === 'assistant' ? activityText(typingNames, false) : activity;
   let subtitle: React.ReactNode = null;
-  if (typingNames.length) subtitle = <span className="typing-sub">{typingText(typingNames)}</span>;
+  if (headerActivity) subtitle = <span className="typing-sub">{headerActivity}</span>;
   else if (conversation?.type === 'direct' && peer) {
     const p = presence[peer.userId];
     subtitle = p?.status === 'online' ? <span className="online-sub">online</span> : formatLastSeen(p?.lastSeenAt ?? peer.user.lastSeenAt);
@@ -254,14 +262,14 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
           empty={<EmptyConversation type={conversation?.type ?? 'direct'} title={title} />}
         />
         <div className="typing-line" aria-live="polite">
-          {typingNames.length > 0 && (
+          {activity && (
             <>
               <span className="typing-dots" aria-hidden="true">
                 <i />
                 <i />
                 <i />
               </span>
-              {typingText(typingNames)}
+              {activity}
             </>
           )}
         </div>
@@ -309,12 +317,6 @@ function useLoadUntil(at: number | null, messages: ChatMessage[], hasMore: boole
       toast(humanError(e), 'error');
     });
   }, [at, oldest, hasMore, loadingOlder, loadOlder, failedFor]);
-}
-
-function typingText(names: string[]): string {
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  return `${names.length} people are typing…`;
 }
 
 function EmptyConversation({ type, title }: { type: string; title: string }) {
