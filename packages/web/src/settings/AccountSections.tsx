@@ -13,6 +13,7 @@ import { Icon } from '../ui/Icon.tsx';
 import { Modal } from '../ui/Modal.tsx';
 import { Spinner } from '../ui/Spinner.tsx';
 import { toast } from '../ui/toast.tsx';
+import { LinkedSignIns } from './LinkedSignIns.tsx';
 import { allowanceText, useUsage } from './usage.tsx';
 import './account.css';
 
@@ -152,6 +153,7 @@ export function SecurityCard() {
     <Card id="settings-security" title="Sign-in and security">
       <ChangePassword />
       <TwoFactor />
+      <LinkedSignIns />
       <Sessions />
     </Card>
   );
