@@ -50,7 +50,7 @@ describe('AI conversation settings and message versions', () => {
   /** Sends, and resolves with the answer as stored once it ended, and the provider's request for it. */
   async function ask(u: { socket: Client; api: TestUser['api'] }, conversationId: string, content: string) {
     const before = fake.requests.length;
-    const ended = waitFor<{ messageId: string }>(u.socket, 'ai:done', (e) => (e as { conversationId: string }).conversationId === conversationId, 15_000);
+    const ended = waitFor<{ conversationId: string; messageId: string }>(u.socket, 'ai:done', (e) => e.conversationId === conversationId, 15_000);
     const question = await ok<Message>(u.socket, 'chat:message_send', { conversationId, content, clientId: `c-${Math.random()}` });
     const { messageId } = await ended;
     const requests = answerRequests(before);
