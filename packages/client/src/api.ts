@@ -59,6 +59,8 @@ import type { BlockList, CloseReportBody, Privacy, PutPrivacyBody, Report, Repor
 
 import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 
+import type { MessageVersionList } from '@confab/protocol'; // AI conversations: versions
+
 import type { AuthResult, CreatedPlatformKey, CreatePlatformKeyBody, MintTokensBody, PlatformKeyList, PlatformUser, PutPlatformUserBody } from '@confab/protocol'; // platform
 
 import type { BotList, BotWithToken, CreateBotBody } from '@confab/protocol'; // bots
@@ -70,8 +72,6 @@ import type { CreatedIncomingHook, IncomingHookList, Message as HookMessage } fr
 import type { LinkedSignIns, AuthResult as SsoAuthResult } from '@confab/protocol'; // sso
 
 import type { ConversationShare, ConversationShareList, SharedSnapshot } from '@confab/protocol'; // branches and shares
-
-import type { MessageVersionList } from '@confab/protocol'; // AI conversations: versions
 import type { Rest } from './rest.ts';
 
 /**
