@@ -113,6 +113,12 @@ describe('AI conversation settings and message versions', () => {
     const third = await ask(alice, conv, 'once more');
     expect(systemOf(third.request)).not.toContain('pirate');
     expect(third.request.body.model).toBe('model-b');
+
+    // A branch (POST …/branch) keeps the conversation's prompt, readable there (the same key encrypts it).
+    expect((await alice.api.patch(`/api/conversations/${conv}`, { systemPrompt: 'Be brief.' })).status).toBe(200);
+    const branch = await alice.api.post<Conversation>(`/api/conversations/${conv}/branch`, { messageId: third.answer.id });
+    expect(branch.status).toBe(201);
+    expect(branch.body).toMatchObject({ model: B, systemPrompt: 'Be brief.' });
   });
 
   it('bounds the system prompt and refuses a model GET /api/models does not list (400)', async () => {
