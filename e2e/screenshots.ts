@@ -3,9 +3,9 @@
  * chat, then saves the main screens at desktop (1280×800) and phone (390×844) sizes, light and
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
  * e2e/screenshots*.ts (alone: shared AI chats with `npm run screenshots -- --only=share`, the assistant in a
- * group with `--only=ai-group`), the admin console and account settings (e2e/screenshotsAdmin.ts; alone
- * with `--only=admin`), and a PDF in an AI chat (e2e/screenshotsAi.ts; alone with `--only=ai-files`).
- * The AI answer comes from a tiny local OpenAI-compatible server that
+ * group with `--only=ai-group`, AI conversation settings with `--only=ai-settings`), the admin console and
+ * account settings (e2e/screenshotsAdmin.ts; alone with `--only=admin`), and a PDF in an AI chat
+ * (e2e/screenshotsAi.ts; alone with `--only=ai-files`). The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
 import { mkdirSync } from 'node:fs';
@@ -24,6 +24,18 @@ import { adminScreens } from './screenshotsAdmin.ts';
 import { aiFileScreens } from './screenshotsAi.ts';
 import { aiGroupScreens } from './screenshotsAiGroup.ts';
 import { shareScreens } from './screenshotsShare.ts';
+import { aiSettingsScreens } from './screenshotsAiSettings.ts';
+
+/** What the canned provider offers: the first is every conversation's model, the others fill the model switcher. */
+const MODELS = ['openai:gpt-demo', 'openai:gpt-4.1', 'openai:gpt-4o-mini', 'openai:o4-mini'];
+
+/** Answers to the haiku question, in turn: a regenerated answer differs from the one before. */
+const HAIKU = [
+  'Cold rain on the roof —\nthe kettle starts its slow song,\nleaves drift past the glass.',
+  'Grey streets shine like slate;\numbrellas bloom and close again,\nmaples bleed to red.',
+  'Soft drum on the porch,\none last moth beneath the eaves —\nthe gutters hum low.',
+];
+let haikus = 0;
 
 const ANSWER = `Here is a debounce helper in TypeScript. It waits until calls stop for \`ms\` milliseconds, then runs once:
 
@@ -50,7 +62,8 @@ function cannedProvider(): Promise<{ url: string; close: () => Promise<void> }> 
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const parsed = JSON.parse(body || '{}') as { stream?: boolean; messages?: { role: string; content: unknown }[] };
-      const text = /short title/i.test(JSON.stringify(parsed.messages ?? [])) ? 'Debounce helper in TypeScript' : ANSWER;
+      const asked = JSON.stringify(parsed.messages ?? []);
+      const text = /short title/i.test(asked) ? 'Debounce helper in TypeScript' : /haiku about/i.test(asked) ? HAIKU[haikus++ % HAIKU.length]! : ANSWER;
       if (!parsed.stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'gpt-demo', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }] }));
@@ -108,7 +121,20 @@ async function main() {
     return;
   }
   const provider = await cannedProvider();
-  const server = await startTestServer({ ai: testAiConfig(provider.url, ['openai:gpt-demo'], { checkpointMs: 300 }) });
+  const server = await startTestServer({ ai: testAiConfig(provider.url, MODELS, { checkpointMs: 300 }) });
+  // `npm run screenshots -- --only=ai-settings`: only the AI conversation settings.
+  if (process.argv.includes('--only=ai-settings')) {
+    const chrome = await launchBrowser();
+    try {
+      const saved = await aiSettingsScreens(chrome, server);
+      console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
+    } finally {
+      await chrome.close();
+      await server.close();
+      await provider.close();
+    }
+    return;
+  }
   const chrome = await launchBrowser();
   if (process.argv.includes('--only=ai-group')) {
     try {
@@ -247,6 +273,7 @@ async function main() {
       ...(await mentionScreens(chrome, server)),
       ...(await shareScreens(chrome, server, 'openai:gpt-demo')),
       ...(await aiGroupScreens(chrome, server)),
+      ...(await aiSettingsScreens(chrome, server)),
       ...(await adminScreens(chrome)),
       ...(await aiFileScreens(chrome)),
     );

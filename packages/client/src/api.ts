@@ -59,6 +59,8 @@ import type { BlockList, CloseReportBody, Privacy, PutPrivacyBody, Report, Repor
 
 import type { AdminUsage, Usage } from '@confab/protocol'; // AI governance
 
+import type { MessageVersionList } from '@confab/protocol'; // AI conversations: versions
+
 import type { AuthResult, CreatedPlatformKey, CreatePlatformKeyBody, MintTokensBody, PlatformKeyList, PlatformUser, PutPlatformUserBody } from '@confab/protocol'; // platform
 
 import type { BotList, BotWithToken, CreateBotBody } from '@confab/protocol'; // bots
@@ -198,6 +200,7 @@ export const REST_ROUTES = [
   { method: 'POST', path: '/api/messages', sdk: 'api.sendMessage' },
   { method: 'PATCH', path: '/api/messages/:id', sdk: 'api.editMessage' },
   { method: 'DELETE', path: '/api/messages/:id', sdk: 'api.deleteMessage' },
+  { method: 'GET', path: '/api/messages/:id/versions', sdk: 'api.listMessageVersions' },
   { method: 'POST', path: '/api/messages/:id/status', sdk: 'api.markMessage' },
   { method: 'POST', path: '/api/messages/:id/reactions', sdk: 'api.addReaction' },
   { method: 'DELETE', path: '/api/messages/:id/reactions/:emoji', sdk: 'api.removeReaction' },
@@ -659,6 +662,13 @@ export class RestApi {
   /** Edits a message's content (its author). */
   editMessage(messageId: string, content: string): Promise<Message> {
     return this.rest.request('PATCH', `/api/messages/${seg(messageId)}`, { content });
+  }
+  /**
+   * A message's versions (edits, regenerated answers) with when each was written and, for answers,
+   * its model: oldest first, the current one last. Members only.
+   */
+  listMessageVersions(messageId: string): Promise<MessageVersionList> {
+    return this.rest.request('GET', `/api/messages/${seg(messageId)}/versions`);
   }
   /** Deletes a message, leaving a tombstone. */
   deleteMessage(messageId: string): Promise<Message> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IsoTime } from './entities.ts';
 
 /** Providers the server knows how to call; `openai` also covers any OpenAI-compatible endpoint. */
 export const AiProvider = z.enum(['openai', 'anthropic', 'google']);
@@ -30,3 +31,16 @@ export type ProviderParams = z.infer<typeof ProviderParams>;
 /** Which providers the caller has stored a key for; keys themselves are never returned. */
 export const ApiKeyList = z.object({ providers: z.array(z.object({ provider: AiProvider, createdAt: z.string() })) });
 export type ApiKeyList = z.infer<typeof ApiKeyList>;
+
+/**
+ * One version of a message (GET /api/messages/:id/versions): its text and when it was written (the
+ * message's creation for the first, the edit or regenerate for later ones); `model` for AI answers.
+ */
+export const MessageVersion = z.object({ content: z.string(), editedAt: IsoTime, model: z.string().nullable().optional() });
+export type MessageVersion = z.infer<typeof MessageVersion>;
+/**
+ * A message's versions, oldest first, the current one last: edits and regenerated answers. Only
+ * the last LIMITS.messageVersionsKept earlier versions are kept; a deleted message has none.
+ */
+export const MessageVersionList = z.object({ versions: z.array(MessageVersion) });
+export type MessageVersionList = z.infer<typeof MessageVersionList>;

@@ -21,6 +21,8 @@ export const LIMITS = {
   topicChars: 250,
   /** Most messages pinned in one conversation at once. */
   maxPins: 100,
+  /** Longest system prompt of a conversation, in characters (as a user's custom instructions). */
+  systemPromptChars: 4000,
 } as const;
 
 /**
@@ -224,6 +226,11 @@ export const Conversation = z.object({
   topic: z.string().nullable(),
   /** Who may use `@channel` / `@here` (default `everyone`); owners and admins change it. */
   mentionChannel: MentionChannel.optional(),
+  /**
+   * What the conversation tells the assistant before every answer (AI conversations); null when
+   * none. Every member sees it; the owner (assistant conversations) or admins (groups) set it.
+   */
+  systemPrompt: z.string().nullable().optional(),
   // The caller's own state:
   role: Role,
   pinned: z.boolean(),

@@ -104,6 +104,8 @@ export const UpdateConversationBody = z.strictObject({
   mentionChannel: MentionChannel.optional(),
   /** Assistant conversations (the owner) and groups (admins): one of the models GET /api/models lists. */
   model: z.string().min(1).max(200).optional(),
+  /** Assistant conversations (the owner) and groups (admins): what the assistant is told first; null or "" clears it. */
+  systemPrompt: z.string().trim().max(LIMITS.systemPromptChars).nullable().optional(),
 });
 export type UpdateConversationBody = z.infer<typeof UpdateConversationBody>;
 export const AddParticipantsBody = z.strictObject({

@@ -97,7 +97,7 @@ export async function restart(deps: AnswerDeps, answer: MessageRow, modelId: str
   const id = answer.id;
   await deps.streams.begin(id);
   const message = await ctx.db.transaction(async (tx) => {
-    await keepPreviousVersion(tx, id, answer.content_enc, answer.edited_at ?? answer.created_at);
+    await keepPreviousVersion(tx, id, answer.content_enc, answer.edited_at ?? answer.created_at, answer.model);
     // Like a new answer: activity moves when it is finished.
     const seq = await nextSeq(tx, answer.conversation_id, false);
     const rows = await setAnswerRestarted(tx, id, { contentEnc: ctx.keys.encrypt(''), model: modelId, seq });

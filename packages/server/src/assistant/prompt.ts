@@ -66,7 +66,9 @@ export async function buildContext(ctx: Context, answer: Message, requestedBy: s
   }
   const parts = [SYSTEM_PROMPT];
   if (group) parts.push('This is a group chat; each user message starts with its author\'s name. Answer the latest message that mentions you.');
-  if (conv?.system_prompt) parts.push(conv.system_prompt);
+  // The conversation's own (PATCH /api/conversations/:id { systemPrompt }), stored encrypted; read
+  // for every answer, so a change applies from the next one.
+  if (conv?.system_prompt) parts.push(ctx.keys.decrypt(conv.system_prompt));
   const custom = user?.settings.customInstructions;
   if (typeof custom === 'string' && custom.trim()) parts.push(`The user's custom instructions:\n${custom.slice(0, 4000)}`);
   return { system: parts.join('\n\n'), messages: merged.length ? merged.map(toModelMessage) : [{ role: 'user', content: '(no message)' }] };

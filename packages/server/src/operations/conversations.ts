@@ -27,7 +27,6 @@ import {
   insertGroupConversation,
   listConversationPage,
   lockDirectConversation,
-  setConversationModel,
   setMentionChannel,
   setTitle,
 } from '../storage/conversations.ts';
@@ -51,6 +50,7 @@ import type { MembershipRow } from '../storage/rows.ts';
 import { findDisplayNames as displayNames, findIsBot, findUserKinds } from '../storage/users.ts';
 import { isOwnedBot } from '../storage/bots.ts';
 import { isAdmin, requireMember, roleRank } from './access.ts';
+import { applyAssistantSettings, systemPromptText } from './assistantSettings.ts';
 import { applyChannelSettings } from './channelSettings.ts';
 import { commitWithEvents } from './events.ts';
 import { appendSystemMessage, hydrateMessages } from './messages.ts';
@@ -102,6 +102,7 @@ async function loadShared(ctx: Context, db: Queryable, ids: string[]): Promise<M
       visibility: c.visibility,
       topic: c.topic,
       mentionChannel: c.mention_channel,
+      systemPrompt: systemPromptText(ctx, c.system_prompt),
     });
   }
   return result;
@@ -384,7 +385,7 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
   if (patch.model !== undefined) await requireListedModel(ctx, userId, patch.model);
   return commitWithEvents(ctx, async (tx, events) => {
     const channelChange = patch.visibility !== undefined || patch.topic !== undefined;
-    const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined || channelChange });
+    const me = await requireMember(tx, id, userId, { lock: patch.title !== undefined || channelChange || patch.model !== undefined || patch.systemPrompt !== undefined });
     let renamed: Message | undefined;
     if (patch.title !== undefined) {
       if (me.type === 'direct') throw new ConfabError('FORBIDDEN', 'a direct conversation has no title');
@@ -405,11 +406,10 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
       if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', 'only owners and admins can change who may use @channel');
       settingsChanged = await setMentionChannel(tx, id, patch.mentionChannel);
     }
-    if (patch.model !== undefined) {
-      if (me.type === 'direct') throw new ConfabError('FORBIDDEN', 'a direct conversation has no assistant');
-      if (!isAdmin(me.role)) throw new ConfabError('FORBIDDEN', "only owners and admins can change the conversation's model");
-      settingsChanged = (await setConversationModel(tx, id, patch.model)) || settingsChanged;
-    }
+    // Model and system prompt (assistantSettings.ts): one system message per change, like a rename.
+    const aiChange = patch.model !== undefined || patch.systemPrompt !== undefined;
+    const aiSettings = aiChange ? await applyAssistantSettings(ctx, tx, me, patch) : { messages: [], changed: false };
+    settingsChanged = aiSettings.changed || settingsChanged;
     if (patch.projectId) {
       // FOR SHARE keeps the project from being deleted before this commits (the FK would fail).
       if (!(await lockOwnProject(tx, patch.projectId, userId))) throw new ConfabError('NOT_FOUND', 'no such project');
@@ -424,7 +424,7 @@ export async function updateConversation(ctx: Context, userId: string, id: strin
     const ownChanged = Object.keys(own).length > 0;
     if (ownChanged) await updateMemberState(tx, id, userId, own);
     const view = await getConversation(ctx, userId, id, tx);
-    const stored = [...(renamed ? [renamed] : []), ...channelMessages];
+    const stored = [...(renamed ? [renamed] : []), ...channelMessages, ...aiSettings.messages];
     for (const m of stored) events.push(messageStored(m));
     if (stored.length > 0 || settingsChanged) events.push(conversationChanged(sharedView(view)));
     // The caller's other devices learn of pins, drafts, etc.; nobody else does.

@@ -307,8 +307,8 @@ export async function reload(ctx: Context, tx: Queryable, messageId: string): Pr
  * LIMITS.messageVersionsKept of them: every edit may carry 64 KB, and a history without a cap is
  * storage anyone can fill by editing one message over and over.
  */
-export function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc: string, createdAt: Date): Promise<void> {
-  return storeVersion(tx, messageId, contentEnc, createdAt, LIMITS.messageVersionsKept);
+export function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc: string, createdAt: Date, model: string | null = null): Promise<void> {
+  return storeVersion(tx, messageId, contentEnc, createdAt, LIMITS.messageVersionsKept, model);
 }
 
 /** The author edits; the previous content is kept (encrypted) in message_versions. Edits count as sends. */

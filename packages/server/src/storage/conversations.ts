@@ -11,7 +11,7 @@ export function containsPattern(text: string): string {
 
 export function findConversations(db: Queryable, ids: string[]): Promise<ConversationRow[]> {
   return db.query<ConversationRow>(
-    `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating, visibility, topic, mention_channel
+    `SELECT id, type, title, model, created_at, last_activity_at, last_seq, generating, visibility, topic, mention_channel, system_prompt
        FROM conversations WHERE id = ANY($1::text[])`,
     [ids],
   );
@@ -76,6 +76,17 @@ export async function setMentionChannel(tx: Queryable, id: string, value: Conver
 export async function setConversationModel(tx: Queryable, id: string, model: string): Promise<boolean> {
   const rows = await tx.query('UPDATE conversations SET model = $2 WHERE id = $1 AND model IS DISTINCT FROM $2 RETURNING 1', [id, model]);
   return rows.length > 0;
+}
+
+/** The conversation's system prompt as stored: encrypted like messages (operations/assistantSettings.ts), or null. */
+export async function findSystemPrompt(tx: Queryable, id: string): Promise<string | null> {
+  const [row] = await tx.query<{ system_prompt: string | null }>('SELECT system_prompt FROM conversations WHERE id = $1', [id]);
+  return row?.system_prompt ?? null;
+}
+
+/** Stores the system prompt (encrypted, or null for none). */
+export async function setSystemPrompt(tx: Queryable, id: string, systemPromptEnc: string | null): Promise<void> {
+  await tx.query('UPDATE conversations SET system_prompt = $2 WHERE id = $1', [id, systemPromptEnc]);
 }
 
 /** One statement: its messages, versions, reactions and members go by ON DELETE CASCADE, all or nothing. */

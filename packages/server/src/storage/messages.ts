@@ -531,14 +531,14 @@ export function findLastMessages(db: Queryable, conversationIds: string[]): Prom
 
 /**
  * THE message-version snapshot: keeps a message's previous content (encrypted) in
- * message_versions, and only the last `versionsKept` versions.
+ * message_versions, and only the last `versionsKept` versions; `model` wrote it (AI answers).
  */
-export async function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc: string, createdAt: Date, versionsKept: number): Promise<void> {
+export async function keepPreviousVersion(tx: Queryable, messageId: string, contentEnc: string, createdAt: Date, versionsKept: number, model: string | null = null): Promise<void> {
   const [kept] = await tx.query<{ version: number }>(
-    `INSERT INTO message_versions (message_id, version, content_enc, created_at)
-     SELECT $1, COALESCE(max(version), 0) + 1, $2, $3 FROM message_versions WHERE message_id = $1
+    `INSERT INTO message_versions (message_id, version, content_enc, created_at, model)
+     SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4 FROM message_versions WHERE message_id = $1
      RETURNING version`,
-    [messageId, contentEnc, createdAt],
+    [messageId, contentEnc, createdAt, model],
   );
   await tx.query('DELETE FROM message_versions WHERE message_id = $1 AND version <= $2', [messageId, kept!.version - versionsKept]);
 }

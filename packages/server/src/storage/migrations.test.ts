@@ -26,6 +26,7 @@ const SHIPPED: Record<number, string> = {
   15: '57026342304cb5669248c6fb4522daa4fa4da3434ed65ddd5d15e74f194cca59',
   16: '22a0c2869ea638c03d8ced5bd6d5e0b497154bcb99759fe1aa846b0c290ef1fd',
   21: '855f28d97ba1dbcb0a087b7def4567a72c270fbcdd14c5c5f62d93f5d3e58bf7',
+  18: '8043b61edc4b7755d6c8ea43f051bc13f1e95e09f29af9befbe15e90e4b672eb',
 };
 
 describe('migrations', () => {

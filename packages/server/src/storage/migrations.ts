@@ -834,6 +834,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX messages_created_at_idx ON messages (created_at);
     `,
   },
+  {
+    version: 18,
+    name: 'the model of each kept version of an answer',
+    sql: /* sql */ `
+      -- A regenerated answer may come from another model than the one before (the conversation's
+      -- model can be switched): each kept version names the model that wrote it (NULL for people's
+      -- messages and for versions kept before this column existed).
+      ALTER TABLE message_versions ADD COLUMN model text;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 4_242_001;

@@ -161,6 +161,8 @@ export interface ConversationRow {
   visibility: 'public' | 'private';
   topic: string | null;
   mention_channel: 'everyone' | 'admins';
+  /** Encrypted like message content; null when none is set. */
+  system_prompt: string | null;
 }
 
 /** conversation_members joined with the member's user: one entry of a conversation's member list. */

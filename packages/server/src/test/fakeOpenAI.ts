@@ -16,6 +16,8 @@ import type { AiConfig } from '../config.ts';
  *                     this text (as a provider does that closes a kept-alive connection)
  *   "[stamp]"         make each token the wall-clock time it was sent (ms, sub-ms precision),
  *                     so a benchmark can measure relay latency with one clock
+ *   "[vary]"          start the answer with "vN " where N counts the streamed requests with this
+ *                     text (1, 2, …), so each regenerate of one question answers differently
  * and `mode` overrides all of them for every request (e.g. to make the provider "down").
  * `reply`, when it returns text for a request, answers with that text instead of the echo (a
  * screenshot's canned answer).
@@ -46,6 +48,7 @@ const option = (text: string, name: string) => {
 export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: string; reply?: (body: any) => string | undefined } = {}): Promise<FakeOpenAI> {
   const sockets = new Set<Socket>();
   const dropped = new Map<string, number>();
+  const asked = new Map<string, number>();
   const state: FakeOpenAI = { url: '', requests: [], mode: undefined, close: async () => {} };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -78,6 +81,10 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
     const canned = opts.reply?.(body);
     const words = (s: string) => s.trim().split(/(?<=\s)/).filter(Boolean);
     const tokens = canned !== undefined ? words(canned) : tokenCount ? Array.from({ length: tokenCount }, (_, i) => `t${i} `) : words(text.replace(/\[[^\]]*\]/g, ''));
+    if (option(text, 'vary') && body.stream) {
+      asked.set(text, (asked.get(text) ?? 0) + 1);
+      tokens.unshift(`v${asked.get(text)} `);
+    }
     const delay = state.mode?.delayMs ?? (option(text, 'delay') as number | undefined) ?? opts.defaultDelayMs ?? 0;
     const cutAfter = option(text, 'cut') as number | undefined;
     const stamp = option(text, 'stamp') === true;

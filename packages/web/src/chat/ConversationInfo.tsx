@@ -17,6 +17,7 @@ import { toast } from '../ui/toast.tsx';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ChannelSettings } from '../channels/ChannelSettings.tsx';
 import { GroupMentionSettings } from '../mentions/GroupMentionSettings.tsx';
+import { SystemPromptSettings } from './SystemPrompt.tsx';
 
 const ROLES: Role[] = ['owner', 'admin', 'moderator', 'member'];
 const RANK: Record<Role, number> = { owner: 3, admin: 2, moderator: 1, member: 0 };
@@ -65,6 +66,7 @@ export function ConversationInfo({ conversation: c, onClose }: { conversation: C
       )}
 
       <ChannelSettings conversation={c} />
+      <SystemPromptSettings conversation={c} />
 
       <div className="info-section">
         <label className="switch">

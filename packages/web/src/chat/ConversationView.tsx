@@ -4,7 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useMe } from '../state/me.tsx';
 import { navigate, threadPath, useRoute } from '../state/router.ts';
 import { patchConversation } from '../conversations/actions.ts';
-import { ASSISTANT_ID, conversationTitle, directPeer, memberName, messageKey, modelLabel } from '../conversations/helpers.ts';
+import { ASSISTANT_ID, conversationTitle, directPeer, memberName, messageKey } from '../conversations/helpers.ts';
 import { formatLastSeen } from '../lib/time.ts';
 import { Avatar } from '../ui/Avatar.tsx';
 import { Icon } from '../ui/Icon.tsx';
@@ -22,6 +22,8 @@ import { canPinIn } from './PinButton.tsx';
 import { PinsPanel } from './PinsPanel.tsx';
 import { DrawerButton } from '../ui/DrawerButton.tsx';
 import { ShareButton } from './ShareDialog.tsx';
+
+import { AssistantSubtitle, ModelSwitcher } from './ModelSwitcher.tsx';
 
 export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawer: () => void }) {
   const client = useConfabClient();
@@ -184,7 +186,8 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
       </>
     );
   }
-  else if (conversation?.type === 'assistant') subtitle = <span className="model-badge">{modelLabel(conversation.model)}</span>;
+  // The model is the header's switcher (ModelSwitcher.tsx), next to the title.
+  else if (conversation?.type === 'assistant') subtitle = <AssistantSubtitle conversation={conversation} />;
 
   const stopLatest = generating?.id && ai.stop ? () => void ai.stop!(generating.id!).catch((e: unknown) => toast(humanError(e), 'error')) : null;
 
@@ -228,6 +231,7 @@ export function ConversationView({ id, onOpenDrawer }: { id: string; onOpenDrawe
           ) : (
             <span className="sk sk-line" style={{ width: 160 }} />
           )}
+          {conversation?.type === 'assistant' && <ModelSwitcher conversation={conversation} />}
           {conversation && (
             <div className="conv-header-actions">
               <button

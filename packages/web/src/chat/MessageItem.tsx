@@ -23,6 +23,7 @@ import { mentionMarks } from '../lib/mentionMarks.ts';
 import { copyText } from '../lib/clipboard.ts';
 import { Menu } from '../ui/Menu.tsx';
 import { blockPerson, ReportDialog } from './Safety.tsx';
+import { useVersions, VersionPager } from './Versions.tsx';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -91,6 +92,9 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
   const [picker, setPicker] = useState(false);
   const [reporting, setReporting] = useState(false);
   const replied = m.replyToId ? chat.byId.get(m.replyToId) : undefined;
+  // An earlier version the viewer browsed to (Versions.tsx), else the message as it is.
+  const versions = useVersions(m, chat.conversation);
+  const text = versions.shown?.content ?? m.content;
 
   const react = (emoji: string) => {
     if (!m.id) return;
@@ -99,7 +103,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
     setPicker(false);
   };
   const copy = () =>
-    copyText(m.content).then(
+    copyText(text).then(
       () => toast('Copied to the clipboard.'),
       () => toast('Could not copy to the clipboard.', 'error'),
     );
@@ -136,7 +140,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
         {first && !mine && (
           <div className="msg-meta">
             <span className="msg-author">{name}</span>
-            {isAi && <span className="model-badge">{modelLabel(m.model ?? chat.conversation?.model)}</span>}
+            {isAi && <span className="model-badge">{modelLabel(versions.shown?.model ?? m.model ?? chat.conversation?.model)}</span>}
             <time dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
           </div>
         )}
@@ -154,7 +158,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
             <EditBox m={m} />
           ) : (
             <>
-              {m.content && <Markdown text={m.content} streaming={streaming} mentions={mentionMarks(m, chat.conversation, chat.me)} />}
+              {text && <Markdown text={text} streaming={streaming} mentions={mentionMarks(m, chat.conversation, chat.me)} />}
               {streaming && !m.content && (
                 <span className="thinking" aria-label="The assistant is thinking">
                   <i />
@@ -164,12 +168,13 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
               )}
               {streaming && m.content && <span className="caret" aria-hidden="true" />}
               <Attachments attachments={m.attachments} kind={m.kind} />
-              {m.editedAt && <span className="edited">(edited)</span>}
+              {m.editedAt && versions.count === 0 && <span className="edited">(edited)</span>}
               <PinnedMark m={m} />
             </>
           )}
         </div>
         {m.linkPreview && !deleted && !editing && <LinkPreviewCard m={m} mine={mine} />}
+        {!editing && <VersionPager v={versions} />}
         {isAi && m.status === 'stopped' && <div className="ai-note">Stopped</div>}
         {isAi && m.status === 'error' && (
           <div className="ai-error" role="alert">

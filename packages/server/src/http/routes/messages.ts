@@ -8,6 +8,7 @@ import {
   MessageListQuery,
   MessageStatusBody,
   MessageStatusResult,
+  MessageVersionList,
   ReactionBody,
   ReactionParams,
   SearchQuery,
@@ -17,6 +18,7 @@ import {
 import type { Context } from '../../context.ts';
 import * as messages from '../../operations/messages.ts';
 import { search } from '../../operations/search.ts';
+import { listMessageVersions } from '../../operations/versions.ts';
 import type { App } from '../app.ts';
 import { requireUser } from '../auth.ts';
 
@@ -54,6 +56,11 @@ export function messageRoutes(app: App, ctx: Context) {
   );
   app.delete('/api/messages/:id', { schema: { tags, security, params: MessageIdParams, response: { 200: Message } } }, async (req) =>
     messages.deleteMessage(ctx, await requireUser(ctx, req), req.params.id),
+  );
+  app.get(
+    '/api/messages/:id/versions',
+    { schema: { tags, security, summary: 'A message’s versions (edits, regenerated answers), oldest first, the current one last', params: MessageIdParams, response: { 200: MessageVersionList } } },
+    async (req) => listMessageVersions(ctx, await requireUser(ctx, req), req.params.id),
   );
   app.post(
     '/api/messages/:id/status',
