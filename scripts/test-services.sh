@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is there before it runs (`npm test` runs this first, as
-# "pretest"; .ci/run through `npm test`): PostgreSQL and Redis answering, Chromium installed, and
-# Python with Socket.IO for the Python bot example.
+# "pretest"; .ci/run through `npm test`): PostgreSQL and Redis answering, Chromium installed,
+# Python with Socket.IO for the Python bot example, and nginx, Caddy and openssl for the
+# reverse-proxy tests (docs/operations.md; the tests start them as children on free ports).
 # Where one is missing it is started, or installed with Debian's packages (as root, with apt-get);
 # where that cannot be done, this says what is missing and fails: a suite whose services are
 # missing must not pass by skipping what needs them.
@@ -99,4 +100,16 @@ if ! python_ready; then
   python_ready || fail "python3-socketio was installed but $python cannot import socketio, websocket and requests"
 fi
 
-note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium and $python (Socket.IO) are ready"
+# ---- nginx, Caddy and openssl (the reverse-proxy tests: packages/server/src/http/proxy.test.ts and others) ----
+# Only the binaries are needed: the tests run them in the foreground with configs of their own (a
+# system service the packages may start is not used).
+missing=()
+for tool in nginx caddy openssl; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}"
+  for tool in "${missing[@]}"; do command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || fail "$tool was installed but is not on the PATH"; done
+fi
+
+note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium, $python (Socket.IO), nginx, caddy and openssl are ready"

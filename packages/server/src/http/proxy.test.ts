@@ -57,7 +57,7 @@ const through = (proxy: ProxyProcess, localAddress?: string) => ({
 });
 
 async function connectThrough(proxy: ProxyProcess, token: string): Promise<Client> {
-  const socket = await connect(proxy.url, token, through(proxy) as object);
+  const socket = await connect(proxy.url, token, through(proxy));
   sockets.push(socket);
   return socket;
 }
@@ -137,7 +137,7 @@ describe.each([
     await send(a, group, content);
     await heard;
     // A page of another site is refused: the proxy passes Origin on untouched.
-    await connectError(proxy().url, { token: alice.accessToken }, { ...through(proxy()), extraHeaders: { origin: 'https://evil.example' } } as object);
+    await connectError(proxy().url, { token: alice.accessToken }, { ...through(proxy()), extraHeaders: { origin: 'https://evil.example' } });
   });
 
   it('gives each client address its own rate limits (CONFAB_TRUST_PROXY=true), and believes no X-Forwarded-For a client sends', async () => {
@@ -180,7 +180,7 @@ describe.each([
     socket.on('ai:delta', (e: { conversationId: string; index: number; text: string }) => {
       if (e.conversationId === conv) deltas.push({ at: Date.now(), index: e.index, text: e.text });
     });
-    const done = waitFor<{ status: string; content: string }>(socket, 'ai:done', (e: { conversationId: string }) => e.conversationId === conv, 20_000);
+    const done = waitFor<{ conversationId: string; status: string; content: string }>(socket, 'ai:done', (e) => e.conversationId === conv, 20_000);
     await send(socket, conv, '[tokens=30] [delay=40]');
     const end = await done;
     const expected = Array.from({ length: 30 }, (_, i) => `t${i} `).join('');
@@ -205,7 +205,7 @@ describe('timeouts (nginx)', () => {
     const socket = await connectThrough(nginxShort, alice.accessToken);
     let disconnected = '';
     socket.on('disconnect', (reason) => (disconnected = reason));
-    const done = waitFor<{ status: string; content: string }>(socket, 'ai:done', (e: { conversationId: string }) => e.conversationId === conv, 20_000);
+    const done = waitFor<{ conversationId: string; status: string; content: string }>(socket, 'ai:done', (e) => e.conversationId === conv, 20_000);
     const started = Date.now();
     // Three pieces 1.5 s apart: each pause is longer than the proxy's 1 s read timeout.
     await send(socket, conv, '[tokens=3] [delay=1500]');
@@ -217,7 +217,7 @@ describe('timeouts (nginx)', () => {
 
   it('where the pings are further apart than the read timeout, the proxy cuts an idle connection (what the recipe’s 120 s prevents)', async () => {
     const carol = await registerUser(untrusted, 'carol');
-    const socket = await connect(nginxShortUntrusted.url, carol.accessToken, through(nginxShortUntrusted) as object);
+    const socket = await connect(nginxShortUntrusted.url, carol.accessToken, through(nginxShortUntrusted));
     sockets.push(socket);
     const cut = await new Promise<number>((resolve) => {
       const started = Date.now();

@@ -39,7 +39,7 @@ const nodeOf = (socket: Client) => nodes.findIndex((n) => n.gateway.io.sockets.s
 
 async function open(proxy: ProxyProcess, user: TestUser, opts: ClientOptions & { localAddress?: string }): Promise<Client> {
   const { localAddress, ...rest } = opts;
-  const socket = await connect(proxy.url, user.accessToken, { ...clientSocketOptions({ ca: cert.ca, ...(localAddress ? { localAddress } : {}) }), ...rest } as ClientOptions);
+  const socket = await connect(proxy.url, user.accessToken, { ...clientSocketOptions({ ca: cert.ca, ...(localAddress ? { localAddress } : {}) }), ...rest });
   sockets.push(socket);
   return socket;
 }
@@ -120,7 +120,7 @@ describe('two nodes behind nginx without the sticky line (round robin)', () => {
 
   it('breaks long-polling: the next request of a session goes to the node that does not know it', async () => {
     for (let i = 0; i < 3; i++) {
-      const error = await connectError(roundRobin.url, { token: alice.accessToken }, { ...clientSocketOptions({ ca: cert.ca }), transports: ['polling'] } as ClientOptions);
+      const error = await connectError(roundRobin.url, { token: alice.accessToken }, { ...clientSocketOptions({ ca: cert.ca }), transports: ['polling'] });
       expect(error.message).toMatch(/poll|xhr|transport/i);
     }
   });

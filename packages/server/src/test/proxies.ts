@@ -1,10 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 
 /**
@@ -16,6 +17,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
  */
 
 const DOCS = fileURLToPath(new URL('../../../../docs/', import.meta.url));
+/** Debian puts nginx in /usr/sbin, which is not on every user's PATH. */
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 
 export type RecipeName = 'nginx.conf' | 'Caddyfile';
 
@@ -162,7 +165,7 @@ export async function startNginx(site: string, port: number): Promise<ProxyProce
   const mainPath = path.join(dir, 'nginx.conf');
   writeFileSync(mainPath, main);
   let output = '';
-  const child = spawn('nginx', ['-p', dir, '-c', mainPath, '-e', errorLog, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NGINX, ['-p', dir, '-c', mainPath, '-e', errorLog, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   child.on('error', (e) => (output += `${e.message} (is Debian's nginx installed? npm run test:services installs it)`));
@@ -189,7 +192,7 @@ export async function startNginx(site: string, port: number): Promise<ProxyProce
     async reload(next: string) {
       writeFileSync(sitePath, next);
       // Checked first, so a broken config fails here instead of being ignored by the running nginx.
-      execFileSync('nginx', ['-t', '-q', '-p', dir, '-c', mainPath, '-e', errorLog], { stdio: 'pipe' });
+      execFileSync(NGINX, ['-t', '-q', '-p', dir, '-c', mainPath, '-e', errorLog], { stdio: 'pipe' });
       child.kill('SIGHUP');
     },
     async close() {
@@ -255,8 +258,10 @@ export function clientFetch(side: ClientSide): FetchFn {
 }
 
 /** socket.io-client options for the same: the CA for the WebSocket and for long-polling, and an agent bound to `localAddress`. */
-export function clientSocketOptions(side: ClientSide): { ca: string; agent?: HttpsAgent } {
-  return side.localAddress ? { ca: side.ca, agent: new HttpsAgent({ ca: side.ca, localAddress: side.localAddress }) } : { ca: side.ca };
+export function clientSocketOptions(side: ClientSide): Partial<ManagerOptions & SocketOptions> {
+  if (!side.localAddress) return { ca: side.ca };
+  // In Node, engine.io-client hands `agent` to ws and to its XMLHttpRequest (its type is the browser's: string | boolean).
+  return { ca: side.ca, agent: new HttpsAgent({ ca: side.ca, localAddress: side.localAddress }) as unknown as string };
 }
 
 /** The value of `directive` in a recipe, e.g. `proxy_read_timeout` → "120s". */
