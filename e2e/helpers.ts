@@ -17,9 +17,16 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds the web app when dist is missing or older than its sources (the server serves dist). */
+/** Builds the web app when dist is missing or older than its sources, the SDK's and the protocol's included (the server serves dist). */
 export function ensureBuilt(): void {
-  const sources = Math.max(newestMtime(path.join(WEB, 'src')), newestMtime(path.join(WEB, 'public')), statSync(path.join(WEB, 'index.html')).mtimeMs);
+  const sources = Math.max(
+    newestMtime(path.join(WEB, 'src')),
+    newestMtime(path.join(WEB, 'public')),
+    statSync(path.join(WEB, 'index.html')).mtimeMs,
+    // The app bundles @confab/client and @confab/protocol from their sources.
+    newestMtime(path.join(ROOT, 'packages/client/src')),
+    newestMtime(path.join(ROOT, 'packages/protocol/src')),
+  );
   if (existsSync(DIST_INDEX) && statSync(DIST_INDEX).mtimeMs >= sources) return;
   // NODE_ENV is 'test' under vitest: vite would then bundle React's development build.
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: WEB, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is there before it runs (`npm test` runs this first, as
-# "pretest"; .ci/run through `npm test`): PostgreSQL and Redis answering, Chromium installed, and
-# Python with Socket.IO for the Python bot example.
+# "pretest"; .ci/run through `npm test`): PostgreSQL and Redis answering, Chromium installed,
+# Python with Socket.IO for the Python bot example, and nginx, Caddy and openssl for the
+# reverse-proxy tests (docs/operations.md; the tests start them as children on free ports).
 # Where one is missing it is started, or installed with Debian's packages (as root, with apt-get);
 # where that cannot be done, this says what is missing and fails: a suite whose services are
 # missing must not pass by skipping what needs them.
@@ -40,7 +41,12 @@ apt_install() {
   command -v apt-get >/dev/null || fail "$1 is missing and there is no apt-get here; install it with this system's packages"
   note "installing $* (apt-get)"
   if [ -z "$apt_updated" ]; then apt-get update -qq || fail "apt-get update failed"; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || fail "apt-get install $* failed"
+  # Packages must not start their services (nginx and Caddy would both want port 80, and the tests
+  # start their own): policy-rc.d refuses, for the length of the install, unless one is there already.
+  local policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || { [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d; fail "apt-get install $* failed"; }
+  [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
 }
 
 # ---- PostgreSQL ----
@@ -99,9 +105,17 @@ if ! python_ready; then
   python_ready || fail "python3-socketio was installed but $python cannot import socketio, websocket and requests"
 fi
 
-# ---- Operator's programs the tests run as children (PgBouncer: packages/server/src/storage/pgbouncer.postgres.test.ts) ----
-[ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
-# The package starts its own on 6432 where it can; the tests start theirs on free ports.
-if command -v service >/dev/null && [ "$(id -u)" = 0 ]; then service pgbouncer stop >/dev/null 2>&1 || true; fi
+# ---- nginx, Caddy, openssl and PgBouncer: the operator's programs the tests run as children ----
+# (the reverse-proxy tests: packages/server/src/http/proxy.test.ts and others; the pooler's:
+# packages/server/src/storage/pgbouncer.postgres.test.ts). Only the binaries are needed: the tests
+# run them in the foreground with configs of their own on free ports.
+missing=()
+for tool in nginx caddy openssl pgbouncer; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}"
+  for tool in "${missing[@]}"; do command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || fail "$tool was installed but is not on the PATH"; done
+fi
 
-note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium, $python (Socket.IO) and PgBouncer are ready"
+note "PostgreSQL $pg_host:$pg_port, Redis $redis_host:$redis_port, $chromium, $python (Socket.IO), nginx, caddy, openssl and pgbouncer are ready"

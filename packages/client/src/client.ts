@@ -18,7 +18,7 @@ import {
 } from '@confab/protocol';
 import { io } from 'socket.io-client';
 import { RestApi } from './api.ts';
-import { Connection, type SocketFactory, type SocketLike } from './connection.ts';
+import { Connection, type SocketFactory, type SocketLike, type Transport } from './connection.ts';
 import { CrossTab, type TabMessage } from './crosstab.ts';
 import { Outbox, type OutboxEntry } from './outbox.ts';
 import { PinsTracker, type PinsState } from './pins.ts';
@@ -77,6 +77,15 @@ export interface ClientOptions {
   syncPageSize?: number;
   /** Messages per `loadOlder` page, and how many `watchMessages` fills in at first (default 50). */
   pageSize?: number;
+  /**
+   * How the live connection reaches the server. 'auto' (default): a WebSocket, or HTTP long-polling
+   * where a proxy or network lets no WebSocket through (a WebSocket is then tried again every
+   * `websocketRetryMs`, doubling up to 5 minutes). 'websocket': never long-polling, for several
+   * server nodes behind a load balancer without sticky sessions (docs/operations.md).
+   */
+  transport?: 'auto' | 'websocket';
+  /** On long-polling, the first wait before a WebSocket is tried again (default 30 s). */
+  websocketRetryMs?: number;
 }
 
 export interface ClientEvents {
@@ -206,6 +215,8 @@ export class ConfabClient {
   /** Connection state and the network switch. */
   readonly connection: {
     readonly state: ConnectionState;
+    /** 'websocket', or 'polling' where no WebSocket gets through (see the `transport` option); null while not connected. */
+    readonly transport: Transport | null;
     subscribe(fn: (state: ConnectionState) => void): () => void;
     /** Drops the socket and holds reconnects and REST calls, as a lost network does (also a test hook). */
     goOffline(): void;
@@ -284,6 +295,8 @@ export class ConfabClient {
         this.sync.disconnected();
         this.signal();
       },
+      transport: options.transport,
+      websocketRetryMs: options.websocketRetryMs,
     });
     this.conn.subscribe(() => this.signal());
     this.outbox = new Outbox({
@@ -319,6 +332,9 @@ export class ConfabClient {
     this.connection = {
       get state() {
         return conn.state;
+      },
+      get transport() {
+        return conn.transport;
       },
       subscribe: (fn) => conn.subscribe(fn),
       goOffline: () => conn.setNetwork(false),

@@ -8,7 +8,7 @@ export { indexedDbStorage } from './storage/indexeddb.ts';
 export { createBackoff, type Backoff, type BackoffOptions } from './backoff.ts';
 export { LiveQuery } from './query.ts';
 export type { PinsState } from './pins.ts';
-export type { SocketFactory, SocketLike, SocketOptions } from './connection.ts';
+export type { SocketFactory, SocketLike, SocketOptions, Transport } from './connection.ts';
 export type { TokenProvider } from './session.ts';
 export type { FetchLike } from './rest.ts';
 export { RestApi, REST_ROUTES } from './api.ts';

@@ -110,11 +110,18 @@ export class FakeSocket implements SocketLike {
   private listeners = new Map<string, ((...args: any[]) => void)[]>();
   readonly sent: { event: string; payload: unknown }[] = [];
   token = '';
+  /** The transport the handshake settled on (see FakeServer.webSocketBlocked). */
+  transportName: 'websocket' | 'polling' = 'websocket';
 
   constructor(
     readonly server: FakeServer,
     readonly options: SocketOptions,
   ) {}
+
+  /** As socket.io-client's `socket.io.engine.transport.name`. */
+  get io() {
+    return { engine: { transport: { name: this.transportName } } };
+  }
 
   on(event: string, fn: (...args: any[]) => void): this {
     this.listeners.set(event, [...(this.listeners.get(event) ?? []), fn]);
@@ -160,6 +167,12 @@ export class FakeServer {
   messages = new Map<string, Message[]>();
   /** 'accept', 'unreachable' (a TransportError, as socket.io-client reports a refused connection), or the connect_error message to answer with. */
   handshakeResult: 'accept' | string = 'accept';
+  /**
+   * A proxy that lets no WebSocket through: a socket that may fall back (transports include
+   * 'polling' and tryAllTransports) connects over long-polling, a WebSocket-only one fails as
+   * socket.io-client reports it.
+   */
+  webSocketBlocked = false;
   /** Overrides per event; return an Ack, or undefined to never answer. */
   overrides = new Map<string, Handler>();
   /** Requests seen over REST, e.g. "GET /api/conversations". */
@@ -182,6 +195,14 @@ export class FakeServer {
     if (this.handshakeResult === 'unreachable') {
       socket.fire('connect_error', Object.assign(new Error('websocket error'), { type: 'TransportError' }));
       return;
+    }
+    if (this.webSocketBlocked) {
+      const { transports, tryAllTransports } = socket.options;
+      if (transports[0] === 'websocket' && !(tryAllTransports && transports.includes('polling'))) {
+        socket.fire('connect_error', Object.assign(new Error('websocket error'), { type: 'TransportError' }));
+        return;
+      }
+      socket.transportName = 'polling';
     }
     if (this.handshakeResult !== 'accept') {
       socket.fire('connect_error', new Error(this.handshakeResult));

@@ -40,6 +40,12 @@ export interface GatewayOptions {
   maxBufferedBytes: number;
   maxBufferedPackets: number;
   maxInFlightPerSocket: number;
+  /**
+   * How often the server pings each connection (Socket.IO's pingInterval). A reverse proxy's read
+   * timeout must be longer: the ping is all an idle WebSocket or long-polling request carries
+   * (docs/operations.md, "Behind a reverse proxy"). Tests shorten it.
+   */
+  pingIntervalMs: number;
 }
 
 export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
@@ -52,6 +58,7 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   maxBufferedBytes: 8 * 1024 * 1024,
   maxBufferedPackets: 10_000,
   maxInFlightPerSocket: 1000,
+  pingIntervalMs: 25_000,
 };
 
 export interface Gateway {
@@ -98,6 +105,7 @@ export function attachGateway({ ctx, metrics, httpServer, redis, options, presen
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: LIMITS.bodyBytes,
+    pingInterval: opts.pingIntervalMs,
     // Only the handshake is checked: later requests of a polling session carry its id.
     allowRequest: (req, callback) => {
       const allowed = origins.allows(req.headers);
