@@ -326,10 +326,8 @@ describe("the group's model and system prompt", () => {
     const [max, nia] = [await registerUser(server, 'max'), await registerUser(server, 'nia')];
     const group = await groupWithAssistant(max, [nia], 'Pirates');
     const [m, n] = [await online(max), await online(nia)];
-    // The owner sets the model (the existing route); the system prompt is written as an admin's
-    // setting would store it.
-    expect((await max.api.patch(`/api/conversations/${group}`, { model: OTHER })).status).toBe(200);
-    await server.ctx.db.query('UPDATE conversations SET system_prompt = $2 WHERE id = $1', [group, 'Answer like a pirate.']);
+    // The owner (a group admin) sets the model and the system prompt.
+    expect((await max.api.patch(`/api/conversations/${group}`, { model: OTHER, systemPrompt: 'Answer like a pirate.' })).status).toBe(200);
     const streamed = () => fake.requests.filter((r) => r.body.stream);
     for (const [asker, socket] of [
       [max, m],

@@ -97,11 +97,12 @@ describe('branches', () => {
   it('copy exactly the messages up to the chosen one, in order, readable and searchable in the new conversation', async () => {
     const source = await assistantConversation(alice);
     // The system prompt is the conversation's; a branch takes it along.
-    await server.ctx.db.query('UPDATE conversations SET system_prompt = $2 WHERE id = $1', [source, 'Answer like a pirate.']);
+    expect((await alice.api.patch(`/api/conversations/${source}`, { systemPrompt: 'Answer like a pirate.' })).status).toBe(200);
     await ask(alice, source, 'first question about quokkas');
     const { answer: chosen } = await ask(alice, source, 'second question about wombats');
     await ask(alice, source, 'third question about platypuses');
-    const before = await messagesOf(alice, source);
+    // The system line that says the prompt was set is not copied (system lines never are).
+    const before = (await messagesOf(alice, source)).filter((m) => m.kind !== 'system');
     expect(before).toHaveLength(6);
 
     const res = await alice.api.post<Conversation>(`/api/conversations/${source}/branch`, { messageId: chosen.id });
@@ -123,11 +124,10 @@ describe('branches', () => {
     expect(copies.every((m) => m.conversationId === branch.id && !before.some((b) => b.id === m.id))).toBe(true);
     expect(copies.map((m) => m.createdAt)).toEqual(upToChosen.map((m) => m.createdAt));
     expect(copies.filter((m) => m.authorId === 'assistant').map((m) => m.model)).toEqual([MODEL, MODEL]);
-    const [prompt] = await server.ctx.db.query<{ system_prompt: string }>('SELECT system_prompt FROM conversations WHERE id = $1', [branch.id]);
-    expect(prompt?.system_prompt).toBe('Answer like a pirate.');
+    expect((await alice.api.get(`/api/conversations/${branch.id}`)).body.systemPrompt).toBe('Answer like a pirate.');
 
     // The source is unchanged.
-    expect(shape(await messagesOf(alice, source))).toEqual(shape(before));
+    expect(shape((await messagesOf(alice, source)).filter((m) => m.kind !== 'system'))).toEqual(shape(before));
 
     // Stored encrypted, with search terms keyed by the branch: search finds the copy there too.
     const stored = await server.ctx.db.query<{ content_enc: string; search_terms: string[] }>('SELECT content_enc, search_terms FROM messages WHERE id = $1', [copies[0]!.id]);
@@ -151,7 +151,7 @@ describe('branches', () => {
     expect(sent).toContain('second question about wombats');
     expect(sent).not.toContain('platypuses');
     expect(JSON.stringify(request?.body)).toContain('Answer like a pirate.');
-    expect(await messagesOf(alice, source)).toHaveLength(6);
+    expect((await messagesOf(alice, source)).filter((m) => m.kind !== 'system')).toHaveLength(6);
   });
 
   it('refuses non-members (404), messages of another conversation (404) and bad input (400, 401)', async () => {
