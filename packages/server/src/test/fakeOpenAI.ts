@@ -113,7 +113,20 @@ const option = (text: string, name: string) => {
   return m ? (m[1] === undefined ? true : Number(m[1])) : undefined;
 };
 
-export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: string; reply?: (body: any) => string | undefined } = {}): Promise<FakeOpenAI> {
+/**
+ * For the screenshots' prose: `reply` answers a request with canned text instead of the echo;
+ * `toolFor` picks a tool call for a question without a [tool=…] trigger, `toolAnswer` writes the
+ * answer after tool calls instead of quoting their results.
+ */
+export async function startFakeOpenAI(
+  opts: {
+    defaultDelayMs?: number;
+    apiKey?: string;
+    reply?: (body: any) => string | undefined;
+    toolFor?: (text: string) => { name: string; args: Record<string, unknown> } | undefined;
+    toolAnswer?: (results: { name: string; content: string }[]) => string;
+  } = {},
+): Promise<FakeOpenAI> {
   const sockets = new Set<Socket>();
   const dropped = new Map<string, number>();
   const state: FakeOpenAI = { url: '', requests: [], mode: undefined, close: async () => {} };
@@ -153,7 +166,9 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
     let tokens = canned !== undefined ? words(canned) : tokenCount ? Array.from({ length: tokenCount }, (_, i) => `t${i} `) : words(text.replace(/\[[^\]]*\]/g, ''));
     // Tools: call the next one asked for, or answer with the results of those called.
     const offered = new Set<string>((body.tools ?? []).map((t: any) => t.function?.name));
-    const triggers = toolTriggers(full);
+    const asked = toolTriggers(full);
+    const picked = asked.length === 0 ? opts.toolFor?.(full) : undefined;
+    const triggers = picked ? [picked] : asked;
     const earlier = sinceQuestion(body);
     const called = earlier.filter((m) => m.role === 'assistant' && Array.isArray(m.tool_calls)).length;
     const loop = option(text, 'toolloop') === true;
@@ -163,9 +178,13 @@ export async function startFakeOpenAI(opts: { defaultDelayMs?: number; apiKey?: 
     if (results.length > 0) {
       const names = new Map<string, string>();
       for (const m of earlier) for (const c of m.tool_calls ?? []) names.set(c.id, c.function?.name);
-      const said = results.map((r) => `[${names.get(r.tool_call_id) ?? 'tool'}: ${typeof r.content === 'string' ? r.content : JSON.stringify(r.content)}] `);
-      const counted = loop ? [`after ${called} tool calls `] : [];
-      tokens = [...counted, ...said.flatMap((t) => t.split(/(?<=\s)/).filter(Boolean)), ...tokens];
+      const seen = results.map((r) => ({ name: names.get(r.tool_call_id) ?? 'tool', content: typeof r.content === 'string' ? r.content : JSON.stringify(r.content) }));
+      if (opts.toolAnswer) tokens = opts.toolAnswer(seen).split(/(?<=\s)/).filter(Boolean);
+      else {
+        const said = seen.map((r) => `[${r.name}: ${r.content}] `);
+        const counted = loop ? [`after ${called} tool calls `] : [];
+        tokens = [...counted, ...said.flatMap((t) => t.split(/(?<=\s)/).filter(Boolean)), ...tokens];
+      }
     }
     const delay = state.mode?.delayMs ?? (option(text, 'delay') as number | undefined) ?? opts.defaultDelayMs ?? 0;
     const cutAfter = option(text, 'cut') as number | undefined;
