@@ -102,6 +102,11 @@ describe('tools in AI answers', () => {
     // Stored with the answer: a reload shows the call.
     expect(answer.toolCalls).toEqual([{ ...finished, endedAt: expect.any(String) }]);
     expect(answer.toolCalls![0]!.startedAt <= answer.toolCalls![0]!.endedAt!).toBe(true);
+    // A branch at the answer keeps its calls with the copy.
+    const branch = await alice.api.post(`/api/conversations/${answer.conversationId}/branch`, { messageId: answer.id });
+    expect(branch.status).toBe(201);
+    const copies = (await alice.api.get(`/api/messages/${branch.body.id}`)).body.messages as Message[];
+    expect(copies.at(-1)).toMatchObject({ authorId: 'assistant', toolCalls: answer.toolCalls });
     // The tools offered: search, image, and the MCP tools of the servers that answered.
     const offered = fake.requests.filter((r) => r.path === '/v1/chat/completions' && r.body.tools).at(-1)!.body.tools.map((t: any) => t.function.name);
     expect(offered.sort()).toEqual(['files__echo', 'files__fail', 'files__slow', 'flaky__echo', 'generate_image', 'web__echo', 'web__fail', 'web__slow', 'web_search'].sort());
