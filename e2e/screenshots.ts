@@ -4,8 +4,9 @@
  * dark, to docs/screenshots/; then the team-chat scenes (channels, threads, mentions) of
  * e2e/screenshots*.ts (alone: shared AI chats with `npm run screenshots -- --only=share`, the assistant in a
  * group with `--only=ai-group`, AI conversation settings with `--only=ai-settings`), the admin console and
- * account settings (e2e/screenshotsAdmin.ts; alone with `--only=admin`), and a PDF in an AI chat
- * (e2e/screenshotsAi.ts; alone with `--only=ai-files`). The AI answer comes from a tiny local OpenAI-compatible server that
+ * account settings (e2e/screenshotsAdmin.ts; alone with `--only=admin`), a PDF in an AI chat
+ * (e2e/screenshotsAi.ts; alone with `--only=ai-files`) and an answer with a tool call
+ * (e2e/screenshotsAiTools.ts; alone with `--only=ai-tools`). The AI answer comes from a tiny local OpenAI-compatible server that
  * streams a canned markdown answer, so the code highlighting shows.
  */
 import { mkdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { adminScreens } from './screenshotsAdmin.ts';
 import { aiFileScreens } from './screenshotsAi.ts';
 import { aiGroupScreens } from './screenshotsAiGroup.ts';
 import { shareScreens } from './screenshotsShare.ts';
+import { aiToolScreens } from './screenshotsAiTools.ts';
 import { aiSettingsScreens } from './screenshotsAiSettings.ts';
 
 /** What the canned provider offers: the first is every conversation's model, the others fill the model switcher. */
@@ -108,8 +110,14 @@ async function main() {
   ensureBuilt();
   mkdirSync(OUT, { recursive: true });
   // `npm run screenshots -- --only=admin`: only the admin console and account settings (their own server).
-  // `--only=ai-files`: only the PDF in an AI chat (its own server too).
-  const only = process.argv.includes('--only=admin') ? adminScreens : process.argv.includes('--only=ai-files') ? aiFileScreens : undefined;
+  // `--only=ai-files`: only the PDF in an AI chat; `--only=ai-tools`: only the answer with a tool call (their own servers too).
+  const only = process.argv.includes('--only=admin')
+    ? adminScreens
+    : process.argv.includes('--only=ai-files')
+      ? aiFileScreens
+      : process.argv.includes('--only=ai-tools')
+        ? aiToolScreens
+        : undefined;
   if (only) {
     const chrome = await launchBrowser();
     try {
@@ -276,6 +284,7 @@ async function main() {
       ...(await aiSettingsScreens(chrome, server)),
       ...(await adminScreens(chrome)),
       ...(await aiFileScreens(chrome)),
+      ...(await aiToolScreens(chrome)),
     );
     console.log(`saved ${saved.length} screenshots to ${path.relative(ROOT, OUT)}/`);
   } finally {

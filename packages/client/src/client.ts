@@ -159,6 +159,7 @@ const MESSAGE_KEYS = [
   'pinnedAt', 'pinnedBy',
   'threadRootId', 'alsoToChannel', 'thread',
   'mentions', 'mentionsHere', 'mentionsChannel',
+  'toolCalls',
 ] as const;
 
 /**
@@ -562,6 +563,7 @@ export class ConfabClient {
     on('user:status_changed', (e) => this.store.setPresence(e), false);
     on('conversation:update', (c) => this.sync.onConversationUpdate(c));
     on('ai:delta', (e) => this.store.aiDelta(e));
+    on('ai:tool', (e) => this.store.aiTool(e));
     on('ai:done', (e) => this.store.aiDone(e));
     on('notification', (e) => this.emit('notification', e), false);
   }

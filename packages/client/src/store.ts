@@ -1,4 +1,4 @@
-import type { Conversation, Member, Message, ServerEventPayload } from '@confab/protocol';
+import type { Conversation, Member, Message, ServerEventPayload, ToolCall } from '@confab/protocol';
 import { LiveQuery, Notifier, shallowEqual } from './query.ts';
 import type { ChatMessage, Clock, Presence, StoredMessage, UnsentMessage } from './types.ts';
 
@@ -7,6 +7,7 @@ type TypingEvent = ServerEventPayload<'chat:user_typing'>;
 type ReceiptEvent = ServerEventPayload<'chat:message_status_updated'>;
 type AiDelta = ServerEventPayload<'ai:delta'>;
 type AiDone = ServerEventPayload<'ai:done'>;
+type AiTool = ServerEventPayload<'ai:tool'>;
 
 /** How long a typing indicator lasts without a refresh (the contract's 10 s). */
 export const TYPING_TTL_MS = 10_000;
@@ -51,6 +52,8 @@ interface Stream {
   conversationId: string;
   /** `ai:delta` pieces by index; a repeated index is ignored. */
   pieces: (string | undefined)[];
+  /** `ai:tool` states by call id (each event carries a call's whole state). */
+  tools: Map<string, ToolCall>;
   /** Bumped for every new piece. */
   version: number;
 }
@@ -79,6 +82,21 @@ function streamedText(m: StoredMessage, stream: Stream): string | null {
   while (stream.pieces[i] !== undefined) text += stream.pieces[i++]!;
   if (i === start) return null;
   return m.streamIndex === undefined && text.length <= m.content.length ? null : text;
+}
+
+/**
+ * The tool calls of a streaming answer: the stored (or synced) ones with the live `ai:tool` states
+ * over them. A call never goes back from an end state to `running` (that would be an older event).
+ */
+function streamedTools(m: StoredMessage, stream: Stream): ToolCall[] | null {
+  if (stream.tools.size === 0) return null;
+  const calls = [...(m.toolCalls ?? [])];
+  for (const live of stream.tools.values()) {
+    const i = calls.findIndex((c) => c.id === live.id);
+    if (i < 0) calls.push(live);
+    else if (!(live.status === 'running' && calls[i]!.status !== 'running')) calls[i] = live;
+  }
+  return calls;
 }
 
 /** Binary search: index of the first message with seq >= `seq`. */
@@ -503,6 +521,8 @@ export class Store {
     if (stream) {
       const text = streamedText(m, stream);
       if (text !== null && text !== v.content) v = { ...v, content: text };
+      const tools = streamedTools(m, stream);
+      if (tools) v = { ...v, toolCalls: tools };
     }
     this.decorated.set(m.id, { base: m, overlays, streamVersion, view: v });
     return v;
@@ -513,9 +533,22 @@ export class Store {
   /** A piece of a streaming answer. Pieces are stitched by `index`, so a repeated one counts once. */
   aiDelta(e: AiDelta): void {
     let s = this.streams.get(e.messageId);
-    if (!s) this.streams.set(e.messageId, (s = { conversationId: e.conversationId, pieces: [], version: 0 }));
+    if (!s) this.streams.set(e.messageId, (s = { conversationId: e.conversationId, pieces: [], tools: new Map(), version: 0 }));
     if (e.index < 0 || e.index > 1_000_000 || s.pieces[e.index] !== undefined) return;
     s.pieces[e.index] = e.text;
+    s.version++;
+    const st = this.state(e.conversationId);
+    if (st?.byId.has(e.messageId)) this.touchMessages(st);
+  }
+
+  /** A tool call of a streaming answer started or ended: its whole state, kept until the answer ends. */
+  aiTool(e: AiTool): void {
+    let s = this.streams.get(e.messageId);
+    if (!s) this.streams.set(e.messageId, (s = { conversationId: e.conversationId, pieces: [], tools: new Map(), version: 0 }));
+    const known = s.tools.get(e.call.id);
+    if (known && known.status !== 'running' && e.call.status === 'running') return;
+    if (s.tools.size >= 1000 && !known) return;
+    s.tools.set(e.call.id, e.call);
     s.version++;
     const st = this.state(e.conversationId);
     if (st?.byId.has(e.messageId)) this.touchMessages(st);

@@ -141,6 +141,24 @@ export const LinkPreview = z.object({
 });
 export type LinkPreview = z.infer<typeof LinkPreview>;
 
+/**
+ * A tool the assistant called while writing an answer (docs/ai.md, "Tools"): a web search, an MCP
+ * server's tool, image generation. `input` is what the model asked for; `output` what the tool
+ * returned (cut to a few kilobytes for display; a string ending in "…" when cut), or `error` in
+ * words for people. `stopped`: the answer was stopped while the call ran (the call was aborted).
+ */
+export const ToolCall = z.object({
+  id: z.string(),
+  name: z.string(),
+  input: z.unknown(),
+  output: z.unknown().optional(),
+  error: z.string().optional(),
+  status: z.enum(['running', 'done', 'error', 'stopped']),
+  startedAt: IsoTime,
+  endedAt: IsoTime.optional(),
+});
+export type ToolCall = z.infer<typeof ToolCall>;
+
 export const Message = z.object({
   id: Id,
   conversationId: Id,
@@ -188,6 +206,8 @@ export const Message = z.object({
   mentionsChannel: z.boolean().optional(),
   /** The preview of the first link, once the server has fetched it; absent when there is none. */
   linkPreview: LinkPreview.nullable().optional(),
+  /** AI answers (addition): the tools called while writing it, in the order called; absent when none. */
+  toolCalls: z.array(ToolCall).optional(),
 });
 export type Message = z.infer<typeof Message>;
 

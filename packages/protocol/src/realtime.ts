@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorPayload } from './errors.ts';
-import { Conversation, Id, LIMITS, Message, MessageStatus } from './entities.ts';
+import { Conversation, Id, LIMITS, Message, MessageStatus, ToolCall } from './entities.ts';
 import { EditMessageBody, MessageStatusResult, ReactionBody, SendMessageBody } from './rest.ts';
 
 /**
@@ -104,6 +104,12 @@ export const ConversationUpdateEvent = Conversation.partial()
   .required({ id: true })
   .extend({ deleted: z.boolean().optional(), removed: z.boolean().optional() });
 export const AiDeltaEvent = z.object({ conversationId: Id, messageId: Id, index: z.number().int(), text: z.string() });
+/**
+ * A tool call of a streaming answer started or ended (addition): its whole state, so applying the
+ * same event twice changes nothing. A call never goes back from an end state (`done`, `error`,
+ * `stopped`) to `running`: a client ignores such an event (it can only be an older one).
+ */
+export const AiToolEvent = z.object({ conversationId: Id, messageId: Id, call: ToolCall });
 export const AiDoneEvent = z.object({ conversationId: Id, messageId: Id, status: MessageStatus, content: z.string() });
 export const NotificationEvent = z.object({
   kind: z.enum(['message', 'mention', 'ai_answer']),
@@ -121,6 +127,7 @@ export type PresenceEvent = z.infer<typeof PresenceEvent>;
 export type ConversationUpdateEvent = z.infer<typeof ConversationUpdateEvent>;
 export type AiDeltaEvent = z.infer<typeof AiDeltaEvent>;
 export type AiDoneEvent = z.infer<typeof AiDoneEvent>;
+export type AiToolEvent = z.infer<typeof AiToolEvent>;
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
 /** Socket.IO events, server to client, with their payloads. */
@@ -137,6 +144,7 @@ export const ServerEventSchemas = {
   'conversation:update': ConversationUpdateEvent,
   'ai:delta': AiDeltaEvent,
   'ai:done': AiDoneEvent,
+  'ai:tool': AiToolEvent,
   notification: NotificationEvent,
 } as const;
 export type ServerEventSchemas = typeof ServerEventSchemas;

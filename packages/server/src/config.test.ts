@@ -60,6 +60,7 @@ describe('configuration table', () => {
         checkpointMs: 500,
         maxOutputTokens: 4096,
         quota: { answersPerDay: 0, tokensPerDay: 0 },
+        tools: { searchUrl: undefined, searchResults: 5, imageModel: undefined, mcpServers: [], maxSteps: 5, callTimeoutMs: 30_000, answerBudgetMs: 120_000 },
       },
       files: {
         ...DEFAULT_FILES_OPTIONS,

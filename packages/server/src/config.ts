@@ -111,7 +111,35 @@ export interface AiConfig {
   maxOutputTokens: number;
   /** Each user's daily allowance on the server's keys, until an admin changes it; 0 = unlimited. */
   quota: { answersPerDay: number; tokensPerDay: number };
+  /** Tools the model may call (assistant/tools/, docs/ai.md "Tools"); none when unset. */
+  tools?: AiToolsConfig | undefined;
 }
+
+/** What answers may call, and the bounds on it. */
+export interface AiToolsConfig {
+  /** A SearXNG-compatible search endpoint (CONFAB_SEARCH_URL): the `web_search` tool is offered when set. */
+  searchUrl: string | undefined;
+  /** Results one search gives the model. */
+  searchResults: number;
+  /** `openai:<model>` for the `generate_image` tool (CONFAB_IMAGE_MODEL); not offered when unset. */
+  imageModel: string | undefined;
+  /** MCP servers whose tools are offered (CONFAB_MCP_<ID>_*; see mcpServers below). */
+  mcpServers: McpServerConfig[];
+  /** Model requests per answer: the last one gets no tools, so the answer ends in words. */
+  maxSteps: number;
+  /** Longest one tool call may take. */
+  callTimeoutMs: number;
+  /** Time all tool calls of one answer may take together; calls after that fail at once. */
+  answerBudgetMs: number;
+}
+
+/** One MCP server: a program started by the server (stdio) or a streamable-HTTP endpoint. */
+export type McpServerConfig = {
+  /** <ID> lowercased: the prefix of its tools' names (`<id>__<tool>`). */
+  id: string;
+  /** Only these of its tools are offered (CONFAB_MCP_<ID>_TOOLS); all of them when unset. */
+  tools: string[] | undefined;
+} & ({ transport: 'stdio'; command: string; args: string[]; env: Record<string, string> } | { transport: 'http'; url: string; token: string | undefined });
 
 // ---- kinds of value: how a variable's text is read, and what the docs call it ----
 
@@ -355,6 +383,12 @@ export const VARIABLES = {
   CONFAB_AI_MAX_OUTPUT_TOKENS: variable(whole('tokens'), 4096, "most tokens one answer or title may produce (the AI SDK's `maxOutputTokens`)", { group: 'ai' }),
   CONFAB_AI_ANSWERS_PER_DAY: variable(whole('answers', 0), 0, "answers per user per day on the server's keys (0: unlimited), until an admin changes it; answers on a user's own key do not count", { group: 'ai' }),
   CONFAB_AI_TOKENS_PER_DAY: variable(whole('tokens', 0), 0, "tokens (input and output) per user per day on the server's keys (0: unlimited), until an admin changes it", { group: 'ai' }),
+  CONFAB_SEARCH_URL: variable(url(['http', 'https']), undefined, 'a SearXNG-compatible search endpoint (`GET <url>/search?q=…&format=json`): answers may search the web (the `web_search` tool); no web search when unset', { group: 'ai' }),
+  CONFAB_SEARCH_RESULTS: variable(whole('results', 1, 20), 5, 'results one web search gives the model (titles, addresses and snippets)', { group: 'ai' }),
+  CONFAB_IMAGE_MODEL: variable(model, undefined, 'an OpenAI-compatible image model (`openai:gpt-image-1`): answers may draw pictures (the `generate_image` tool), stored as attachments of the answer; none when unset', { group: 'ai' }),
+  CONFAB_AI_MAX_STEPS: variable(whole('steps', 1, 20), 5, 'model requests per answer when tools are offered; the last one gets no tools, so the answer ends in words (1: no tools)', { group: 'ai' }),
+  CONFAB_AI_TOOL_TIMEOUT_MS: variable(whole('milliseconds'), 30_000, 'longest one tool call (a search, an MCP tool, an image) may take; it then fails with a clear error the model sees', { group: 'ai' }),
+  CONFAB_AI_TOOLS_TIME_MS: variable(whole('milliseconds'), 120_000, 'time all tool calls of one answer may take together; later calls fail at once', { group: 'ai' }),
 } satisfies Record<string, Variable<unknown, unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -428,6 +462,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       checkpointMs: 500,
       maxOutputTokens: v.CONFAB_AI_MAX_OUTPUT_TOKENS,
       quota: { answersPerDay: v.CONFAB_AI_ANSWERS_PER_DAY, tokensPerDay: v.CONFAB_AI_TOKENS_PER_DAY },
+      tools: aiTools(v, env),
     },
     files: {
       ...DEFAULT_FILES_OPTIONS,
@@ -496,6 +531,73 @@ export function oidcIssuerAllowed(issuer: string): boolean {
   }
   if (parsed.protocol === 'https:') return true;
   return parsed.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+}
+
+function aiTools(v: Values, env: NodeJS.ProcessEnv): AiToolsConfig {
+  if (v.CONFAB_IMAGE_MODEL && !v.CONFAB_IMAGE_MODEL.startsWith('openai:')) {
+    throw new Error(`CONFAB_IMAGE_MODEL must be an OpenAI-compatible image model (openai:<model>, e.g. openai:gpt-image-1), got ${JSON.stringify(v.CONFAB_IMAGE_MODEL)}`);
+  }
+  return {
+    searchUrl: v.CONFAB_SEARCH_URL,
+    searchResults: v.CONFAB_SEARCH_RESULTS,
+    imageModel: v.CONFAB_IMAGE_MODEL,
+    mcpServers: mcpServers(env),
+    maxSteps: v.CONFAB_AI_MAX_STEPS,
+    callTimeoutMs: v.CONFAB_AI_TOOL_TIMEOUT_MS,
+    answerBudgetMs: v.CONFAB_AI_TOOLS_TIME_MS,
+  };
+}
+
+const MCP_PREFIX = 'CONFAB_MCP_';
+const MCP_PARTS = ['URL', 'TOKEN', 'COMMAND', 'ARGS', 'ENV', 'TOOLS'] as const;
+type McpPart = (typeof MCP_PARTS)[number];
+const MCP_VARIABLE = new RegExp(`^CONFAB_MCP_([A-Z0-9]+)_(${MCP_PARTS.join('|')})$`);
+const STRINGS = z.array(z.string().max(4096)).max(100);
+
+/**
+ * MCP servers whose tools the assistant may call, each from CONFAB_MCP_<ID>_*: either _URL (a
+ * streamable-HTTP endpoint, with _TOKEN sent as a bearer token) or _COMMAND (a program the server
+ * starts and talks to over stdio, with _ARGS a JSON array of its arguments and _ENV a JSON object
+ * of its environment: it gets nothing else of the server's environment but PATH, HOME and the
+ * like). _TOOLS narrows what is offered to a comma-separated list of its tools. Read like
+ * CONFAB_OIDC_<ID>_*: any other CONFAB_MCP_ variable (a typo) stops the server, and no message
+ * shows a value (tokens and environments hold secrets).
+ */
+export function mcpServers(env: NodeJS.ProcessEnv): McpServerConfig[] {
+  const parts = new Map<string, Partial<Record<McpPart, string>>>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(MCP_PREFIX) || value === undefined || value === '') continue;
+    const match = MCP_VARIABLE.exec(name);
+    if (!match) throw new Error(`${name} is not an MCP server variable: use CONFAB_MCP_<ID>_URL, _TOKEN, _COMMAND, _ARGS, _ENV or _TOOLS, with <ID> of capital letters and digits`);
+    const [, id, part] = match as unknown as [string, string, McpPart];
+    parts.set(id, { ...parts.get(id), [part]: value });
+  }
+  const json = <T>(id: string, part: McpPart, schema: z.ZodType<T>, expects: string): T | undefined => {
+    const raw = parts.get(id)?.[part];
+    if (raw === undefined) return undefined;
+    try {
+      return schema.parse(JSON.parse(raw));
+    } catch {
+      throw new Error(`CONFAB_MCP_${id}_${part} must be ${expects} (the value is not shown: it may hold secrets)`);
+    }
+  };
+  return [...parts].sort(([a], [b]) => a.localeCompare(b)).map(([id, p]): McpServerConfig => {
+    const tools = p.TOOLS?.split(',').map((t) => t.trim()).filter(Boolean);
+    const common = { id: id.toLowerCase(), tools: tools?.length ? tools : undefined };
+    if (p.URL && p.COMMAND) throw new Error(`MCP server ${id}: set CONFAB_MCP_${id}_URL or CONFAB_MCP_${id}_COMMAND, not both`);
+    if (p.URL) {
+      if (p.ARGS || p.ENV) throw new Error(`MCP server ${id}: CONFAB_MCP_${id}_ARGS and _ENV go with _COMMAND, not _URL`);
+      if (!/^https?:\/\/[^\s]+$/.test(p.URL) || !URL.canParse(p.URL)) throw new Error(`CONFAB_MCP_${id}_URL must be an http(s) URL`);
+      return { ...common, transport: 'http', url: p.URL, token: p.TOKEN };
+    }
+    if (p.COMMAND) {
+      if (p.TOKEN) throw new Error(`MCP server ${id}: CONFAB_MCP_${id}_TOKEN goes with _URL, not _COMMAND (pass secrets to a program in _ENV)`);
+      const args = json(id, 'ARGS', STRINGS, 'a JSON array of strings, e.g. ["-y","some-mcp-server"]') ?? [];
+      const childEnv = json(id, 'ENV', z.record(z.string(), z.string()), 'a JSON object of strings, e.g. {"API_KEY":"…"}') ?? {};
+      return { ...common, transport: 'stdio', command: p.COMMAND, args, env: childEnv };
+    }
+    throw new Error(`MCP server ${id} needs CONFAB_MCP_${id}_URL (streamable HTTP) or CONFAB_MCP_${id}_COMMAND (a program over stdio)`);
+  });
 }
 
 function s3Options(v: Values): FilesOptions['s3'] {

@@ -1,5 +1,5 @@
 import { AiProvider, type ModelCapabilities, type ModelInfo } from '@confab/protocol';
-import type { LanguageModel } from 'ai';
+import type { ImageModel, LanguageModel } from 'ai';
 import type { AiConfig } from '../config.ts';
 
 // The model catalog: which models the server offers, who can pay for each, and the provider
@@ -151,4 +151,21 @@ async function languageModel(ai: AiConfig, provider: AiProvider, name: string, o
       return createGoogleGenerativeAI({ apiKey: own ?? ai.keys.google! })(name);
     }
   }
+}
+
+/**
+ * The image model `modelId` (CONFAB_IMAGE_MODEL, `openai:<model>`: OpenAI's image API or a
+ * compatible one) for a payer with `access`, paid like answers: their own OpenAI key when they
+ * stored one (sent where their chat requests go), else the server's. Undefined when neither can pay.
+ */
+export async function imageModelFor(ai: AiConfig, access: ModelAccess, modelId: string): Promise<ImageModel | undefined> {
+  const { provider, name } = parseModelId(modelId);
+  if (provider !== 'openai') return undefined;
+  const own = access.own.get(provider);
+  if (!own && !serverCanUse(ai, provider)) return undefined;
+  const settings = own
+    ? { apiKey: own, ...(ai.byokOpenaiBaseUrl ? { baseURL: ai.byokOpenaiBaseUrl } : {}) }
+    : { apiKey: ai.keys.openai ?? 'not-needed', ...(ai.openaiBaseUrl ? { baseURL: ai.openaiBaseUrl } : {}) };
+  const { createOpenAI } = await import('@ai-sdk/openai');
+  return createOpenAI(settings).image(name);
 }

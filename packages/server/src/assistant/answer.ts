@@ -1,4 +1,4 @@
-import { ConfabError, type Message } from '@confab/protocol';
+import { ConfabError, type Message, type ToolCall } from '@confab/protocol';
 import { ASSISTANT_ID } from '../ai/assistant.ts';
 import { describeFailure, failureLogFields, isConnectionFailure } from '../ai/failures.ts';
 import { loadAiSdk } from '../ai/sdk.ts';
@@ -11,6 +11,7 @@ import { resolveModel } from '../operations/ai.ts';
 import { quotaRefusal, recordUsage } from '../operations/usage.ts';
 import { hydrateMessages, keepPreviousVersion, nextSeq } from '../operations/messages.ts';
 import { checkpointAnswer, claimConversation, releaseConversation, setAnswerFinal, setAnswerRestarted, touchActivity } from '../storage/answers.ts';
+import { deleteAttachmentsOfMessage } from '../storage/attachments.ts';
 import { insertMessage } from '../storage/messages.ts';
 import { searchTerms } from '../search/terms.ts';
 import type { MessageRow } from '../storage/rows.ts';
@@ -18,6 +19,7 @@ import { iso } from '../operations/users.ts';
 import { announceAnswering, keepAnswering } from './presence.ts';
 import { buildContext } from './prompt.ts';
 import { maybeTitle } from './titles.ts';
+import { ToolCallLog, type ToolHost } from './tools/index.ts';
 
 // One answer's life: claim the conversation, create (or restart) the answer message, stream the
 // provider's pieces with checkpoints, and finish with the conversation's next seq.
@@ -47,6 +49,8 @@ export interface AnswerDeps {
   metrics?: Metrics | undefined;
   /** Tells every node the conversation is free again (control.ts), so a trigger queued elsewhere gets its answer. */
   announceRelease(conversationId: string): void;
+  /** The tools answers may call (tools/); none when absent. */
+  tools?: ToolHost | undefined;
 }
 
 function countWrite(deps: AnswerDeps): void {
@@ -96,13 +100,17 @@ export async function restart(deps: AnswerDeps, answer: MessageRow, modelId: str
   const { ctx } = deps;
   const id = answer.id;
   await deps.streams.begin(id);
+  let imagesDropped = 0;
   const message = await ctx.db.transaction(async (tx) => {
     await keepPreviousVersion(tx, id, answer.content_enc, answer.edited_at ?? answer.created_at, answer.model);
+    // Images the previous version drew go with it (the trigger on attachments queues their files).
+    imagesDropped = await deleteAttachmentsOfMessage(tx, id);
     // Like a new answer: activity moves when it is finished.
     const seq = await nextSeq(tx, answer.conversation_id, false);
     const rows = await setAnswerRestarted(tx, id, { contentEnc: ctx.keys.encrypt(''), model: modelId, seq });
     return { ...(await hydrateMessages(ctx, tx, rows))[0]!, streamIndex: 0 };
   });
+  if (imagesDropped > 0) ctx.jobs.kick();
   ctx.bus.publish({ type: 'message_changed', message });
   ctx.bus.publish({ type: 'conversation_changed', change: { id: message.conversationId, generating: true } });
   return message;
@@ -128,8 +136,14 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
   const usage = { input: 0, output: 0 };
   // The assistant shows as answering in the conversation until finishAnswer says otherwise.
   const answering = keepAnswering(ctx, message.conversationId);
+  const calls = new ToolCallLog(ctx, streams, message, () => countWrite(deps));
   // One timer per answer, refreshed on every piece: a provider that goes quiet is given up on.
+  // While a tool runs the provider waits for it: the tool's own time bound applies then.
   const idle = setTimeout(() => {
+    if (calls.running > 0) {
+      idle.refresh();
+      return;
+    }
     run.reason ??= 'timeout';
     run.controller.abort();
   }, ai.idleTimeoutMs);
@@ -143,8 +157,13 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
       if (refusal) throw new AiFailure(refusal);
     }
     keySource = source;
-    const { streamText } = await loadAiSdk();
+    const { streamText, stepCountIs } = await loadAiSdk();
     const { system, messages } = await buildContext(ctx, message, requestedBy, modelId);
+    // Tools (tools/): several steps, the last one without tools so that the answer ends in words.
+    const tools = await deps.tools?.forAnswer(message, requestedBy);
+    const maxSteps = tools ? deps.tools!.maxSteps : 1;
+    /** A new step's text starts a new paragraph after the previous step's. */
+    let paragraph = false;
     // A request that never reached the provider is sent once more, at once, while nothing has
     // been streamed (so nothing can show twice); every other failure ends the answer. The AI
     // SDK's own retries stay off: they would also wait out 429s and 5xx for seconds.
@@ -158,8 +177,14 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
           abortSignal: run.controller.signal,
           maxRetries: 0,
           onError: () => {},
+          ...(tools ? { tools, stopWhen: stepCountIs(maxSteps), prepareStep: ({ stepNumber }: { stepNumber: number }) => (stepNumber >= maxSteps - 1 ? { activeTools: [] } : undefined) } : {}),
         });
-        for await (const part of result.fullStream) {
+        for await (const raw of result.fullStream) {
+          let part = raw;
+          if (part.type === 'text-delta' && part.text && paragraph) {
+            paragraph = false;
+            if (text && !text.endsWith('\n\n')) part = { ...part, text: `${text.endsWith('\n') ? '\n' : '\n\n'}${part.text}` };
+          }
           if (part.type === 'text-delta' && part.text) {
             idle.refresh();
             // Recorded for late joiners before it is announced (see ai/streams.ts).
@@ -179,6 +204,16 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
             // What the provider reported (usage arrives with the end of each step).
             usage.input += part.usage.inputTokens ?? 0;
             usage.output += part.usage.outputTokens ?? 0;
+            paragraph = true;
+          } else if (part.type === 'tool-call') {
+            idle.refresh();
+            calls.start(part.toolCallId, part.toolName, part.input);
+          } else if (part.type === 'tool-result') {
+            idle.refresh();
+            calls.done(part.toolCallId, part.output);
+          } else if (part.type === 'tool-error') {
+            idle.refresh();
+            calls.failed(part.toolCallId, toolErrorText(part.error));
           } else if (part.type === 'error') {
             throw part.error;
           } else if (part.type === 'abort') {
@@ -187,7 +222,8 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
         }
         break;
       } catch (error) {
-        if (attempt < 2 && pieces === 0 && !run.reason && isConnectionFailure(error)) continue;
+        // Never once a tool ran: it would run again.
+        if (attempt < 2 && pieces === 0 && calls.calls.length === 0 && !run.reason && isConnectionFailure(error)) continue;
         throw error;
       }
     }
@@ -206,7 +242,9 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
     // the answer (and says it then).
     answering.stop();
   }
+  if (status !== 'complete') calls.endRunning(status === 'stopped' ? 'stopped' : 'error');
   await checkpoint;
+  await calls.flushed();
   // Before the end is announced, so whoever sees the answer end sees it counted. A stopped or
   // failed answer counts with what the provider reported (0 when it reported nothing).
   deps.metrics?.aiTokens.inc({ direction: 'input' }, usage.input);
@@ -222,7 +260,7 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
       outputTokens: usage.output,
     });
   }
-  const final = await finishAnswer(deps, message, text, status, reason, requestedBy);
+  const final = await finishAnswer(deps, message, text, status, reason, requestedBy, calls.calls.length > 0 ? calls.calls : undefined);
   await streams.end(message.id);
   deps.stats.answers++;
   deps.metrics?.aiAnswers.inc({ status });
@@ -234,6 +272,8 @@ export async function streamAnswer(deps: AnswerDeps, message: Message, requested
  * indexed for search. This is when the answer becomes news: the conversation's activity moves (its
  * new `lastActivityAt` goes out with `generating: false`) and members' unread counts include it from
  * now on. `requestedBy` (unknown for answers closed after their node died) is told it is ready.
+ * `toolCalls`: the answer's calls (by default the ones checkpointed, as a closed orphan has them);
+ * calls left running end with the answer.
  */
 export async function finishAnswer(
   deps: AnswerDeps,
@@ -242,13 +282,23 @@ export async function finishAnswer(
   status: Message['status'],
   reason: string | null,
   requestedBy?: string,
+  toolCalls: ToolCall[] | undefined = message.toolCalls,
 ): Promise<Message | undefined> {
   const { ctx } = deps;
   countWrite(deps);
+  const ended = new Date().toISOString();
+  const calls = toolCalls?.map((c): ToolCall => (c.status === 'running' ? { ...c, status: status === 'stopped' ? 'stopped' : 'error', endedAt: ended } : c));
   const { final, lastActivityAt } = await ctx.db.transaction(async (tx) => {
     const seq = await nextSeq(tx, message.conversationId, false);
     const terms = searchTerms(ctx.keys.searchKey, message.conversationId, text);
-    const rows = await setAnswerFinal(tx, message.id, { contentEnc: ctx.keys.encrypt(text), status, reason, seq, searchTerms: terms });
+    const rows = await setAnswerFinal(tx, message.id, {
+      contentEnc: ctx.keys.encrypt(text),
+      status,
+      reason,
+      seq,
+      searchTerms: terms,
+      ...(calls?.length ? { toolCallsEnc: ctx.keys.encrypt(JSON.stringify(calls)) } : {}),
+    });
     await releaseConversation(tx, message.conversationId);
     // Only an answer that was still streaming (a racing stop may have finished it already).
     const activity = rows.length > 0 ? await touchActivity(tx, message.conversationId) : undefined;
@@ -259,4 +309,13 @@ export async function finishAnswer(
   announceAnswering(ctx, message.conversationId, false);
   deps.announceRelease(message.conversationId);
   return final;
+}
+
+/** A tool's error as the people in the conversation read it (tools/guard.ts words them). */
+function toolErrorText(error: unknown): string {
+  if (error instanceof Error && error.name === 'ToolFailure') return error.message;
+  if (error instanceof Error && error.name === 'AbortError') return 'The call was stopped.';
+  // The AI SDK's own (e.g. the model's input did not match the tool's schema).
+  const text = error instanceof Error ? error.message : String(error);
+  return text.slice(0, 500) || 'The tool failed.';
 }

@@ -7,6 +7,7 @@ import type { RedisClients } from '../redis/redis.ts';
 import type { MessageRow } from '../storage/rows.ts';
 import { claim, createAnswer, release, restart, streamAnswer, type AiStats, type AnswerDeps, type Running } from './answer.ts';
 import { closeDeadAnswer, closeOrphans, ControlChannel } from './control.ts';
+import { ToolHost } from './tools/index.ts';
 import { stillAsks, subscribeTriggers, type Trigger } from './trigger.ts';
 
 export type { AiStats } from './answer.ts';
@@ -32,6 +33,7 @@ export class AiRunner implements AnswerControl {
   private readonly pending = new Map<string, Trigger>();
   private deps: AnswerDeps | undefined;
   private control: ControlChannel | undefined;
+  private tools: ToolHost | undefined;
   private unsubscribe: (() => void) | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -48,7 +50,8 @@ export class AiRunner implements AnswerControl {
       released: (conversationId) => this.afterAnswerSafely(conversationId),
     });
     this.control = control;
-    this.deps = { ctx, streams: this.streams, stats: this.stats, metrics: this.options.metrics, announceRelease: (id) => control.announceRelease(id) };
+    this.tools = new ToolHost(ctx);
+    this.deps = { ctx, streams: this.streams, stats: this.stats, metrics: this.options.metrics, announceRelease: (id) => control.announceRelease(id), tools: this.tools };
     // Without Redis (down at start-up) orphans cannot be told from answers streaming on other
     // nodes: the sweep below tries again.
     await this.closeOrphans().catch((error: unknown) => ctx.log.warn({ err: error }, 'orphan sweep failed'));
@@ -77,6 +80,8 @@ export class AiRunner implements AnswerControl {
       run.controller.abort();
     }
     await Promise.all([...this.running.values()].map((r) => r.done));
+    // After the answers: their MCP calls have ended with them.
+    await this.tools?.close();
   }
 
   /** The context is the runner's once started; stop and regenerate need it. */

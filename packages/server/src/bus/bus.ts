@@ -29,6 +29,8 @@ export type DomainEvent =
   | { type: 'sessions_ended'; userId: string; sessionIds: string[] }
   /** A piece of an AI answer's text, while it streams (not stored one by one). */
   | { type: 'answer_delta'; delta: ServerEventPayload<'ai:delta'> }
+  /** A tool call of a streaming AI answer started or ended (its whole state; not stored one by one either). */
+  | { type: 'answer_tool'; tool: ServerEventPayload<'ai:tool'> }
   /**
    * An AI answer reached its final state (complete, stopped, error); `message` is that state.
    * `requestedBy`: the member who asked for it (the trigger's author, or who regenerated), when

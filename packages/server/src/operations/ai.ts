@@ -1,6 +1,7 @@
 import { ConfabError, type AiProvider, type Message, type ModelList } from '@confab/protocol';
+import type { ImageModel } from 'ai';
 import { ASSISTANT_ID } from '../ai/assistant.ts';
-import { DEFAULT_MODEL, modelAccess, modelFor, PROVIDER_NAMES, serverDefaultModel, type AnswerModel, type ModelAccess } from '../ai/models.ts';
+import { DEFAULT_MODEL, imageModelFor, modelAccess, modelFor, PROVIDER_NAMES, serverDefaultModel, type AnswerModel, type ModelAccess } from '../ai/models.ts';
 import type { Context } from '../context.ts';
 import { deleteUserKey, findUserKeys, listUserKeyProviders, upsertUserKey } from '../storage/apiKeys.ts';
 import { findAnswerAfter, findVisibleMessage } from '../storage/answers.ts';
@@ -51,6 +52,12 @@ export async function answerModelId(ctx: Context, payerId: string, stored: strin
  */
 export async function resolveModel(ctx: Context, payerId: string, modelId: string, options: { unlisted?: boolean } = {}): Promise<AnswerModel> {
   return modelFor(ctx.config.ai, await accessOf(ctx, payerId), modelId, options);
+}
+
+/** The image model (CONFAB_IMAGE_MODEL) as `payerId` would pay for it; undefined when none is configured or nobody can pay. */
+export async function resolveImageModel(ctx: Context, payerId: string): Promise<ImageModel | undefined> {
+  const id = ctx.config.ai.tools?.imageModel;
+  return id ? imageModelFor(ctx.config.ai, await accessOf(ctx, payerId), id) : undefined;
 }
 
 // ---- users' own keys (BYOK) ----

@@ -1,4 +1,4 @@
-import { ConfabError, LIMITS, type Attachment, type Message, type MessageList, type SendMessageBody } from '@confab/protocol';
+import { ConfabError, LIMITS, type Attachment, type Message, type MessageList, type SendMessageBody, type ToolCall } from '@confab/protocol';
 import { withLiveText } from '../ai/streams.ts';
 import type { Context } from '../context.ts';
 import { newId } from '../ids.ts';
@@ -78,7 +78,18 @@ export function toMessage(ctx: Context, r: MessageRow, reactions: Message['react
     mentionsHere: r.mentions_here ?? false,
     mentionsChannel: r.mentions_channel ?? false,
     ...linkPreviewField(ctx, r),
+    ...toolCallsField(ctx, r),
   };
+}
+
+/** An AI answer's tool calls (assistant/tools/), stored encrypted; absent when there are none. */
+function toolCallsField(ctx: Context, r: MessageRow): Pick<Message, 'toolCalls'> {
+  if (!r.tool_calls_enc || r.deleted_at) return {};
+  try {
+    return { toolCalls: JSON.parse(ctx.keys.decrypt(r.tool_calls_enc)) as ToolCall[] };
+  } catch {
+    return {};
+  }
 }
 
 /** Threads: a reply names its root; a root that has had a reply carries its summary. */

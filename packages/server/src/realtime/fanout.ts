@@ -31,6 +31,8 @@ export function emitsOf(e: DomainEvent, emit: Emit): void {
       return emit(userRoom(e.userId), 'conversation:update', e.view, undefined, undefined);
     case 'answer_delta':
       return emit(conversationRoom(e.delta.conversationId), 'ai:delta', e.delta, e.delta.conversationId, undefined);
+    case 'answer_tool':
+      return emit(conversationRoom(e.tool.conversationId), 'ai:tool', e.tool, e.tool.conversationId, undefined);
     case 'answer_completed': {
       const { message } = e;
       const id = message.conversationId;
@@ -105,6 +107,7 @@ export function startFanout(bus: Bus, io: AppServer, hooks: FanoutHooks, opts: {
     bus.subscribe('conversation_changed', toSockets),
     bus.subscribe('member_view_changed', toSockets),
     bus.subscribe('answer_delta', toSockets),
+    bus.subscribe('answer_tool', toSockets),
     bus.subscribe('answer_completed', toSockets),
     bus.subscribe('assistant_answering', toSockets),
     bus.subscribe('notification', toSockets),

@@ -37,17 +37,26 @@ export async function checkpointAnswer(db: Queryable, messageId: string, content
   await db.query(`UPDATE messages SET content_enc = $2 WHERE id = $1 AND status = 'streaming'`, [messageId, contentEnc]);
 }
 
-/** The final state with the seq taken for it; undefined if the answer was no longer streaming. */
+/** The tool calls so far (encrypted JSON), only while still streaming (like checkpointAnswer). */
+export async function checkpointToolCalls(db: Queryable, messageId: string, toolCallsEnc: string): Promise<void> {
+  await db.query(`UPDATE messages SET tool_calls_enc = $2 WHERE id = $1 AND status = 'streaming'`, [messageId, toolCallsEnc]);
+}
+
+/**
+ * The final state with the seq taken for it; undefined if the answer was no longer streaming.
+ * `toolCallsEnc`: the final tool calls (null: none); undefined keeps the checkpointed ones.
+ */
 export async function setAnswerFinal(
   tx: Queryable,
   messageId: string,
-  final: { contentEnc: string; status: Message['status']; reason: string | null; seq: number; searchTerms: string[] },
+  final: { contentEnc: string; status: Message['status']; reason: string | null; seq: number; searchTerms: string[]; toolCallsEnc?: string | null | undefined },
 ): Promise<MessageRow[]> {
   // The final text is indexed for search here, once (not while it streams).
   return tx.query<MessageRow>(
-    `UPDATE messages AS m SET content_enc = $2, status = $3, status_reason = $4, updated_seq = $5, search_terms = $6::bigint[], search_version = 2
+    `UPDATE messages AS m SET content_enc = $2, status = $3, status_reason = $4, updated_seq = $5, search_terms = $6::bigint[], search_version = 2,
+                tool_calls_enc = CASE WHEN $7::boolean THEN $8 ELSE tool_calls_enc END
           WHERE id = $1 AND status = 'streaming' RETURNING ${MESSAGE_COLUMNS}`,
-    [messageId, final.contentEnc, final.status, final.reason, final.seq, final.searchTerms],
+    [messageId, final.contentEnc, final.status, final.reason, final.seq, final.searchTerms, final.toolCallsEnc !== undefined, final.toolCallsEnc ?? null],
   );
 }
 
@@ -57,11 +66,14 @@ export async function touchActivity(tx: Queryable, conversationId: string): Prom
   return row?.last_activity_at;
 }
 
-/** An answer written again: empty, `streaming`, with the model and the seq taken for it. */
+/**
+ * An answer written again: empty, `streaming`, with the model and the seq taken for it. The
+ * previous version's tool calls and the images it generated go (the caller deletes their rows).
+ */
 export async function setAnswerRestarted(tx: Queryable, messageId: string, again: { contentEnc: string; model: string; seq: number }): Promise<MessageRow[]> {
   return tx.query<MessageRow>(
     `UPDATE messages AS m SET content_enc = $2, status = 'streaming', status_reason = NULL, model = $3, edited_at = now(), updated_seq = $4,
-                search_terms = '{}', search_version = 2
+                search_terms = '{}', search_version = 2, tool_calls_enc = NULL, attachments = '[]'::jsonb
             WHERE id = $1 RETURNING ${MESSAGE_COLUMNS}`,
     [messageId, again.contentEnc, again.model, again.seq],
   );

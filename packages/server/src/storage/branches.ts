@@ -76,17 +76,17 @@ export interface MessageCopy {
 
 /**
  * Inserts copies into `conversationId` in one statement. The author, kind, status (an answer still
- * streaming is copied as stopped: nothing will finish the copy), model, time and link preview come
- * from the source row; the seq is the copy's own (the branch numbers its copies 1..n).
+ * streaming is copied as stopped: nothing will finish the copy), model, time, link preview and an
+ * answer's tool calls come from the source row; the seq is the copy's own (the branch numbers its copies 1..n).
  */
 export async function insertCopies(tx: Queryable, conversationId: string, copies: MessageCopy[]): Promise<void> {
   if (copies.length === 0) return;
   await tx.query(
     `INSERT INTO messages (id, conversation_id, seq, updated_seq, author_id, kind, content_enc, reply_to_id, attachments,
-                           status, model, status_reason, created_at, search_terms, link_preview_enc, link_preview_removed)
+                           status, model, status_reason, created_at, search_terms, link_preview_enc, link_preview_removed, tool_calls_enc)
      SELECT t.id, $1, t.seq, t.seq, s.author_id, s.kind, t.content_enc, t.reply_to_id, t.attachments::jsonb,
             CASE WHEN s.status = 'streaming' THEN 'stopped' ELSE s.status END, s.model, s.status_reason, s.created_at,
-            t.terms::bigint[], s.link_preview_enc, s.link_preview_removed
+            t.terms::bigint[], s.link_preview_enc, s.link_preview_removed, s.tool_calls_enc
        FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
             AS t(id, source_id, seq, content_enc, reply_to_id, attachments, terms)
        JOIN messages s ON s.id = t.source_id

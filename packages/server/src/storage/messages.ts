@@ -14,6 +14,7 @@ export const MESSAGE_COLUMNS = [
   'thread_root_id', 'also_to_channel', 'thread_reply_count', 'thread_last_reply_at', 'thread_participant_ids',
   'mentions', 'mentions_here', 'mentions_channel',
   'link_preview_enc',
+  'tool_calls_enc',
 ].map((c) => `m.${c}`).join(', ');
 
 // ---------------------------------------------------------------------------------------------
@@ -476,6 +477,7 @@ export function plainSendRow(send: PlainSend, seq: number, createdAt: Date): Mes
     mentions_here: false,
     mentions_channel: false,
     link_preview_enc: null,
+    tool_calls_enc: null,
   };
 }
 
@@ -580,7 +582,8 @@ export async function eraseMessage(tx: Queryable, messageId: string, seq: number
   await tx.query('DELETE FROM message_reactions WHERE message_id = $1', [messageId]);
   await tx.query(
     `UPDATE messages SET content_enc = '', search_terms = '{}', attachments = '[]'::jsonb, deleted_at = now(), updated_seq = $2,
-            pinned_at = NULL, pinned_by = NULL, mentions = '{}', mentions_here = false, mentions_channel = false, here_user_ids = '{}' WHERE id = $1`,
+            pinned_at = NULL, pinned_by = NULL, mentions = '{}', mentions_here = false, mentions_channel = false, here_user_ids = '{}',
+            tool_calls_enc = NULL WHERE id = $1`,
     [messageId, seq],
   );
 }

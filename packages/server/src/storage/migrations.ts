@@ -835,6 +835,16 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     `,
   },
   {
+    version: 17,
+    name: 'tool calls of AI answers',
+    sql: /* sql */ `
+      -- The tools an answer called (web search, MCP tools, image generation) with their inputs and
+      -- results, as JSON encrypted like the content (they quote the conversation and what tools
+      -- found). Null for every other message (assistant/tools/, docs/ai.md "Tools").
+      ALTER TABLE messages ADD COLUMN tool_calls_enc text;
+    `,
+  },
+  {
     version: 18,
     name: 'the model of each kept version of an answer',
     sql: /* sql */ `

@@ -36,6 +36,8 @@ export interface MessageRow {
   mentions_channel: boolean;
   /** The link preview, encrypted JSON (operations/previews.ts); null when there is none. */
   link_preview_enc: string | null;
+  /** The tool calls of an AI answer, encrypted JSON (migration 17); absent from older column lists. */
+  tool_calls_enc?: string | null;
 }
 
 

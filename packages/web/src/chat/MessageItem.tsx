@@ -19,6 +19,7 @@ import { plainPreview } from '../lib/markdown.ts';
 import { confirmDialog } from '../ui/confirm.tsx';
 import { ErrorBoundary } from '../ui/ErrorBoundary.tsx';
 import { ThreadChip } from './ThreadChip.tsx';
+import { ToolCalls } from './ToolCalls.tsx';
 import { mentionMarks } from '../lib/mentionMarks.ts';
 import { copyText } from '../lib/clipboard.ts';
 import { Menu } from '../ui/Menu.tsx';
@@ -158,6 +159,7 @@ function Message({ m, first, last, receipt }: { m: ChatMessage; first: boolean; 
             <EditBox m={m} />
           ) : (
             <>
+              {isAi && m.toolCalls && <ToolCalls calls={m.toolCalls} streaming={streaming} />}
               {text && <Markdown text={text} streaming={streaming} mentions={mentionMarks(m, chat.conversation, chat.me)} />}
               {streaming && !m.content && (
                 <span className="thinking" aria-label="The assistant is thinking">
