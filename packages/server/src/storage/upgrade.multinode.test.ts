@@ -8,7 +8,8 @@
  * taken from git (`git archive`) and run as a server process with this checkout's node_modules. It
  * serves sends (REST) and a live socket while a node of this checkout starts on the same database
  * and applies what the older one lacks; afterwards both serve the same conversation, each reading
- * what the other wrote. Needs the git history (not a shallow clone). PostgreSQL pass only.
+ * what the other wrote, and the older release starts again on the migrated database (a roll-back).
+ * Needs the git history (not a shallow clone). PostgreSQL pass only.
  */
 import { execFileSync, execSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -211,5 +212,15 @@ describe('migrating while the release before still serves', () => {
     const deadline = Date.now() + 5000;
     while (sent.some((c) => !heard.has(c)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(sent.filter((c) => heard.get(c) !== 1)).toEqual([]);
+
+    // Rolling back: the older release starts again on the migrated database (it applies nothing,
+    // the newer versions it does not know stay recorded) and serves.
+    expect(await old.process.stop()).toBe(0);
+    const again = await node({ main: path.join(sources, 'packages/server/src/main.ts') });
+    expect(await versions()).toEqual(MIGRATIONS.map((m) => m.version).sort((a, b) => a - b));
+    const clientId = randomUUID();
+    const back = await new Api(again.url, alice.accessToken).post('/api/messages', { conversationId: group, content: 'after rolling back', clientId });
+    expect(back.status).toBe(201);
+    expect((await read(new Api(again.url, bob.accessToken))).map((m) => m.clientId)).toEqual([...fromOlder.map((m) => m.clientId), clientId]);
   }, 120_000);
 });
