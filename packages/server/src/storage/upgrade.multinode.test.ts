@@ -143,7 +143,8 @@ describe('migrating while the release before still serves', () => {
     // The test is only worth something if the newer node has something to apply.
     expect(missing).toContain(MIGRATIONS.at(-1)!.version);
 
-    const [alice, bob]: TestUser[] = [await registerUser(old, 'alice'), await registerUser(old, 'bob')];
+    const alice: TestUser = await registerUser(old, 'alice');
+    const bob: TestUser = await registerUser(old, 'bob');
     const group = (await alice.api.post('/api/conversations/group', { title: 'upgrade', participantIds: [bob.id] })).body.id as string;
     // bob watches the conversation live on the older node throughout.
     const live = await connect(old.url, bob.accessToken);
