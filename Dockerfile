@@ -1,6 +1,6 @@
 # Confab in a container: built in one stage, run in a smaller one as the unprivileged `node` user.
 # Not built on the machines Confab is developed on (they run no Docker engine): the commands and
-# variables below are the ones scripts/deploy.test.ts runs and checks (docs/operations.md, "Containers").
+# variables below are the ones scripts/deploy.test.ts runs and checks (docs/operations.md, "Containers and services").
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY . .

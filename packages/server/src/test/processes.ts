@@ -19,11 +19,12 @@ export interface ServerProcess {
 /**
  * Starts the server in its own process (to kill it, or to run several nodes): the sources through
  * the TypeScript loader (tests: what is being changed), or with `built` the bundle that `npm start`
- * runs (benchmarks: what users run; build it first with `npm run build -w @confab/server`).
+ * runs (benchmarks: what users run; build it first with `npm run build -w @confab/server`), or with
+ * `main` the sources of another checkout (an older release, for the upgrade test).
  */
-export function startServerProcess(env: Record<string, string>, opts: { built?: boolean } = {}): ServerProcess {
+export function startServerProcess(env: Record<string, string>, opts: { built?: boolean; main?: string } = {}): ServerProcess {
   if (opts.built && !existsSync(builtMain)) throw new Error(`${builtMain} is missing: run \`npm run build -w @confab/server\` first`);
-  const args = opts.built ? ['--enable-source-maps', builtMain] : ['--import', 'tsx', main];
+  const args = opts.built ? ['--enable-source-maps', builtMain] : ['--import', 'tsx', opts.main ?? main];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', CONFAB_REGISTRATION: 'open', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

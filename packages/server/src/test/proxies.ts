@@ -86,7 +86,9 @@ export function nginxSite(opts: { port: number; upstreams: string[]; cert: Certi
   site = replaceIn(site, 'listen 443 ssl;', `listen 127.0.0.1:${opts.port} ssl;`);
   site = replaceIn(site, '/etc/ssl/certs/chat.example.com.pem', opts.cert.certFile);
   site = replaceIn(site, '/etc/ssl/private/chat.example.com.key', opts.cert.keyFile);
-  site = replaceIn(site, /( {4}server 127\.0\.0\.1:\d+;\n)+/, opts.upstreams.map((u) => `    server ${u};\n`).join(''));
+  // The node addresses change; the parameters of the recipe's server lines (max_fails=0) stay.
+  const params = / {4}server 127\.0\.0\.1:\d+([^;\n]*);\n/.exec(site)?.[1] ?? '';
+  site = replaceIn(site, /( {4}server 127\.0\.0\.1:\d+[^;\n]*;\n)+/, opts.upstreams.map((u) => `    server ${u}${params};\n`).join(''));
   return opts.edit ? opts.edit(site) : site;
 }
 
