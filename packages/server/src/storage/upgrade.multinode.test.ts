@@ -36,6 +36,14 @@ const MIGRATIONS_FILE = 'packages/server/src/storage/migrations.ts';
 function previousRelease(): { commit: string; subject: string } {
   const newest = MIGRATIONS.at(-1)!;
   const git = (...args: string[]) => execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).trim();
+  // A shallow clone (some CI checkouts) lacks the older commits: fetch them once, where the origin allows.
+  if (git('rev-parse', '--is-shallow-repository') === 'true') {
+    try {
+      git('fetch', '--quiet', '--unshallow');
+    } catch {
+      // The error below says what is missing.
+    }
+  }
   let commit: string;
   if (!git('show', `HEAD:${MIGRATIONS_FILE}`).includes(newest.name)) commit = git('rev-parse', 'HEAD');
   else {
