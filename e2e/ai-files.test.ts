@@ -28,7 +28,7 @@ afterAll(async () => {
 async function aiChat(u: WebUser, model: string): Promise<string> {
   return opensConversation(u.page, async () => {
     await openNewChat(u.page, 'New AI chat');
-    await u.page.getByLabel('Model').selectOption(model);
+    await u.page.getByLabel('Model', { exact: true }).selectOption(model);
     await u.page.getByRole('button', { name: 'Start AI chat' }).click();
   });
 }
