@@ -43,6 +43,7 @@ const KEY_FILES = ['secret.json', 'vapid.json'] as const;
 const FOLDER = { sha256: 'folder', size: 0 };
 /** Not part of the database: the lock of whoever has it open, and PostgreSQL's own pid file. */
 const NOT_COPIED = new Set(['confab.lock', 'postmaster.pid']);
+const WAL_SEGMENT = /^[0-9A-F]{24}$/;
 
 export interface BackupManifest {
   format: typeof BACKUP_FORMAT;
@@ -124,7 +125,19 @@ export async function writeBackup(source: BackupSource, out: Writable): Promise<
       const [row] = await session.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
       schemaVersion = row?.version ?? 0;
       await session.exec('CHECKPOINT');
-      await cp(dbDir, path.join(staging, 'db'), { recursive: true, filter: (from) => !NOT_COPIED.has(path.basename(from)) || path.dirname(from) !== dbDir });
+      // After the checkpoint PostgreSQL needs the WAL from its redo point on: one segment, as
+      // nothing runs after it. The other segment files are old ones kept for reuse (16 MB each).
+      const [wal] = await session.query<{ redo: string; current: string }>(
+        'SELECT (SELECT redo_wal_file FROM pg_control_checkpoint()) AS redo, pg_walfile_name(pg_current_wal_lsn()) AS current',
+      );
+      const walDir = path.join(dbDir, 'pg_wal');
+      const needed = (from: string) => {
+        const name = path.basename(from);
+        if (path.dirname(from) === dbDir) return !NOT_COPIED.has(name);
+        if (path.dirname(from) === walDir && WAL_SEGMENT.test(name)) return name >= wal!.redo && name <= wal!.current;
+        return true;
+      };
+      await cp(dbDir, path.join(staging, 'db'), { recursive: true, filter: needed });
       if (source.localFiles) {
         for (const { rel, folder } of await entriesBelow(filesDir, (r) => r === '.tmp')) {
           const to = path.join(staging, 'files', rel);
@@ -313,7 +326,7 @@ export async function restoreBackup(file: string, dataDir: string, opts: { force
       if (existsSync(path.join(staging, name))) await rename(path.join(staging, name), path.join(dataDir, name));
     }
     tighten(dataDir);
-    return { manifest, entries: seen.size, fileCount: [...seen.keys()].filter((n) => n.startsWith('files/')).length };
+    return { manifest, entries: seen.size, fileCount: [...seen].filter(([n, c]) => n.startsWith('files/') && c !== FOLDER).length };
   } finally {
     await rm(staging, { recursive: true, force: true });
     unlock();

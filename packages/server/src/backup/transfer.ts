@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Context } from '../context.ts';
 import { FileNotFoundError, objectKey } from '../files/store.ts';
@@ -40,7 +39,7 @@ import type { Progress } from './progress.ts';
 //   deliveries are not carried over).
 // - Encrypted columns (`…_enc`) are written as plaintext under the name without `_enc` (content,
 //   draft, totp_secret…), decrypted with the source's keys; the import encrypts them with the
-//   target's. The file therefore holds everything in clear: keep it as private as the database.
+//   target's. An erased value ('', a deleted message's content) is not encrypted and stays as it is. The file therefore holds everything in clear: keep it as private as the database.
 // - Messages keep their ids, seq, clientIds (idempotent sends stay idempotent across the move) and
 //   times. Their search terms (keyed hashes, search/terms.ts) are not carried: the import computes
 //   them with the target's key from the plaintext, for the messages that had terms.
@@ -285,7 +284,9 @@ async function* completeAttachments(tx: Queryable): AsyncGenerator<{ id: string;
 /** A row as the file holds it: encrypted columns decrypted, under their name without `_enc`. */
 function plainRow(ctx: TransferContext, table: string, row: Row): Row {
   for (const [column, value] of Object.entries(row)) {
-    if (!column.endsWith('_enc')) continue;
+    // '' is not encrypted: it is what an erased value (a deleted message's content) is set to. It
+    // stays as it is, under its own name, and is stored as it is.
+    if (!column.endsWith('_enc') || value === '') continue;
     const plainName = column.slice(0, -'_enc'.length);
     if (plainName in row) throw new Error(`${table} has both ${plainName} and ${column}: confab export cannot tell them apart`);
     delete row[column];
@@ -300,6 +301,26 @@ function plainRow(ctx: TransferContext, table: string, row: Row): Row {
     }
   }
   return row;
+}
+
+/**
+ * The lines of a stream, read only as fast as they are taken: one chunk and one line in memory.
+ * (node:readline's iterator reads ahead, up to a thousand lines, whatever their length: with the
+ * files' base64 pieces that was tens of megabytes.)
+ */
+async function* linesOf(input: Readable): AsyncGenerator<string> {
+  let pending: Buffer[] = [];
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, start)) {
+      pending.push(chunk.subarray(start, end));
+      yield Buffer.concat(pending).toString('utf8');
+      pending = [];
+      start = end + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length > 0) yield Buffer.concat(pending).toString('utf8');
 }
 
 export class ImportError extends Error {
@@ -325,7 +346,7 @@ interface Header {
  */
 export async function importInstance(ctx: TransferContext, input: Readable, opts: ImportOptions = {}): Promise<TransferSummary> {
   const started = Date.now();
-  const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const lines = linesOf(input);
   let lineNo = 0;
   const next = async (): Promise<Row | undefined> => {
     const { value, done } = await lines.next();

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -20,16 +20,32 @@ import { openCliContext } from './context.ts';
 const OPERATIONS_DOC = 'docs/operations.md';
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-/** The process's peak resident memory so far (all its threads: the embedded database's too). */
-const peakMemory = () => process.resourceUsage().maxRSS * 1024;
+/**
+ * The process's peak resident memory so far, all its threads (the embedded database's too). On
+ * Linux from /proc (VmHWM, this program's own): getrusage's maxRSS survives exec, so a command
+ * started by a large process (a test runner) would report its parent's size.
+ */
+function peakMemory(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 /** Writes to `file` through `<file>.partial`, renamed once complete: a file of that name is always whole. */
 async function writeWhole<T>(file: string, work: (out: Writable) => Promise<T>): Promise<T> {
   const partial = `${file}.partial`;
   const out = createWriteStream(partial, { mode: 0o600 });
+  // Kept, and told after: an error event nobody listens to would end the process before the cause is told.
+  let writeError: Error | undefined;
+  out.on('error', (error) => (writeError ??= error));
   await once(out, 'open');
   try {
     const result = await work(out);
+    if (writeError) throw writeError;
     if (!out.writableFinished) await once(out, 'finish');
     // On disk before it takes the name (a crash right after leaves the old file, not half of the new).
     const handle = await open(partial, 'r');
@@ -104,17 +120,25 @@ export function registerBackupCommands(program: Command): void {
     .action(async (file: string) => {
       const config = loadCommandLineConfig();
       const { ctx, close } = await openCliContext(config);
+      const rssAtStart = process.memoryUsage().rss;
       try {
         const opts = { progress: (total: number) => createProgress('export', total), warn: (message: string) => console.error(`confab: ${message}`) };
         const summary = await writeWhole(file, async (out) => {
           if (!file.endsWith('.gz')) return exportInstance(ctx, out, opts);
           const gzip = createGzip({ level: zlib.Z_BEST_SPEED });
           const piped = pipeline(gzip, out);
-          const result = await exportInstance(ctx, gzip, opts);
-          await piped;
-          return result;
+          // Handled here at once: a failed export destroys the file, and its error is the one to tell.
+          piped.catch(() => {});
+          try {
+            const result = await exportInstance(ctx, gzip, opts);
+            await piped;
+            return result;
+          } catch (error) {
+            gzip.destroy();
+            throw error;
+          }
         });
-        console.log(report('exported', file, summary));
+        console.log(report('exported', file, summary, rssAtStart));
         if (summary.missingFiles > 0) console.log(`${summary.missingFiles} attachment files were missing from the file store and are not in the export`);
       } finally {
         await close();
@@ -129,19 +153,20 @@ export function registerBackupCommands(program: Command): void {
       if (!existsSync(file)) throw new Error(`${file} does not exist`);
       const config = loadCommandLineConfig();
       const { ctx, close } = await openCliContext(config);
+      const rssAtStart = process.memoryUsage().rss;
       try {
         const summary = await importInstance(ctx, await openMaybeGzipped(file), { progress: (total) => createProgress('import', total) });
-        console.log(report('imported', file, summary));
+        console.log(report('imported', file, summary, rssAtStart));
       } finally {
         await close();
       }
     });
 }
 
-function report(verb: string, file: string, s: TransferSummary): string {
+function report(verb: string, file: string, s: TransferSummary, rssAtStart: number): string {
   const rows = Object.values(s.tables).reduce((a, b) => a + b, 0);
   const rate = s.ms > 0 ? Math.round((s.messages / s.ms) * 1000) : 0;
-  return `${verb} ${file}: ${rows} rows in ${Object.keys(s.tables).length} tables, ${s.messages} messages, ${s.files} files (${mb(s.fileBytes)}) in ${seconds(s.ms)} (${rate} messages/s); peak memory ${mb(peakMemory())}`;
+  return `${verb} ${file}: ${rows} rows in ${Object.keys(s.tables).length} tables, ${s.messages} messages, ${s.files} files (${mb(s.fileBytes)}) in ${seconds(s.ms)} (${rate} messages/s); peak memory ${mb(peakMemory())} (${mb(rssAtStart)} once the database was open)`;
 }
 
 async function openMaybeGzipped(file: string): Promise<Readable> {

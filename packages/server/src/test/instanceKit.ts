@@ -7,6 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { Message } from '@confab/protocol';
 import sharp from 'sharp';
 import { expect } from 'vitest';
+import type { Keyring } from '../crypto/keyring.ts';
+import { newId } from '../ids.ts';
+import { searchTerms } from '../search/terms.ts';
+import type { Database } from '../storage/db.ts';
+import { storeSends } from '../storage/messages.ts';
 import { Api, registerUser, type TestUser } from './harness.ts';
 
 export const PASSWORD = 'correct horse battery';
@@ -126,4 +131,57 @@ export function reportedPeakMb(stdout: string): number {
   const match = /peak memory ([\d.]+) MB/.exec(stdout);
   if (!match) throw new Error(`no peak memory in: ${stdout}`);
   return Number(match[1]);
+}
+
+/** The text of seeded message `i`: varied lengths, words that search can find, some non-ASCII. */
+export function seededText(i: number, size: number): string {
+  const words = ['alpha', 'bravo', 'charlie', 'delta', 'échelle', 'fjord', 'glück', 'hotel', '数据', 'kilo', 'lima', 'mike'];
+  const head = `seeded ${i} word${i} ${words[i % words.length]} `;
+  const filler = `${words[(i * 7) % words.length]} lorem ipsum dolor sit amet ${i % 97} `;
+  return (head + filler.repeat(Math.ceil(size / filler.length))).slice(0, Math.max(head.length, size - (i % 13) * 17));
+}
+
+/**
+ * Stores `count` messages straight through the storage layer, as the server's send path stores
+ * them (encrypted with the server's key, search terms made with its key, seq numbered by the batch
+ * function), round-robin over the conversations and their members, in batches. Returns their ids
+ * in order (message i is ids[i]).
+ */
+export async function seedMessages(
+  ctx: { db: Database; keys: Keyring },
+  conversations: Array<{ id: string; memberIds: string[] }>,
+  count: number,
+  size: number,
+  onBatch?: (done: number) => void,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const BATCH = 500;
+  for (let start = 0; start < count; start += BATCH) {
+    const sends = [];
+    for (let i = start; i < Math.min(count, start + BATCH); i++) {
+      const conversation = conversations[i % conversations.length]!;
+      const text = seededText(i, size);
+      const id = newId();
+      ids.push(id);
+      sends.push({
+        id,
+        conversationId: conversation.id,
+        authorId: conversation.memberIds[i % conversation.memberIds.length]!,
+        clientId: `seed-${i}`,
+        kind: 'text',
+        contentEnc: ctx.keys.encrypt(text),
+        terms: `{${searchTerms(ctx.keys.searchKey, conversation.id, text).join(',')}}`,
+        threadRootId: null,
+        alsoToChannel: false,
+      });
+    }
+    const stored = await storeSends(ctx.db, sends);
+    if (stored.length !== sends.length) throw new Error(`stored ${stored.length} of ${sends.length}`);
+    onBatch?.(Math.min(count, start + BATCH));
+  }
+  return ids;
+}
+
+export async function uploadBytes(server: { url: string }, user: TestUser, conversationId: string, name: string, type: string, bytes: Buffer): Promise<string> {
+  return upload(server, user, conversationId, name, type, bytes);
 }
