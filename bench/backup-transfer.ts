@@ -79,7 +79,8 @@ try {
     if (done % 20_000 === 0) console.log(`seeded ${done}`);
   });
   say(`seeded ${MESSAGES} messages of up to ${SIZE} characters in ${CONVERSATIONS} conversations in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
-  const [{ n: total }] = await server.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages');
+  const count = async (db: { query<T>(sql: string): Promise<T[]> }) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages'))[0]!.n;
+  const total = await count(server.ctx.db);
   say(`database folder (DATA_DIR/db): ${mb(duBytes(path.join(dirs.source, 'db')))}`);
 
   // ---- 2. backup while a client keeps sending, restore
@@ -106,7 +107,7 @@ try {
   const restore = await confab(['restore', backupFile], { DATA_DIR: dirs.restored });
   say(restore.stdout.trim().split('\n')[0]!);
   const restored = await startTestServer({ dataDir: dirs.restored });
-  const [{ n: restoredCount }] = await restored.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages');
+  const restoredCount = await count(restored.ctx.db);
   await restored.close();
   if (restoredCount < total) throw new Error(`the restored instance has ${restoredCount} messages, the original had ${total} before the backup`);
   say(`restore: ${(restore.ms / 1000).toFixed(1)} s for the command; the restored server has ${restoredCount} messages (${total} before the backup began)`);
@@ -122,15 +123,9 @@ try {
   // ---- checks on the target
   const db = await openPostgres(target.url, 2);
   try {
-    const [{ n: moved }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages');
-    const [{ n: expected }] = await (async () => {
-      server = await startTestServer({ dataDir: dirs.source });
-      try {
-        return await server.ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages');
-      } finally {
-        await server.close();
-      }
-    })();
+    const moved = await count(db);
+    server = await startTestServer({ dataDir: dirs.source });
+    const expected = await count(server.ctx.db).finally(() => server.close());
     if (moved !== expected) throw new Error(`${moved} messages moved, ${expected} in the source`);
     const gaps = await db.query<{ conversation_id: string }>(
       `SELECT conversation_id FROM messages WHERE conversation_id = ANY($1) GROUP BY conversation_id HAVING count(*) <> max(seq) OR count(DISTINCT seq) <> count(*)`,

@@ -306,7 +306,8 @@ export async function restoreBackup(file: string, dataDir: string, opts: { force
     } catch (error) {
       extract.destroy();
       await reading;
-      throw unreadable ?? error;
+      // Our own verdict on what was read, else why reading stopped.
+      throw error instanceof RestoreError ? error : (unreadable ?? error);
     }
     await reading;
     if (unreadable) throw unreadable;

@@ -115,7 +115,8 @@ describe(`confab export and import (${pgAdmin ? 'PostgreSQL to embedded' : 'embe
     expect(again.stderr).toMatch(/this instance is not empty \(its table \w+ has rows\): import only into a new, empty instance/);
 
     // ---- the copy, through its own server
-    const copy = await startTestServer({ dataDir: targetDir, ...(target && { databaseUrl: target.url }) });
+    // databaseUrl '' is the embedded database (else the harness would make a PostgreSQL one in the PostgreSQL pass).
+    const copy = await startTestServer({ dataDir: targetDir, databaseUrl: target?.url ?? '' });
     cleanups.push(() => copy.close());
     expect(await tableCounts(copy.ctx.db)).toEqual(sourceCounts);
     // Other keys: nothing the original encrypted is readable with them, yet the API shows it all.
