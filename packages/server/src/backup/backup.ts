@@ -10,6 +10,7 @@ import tar from 'tar-stream';
 import { tighten } from '../storage/dataDir.ts';
 import type { Database } from '../storage/db.ts';
 import { lockDirectory } from '../storage/dirLock.ts';
+import { checkpointForCopy } from '../storage/transfer.ts';
 import { MIGRATIONS } from '../storage/migrations.ts';
 
 // `confab backup` / `confab restore` for the embedded database (docs/operations.md, "Back up and
@@ -122,19 +123,15 @@ export async function writeBackup(source: BackupSource, out: Writable): Promise<
     let schemaVersion = 0;
     const started = Date.now();
     await db.exclusive(async (session) => {
-      const [row] = await session.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
-      schemaVersion = row?.version ?? 0;
-      await session.exec('CHECKPOINT');
+      const moment = await checkpointForCopy(session);
+      schemaVersion = moment.schemaVersion;
       // After the checkpoint PostgreSQL needs the WAL from its redo point on: one segment, as
       // nothing runs after it. The other segment files are old ones kept for reuse (16 MB each).
-      const [wal] = await session.query<{ redo: string; current: string }>(
-        'SELECT (SELECT redo_wal_file FROM pg_control_checkpoint()) AS redo, pg_walfile_name(pg_current_wal_lsn()) AS current',
-      );
       const walDir = path.join(dbDir, 'pg_wal');
       const needed = (from: string) => {
         const name = path.basename(from);
         if (path.dirname(from) === dbDir) return !NOT_COPIED.has(name);
-        if (path.dirname(from) === walDir && WAL_SEGMENT.test(name)) return name >= wal!.redo && name <= wal!.current;
+        if (path.dirname(from) === walDir && WAL_SEGMENT.test(name)) return name >= moment.redoWalFile && name <= moment.currentWalFile;
         return true;
       };
       await cp(dbDir, path.join(staging, 'db'), { recursive: true, filter: needed });

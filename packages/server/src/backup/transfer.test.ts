@@ -12,7 +12,7 @@ import type { Message } from '@confab/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Api, createPostgresDatabase, startTestServer, type TestServer } from '../test/harness.ts';
 import { attachmentHashes, confab, login, populate, readConversation, reportedPeakMb, seededText, seedMessages, send, uploadBytes } from '../test/instanceKit.ts';
-import { describeTables } from './transfer.ts';
+import { describeTables } from '../storage/transfer.ts';
 import type { Database } from '../storage/db.ts';
 
 const pgAdmin = process.env.CONFAB_TEST_DATABASE_URL;

@@ -10,6 +10,20 @@ import { newId } from '../ids.ts';
 import { searchTerms } from '../search/terms.ts';
 import type { Queryable } from '../storage/db.ts';
 import { MIGRATIONS } from '../storage/migrations.ts';
+import {
+  completeAttachmentsAfter,
+  countAttachmentFiles,
+  countRows,
+  deleteBuiltInUsers,
+  describeTables,
+  insertJsonRows,
+  readTablePage,
+  schemaVersion,
+  setColumnOfRow,
+  tableHasRows,
+  type StoredAttachment,
+  type TableInfo,
+} from '../storage/transfer.ts';
 import { syncWebhookTriggers } from '../storage/webhooks.ts';
 import type { Progress } from './progress.ts';
 
@@ -52,91 +66,12 @@ import type { Progress } from './progress.ts';
 export const EXPORT_FORMAT = 'confab-export';
 export const EXPORT_VERSION = 1;
 
-/** Tables the export leaves out (see above). */
-const NOT_MOVED = new Set(['schema_migrations', 'jobs', 'membership_changes', 'webhook_deliveries', 'webhook_attempts']);
-/** The built-in assistant user (migration 1) is in every instance, the empty target's too. */
-const BUILT_IN_USERS = ['assistant'];
 /** Rows per page read; smaller where a row can be large (extracted text, preview images). */
 const PAGE_ROWS: Record<string, number> = { attachments: 50, link_preview_images: 50, message_versions: 200 };
 const DEFAULT_PAGE_ROWS = 1000;
 /** Rows per insert, and the JSON size at which a batch is sent before it is full. */
 const BATCH_ROWS = 500;
 const BATCH_BYTES = 2 * 1024 * 1024;
-
-const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
-
-export interface TableInfo {
-  name: string;
-  columns: Set<string>;
-  /** The primary key's columns, in order, and their types (for keyset paging). */
-  key: string[];
-  keyTypes: string[];
-  /** Tables it refers to (foreign keys), itself excluded. */
-  refersTo: Set<string>;
-  /** Its columns that refer to its own rows (users.bot_owner_id): set after the table's rows are in. */
-  selfRefs: string[];
-}
-
-/** The moved tables, each after those it refers to. */
-export async function describeTables(q: Queryable): Promise<TableInfo[]> {
-  const columns = await q.query<{ table: string; column: string }>(
-    `SELECT table_name AS table, column_name AS column FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`,
-  );
-  const keys = await q.query<{ table: string; column: string; type: string }>(
-    `SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type
-       FROM pg_index i
-       JOIN pg_class c ON c.oid = i.indrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indisprimary AND n.nspname = 'public'
-      ORDER BY c.relname, k.ord`,
-  );
-  const refs = await q.query<{ table: string; refers: string; columns: string[] }>(
-    `SELECT c.relname AS table, r.relname AS refers,
-            ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = f.conrelid AND a.attnum = ANY (f.conkey)) AS columns
-       FROM pg_constraint f
-       JOIN pg_class c ON c.oid = f.conrelid
-       JOIN pg_class r ON r.oid = f.confrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE f.contype = 'f' AND n.nspname = 'public'`,
-  );
-  const tables = new Map<string, TableInfo>();
-  for (const { table, column } of columns) {
-    if (NOT_MOVED.has(table)) continue;
-    let info = tables.get(table);
-    if (!info) tables.set(table, (info = { name: table, columns: new Set(), key: [], keyTypes: [], refersTo: new Set(), selfRefs: [] }));
-    info.columns.add(column);
-  }
-  for (const { table, column, type } of keys) {
-    const info = tables.get(table);
-    if (!info) continue;
-    info.key.push(column);
-    info.keyTypes.push(type);
-  }
-  for (const { table, refers, columns: cols } of refs) {
-    const info = tables.get(table);
-    if (!info) continue;
-    if (refers === table) info.selfRefs.push(...cols);
-    else if (!NOT_MOVED.has(refers)) info.refersTo.add(refers);
-  }
-  // Each table after those it refers to; ties by name, so two exports of one schema list them alike.
-  const ordered: TableInfo[] = [];
-  const placed = new Set<string>();
-  const remaining = [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  while (remaining.length > 0) {
-    const next = remaining.findIndex((t) => [...t.refersTo].every((r) => placed.has(r) || !tables.has(r)));
-    if (next < 0) throw new Error(`the tables ${remaining.map((t) => t.name).join(', ')} refer to each other in a cycle: confab export cannot order them`);
-    const [table] = remaining.splice(next, 1);
-    ordered.push(table!);
-    placed.add(table!.name);
-  }
-  for (const t of ordered) {
-    if (t.key.length === 0) throw new Error(`the table ${t.name} has no primary key: confab export cannot page through it`);
-    if (t.selfRefs.length > 0 && t.key.length !== 1) throw new Error(`the table ${t.name} refers to itself and has a composite key: not supported by confab export`);
-  }
-  return ordered;
-}
 
 type Row = Record<string, unknown>;
 
@@ -177,16 +112,11 @@ export async function exportInstance(ctx: TransferContext, out: Writable, opts: 
   const summary = await ctx.db.transaction(
     async (tx) => {
       const tables = await describeTables(tx);
-      const [schema] = await tx.query<{ version: number }>('SELECT max(version) AS version FROM schema_migrations');
       const counts: Array<{ name: string; rows: number }> = [];
-      for (const t of tables) {
-        const [row] = await tx.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${ident(t.name)}`);
-        counts.push({ name: t.name, rows: Number(row!.n) });
-      }
-      const [fileCount] = await tx.query<{ n: number | string }>(`SELECT count(*) + count(*) FILTER (WHERE has_preview) AS n FROM attachments WHERE status = 'complete'`);
-      const files = Number(fileCount!.n);
+      for (const t of tables) counts.push({ name: t.name, rows: await countRows(tx, t.name) });
+      const files = await countAttachmentFiles(tx);
       const progress = opts.progress?.(counts.reduce((sum, c) => sum + c.rows, 0) + files);
-      await writer.write({ $: EXPORT_FORMAT, version: EXPORT_VERSION, schemaVersion: schema?.version ?? 0, createdAt: new Date().toISOString(), source: ctx.db.kind, tables: counts, files });
+      await writer.write({ $: EXPORT_FORMAT, version: EXPORT_VERSION, schemaVersion: await schemaVersion(tx), createdAt: new Date().toISOString(), source: ctx.db.kind, tables: counts, files });
 
       const written: Record<string, number> = {};
       for (const t of tables) {
@@ -246,35 +176,23 @@ export async function exportInstance(ctx: TransferContext, out: Writable, opts: 
   return { ...summary, ms: Date.now() - started };
 }
 
-/** A table's rows, a page at a time, in primary-key order (keyset paging: each page is one index range). */
+/** A table's rows, a page at a time, in primary-key order. */
 async function* pages(tx: Queryable, t: TableInfo): AsyncGenerator<Row[]> {
   const limit = PAGE_ROWS[t.name] ?? DEFAULT_PAGE_ROWS;
-  // Search terms are hashes under the source's key: what the import needs is whether there were any.
-  const select =
-    t.name === 'messages' && t.columns.has('search_terms')
-      ? `((to_jsonb(t) - 'search_terms' - 'search_version') || jsonb_build_object('$indexed', cardinality(t.search_terms) > 0))::text`
-      : 'to_jsonb(t)::text';
-  const keyList = t.key.map((k) => `t.${ident(k)}`).join(', ');
-  const keyText = t.key.map((k, i) => `t.${ident(k)}::text AS k${i}`).join(', ');
-  const after = `WHERE (${keyList}) > (${t.keyTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')})`;
-  let last: string[] | undefined;
+  let after: string[] | undefined;
   for (;;) {
-    const rows = await tx.query<Record<string, string>>(`SELECT ${select} AS r, ${keyText} FROM ${ident(t.name)} t ${last ? after : ''} ORDER BY ${keyList} LIMIT ${limit}`, last ?? []);
-    if (rows.length === 0) return;
-    yield rows.map((r) => JSON.parse(r.r!) as Row);
-    if (rows.length < limit) return;
-    const end = rows[rows.length - 1]!;
-    last = t.key.map((_, i) => end[`k${i}`]!);
+    const page = await readTablePage(tx, t, after, limit);
+    if (page.rows.length === 0) return;
+    yield page.rows.map((r) => JSON.parse(r) as Row);
+    if (page.rows.length < limit) return;
+    after = page.last;
   }
 }
 
-async function* completeAttachments(tx: Queryable): AsyncGenerator<{ id: string; conversation_id: string; type: string | null; has_preview: boolean }> {
+async function* completeAttachments(tx: Queryable): AsyncGenerator<StoredAttachment> {
   let last = '';
   for (;;) {
-    const rows = await tx.query<{ id: string; conversation_id: string; type: string | null; has_preview: boolean }>(
-      `SELECT id, conversation_id, type, has_preview FROM attachments WHERE status = 'complete' AND id > $1 ORDER BY id LIMIT 500`,
-      [last],
-    );
+    const rows = await completeAttachmentsAfter(tx, last, 500);
     yield* rows;
     if (rows.length < 500) return;
     last = rows[rows.length - 1]!.id;
@@ -368,11 +286,7 @@ export async function importInstance(ctx: TransferContext, input: Readable, opts
   const tables = new Map((await describeTables(ctx.db)).map((t) => [t.name, t]));
   for (const { name } of header.tables) if (!tables.has(name)) throw new ImportError(`the export holds a table ${name}, which this Confab does not have`);
   for (const t of tables.values()) {
-    const [row] = await ctx.db.query<{ taken: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ${ident(t.name)}${t.name === 'users' ? ' WHERE NOT (id = ANY ($1::text[]))' : ''}) AS taken`,
-      t.name === 'users' ? [BUILT_IN_USERS] : [],
-    );
-    if (row?.taken) throw new ImportError(`this instance is not empty (its table ${t.name} has rows): import only into a new, empty instance`);
+    if (await tableHasRows(ctx.db, t.name)) throw new ImportError(`this instance is not empty (its table ${t.name} has rows): import only into a new, empty instance`);
   }
 
   const progress = opts.progress?.(header.tables.reduce((sum, t) => sum + t.rows, 0) + header.files);
@@ -385,7 +299,7 @@ export async function importInstance(ctx: TransferContext, input: Readable, opts
       let fileBytes = 0;
       let ended: Row | undefined;
       // The export's built-in rows replace the empty instance's.
-      await tx.query('DELETE FROM users WHERE id = ANY ($1::text[])', [BUILT_IN_USERS]);
+      await deleteBuiltInUsers(tx);
       for (let line = await next(); line; line = await next()) {
         const kind = line.$;
         if (kind === 'table') {
@@ -435,7 +349,7 @@ async function importTable(ctx: TransferContext, tx: Queryable, t: TableInfo, ne
   const later: Array<{ key: unknown; column: string; value: unknown }> = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    await insertRows(tx, t, batch);
+    await insertJsonRows(tx, t.name, batch);
     progress?.add(batch.length);
     batch = [];
     batchBytes = 0;
@@ -462,7 +376,7 @@ async function importTable(ctx: TransferContext, tx: Queryable, t: TableInfo, ne
   }
   await flush();
   for (const { key, column, value } of later) {
-    await tx.query(`UPDATE ${ident(t.name)} SET ${ident(column)} = $2 WHERE ${ident(t.key[0]!)} = $1`, [key, value]);
+    await setColumnOfRow(tx, t.name, t.key[0]!, key, column, value);
   }
   return count;
 }
@@ -483,12 +397,6 @@ function targetRow(ctx: TransferContext, t: TableInfo, row: Row): Row {
     out.search_version = 2;
   }
   return out;
-}
-
-async function insertRows(tx: Queryable, t: TableInfo, rows: Row[]): Promise<void> {
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].map(ident).join(', ');
-  // PostgreSQL turns the JSON into rows of the table's own types (times, arrays, jsonb) itself.
-  await tx.query(`INSERT INTO ${ident(t.name)} (${columns}) SELECT ${columns} FROM json_populate_recordset(NULL::${ident(t.name)}, $1::json)`, [JSON.stringify(rows)]);
 }
 
 /** One file's pieces, up to its eof line, into the target's file store; returns its size. */
