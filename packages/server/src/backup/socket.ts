@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -56,6 +56,8 @@ export async function startOperatorSocket(source: BackupSource, log: Logger): Pr
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
     });
+    // Like every file in DATA_DIR (storage/dataDir.ts); connecting needs only the owner's write bit.
+    chmodSync(socketPath, 0o600);
   } catch (error) {
     // e.g. a DATA_DIR path longer than a socket path may be (about 100 bytes): the server runs, backups need it stopped.
     log.warn({ err: error, socketPath }, 'no operator socket: `confab backup` needs the server stopped');
