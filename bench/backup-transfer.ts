@@ -42,6 +42,7 @@ const { values } = parseArgs({
 const MESSAGES = Number(values.messages);
 /** export and import run with V8's heap capped (MB, NODE_OPTIONS): they would fail if they held the instance. 0: no cap. */
 const HEAP_CAP = Number(values['heap-cap']);
+const GROWTH_BOUND_MB = 128 + HEAP_CAP;
 const capped = HEAP_CAP > 0 ? { NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP}` } : {};
 const SIZE = Number(values.size);
 const CONVERSATIONS = Number(values.conversations);
@@ -126,6 +127,14 @@ try {
   const imported = await confab(['import', exportFile], { DATA_DIR: dirs.target, DATABASE_URL: target.url, ...capped });
   say(imported.stdout.trim());
   say(`export file ${mb(statSync(exportFile).size)}; peak memory (heap cap ${HEAP_CAP || 'none'}): export ${reportedPeakMb(exported.stdout)} MB, import ${reportedPeakMb(imported.stdout)} MB`);
+  // Under the cap, what the commands add once the database is open: the heap, and for the embedded
+  // database its cache (shared_buffers, 128 MB at most) filling as it reads.
+  if (HEAP_CAP > 0) {
+    for (const run of [exported.stdout, imported.stdout]) {
+      const growth = reportedPeakMb(run) - Number(/\(([\d.]+) MB once the database was open\)/.exec(run)?.[1]);
+      if (!(growth < GROWTH_BOUND_MB)) throw new Error(`memory grew by ${growth} MB, over ${GROWTH_BOUND_MB} MB: ${run}`);
+    }
+  }
 
   // ---- checks on the target
   const db = await openPostgres(target.url, 2);

@@ -31,7 +31,7 @@ import { MIGRATIONS } from '../storage/migrations.ts';
 // commits and deleted only after the row's deletion commits, so every file named by the copied
 // rows is there, and a later deletion removes only the original name, not the link. Requests that
 // reach the database meanwhile wait for it (none fails); the wait is the time to copy the
-// folder (docs/operations.md has the figures). The copy is then packed and streamed at leisure.
+// folder, without the write-ahead log's spare segments (docs/operations.md has the figures). The copy is then packed and streamed at leisure.
 // The alternative PGlite offers, dumpDataDir(), holds the database just as long and builds the
 // whole archive in memory.
 
@@ -236,7 +236,8 @@ function checkEntryName(name: string): void {
  * checksums; only a backup that is whole replaces anything.
  */
 export async function restoreBackup(file: string, dataDir: string, opts: { force?: boolean } = {}): Promise<RestoreSummary> {
-  const existing = existsSync(dataDir) ? readdirSync(dataDir) : [];
+  // Folders of a restore that did not finish (its process died) do not count: they are ours, and go.
+  const existing = existsSync(dataDir) ? readdirSync(dataDir).filter((name) => !name.startsWith('.restore-')) : [];
   if (existing.length > 0 && !opts.force) {
     throw new RestoreError(`${dataDir} is not empty: restore into an empty DATA_DIR, or add --force to replace its database, files and keys`);
   }

@@ -63,6 +63,7 @@ async function writeWhole<T>(file: string, work: (out: Writable) => Promise<T>):
 export function registerBackupCommands(program: Command): void {
   program
     .command('backup')
+    .summary('back up the embedded database, attachments and keys, while the server runs or not')
     .description(
       'write a backup of the embedded database, its attachments and keys (DATA_DIR) to <file>, consistent as of one moment. ' +
         'While the server runs it takes the backup (requests wait for the moment it copies the database); otherwise this command does. ' +
@@ -96,6 +97,7 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command('restore')
+    .summary('restore a backup into an empty DATA_DIR')
     .description(`restore a backup made by \`confab backup\` into DATA_DIR, which must be empty (or absent). The server must be stopped. With PostgreSQL, use pg_restore: see ${OPERATIONS_DOC}.`)
     .argument('<file>', 'the backup')
     .option('--force', "replace the database, attachments and keys of a DATA_DIR that is not empty (still refused while a server has it open)")
@@ -112,6 +114,7 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command('export')
+    .summary('write the whole instance to a file (JSON lines), to move it to another database')
     .description(
       'write the whole instance (users, conversations, members, messages in plaintext, reactions, receipts, attachments…) to <file> as JSON lines, ' +
         `to import it into another instance (another database). The file holds everything in clear: keep it private. Stop the server when it uses the embedded database. See ${OPERATIONS_DOC}.`,
@@ -147,6 +150,7 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command('import')
+    .summary('read an export into a new, empty instance')
     .description(`read an export made by \`confab export\` into this instance, which must be new and empty; everything is encrypted with this instance's keys. See ${OPERATIONS_DOC}.`)
     .argument('<file>', 'the export (gzipped or not)')
     .action(async (file: string) => {
