@@ -137,7 +137,7 @@ try {
   }
 
   // ---- checks on the target
-  const db = await openPostgres(target.url, 2);
+  const db = await openPostgres(target.url, { poolSize: 2 });
   try {
     const moved = await count(db);
     server = await startTestServer({ dataDir: dirs.source });

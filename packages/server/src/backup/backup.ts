@@ -343,7 +343,8 @@ function parseManifest(bytes: Buffer): BackupManifest {
   if (manifest.version !== BACKUP_VERSION) {
     throw new RestoreError(`this backup has format version ${manifest.version}; this Confab reads version ${BACKUP_VERSION}${manifest.version > BACKUP_VERSION ? ': restore it with the Confab that made it, or a newer one' : ''}`);
   }
-  const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  // The highest version, not the last in the list: versions are not always listed in order.
+  const newest = Math.max(...MIGRATIONS.map((m) => m.version));
   if (!Number.isInteger(manifest.schemaVersion) || manifest.schemaVersion > newest) {
     throw new RestoreError(`this backup was made by a newer Confab (database schema ${manifest.schemaVersion}, this one knows up to ${newest}): upgrade Confab first`);
   }

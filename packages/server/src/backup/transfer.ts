@@ -280,7 +280,8 @@ export async function importInstance(ctx: TransferContext, input: Readable, opts
   const header = (await next()) as Header | undefined;
   if (!header || header.$ !== EXPORT_FORMAT) throw new ImportError('not a Confab export (its first line does not say confab-export)');
   if (header.version !== EXPORT_VERSION) throw new ImportError(`this export has format version ${header.version}; this Confab reads version ${EXPORT_VERSION}`);
-  const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  // The highest version, not the last in the list: versions are not always listed in order.
+  const newest = Math.max(...MIGRATIONS.map((m) => m.version));
   if (header.schemaVersion > newest) throw new ImportError(`this export was made by a newer Confab (database schema ${header.schemaVersion}, this one knows up to ${newest}): upgrade this one first`);
 
   const tables = new Map((await describeTables(ctx.db)).map((t) => [t.name, t]));
