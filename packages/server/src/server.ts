@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { memoryStreamRegistry, redisStreamRegistry } from './ai/streams.ts';
 import { AiRunner } from './assistant/runner.ts';
+import { startOperatorSocket } from './backup/socket.ts';
 import { createLocalBus } from './bus/bus.ts';
 import { wireView } from './realtime/fanout.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -190,6 +191,11 @@ export async function createServer(given: Config = loadConfig(), options: Server
     // retried after 1, 3, 7, 15 s…, so a few clients come back tens of seconds late. The kernel caps
     // it at net.core.somaxconn (4096 on current kernels).
     await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+    // `confab backup` of the embedded database, which this process holds (backup/socket.ts).
+    if (db.kind === 'embedded') {
+      const operator = await startOperatorSocket({ db, dataDir: config.dataDir, localFiles: !config.files.s3 }, log);
+      stops.push(() => operator?.close());
+    }
   } catch (error) {
     await stopAll();
     throw error;

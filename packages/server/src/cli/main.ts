@@ -6,6 +6,7 @@ import { createPasswordResetLink } from '../operations/accounts.ts';
 import { createAccount, findAccount, listAdminUsers, patchAdminUser } from '../operations/admin.ts';
 import { COMMAND_LINE } from '../operations/instance.ts';
 import { createInvite } from '../operations/invites.ts';
+import { registerBackupCommands } from './backupCommands.ts';
 import { openCliContext } from './context.ts';
 
 // `confab`: the operator's command line. It works on the server's own storage (DATA_DIR or
@@ -55,7 +56,7 @@ function table(rows: Array<Record<string, string>>): string {
 
 export function buildProgram(): Command {
   const program = new Command('confab')
-    .description('Administer a Confab server. Uses the same storage as the server: DATA_DIR (embedded database; stop the server first) or DATABASE_URL (PostgreSQL).')
+    .description('Administer a Confab server. Uses the same storage as the server: DATA_DIR (embedded database; stop the server first, except for `confab backup`) or DATABASE_URL (PostgreSQL).')
     .showHelpAfterError()
     // Throw instead of exiting, so the database is closed (subcommands inherit this).
     .exitOverride();
@@ -150,6 +151,7 @@ export function buildProgram(): Command {
         console.log(`${invite.url}\n(${invite.maxUses ? `${invite.maxUses} use${invite.maxUses === 1 ? '' : 's'}, ` : ''}valid until ${invite.expiresAt})`);
       });
     });
+  registerBackupCommands(program);
   return program;
 }
 

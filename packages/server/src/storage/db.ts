@@ -66,6 +66,12 @@ export interface Database extends Queryable {
    * statement sees the same snapshot (on PostgreSQL in the BEGIN itself, saving a round trip).
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, opts?: { snapshot?: boolean }): Promise<T>;
+  /**
+   * Embedded only: runs `fn` while no other statement reaches the database (every query and
+   * transaction waits until it ends, none is refused). The consistent backup (backup/backup.ts)
+   * checkpoints and copies the database's folder in it.
+   */
+  exclusive?<T>(fn: (session: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -194,6 +200,28 @@ export async function openEmbedded(dir: string): Promise<Database> {
     exec: async (sql) => void (await send('exec', sql)),
   };
 
+  /** Runs `fn` with the session to itself: after the transactions before it, with plain queries held until it ends. */
+  const alone = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const previous = lastTransaction;
+    let done!: () => void;
+    lastTransaction = new Promise((resolve) => (done = resolve));
+    try {
+      await previous;
+      await outsideTransactions();
+      let end!: () => void;
+      // Set in the same turn as the check above: no plain query can slip in before fn's first statement.
+      open = new Promise((resolve) => (end = resolve));
+      try {
+        return await fn();
+      } finally {
+        open = undefined;
+        end();
+      }
+    } finally {
+      done();
+    }
+  };
+
   try {
     await send('exec', 'SELECT 1'); // the database opened (or the reason it did not)
   } catch (error) {
@@ -212,34 +240,20 @@ export async function openEmbedded(dir: string): Promise<Database> {
       await send('exec', sql);
     },
     async transaction(fn, opts) {
-      const previous = lastTransaction;
-      let done!: () => void;
-      lastTransaction = new Promise((resolve) => (done = resolve));
-      try {
-        await previous;
-        await outsideTransactions();
-        let end!: () => void;
-        // Set in the same turn as the check above: no plain query can slip in before BEGIN.
-        open = new Promise((resolve) => (end = resolve));
+      return alone(async () => {
+        // One session runs one transaction at a time, so every one sees a single snapshot anyway.
+        await send('exec', opts?.snapshot ? 'BEGIN READ ONLY' : 'BEGIN');
         try {
-          // One session runs one transaction at a time, so every one sees a single snapshot anyway.
-          await send('exec', opts?.snapshot ? 'BEGIN READ ONLY' : 'BEGIN');
-          try {
-            const result = await fn(session);
-            await send('exec', 'COMMIT');
-            return result;
-          } catch (error) {
-            await send('exec', 'ROLLBACK').catch(() => {});
-            throw error;
-          }
-        } finally {
-          open = undefined;
-          end();
+          const result = await fn(session);
+          await send('exec', 'COMMIT');
+          return result;
+        } catch (error) {
+          await send('exec', 'ROLLBACK').catch(() => {});
+          throw error;
         }
-      } finally {
-        done();
-      }
+      });
     },
+    exclusive: (fn) => alone(() => fn(session)),
     async close() {
       await lastTransaction;
       await outsideTransactions();
