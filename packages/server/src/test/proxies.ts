@@ -65,14 +65,8 @@ export function selfSignedCertificate(dir: string): Certificate {
   return { certFile, keyFile, ca: readFileSync(certFile, 'utf8') };
 }
 
-/** A TCP port nobody listens on just now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** The proxy tests' ports come from the same helper as the fault tests'. */
+export { freePort } from './faults.ts';
 
 /** host:port of each Confab node, from its URL. */
 export const upstreamOf = (url: string) => new URL(url).host;
